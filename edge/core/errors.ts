@@ -1,0 +1,58 @@
+/**
+ * The one JSON error envelope of the public API: `{"error": {"code", "message"}}`.
+ * Both runtimes build error bodies through `errorBody` so the shape cannot drift.
+ */
+
+/** Stable machine-readable error codes. */
+export type ErrorCode =
+  | "bad_request"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "method_not_allowed"
+  | "conflict"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "rate_limited"
+  | "internal"
+  | "unavailable"
+  | "timeout";
+
+export interface ErrorEnvelope {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export function errorBody(code: ErrorCode, message: string, details?: unknown): ErrorEnvelope {
+  return details === undefined ? { error: { code, message } } : { error: { code, message, details } };
+}
+
+/** Default HTTP status for each error code. */
+export const STATUS_OF: Record<ErrorCode, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+  timeout: 504,
+};
+
+/** An error that carries its public code and status; thrown by handlers, rendered in one place. */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    options?: { cause?: unknown; status?: number },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.status = options?.status ?? STATUS_OF[code];
+  }
+}

@@ -1,0 +1,40 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Three projects:
+ * - unit: pure code (edge/core, pure origin modules), no services;
+ * - workers: the edge worker inside workerd (@cloudflare/vitest-pool-workers);
+ * - integration: real services started by `npm run stack:up` (see scripts/test.sh).
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["edge/**/*.test.ts", "origin/**/*.test.ts", "scripts/**/*.test.ts", "test/unit/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // Tests share real services; files run one at a time to keep the 2-core machine calm.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
