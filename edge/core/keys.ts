@@ -1,0 +1,23 @@
+/**
+ * Redis key names: the contract between the edge (reads), the origin generators (writes) and
+ * the relay (stream). Change a name here and both runtimes follow.
+ */
+
+/** Top hot posts of the last hour (JSON list). Written every 60 s, TTL 120 s. */
+export const HOT_POSTS_KEY = "hot:posts:1h";
+export const HOT_POSTS_TTL_S = 120;
+
+/** Suggested users for one user (JSON list of 20). Written every 300 s for active users, TTL 600 s. */
+export const suggestKey = (userId: string): string => `suggest:users:${userId}`;
+export const SUGGEST_TTL_S = 600;
+
+/** One user's ranked candidate list; one entry serves every page. TTL 60 s. */
+export const feedKey = (userId: string): string => `feed:v1:${userId}`;
+export const FEED_TTL_S = 60;
+
+/** Posts a user has seen (sorted set: post id → epoch ms), kept 7 days. */
+export const seenKey = (userId: string): string => `seen:${userId}`;
+export const SEEN_TTL_S = 7 * 24 * 3600;
+
+/** The edge's event stream, consumed by the origin relay's consumer group. */
+export const EVENTS_STREAM_KEY = "events:ingest";

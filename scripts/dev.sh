@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# `npm run dev`: the whole product locally on embedded defaults. Installs what is missing,
+# brings up the stack (PostgreSQL, Redis, Kafka, Connect with Debezium, the Redis REST bridge,
+# the ClickHouse gateway), starts the origin, then `wrangler dev` on 127.0.0.1:8787 in the
+# foreground. Ctrl-C stops the origin and wrangler; `npm run stack:down` stops the services.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/with-node.sh true
+export PATH="$root/node_modules/.bin:$PATH"
+export WRANGLER_SEND_METRICS=false
+
+[ -f .dev.vars ] || { cp .dev.vars.example .dev.vars && echo "[dev] wrote .dev.vars from .dev.vars.example"; }
+
+tsx scripts/stack/cli.ts up
+
+mkdir -p .stack/logs .stack/run
+if [ -f .stack/run/origin.pid ] && kill -0 "$(cat .stack/run/origin.pid)" 2>/dev/null; then
+  echo "[dev] origin already running (pid $(cat .stack/run/origin.pid))"
+else
+  tsx origin/main.ts >>.stack/logs/origin.log 2>&1 &
+  echo $! >.stack/run/origin.pid
+  echo "[dev] origin starting (pid $!, log .stack/logs/origin.log)"
+fi
+origin_url="http://${ORIGIN_HOST:-127.0.0.1}:${ORIGIN_PORT:-8788}"
+for _ in $(seq 1 60); do
+  curl -fsS "$origin_url/healthz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+curl -fsS "$origin_url/healthz" >/dev/null || { echo "[dev] origin did not become healthy; see .stack/logs/origin.log" >&2; exit 1; }
+echo "[dev] origin healthy at $origin_url"
+
+stop_origin() {
+  if [ -f .stack/run/origin.pid ]; then
+    kill "$(cat .stack/run/origin.pid)" 2>/dev/null || true
+    rm -f .stack/run/origin.pid
+  fi
+}
+trap stop_origin EXIT INT TERM
+
+cat <<MSG
+[dev] edge:   http://127.0.0.1:8787   (wrangler dev, starting below)
+[dev] try:    curl -s http://127.0.0.1:8787/healthz
+[dev] stop:   Ctrl-C here, then \`npm run stack:down\` to stop the services
+MSG
+wrangler dev --ip 127.0.0.1 --port 8787
