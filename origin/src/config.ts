@@ -11,6 +11,8 @@ const schema = z.object({
   ORIGIN_PORT: z.coerce.number().int().min(1).max(65535).default(8788),
   /** pino log level. Default info. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** PostgreSQL connection of the app role. Default postgres://feed_app:feed_app@127.0.0.1:5432/feed. */
+  DATABASE_URL: z.string().url().default("postgres://feed_app:feed_app@127.0.0.1:5432/feed"),
   /** How long SIGTERM waits for in-flight work before exiting. Default 10000 ms. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
@@ -20,6 +22,7 @@ export type OriginConfig = {
   port: number;
   logLevel: z.infer<typeof schema>["LOG_LEVEL"];
   shutdownTimeoutMs: number;
+  databaseUrl: string;
 };
 
 /** Parses the environment; throws one error naming every missing or bad variable. */
@@ -30,5 +33,11 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     throw new Error(`invalid origin configuration: ${problems}`);
   }
   const e = parsed.data;
-  return { host: e.ORIGIN_HOST, port: e.ORIGIN_PORT, logLevel: e.LOG_LEVEL, shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS };
+  return {
+    host: e.ORIGIN_HOST,
+    port: e.ORIGIN_PORT,
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    databaseUrl: e.DATABASE_URL,
+  };
 }
