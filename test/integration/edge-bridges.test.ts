@@ -1,0 +1,86 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { type ClickHouseClient, createClient } from "@clickhouse/client";
+import { Redis as IORedis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWranglerDev, type WranglerDev } from "./support/wrangler.ts";
+
+// The stack's front doors (npm run stack:up) and the real Redis behind the bridge.
+const BRIDGE_URL = `http://127.0.0.1:${process.env.REDIS_BRIDGE_PORT ?? 8079}`;
+const BRIDGE_TOKEN = process.env.REDIS_BRIDGE_TOKEN ?? "local-dev-token";
+const GATEWAY_URL = `http://127.0.0.1:${process.env.CH_GATEWAY_PORT ?? 8123}`;
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+describe("a worker under wrangler dev reads and writes through both HTTP front doors", () => {
+  let worker: WranglerDev;
+  let redis: IORedis;
+  let ch: ClickHouseClient;
+  const prefix = `t:edge-bridges:${randomBytes(4).toString("hex")}`;
+  const table = `edge_bridges_${randomBytes(4).toString("hex")}`;
+
+  beforeAll(async () => {
+    for (const [name, url] of [
+      ["Redis REST bridge", `${BRIDGE_URL}/healthz`],
+      ["ClickHouse gateway", `${GATEWAY_URL}/ping`],
+    ] as const) {
+      const ok = await fetch(url).then((r) => r.ok, () => false);
+      if (!ok) throw new Error(`${name} is not answering at ${url}; run \`npm run stack:up\` first`);
+    }
+    redis = new IORedis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    ch = createClient({ url: GATEWAY_URL });
+    await ch.command({ query: `CREATE TABLE ${table} (id UUID, note String, n UInt64) ENGINE = MergeTree ORDER BY n` });
+    worker = await startWranglerDev({
+      config: "test/integration/fixtures/bridges-worker/wrangler.toml",
+      vars: { UPSTASH_REDIS_REST_URL: BRIDGE_URL, UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN, CLICKHOUSE_URL: GATEWAY_URL },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await worker?.stop();
+    if (redis) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    }
+    await ch?.command({ query: `DROP TABLE IF EXISTS ${table}` });
+    await ch?.close();
+  });
+
+  it("writes a unicode value through the bridge that Redis then holds byte for byte", async () => {
+    const value = "héllo — 世界 🚀 'quotes' \"and\" \\ back\nslash";
+    const res = await fetch(`${worker.url}/redis/${encodeURIComponent(`${prefix}:greeting`)}`, { method: "PUT", body: value });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ set: "OK", len: Buffer.byteLength(value) });
+    expect(await redis.get(`${prefix}:greeting`)).toBe(value);
+  });
+
+  it("reads a value Redis was given directly, and increments a counter", async () => {
+    await redis.set(`${prefix}:direct`, "from-tcp");
+    const first = await (await fetch(`${worker.url}/redis/${encodeURIComponent(`${prefix}:direct`)}`)).json();
+    const second = await (await fetch(`${worker.url}/redis/${encodeURIComponent(`${prefix}:direct`)}`)).json();
+    expect(first).toEqual({ value: "from-tcp", counter: 1 });
+    expect(second).toEqual({ value: "from-tcp", counter: 2 });
+    expect(await redis.get(`${prefix}:direct:reads`)).toBe("2");
+  });
+
+  it("inserts rows through the gateway and reads them back with a bound parameter", async () => {
+    const rows = [
+      { id: randomUUID(), note: "it's a \"test\"\twith\\escapes\nand 🚀", n: 1 },
+      { id: randomUUID(), note: "second", n: 2 },
+      { id: randomUUID(), note: "third", n: 3 },
+    ];
+    const ins = await fetch(`${worker.url}/ch/${table}`, { method: "POST", body: JSON.stringify(rows) });
+    expect(ins.status).toBe(200);
+    // Seen by a Node client talking to the same gateway:
+    const direct = await ch.query({ query: `SELECT count() AS c FROM ${table}`, format: "JSONEachRow" });
+    expect(await direct.json()).toEqual([{ c: "3" }]);
+    const res = await fetch(`${worker.url}/ch/${table}?min=2`);
+    const body = (await res.json()) as { rows: unknown[] };
+    expect(body.rows).toEqual([
+      { id: rows[1]?.id, note: "second", n: "2" },
+      { id: rows[2]?.id, note: "third", n: "3" },
+    ]);
+    const all = await (await fetch(`${worker.url}/ch/${table}?min=0`)).json();
+    expect((all as { rows: { note: string }[] }).rows[0]?.note).toBe(rows[0]?.note);
+  });
+});
