@@ -38,6 +38,26 @@ describe("PostgreSQL migrations on the real server", () => {
     );
   });
 
+  it("copies the post's author onto likes and comments", async () => {
+    const author = await user("copy_author");
+    const fan = await user("copy_fan");
+    const post = (
+      await client.query<{ id: string }>("INSERT INTO posts (author_id, text) VALUES ($1, 'hello') RETURNING id", [
+        author,
+      ])
+    ).rows[0]!.id;
+    const like = await client.query("INSERT INTO likes (user_id, post_id) VALUES ($1, $2) RETURNING post_author_id", [
+      fan,
+      post,
+    ]);
+    const comment = await client.query(
+      "INSERT INTO comments (post_id, author_id, text) VALUES ($1, $2, 'nice') RETURNING post_author_id",
+      [post, fan],
+    );
+    expect(like.rows[0].post_author_id).toBe(author);
+    expect(comment.rows[0].post_author_id).toBe(author);
+  });
+
   it("allows one like per user and post", async () => {
     const a = await user("liker_a");
     const post = (

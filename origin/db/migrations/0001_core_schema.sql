@@ -46,8 +46,11 @@ CREATE TABLE follows (
 CREATE INDEX follows_followee_idx ON follows (followee_id) WHERE deleted_at IS NULL;
 
 CREATE TABLE likes (
-  user_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-  post_id    uuid NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+  user_id        uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  post_id        uuid NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+  -- The post's author, copied by trigger: the affinity signal (user → author) then needs no
+  -- lookup in the CDC pipeline, where posts and likes travel on different topics.
+  post_author_id uuid NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   deleted_at timestamptz,
@@ -60,6 +63,8 @@ CREATE TABLE comments (
   id         uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   post_id    uuid NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
   author_id  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  -- The post's author, copied by trigger (see likes.post_author_id).
+  post_author_id uuid NOT NULL,
   text       text NOT NULL CHECK (char_length(text) BETWEEN 1 AND 1000),
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
@@ -78,6 +83,17 @@ CREATE TABLE blocks (
   CONSTRAINT blocks_no_self_block CHECK (blocker_id <> blocked_id)
 );
 CREATE INDEX blocks_blocked_idx ON blocks (blocked_id) WHERE deleted_at IS NULL;
+
+-- Fills post_author_id from the post on insert; a post's author never changes.
+CREATE OR REPLACE FUNCTION fill_post_author_id() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT author_id INTO NEW.post_author_id FROM posts WHERE id = NEW.post_id;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER likes_fill_author BEFORE INSERT ON likes FOR EACH ROW EXECUTE FUNCTION fill_post_author_id();
+CREATE TRIGGER comments_fill_author BEFORE INSERT ON comments FOR EACH ROW EXECUTE FUNCTION fill_post_author_id();
 
 CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
 CREATE TRIGGER posts_touch BEFORE UPDATE ON posts FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
