@@ -52,7 +52,7 @@ export function clickhouseFor(env: Env): ClickHouseClient {
   const timeoutMs = positiveInt(env.CLICKHOUSE_TIMEOUT_MS, DEFAULT_CLICKHOUSE_TIMEOUT_MS, "CLICKHOUSE_TIMEOUT_MS");
   const username = env.CLICKHOUSE_USER || "default";
   const password = env.CLICKHOUSE_PASSWORD ?? "";
-  const database = env.CLICKHOUSE_DATABASE || "default";
+  const database = env.CLICKHOUSE_DATABASE || "feed";
   const key = `${url}|${username}|${password}|${database}|${timeoutMs}`;
   if (clickhouseCache?.key !== key) {
     const client = createClient({ url, username, password, database, request_timeout: timeoutMs });

@@ -12,7 +12,7 @@ export interface Env {
   CLICKHOUSE_USER?: string;
   /** Secret: ClickHouse password. Default empty (local gateway only). */
   CLICKHOUSE_PASSWORD?: string;
-  /** ClickHouse database. Default: default. */
+  /** ClickHouse database. Default (wrangler.toml): feed. */
   CLICKHOUSE_DATABASE?: string;
   /** Per-call timeout to Redis, ms. Default 300. */
   REDIS_TIMEOUT_MS?: string;

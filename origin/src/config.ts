@@ -13,6 +13,17 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** PostgreSQL connection of the app role. Default postgres://feed_app:feed_app@127.0.0.1:5432/feed. */
   DATABASE_URL: z.string().url().default("postgres://feed_app:feed_app@127.0.0.1:5432/feed"),
+  /** ClickHouse HTTP URL (a real server, ClickHouse Cloud or the local chDB gateway). Default http://127.0.0.1:8123. */
+  CLICKHOUSE_URL: z.string().url().default("http://127.0.0.1:8123"),
+  /** ClickHouse user. Default default. */
+  CLICKHOUSE_USER: z.string().min(1).default("default"),
+  /** ClickHouse password. Default empty (local gateway). */
+  CLICKHOUSE_PASSWORD: z.string().default(""),
+  /** ClickHouse database holding the project's tables. Default feed. */
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a plain identifier")
+    .default("feed"),
   /** How long SIGTERM waits for in-flight work before exiting. Default 10000 ms. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
@@ -23,6 +34,7 @@ export type OriginConfig = {
   logLevel: z.infer<typeof schema>["LOG_LEVEL"];
   shutdownTimeoutMs: number;
   databaseUrl: string;
+  clickhouse: { url: string; username: string; password: string; database: string };
 };
 
 /** Parses the environment; throws one error naming every missing or bad variable. */
@@ -39,5 +51,11 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     databaseUrl: e.DATABASE_URL,
+    clickhouse: {
+      url: e.CLICKHOUSE_URL,
+      username: e.CLICKHOUSE_USER,
+      password: e.CLICKHOUSE_PASSWORD,
+      database: e.CLICKHOUSE_DATABASE,
+    },
   };
 }
