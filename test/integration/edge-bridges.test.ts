@@ -31,7 +31,12 @@ describe("a worker under wrangler dev reads and writes through both HTTP front d
     await ch.command({ query: `CREATE TABLE ${table} (id UUID, note String, n UInt64) ENGINE = MergeTree ORDER BY n` });
     worker = await startWranglerDev({
       config: "test/integration/fixtures/bridges-worker/wrangler.toml",
-      vars: { UPSTASH_REDIS_REST_URL: BRIDGE_URL, UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN, CLICKHOUSE_URL: GATEWAY_URL },
+      vars: {
+        UPSTASH_REDIS_REST_URL: BRIDGE_URL,
+        UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
+        CLICKHOUSE_URL: GATEWAY_URL,
+        CLICKHOUSE_DATABASE: "default",
+      },
     });
   }, 120_000);
 
