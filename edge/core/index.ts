@@ -5,3 +5,4 @@ export * from "./ranking/candidates.ts";
 export * from "./ranking/rank.ts";
 export * from "./ranking/score.ts";
 export * from "./service.ts";
+export * from "./topics.ts";

@@ -24,6 +24,45 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a plain identifier")
     .default("feed"),
+  /** Kafka bootstrap brokers, comma separated. Default 127.0.0.1:9092. */
+  KAFKA_BROKERS: z.string().min(1).default("127.0.0.1:9092"),
+  /** Partitions of the topics the origin creates (cdc.*, events). Default 3. */
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
+  /** Replication factor of those topics. Default 1 (single local broker). */
+  KAFKA_TOPIC_REPLICATION: z.coerce.number().int().min(1).max(10).default(1),
+  /** Kafka Connect REST URL. Default http://127.0.0.1:8083. */
+  KAFKA_CONNECT_URL: z.string().url().default("http://127.0.0.1:8083"),
+  /** Name of the Debezium connector on Kafka Connect. Default feed-postgres. */
+  CDC_CONNECTOR_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .default("feed-postgres"),
+  /** PostgreSQL role Debezium logs in as (LOGIN REPLICATION). Default feed_cdc. */
+  CDC_DB_USER: z.string().min(1).default("feed_cdc"),
+  /** Its password. Default feed_cdc (local stack only). */
+  CDC_DB_PASSWORD: z.string().default("feed_cdc"),
+  /** PostgreSQL host and port as Kafka Connect reaches them. Default: those of DATABASE_URL. */
+  CDC_DB_HOST: z.string().optional(),
+  CDC_DB_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Replication slot name. Default feed_cdc_slot. */
+  CDC_SLOT_NAME: z
+    .string()
+    .regex(/^[a-z0-9_]+$/)
+    .default("feed_cdc_slot"),
+  /** Publication created by migration 0001. Default feed_cdc. */
+  CDC_PUBLICATION: z
+    .string()
+    .regex(/^[a-z0-9_]+$/)
+    .default("feed_cdc"),
+  /** Debezium topic prefix (topics are then routed to cdc.<table>). Default feed. */
+  CDC_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default("feed"),
+  /** How often the connector watcher checks the connector's status. Default 10000 ms. */
+  CDC_WATCH_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
+  /** How long the origin waits at start for PostgreSQL, Kafka and Connect. Default 60000 ms. */
+  STARTUP_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
   /** How long SIGTERM waits for in-flight work before exiting. Default 10000 ms. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
@@ -35,6 +74,21 @@ export type OriginConfig = {
   shutdownTimeoutMs: number;
   databaseUrl: string;
   clickhouse: { url: string; username: string; password: string; database: string };
+  kafka: { brokers: string[]; partitions: number; replicationFactor: number };
+  cdc: {
+    connectUrl: string;
+    connectorName: string;
+    dbHost: string;
+    dbPort: number;
+    dbName: string;
+    dbUser: string;
+    dbPassword: string;
+    slotName: string;
+    publication: string;
+    topicPrefix: string;
+    watchIntervalMs: number;
+  };
+  startupTimeoutMs: number;
 };
 
 /** Parses the environment; throws one error naming every missing or bad variable. */
@@ -45,6 +99,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     throw new Error(`invalid origin configuration: ${problems}`);
   }
   const e = parsed.data;
+  const db = new URL(e.DATABASE_URL);
   return {
     host: e.ORIGIN_HOST,
     port: e.ORIGIN_PORT,
@@ -57,5 +112,24 @@ export function readConfig(env: Record<string, string | undefined> = process.env
       password: e.CLICKHOUSE_PASSWORD,
       database: e.CLICKHOUSE_DATABASE,
     },
+    kafka: {
+      brokers: e.KAFKA_BROKERS.split(",").map((b) => b.trim()),
+      partitions: e.KAFKA_TOPIC_PARTITIONS,
+      replicationFactor: e.KAFKA_TOPIC_REPLICATION,
+    },
+    cdc: {
+      connectUrl: e.KAFKA_CONNECT_URL.replace(/\/+$/, ""),
+      connectorName: e.CDC_CONNECTOR_NAME,
+      dbHost: e.CDC_DB_HOST ?? db.hostname,
+      dbPort: e.CDC_DB_PORT ?? Number(db.port || 5432),
+      dbName: decodeURIComponent(db.pathname.replace(/^\//, "")),
+      dbUser: e.CDC_DB_USER,
+      dbPassword: e.CDC_DB_PASSWORD,
+      slotName: e.CDC_SLOT_NAME,
+      publication: e.CDC_PUBLICATION,
+      topicPrefix: e.CDC_TOPIC_PREFIX,
+      watchIntervalMs: e.CDC_WATCH_INTERVAL_MS,
+    },
+    startupTimeoutMs: e.STARTUP_TIMEOUT_MS,
   };
 }

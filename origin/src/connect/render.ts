@@ -1,0 +1,69 @@
+/**
+ * Pure helpers of the connector manager: rendering the connector template and judging a
+ * Kafka Connect status document.
+ */
+
+export interface ConnectorTemplate {
+  name: string;
+  config: Record<string, string>;
+}
+
+/** Replaces every `${NAME}` with vars[NAME]; throws naming every variable that is missing. */
+export function renderConnector(
+  template: ConnectorTemplate,
+  vars: Record<string, string | undefined>,
+): ConnectorTemplate {
+  const missing = new Set<string>();
+  const sub = (s: string) =>
+    s.replace(/\$\{([A-Z0-9_]+)\}/g, (_m, name: string) => {
+      const v = vars[name];
+      if (v === undefined || v === "") {
+        missing.add(name);
+        return "";
+      }
+      return v;
+    });
+  const out: ConnectorTemplate = { name: sub(template.name), config: {} };
+  for (const [k, v] of Object.entries(template.config)) out.config[k] = sub(v);
+  if (missing.size) throw new Error(`connector template needs ${[...missing].sort().join(", ")}`);
+  return out;
+}
+
+/** What Kafka Connect reports at GET /connectors/<name>/status. */
+export interface ConnectorStatus {
+  name: string;
+  connector: { state: string; worker_id?: string; trace?: string };
+  tasks: { id: number; state: string; worker_id?: string; trace?: string }[];
+}
+
+export type ConnectorHealth =
+  | { kind: "running"; tasks: number }
+  | { kind: "starting"; detail: string }
+  | { kind: "failed"; failedTasks: number[]; connectorFailed: boolean; trace?: string }
+  | { kind: "paused" | "missing" };
+
+export function judgeStatus(status: ConnectorStatus | null): ConnectorHealth {
+  if (!status) return { kind: "missing" };
+  const failedTasks = status.tasks.filter((t) => t.state === "FAILED").map((t) => t.id);
+  const connectorFailed = status.connector.state === "FAILED";
+  if (connectorFailed || failedTasks.length) {
+    const trace = status.connector.trace ?? status.tasks.find((t) => t.state === "FAILED")?.trace;
+    return { kind: "failed", failedTasks, connectorFailed, ...(trace ? { trace: trace.split("\n")[0] } : {}) };
+  }
+  if (status.connector.state === "PAUSED") return { kind: "paused" };
+  if (
+    status.connector.state === "RUNNING" &&
+    status.tasks.length > 0 &&
+    status.tasks.every((t) => t.state === "RUNNING")
+  ) {
+    return { kind: "running", tasks: status.tasks.length };
+  }
+  const states = status.tasks.map((t) => `${t.id}:${t.state}`).join(",");
+  return { kind: "starting", detail: `connector ${status.connector.state}, tasks [${states}]` };
+}
+
+/** Capped exponential backoff with full jitter (attempt 0 → up to baseMs). */
+export function backoffMs(attempt: number, baseMs = 1000, capMs = 60_000, random: () => number = Math.random): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
