@@ -1,5 +1,6 @@
 export * from "./cursor.ts";
 export * from "./errors.ts";
+export * from "./events.ts";
 export * from "./keys.ts";
 export * from "./ranking/candidates.ts";
 export * from "./ranking/rank.ts";

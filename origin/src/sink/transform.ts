@@ -1,0 +1,141 @@
+/**
+ * Pure transforms of the ClickHouse sink: a Kafka message in, a ClickHouse row out, or a
+ * DeadLetter naming why the message cannot be used. No I/O here.
+ */
+import { type CdcTable, eventRecordSchema } from "../../../edge/core/index.ts";
+
+export class DeadLetter extends Error {
+  override readonly name = "DeadLetter";
+}
+
+type ColumnKind = "uuid" | "string" | "ts" | "nts";
+interface TableSpec {
+  /** Columns identifying a row (its ClickHouse ordering key, in order). */
+  keys: string[];
+  columns: Record<string, ColumnKind>;
+}
+
+const TIMES = { created_at: "ts", updated_at: "ts", deleted_at: "nts" } as const;
+
+/** The PostgreSQL columns mirrored into each `<table>_cdc`. */
+export const CDC_SPECS: Record<CdcTable, TableSpec> = {
+  users: { keys: ["id"], columns: { id: "uuid", handle: "string", display_name: "string", bio: "string", ...TIMES } },
+  posts: {
+    keys: ["author_id", "created_at", "id"],
+    columns: { id: "uuid", author_id: "uuid", text: "string", ...TIMES },
+  },
+  follows: { keys: ["follower_id", "followee_id"], columns: { follower_id: "uuid", followee_id: "uuid", ...TIMES } },
+  likes: {
+    keys: ["post_id", "user_id"],
+    columns: { user_id: "uuid", post_id: "uuid", post_author_id: "uuid", ...TIMES },
+  },
+  comments: {
+    keys: ["post_id", "id"],
+    columns: { id: "uuid", post_id: "uuid", author_id: "uuid", post_author_id: "uuid", text: "string", ...TIMES },
+  },
+  blocks: { keys: ["blocker_id", "blocked_id"], columns: { blocker_id: "uuid", blocked_id: "uuid", ...TIMES } },
+};
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Epoch ms → ClickHouse DateTime64(3) text in UTC ("YYYY-MM-DD hh:mm:ss.mmm"). */
+export function chTime(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
+}
+
+export type ChRow = Record<string, string | number | null>;
+
+export interface CdcRow {
+  table: CdcTable;
+  row: ChRow;
+  /** Identity of this change: key columns and version, for redelivery checks. */
+  changeKey: string;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function convert(table: CdcTable, image: Record<string, unknown>): ChRow {
+  const out: ChRow = {};
+  for (const [col, kind] of Object.entries(CDC_SPECS[table].columns)) {
+    const v = image[col];
+    if (kind === "uuid") {
+      if (typeof v !== "string" || !UUID_RE.test(v)) throw new DeadLetter(`${table}.${col}: expected a UUID`);
+      out[col] = v;
+    } else if (kind === "string") {
+      if (typeof v !== "string") throw new DeadLetter(`${table}.${col}: expected a string`);
+      out[col] = v;
+    } else {
+      if (v === null && kind === "nts") {
+        out[col] = null;
+        continue;
+      }
+      // Debezium sends timestamptz as an ISO-8601 string (ZonedTimestamp).
+      const ms = typeof v === "string" ? Date.parse(v) : Number.NaN;
+      if (!Number.isFinite(ms)) throw new DeadLetter(`${table}.${col}: expected an ISO-8601 timestamp`);
+      out[col] = chTime(ms);
+    }
+  }
+  return out;
+}
+
+const live = (image: unknown): number => (isObject(image) && image.deleted_at == null ? 1 : 0);
+
+/**
+ * A Debezium change event (JSON converter, schemas disabled, full envelope) → a CDC row.
+ * `_sign` is the change's effect on the row's liveness, from the before and after images
+ * (REPLICA IDENTITY FULL makes `before` complete). Returns null for a tombstone.
+ */
+export function cdcRow(table: CdcTable, value: unknown): CdcRow | null {
+  if (value === null) return null;
+  if (!isObject(value)) throw new DeadLetter("not a JSON object");
+  const { op, before, after, source } = value;
+  if (op === "t") throw new DeadLetter("TRUNCATE is not replicated; resnapshot the table instead");
+  if (op !== "c" && op !== "u" && op !== "d" && op !== "r") throw new DeadLetter(`unknown op ${JSON.stringify(op)}`);
+  if (!isObject(source)) throw new DeadLetter("missing source block");
+  const lsn = source.lsn;
+  const tsMs = source.ts_ms;
+  if (typeof lsn !== "number" || !Number.isSafeInteger(lsn) || lsn < 0) throw new DeadLetter("missing source.lsn");
+  if (typeof tsMs !== "number" || !Number.isFinite(tsMs)) throw new DeadLetter("missing source.ts_ms");
+  const image = op === "d" ? before : after;
+  if (!isObject(image)) throw new DeadLetter(`op ${op} without its ${op === "d" ? "before" : "after"} image`);
+  const row = convert(table, image);
+  row._version = lsn;
+  row._is_deleted = op === "d" ? 1 : 0;
+  row._sign = (op === "d" ? 0 : live(after)) - live(before);
+  row._source_ts = chTime(tsMs);
+  const changeKey = `${CDC_SPECS[table].keys.map((k) => row[k]).join("|")}|${lsn}`;
+  return { table, row, changeKey };
+}
+
+/** A relayed event record → an events_raw row (author resolved later by the sink). */
+export function eventRow(value: unknown): ChRow & { event_id: string; post_id: string; author_id: string } {
+  const parsed = eventRecordSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new DeadLetter(parsed.error.issues.map((i) => `${i.path.join(".") || "event"}: ${i.message}`).join("; "));
+  }
+  const e = parsed.data;
+  return {
+    event_id: e.event_id.toLowerCase(),
+    user_id: e.user_id.toLowerCase(),
+    post_id: e.post_id.toLowerCase(),
+    author_id: ZERO_UUID,
+    type: e.type,
+    dwell_ms: e.dwell_ms,
+    client_ts: chTime(e.client_ts),
+    received_at: chTime(e.received_at),
+  };
+}
+
+export const ZERO_UUID = "00000000-0000-0000-0000-000000000000";
+
+/** Parses a Kafka message value as JSON; undefined for an empty value (tombstone). */
+export function parseJson(buf: Buffer | null): unknown {
+  if (buf === null || buf.length === 0) return null;
+  try {
+    return JSON.parse(buf.toString("utf8"));
+  } catch (err) {
+    throw new DeadLetter(`invalid JSON: ${(err as Error).message}`);
+  }
+}
