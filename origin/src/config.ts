@@ -30,6 +30,14 @@ const schema = z.object({
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
   /** Replication factor of those topics. Default 1 (single local broker). */
   KAFKA_TOPIC_REPLICATION: z.coerce.number().int().min(1).max(10).default(1),
+  /**
+   * Prefix for every topic name (cdc.*, events), e.g. "staging." to share a cluster. Tests use
+   * it to own their topics. Default "" (the contract's names).
+   */
+  KAFKA_TOPIC_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/)
+    .default(""),
   /** Kafka Connect REST URL. Default http://127.0.0.1:8083. */
   KAFKA_CONNECT_URL: z.string().url().default("http://127.0.0.1:8083"),
   /** Name of the Debezium connector on Kafka Connect. Default feed-postgres. */
@@ -63,6 +71,22 @@ const schema = z.object({
   CDC_WATCH_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
   /** How long the origin waits at start for PostgreSQL, Kafka and Connect. Default 60000 ms. */
   STARTUP_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
+  /**
+   * Which long-running parts this process runs, comma separated, from: http, connector, sink.
+   * Default all of them. (Several origins may run side by side; each part is safe to duplicate.)
+   */
+  ORIGIN_PARTS: z
+    .string()
+    .default("http,connector,sink")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(["http", "connector", "sink"]))),
+  /** Consumer group of the Kafka → ClickHouse sink. Default clickhouse-sink. */
+  SINK_GROUP_ID: z.string().min(1).default("clickhouse-sink"),
   /** How long SIGTERM waits for in-flight work before exiting. Default 10000 ms. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
@@ -74,7 +98,7 @@ export type OriginConfig = {
   shutdownTimeoutMs: number;
   databaseUrl: string;
   clickhouse: { url: string; username: string; password: string; database: string };
-  kafka: { brokers: string[]; partitions: number; replicationFactor: number };
+  kafka: { brokers: string[]; partitions: number; replicationFactor: number; topicNamespace: string };
   cdc: {
     connectUrl: string;
     connectorName: string;
@@ -86,9 +110,12 @@ export type OriginConfig = {
     slotName: string;
     publication: string;
     topicPrefix: string;
+    topicNamespace: string;
     watchIntervalMs: number;
   };
   startupTimeoutMs: number;
+  parts: ("http" | "connector" | "sink")[];
+  sinkGroupId: string;
 };
 
 /** Parses the environment; throws one error naming every missing or bad variable. */
@@ -116,6 +143,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
       brokers: e.KAFKA_BROKERS.split(",").map((b) => b.trim()),
       partitions: e.KAFKA_TOPIC_PARTITIONS,
       replicationFactor: e.KAFKA_TOPIC_REPLICATION,
+      topicNamespace: e.KAFKA_TOPIC_NAMESPACE,
     },
     cdc: {
       connectUrl: e.KAFKA_CONNECT_URL.replace(/\/+$/, ""),
@@ -128,8 +156,11 @@ export function readConfig(env: Record<string, string | undefined> = process.env
       slotName: e.CDC_SLOT_NAME,
       publication: e.CDC_PUBLICATION,
       topicPrefix: e.CDC_TOPIC_PREFIX,
+      topicNamespace: e.KAFKA_TOPIC_NAMESPACE,
       watchIntervalMs: e.CDC_WATCH_INTERVAL_MS,
     },
     startupTimeoutMs: e.STARTUP_TIMEOUT_MS,
+    parts: e.ORIGIN_PARTS,
+    sinkGroupId: e.SINK_GROUP_ID,
   };
 }

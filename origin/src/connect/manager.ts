@@ -54,6 +54,7 @@ export function connectorFromConfig(
     CDC_TOPIC_PREFIX: cdc.topicPrefix,
     CDC_SLOT_NAME: cdc.slotName,
     CDC_PUBLICATION: cdc.publication,
+    KAFKA_TOPIC_NAMESPACE: cdc.topicNamespace,
   });
 }
 
@@ -168,7 +169,7 @@ export class ConnectorManager implements Part {
     const { log } = this.deps;
     const created = await ensureTopics(
       this.deps.admin,
-      ALL_TOPICS,
+      ALL_TOPICS.map((t) => this.cfg.kafka.topicNamespace + t),
       this.cfg.kafka.partitions,
       this.cfg.kafka.replicationFactor,
     );

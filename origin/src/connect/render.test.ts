@@ -12,6 +12,7 @@ describe("renderConnector", () => {
 
   it("names every missing variable at once", () => {
     expect(() => renderConnector({ name: "${A}", config: { x: "${B}", y: "${A}" } }, {})).toThrow(/needs A, B/);
+    expect(renderConnector({ name: "n", config: { x: "${NS}cdc" } }, { NS: "" }).config.x).toBe("cdc");
   });
 });
 

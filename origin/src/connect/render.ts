@@ -8,7 +8,7 @@ export interface ConnectorTemplate {
   config: Record<string, string>;
 }
 
-/** Replaces every `${NAME}` with vars[NAME]; throws naming every variable that is missing. */
+/** Replaces every `${NAME}` with vars[NAME] (which may be ""); throws naming every missing one. */
 export function renderConnector(
   template: ConnectorTemplate,
   vars: Record<string, string | undefined>,
@@ -17,7 +17,7 @@ export function renderConnector(
   const sub = (s: string) =>
     s.replace(/\$\{([A-Z0-9_]+)\}/g, (_m, name: string) => {
       const v = vars[name];
-      if (v === undefined || v === "") {
+      if (v === undefined) {
         missing.add(name);
         return "";
       }

@@ -10,7 +10,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
-import { CDC_TABLES, type CdcTable, EVENTS_TOPIC } from "../../../edge/core/index.ts";
+import { CDC_TABLES, type CdcTable, cdcTopic, EVENTS_TOPIC } from "../../../edge/core/index.ts";
 import { backoffMs } from "../connect/render.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 import { CDC_SPECS, type CdcRow, type ChRow, cdcRow, DeadLetter, eventRow, parseJson } from "./transform.ts";
@@ -18,10 +18,8 @@ import { CDC_SPECS, type CdcRow, type ChRow, cdcRow, DeadLetter, eventRow, parse
 export interface SinkOptions {
   /** Consumer group id. Default clickhouse-sink. */
   groupId?: string;
-  /** Topics to read. Default: cdc.<table> for every CDC table, and events. */
-  topics?: string[];
-  /** Table name prefix, for tests that keep their own tables. Default "". */
-  tablePrefix?: string;
+  /** Prefix of every topic name (KAFKA_TOPIC_NAMESPACE). Default "". */
+  topicNamespace?: string;
   /** Partitions processed at once. Default 3. */
   concurrency?: number;
 }
@@ -46,8 +44,6 @@ interface DeadRow extends ChRow {
   error: string;
 }
 
-const TOPIC_TO_TABLE = new Map<string, CdcTable>(CDC_TABLES.map((t) => [`cdc.${t}`, t]));
-
 export class ClickHouseSink implements Part {
   readonly name = "clickhouse-sink";
   readonly stats: SinkStats = {
@@ -61,8 +57,8 @@ export class ClickHouseSink implements Part {
   };
   private consumer: Consumer | null = null;
   private running = false;
-  private readonly topics: string[];
-  private readonly prefix: string;
+  private readonly topicToTable: Map<string, CdcTable>;
+  private readonly eventsTopic: string;
 
   constructor(
     private readonly kafka: Kafka,
@@ -70,8 +66,9 @@ export class ClickHouseSink implements Part {
     private readonly log: Logger,
     private readonly opts: SinkOptions = {},
   ) {
-    this.topics = opts.topics ?? [...CDC_TABLES.map((t) => `cdc.${t}`), EVENTS_TOPIC];
-    this.prefix = opts.tablePrefix ?? "";
+    const ns = opts.topicNamespace ?? "";
+    this.topicToTable = new Map(CDC_TABLES.map((t) => [ns + cdcTopic(t), t]));
+    this.eventsTopic = ns + EVENTS_TOPIC;
   }
 
   async start(): Promise<void> {
@@ -83,7 +80,7 @@ export class ClickHouseSink implements Part {
     });
     this.consumer = consumer;
     await consumer.connect();
-    await consumer.subscribe({ topics: this.topics, fromBeginning: true });
+    await consumer.subscribe({ topics: [...this.topicToTable.keys(), this.eventsTopic], fromBeginning: true });
     this.running = true;
     await consumer.run({
       autoCommit: false,
@@ -106,7 +103,7 @@ export class ClickHouseSink implements Part {
   private async handleBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
     const { topic, partition } = batch;
-    const table = TOPIC_TO_TABLE.get(topic);
+    const table = this.topicToTable.get(topic);
     const cdc: CdcRow[] = [];
     const events: ReturnType<typeof eventRow>[] = [];
     const dead: DeadRow[] = [];
@@ -152,7 +149,7 @@ export class ClickHouseSink implements Part {
     const unique = dedupeBy(rows, (r) => r.changeKey);
     if (unique.length === 0) return;
     const spec = CDC_SPECS[table];
-    const target = `${this.prefix}${table}_cdc`;
+    const target = `${table}_cdc`;
     // Which of these changes (key + version) does ClickHouse already hold? Filtering on the
     // first ordering-key column (a UUID in every table) keeps the lookup on the primary index;
     // DateTime64 keys print as "YYYY-MM-DD hh:mm:ss.mmm", the same text transform.ts writes.
@@ -187,7 +184,7 @@ export class ClickHouseSink implements Part {
       this.ch
         .query({
           query: "SELECT toString(event_id) AS id FROM {t:Identifier} WHERE event_id IN {ids:Array(UUID)}",
-          query_params: { t: `${this.prefix}events_raw`, ids },
+          query_params: { t: "events_raw", ids },
           format: "JSONEachRow",
         })
         .then((r) => r.json<{ id: string }>()),
@@ -195,7 +192,7 @@ export class ClickHouseSink implements Part {
         .query({
           query:
             "SELECT toString(id) AS id, toString(author_id) AS author FROM {t:Identifier} WHERE id IN {ids:Array(UUID)}",
-          query_params: { t: `${this.prefix}posts_by_id`, ids: postIds },
+          query_params: { t: "posts_by_id", ids: postIds },
           format: "JSONEachRow",
         })
         .then((r) => r.json<{ id: string; author: string }>()),
@@ -205,12 +202,11 @@ export class ClickHouseSink implements Part {
     const fresh = unique.filter((r) => !present.has(r.event_id));
     this.stats.duplicatesSkipped += rows.length - fresh.length;
     for (const r of fresh) r.author_id = authorOf.get(r.post_id) ?? r.author_id;
-    if (fresh.length) await this.insert(`${this.prefix}events_raw`, fresh);
+    if (fresh.length) await this.insert("events_raw", fresh);
   }
 
   private async insert(table: string, values: ChRow[]): Promise<void> {
-    const t = table.startsWith(this.prefix) ? table : `${this.prefix}${table}`;
-    await this.ch.insert({ table: t, values, format: "JSONEachRow" });
+    await this.ch.insert({ table, values, format: "JSONEachRow" });
     this.stats.rowsInserted += values.length;
   }
 }
