@@ -118,3 +118,23 @@ CREATE TABLE IF NOT EXISTS trending_posts
 ENGINE = MergeTree
 ORDER BY (generation, rank)
 TTL toDateTime(computed_at) + INTERVAL 1 HOUR;
+
+-- The latest state of each mirrored table (hard-deleted rows gone, soft-deleted rows kept with
+-- deleted_at set): what the consistency check compares with PostgreSQL.
+CREATE VIEW IF NOT EXISTS users_current AS
+SELECT id, handle, display_name, bio, created_at, updated_at, deleted_at, _version FROM users_cdc FINAL;
+
+CREATE VIEW IF NOT EXISTS posts_current AS
+SELECT id, author_id, text, created_at, updated_at, deleted_at, _version FROM posts_cdc FINAL;
+
+CREATE VIEW IF NOT EXISTS follows_current AS
+SELECT follower_id, followee_id, created_at, updated_at, deleted_at, _version FROM follows_cdc FINAL;
+
+CREATE VIEW IF NOT EXISTS likes_current AS
+SELECT user_id, post_id, post_author_id, created_at, updated_at, deleted_at, _version FROM likes_cdc FINAL;
+
+CREATE VIEW IF NOT EXISTS comments_current AS
+SELECT id, post_id, author_id, post_author_id, text, created_at, updated_at, deleted_at, _version FROM comments_cdc FINAL;
+
+CREATE VIEW IF NOT EXISTS blocks_current AS
+SELECT blocker_id, blocked_id, created_at, updated_at, deleted_at, _version FROM blocks_cdc FINAL;

@@ -11,7 +11,7 @@ describe("ClickHouse DDL splitting", () => {
     const ms = loadChMigrations();
     expect(ms.map((m) => m.version)).toEqual([...ms.map((m) => m.version)].sort());
     for (const m of ms) {
-      for (const s of m.statements) expect(s).toMatch(/^CREATE (TABLE|MATERIALIZED VIEW|DATABASE) IF NOT EXISTS /);
+      for (const s of m.statements) expect(s).toMatch(/^CREATE (TABLE|MATERIALIZED VIEW|VIEW|DATABASE) IF NOT EXISTS /);
     }
   });
 });
