@@ -1,0 +1,65 @@
+/**
+ * Where the local stack keeps its files and which ports it uses. Everything runtime lives under
+ * `<repo>/.stack/` (gitignored); only downloaded jars live outside the work tree, in
+ * `${EDGE_FEED_CACHE:-~/.cache/edge-feed}`, so that `git clean` or a fresh checkout does not
+ * cost another Maven resolution.
+ */
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name}=${raw} is not a TCP port`);
+  return n;
+}
+
+export interface StackConfig {
+  repoRoot: string;
+  /** scripts/stack: templates and poms. */
+  stackDir: string;
+  stateDir: string;
+  logsDir: string;
+  runDir: string;
+  dataDir: string;
+  cacheDir: string;
+  /** Every service binds to this address only. */
+  host: string;
+  pgAdminUrl: string;
+  redisUrl: string;
+  ports: {
+    kafka: number;
+    kafkaController: number;
+    connect: number;
+    redisBridge: number;
+    chGateway: number;
+  };
+}
+
+export function readStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
+  const repoRoot = resolve(here, "..", "..");
+  const stateDir = join(repoRoot, ".stack");
+  return {
+    repoRoot,
+    stackDir: here,
+    stateDir,
+    logsDir: join(stateDir, "logs"),
+    runDir: join(stateDir, "run"),
+    dataDir: join(stateDir, "data"),
+    cacheDir: env.EDGE_FEED_CACHE || join(homedir(), ".cache", "edge-feed"),
+    host: "127.0.0.1",
+    pgAdminUrl: env.PG_ADMIN_URL || "postgres://postgres@127.0.0.1:5432/postgres",
+    redisUrl: env.REDIS_URL || "redis://127.0.0.1:6379",
+    ports: {
+      kafka: port(env, "KAFKA_PORT", 9092),
+      kafkaController: port(env, "KAFKA_CONTROLLER_PORT", 9093),
+      connect: port(env, "CONNECT_PORT", 8083),
+      redisBridge: port(env, "REDIS_BRIDGE_PORT", 8079),
+      chGateway: port(env, "CH_GATEWAY_PORT", 8123),
+    },
+  };
+}
