@@ -22,7 +22,10 @@ describe("a worker under wrangler dev reads and writes through both HTTP front d
       ["Redis REST bridge", `${BRIDGE_URL}/healthz`],
       ["ClickHouse gateway", `${GATEWAY_URL}/ping`],
     ] as const) {
-      const ok = await fetch(url).then((r) => r.ok, () => false);
+      const ok = await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (!ok) throw new Error(`${name} is not answering at ${url}; run \`npm run stack:up\` first`);
     }
     redis = new IORedis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -53,7 +56,10 @@ describe("a worker under wrangler dev reads and writes through both HTTP front d
 
   it("writes a unicode value through the bridge that Redis then holds byte for byte", async () => {
     const value = "héllo — 世界 🚀 'quotes' \"and\" \\ back\nslash";
-    const res = await fetch(`${worker.url}/redis/${encodeURIComponent(`${prefix}:greeting`)}`, { method: "PUT", body: value });
+    const res = await fetch(`${worker.url}/redis/${encodeURIComponent(`${prefix}:greeting`)}`, {
+      method: "PUT",
+      body: value,
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ set: "OK", len: Buffer.byteLength(value) });
     expect(await redis.get(`${prefix}:greeting`)).toBe(value);
@@ -70,7 +76,7 @@ describe("a worker under wrangler dev reads and writes through both HTTP front d
 
   it("inserts rows through the gateway and reads them back with a bound parameter", async () => {
     const rows = [
-      { id: randomUUID(), note: "it's a \"test\"\twith\\escapes\nand 🚀", n: 1 },
+      { id: randomUUID(), note: 'it\'s a "test"\twith\\escapes\nand 🚀', n: 1 },
       { id: randomUUID(), note: "second", n: 2 },
       { id: randomUUID(), note: "third", n: 3 },
     ];
