@@ -179,7 +179,8 @@ export class ConnectorManager implements Part {
     log.info({ connector: this.connector.name, how }, "connector config applied");
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const health = await this.check();
+      // Just after a PUT the status endpoint may still say 404: that is "starting", not "missing".
+      const health = await this.check({ reapplyIfMissing: false });
       if (health.kind === "running") return health;
       if (Date.now() > deadline) {
         throw new ConnectError(
@@ -192,7 +193,7 @@ export class ConnectorManager implements Part {
   }
 
   /** One status check; restarts failed parts when their backoff has elapsed. */
-  async check(): Promise<ConnectorHealth> {
+  async check(opts: { reapplyIfMissing?: boolean } = {}): Promise<ConnectorHealth> {
     this.stats.checks++;
     const health = judgeStatus(await this.deps.connect.status(this.connector.name));
     this.state = health;
@@ -203,7 +204,7 @@ export class ConnectorManager implements Part {
       await this.deps.connect.restartFailed(this.connector.name);
       this.stats.restarts++;
       this.nextRestartAt = Date.now() + backoffMs(this.restartAttempt++);
-    } else if (health.kind === "missing") {
+    } else if (health.kind === "missing" && opts.reapplyIfMissing !== false) {
       // Someone deleted it: put it back.
       this.deps.log.warn({ connector: this.connector.name }, "connector missing; re-applying config");
       await this.deps.connect.putConfig(this.connector);
