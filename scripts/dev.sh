@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run dev`: the whole product locally on embedded defaults. Installs what is missing,
 # brings up the stack (PostgreSQL, Redis, Kafka, Connect with Debezium, the Redis REST bridge,
-# the ClickHouse gateway), starts the origin, then `wrangler dev` on 127.0.0.1:8787 in the
+# the ClickHouse gateway), applies the PostgreSQL and ClickHouse migrations, starts the origin
+# (write API, Debezium connector manager, Kafka → ClickHouse sink), then `wrangler dev` on 127.0.0.1:8787 in the
 # foreground. Ctrl-C stops the origin and wrangler; `npm run stack:down` stops the services.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +14,8 @@ export WRANGLER_SEND_METRICS=false
 [ -f .dev.vars ] || { cp .dev.vars.example .dev.vars && echo "[dev] wrote .dev.vars from .dev.vars.example"; }
 
 tsx scripts/stack/cli.ts up
+tsx origin/db/cli.ts
+tsx origin/ch/cli.ts
 
 mkdir -p .stack/logs .stack/run
 if [ -f .stack/run/origin.pid ] && kill -0 "$(cat .stack/run/origin.pid)" 2>/dev/null; then
