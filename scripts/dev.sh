@@ -26,7 +26,7 @@ else
   echo "[dev] origin starting (pid $!, log .stack/logs/origin.log)"
 fi
 origin_url="http://${ORIGIN_HOST:-127.0.0.1}:${ORIGIN_PORT:-8788}"
-for _ in $(seq 1 60); do
+for _ in $(seq 1 240); do
   curl -fsS "$origin_url/healthz" >/dev/null 2>&1 && break
   sleep 0.5
 done
