@@ -40,7 +40,13 @@ function nodeService(cfg: StackConfig, svc: NodeService): Component {
     command: () => ({
       command: join(cfg.repoRoot, "node_modules", ".bin", "tsx"),
       args: [svc.entry],
-      env: { ...process.env, [svc.portEnv]: String(svc.port), ...svc.env },
+      env: {
+        ...process.env,
+        // tsx runs the program with the first `node` on PATH: make it the project's Node 22.
+        PATH: `${join(cfg.repoRoot, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
+        [svc.portEnv]: String(svc.port),
+        ...svc.env,
+      },
     }),
     startTimeoutMs: 60_000,
     stopTimeoutMs: 15_000,

@@ -8,7 +8,17 @@
  * is what guarantees that `down` leaves nothing behind.
  */
 import { type SpawnOptions, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -30,23 +40,49 @@ export function logFile(cfg: StackConfig, name: string): string {
   return join(cfg.logsDir, `${name}.log`);
 }
 
-export function isAlive(pid: number): boolean {
+/** State letter and process group of a PID from /proc/<pid>/stat; null when gone or not on Linux. */
+function procStat(pid: number | string): { state: string; pgrp: number } | null {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to another user; still alive.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses, so split after the last ")".
+    const [state = "", , pgrp = ""] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state, pgrp: Number(pgrp) };
+  } catch {
+    return null;
   }
 }
 
+/**
+ * A zombie counts as dead: our processes outlive the CLI that spawned them, so when they exit
+ * they wait for PID 1 to reap them, which here can take seconds.
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    // EPERM: it exists but belongs to another user; still alive.
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  return procStat(pid)?.state !== "Z";
+}
+
+/** True while any non-zombie process is left in the process group `pgid`. */
 function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((e) => /^\d+$/.test(e));
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+  return entries.some((e) => {
+    const st = procStat(e);
+    return st !== null && st.pgrp === pgid && st.state !== "Z";
+  });
 }
 
 /** The command line of a PID, or null when it is gone or unreadable (non-Linux). */
