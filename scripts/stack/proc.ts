@@ -16,7 +16,9 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { connect } from "node:net";
@@ -156,6 +158,9 @@ export function spawnDetached(
 ): number {
   mkdirSync(cfg.logsDir, { recursive: true });
   const log = logFile(cfg, name);
+  // Logs append across restarts (the previous run's end is often what explains a failure);
+  // past 50 MB the old one is kept as <name>.log.1 and a fresh file started.
+  if (existsSync(log) && statSync(log).size > 50 * 1024 * 1024) renameSync(log, `${log}.1`);
   const fd = openSync(log, "a");
   writeFileSync(fd, `\n===== ${new Date().toISOString()} [stack] starting ${name}: ${command} ${args.join(" ")}\n`);
   try {
