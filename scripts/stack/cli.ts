@@ -10,6 +10,9 @@
  * - status: one line per component; exit 0 only when all are healthy. `--quiet` prints nothing
  *   (scripts/test.sh uses it to decide whether it must start and stop the stack itself).
  *
+ * PostgreSQL is the machine's own cluster (what CI has), reconfigured by `up` to
+ * wal_level=logical and restarted once if needed; see postgres.ts.
+ *
  * Logs, data and PID files: .stack/{logs,data,run}. Jars: ${EDGE_FEED_CACHE:-~/.cache/edge-feed}/jars.
  */
 import { readdirSync, readFileSync, rmSync } from "node:fs";
