@@ -1,11 +1,14 @@
 /** Origin entry point: read config, build the context, start the parts, drain on SIGTERM/SIGINT. */
+import { Redis } from "ioredis";
 import { pino } from "pino";
+import { EVENTS_STREAM_KEY, EVENTS_TOPIC } from "../edge/core/index.ts";
 import { readConfig } from "./src/config.ts";
 import { grantCdcAccess } from "./src/connect/grant.ts";
 import { ConnectClient, ConnectorManager } from "./src/connect/manager.ts";
 import { createContext } from "./src/context.ts";
 import { httpServerPart } from "./src/http.ts";
 import { Lifecycle, type Part } from "./src/lifecycle.ts";
+import { EventRelay } from "./src/relay/relay.ts";
 import { ClickHouseSink } from "./src/sink/sink.ts";
 
 const config = readConfig();
@@ -35,6 +38,30 @@ if (config.parts.includes("sink")) {
     new ClickHouseSink(ctx.kafka, ctx.clickhouse, log.child({ part: "sink" }), {
       groupId: config.sinkGroupId,
       topicNamespace: config.kafka.topicNamespace,
+    }),
+  );
+}
+if (config.parts.includes("relay")) {
+  const producer = ctx.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  // The relay blocks on its Redis connection, so it gets one of its own.
+  const relayRedis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+  parts.push({
+    name: "kafka-producer",
+    start: async () => {
+      await producer.connect();
+      await relayRedis.connect();
+    },
+    stop: async () => {
+      await producer.disconnect();
+      relayRedis.disconnect();
+    },
+    health: () => ({ ok: relayRedis.status === "ready" }),
+  });
+  parts.push(
+    new EventRelay(relayRedis, producer, log.child({ part: "relay" }), {
+      stream: EVENTS_STREAM_KEY,
+      topic: config.kafka.topicNamespace + EVENTS_TOPIC,
+      batchSize: config.relayBatchSize,
     }),
   );
 }

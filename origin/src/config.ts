@@ -114,7 +114,9 @@ export type OriginConfig = {
     watchIntervalMs: number;
   };
   startupTimeoutMs: number;
-  parts: ("http" | "connector" | "sink")[];
+  parts: ("http" | "connector" | "sink" | "relay")[];
+  redisUrl: string;
+  relayBatchSize: number;
   sinkGroupId: string;
 };
 
@@ -161,6 +163,8 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     },
     startupTimeoutMs: e.STARTUP_TIMEOUT_MS,
     parts: e.ORIGIN_PARTS,
+    redisUrl: e.REDIS_URL,
+    relayBatchSize: e.RELAY_BATCH_SIZE,
     sinkGroupId: e.SINK_GROUP_ID,
   };
 }
