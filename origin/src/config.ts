@@ -72,19 +72,24 @@ const schema = z.object({
   /** How long the origin waits at start for PostgreSQL, Kafka and Connect. Default 60000 ms. */
   STARTUP_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
   /**
-   * Which long-running parts this process runs, comma separated, from: http, connector, sink.
-   * Default all of them. (Several origins may run side by side; each part is safe to duplicate.)
+   * Which long-running parts this process runs, comma separated, from: http, connector, sink,
+   * relay. Default all of them. (Several origins may run side by side; the sink and the relay
+   * share work through consumer groups.)
    */
   ORIGIN_PARTS: z
     .string()
-    .default("http,connector,sink")
+    .default("http,connector,sink,relay")
     .transform((s) =>
       s
         .split(",")
         .map((p) => p.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(["http", "connector", "sink"]))),
+    .pipe(z.array(z.enum(["http", "connector", "sink", "relay"]))),
+  /** Redis over TCP (the origin runs in the data region). Default redis://127.0.0.1:6379. */
+  REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  /** Entries the relay moves per batch. Default 500. */
+  RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   /** Consumer group of the Kafka → ClickHouse sink. Default clickhouse-sink. */
   SINK_GROUP_ID: z.string().min(1).default("clickhouse-sink"),
   /** How long SIGTERM waits for in-flight work before exiting. Default 10000 ms. */
