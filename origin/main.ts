@@ -1,52 +1,80 @@
 /** Origin entry point: read config, build the context, start the parts, drain on SIGTERM/SIGINT. */
 import { Redis } from "ioredis";
+import { Partitioners } from "kafkajs";
 import { pino } from "pino";
 import { EVENTS_STREAM_KEY, EVENTS_TOPIC } from "../edge/core/index.ts";
 import { readConfig } from "./src/config.ts";
 import { grantCdcAccess } from "./src/connect/grant.ts";
 import { ConnectClient, ConnectorManager } from "./src/connect/manager.ts";
 import { createContext } from "./src/context.ts";
-import { httpServerPart } from "./src/http.ts";
+import { createOriginApp, httpServerPart } from "./src/http.ts";
 import { Lifecycle, type Part } from "./src/lifecycle.ts";
+import { createMetrics } from "./src/metrics.ts";
+import { type Check, probe, runChecks } from "./src/readiness.ts";
 import { EventRelay } from "./src/relay/relay.ts";
 import { ClickHouseSink } from "./src/sink/sink.ts";
 
 const config = readConfig();
 const log = pino({ level: config.logLevel, base: { service: "origin" } });
 const ctx = createContext(config, log);
+const metrics = createMetrics();
 const admin = ctx.kafka.admin();
+const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
 
-const parts: Part[] = [];
+const parts: Part[] = [
+  {
+    name: "clients",
+    start: async () => {
+      await admin.connect();
+      await redis.connect();
+    },
+    stop: async () => {
+      await admin.disconnect();
+      redis.disconnect();
+    },
+    health: () => ({ ok: redis.status === "ready" }),
+  },
+];
+const checks: Record<string, Check> = {
+  postgres: probe("PostgreSQL", () => ctx.pg.query("SELECT 1")),
+  clickhouse: probe("ClickHouse", async () => {
+    const r = await ctx.clickhouse.ping();
+    if (!r.success) throw r.error;
+  }),
+  redis: probe("Redis", () => redis.ping()),
+  kafka: probe("Kafka", () => admin.describeCluster()),
+};
+
 if (config.parts.includes("connector")) {
-  parts.push({
-    name: "kafka-admin",
-    start: () => admin.connect(),
-    stop: () => admin.disconnect(),
-    health: () => ({ ok: true }),
+  const connector = new ConnectorManager(config, {
+    connect: new ConnectClient(config.cdc.connectUrl),
+    admin,
+    grantCdcAccess: () => grantCdcAccess(config.databaseUrl, config.cdc.dbUser),
+    log: log.child({ part: "connector" }),
   });
-  parts.push(
-    new ConnectorManager(config, {
-      connect: new ConnectClient(config.cdc.connectUrl),
-      admin,
-      grantCdcAccess: () => grantCdcAccess(config.databaseUrl, config.cdc.dbUser),
-      log: log.child({ part: "connector" }),
-    }),
-  );
+  parts.push(connector);
+  metrics.watch({ connector });
+  checks.connector = async () => connector.health();
 }
 if (config.parts.includes("sink")) {
-  parts.push(
-    new ClickHouseSink(ctx.kafka, ctx.clickhouse, log.child({ part: "sink" }), {
-      groupId: config.sinkGroupId,
-      topicNamespace: config.kafka.topicNamespace,
-    }),
-  );
+  const sink = new ClickHouseSink(ctx.kafka, ctx.clickhouse, log.child({ part: "sink" }), {
+    groupId: config.sinkGroupId,
+    topicNamespace: config.kafka.topicNamespace,
+  });
+  parts.push(sink);
+  metrics.watch({ sink });
+  checks.sink = async () => sink.health();
 }
 if (config.parts.includes("relay")) {
-  const producer = ctx.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = ctx.kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   // The relay blocks on its Redis connection, so it gets one of its own.
   const relayRedis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
   parts.push({
-    name: "kafka-producer",
+    name: "relay-clients",
     start: async () => {
       await producer.connect();
       await relayRedis.connect();
@@ -57,16 +85,20 @@ if (config.parts.includes("relay")) {
     },
     health: () => ({ ok: relayRedis.status === "ready" }),
   });
-  parts.push(
-    new EventRelay(relayRedis, producer, log.child({ part: "relay" }), {
-      stream: EVENTS_STREAM_KEY,
-      topic: config.kafka.topicNamespace + EVENTS_TOPIC,
-      batchSize: config.relayBatchSize,
-    }),
-  );
+  const relay = new EventRelay(relayRedis, producer, log.child({ part: "relay" }), {
+    stream: EVENTS_STREAM_KEY,
+    topic: config.kafka.topicNamespace + EVENTS_TOPIC,
+    batchSize: config.relayBatchSize,
+  });
+  parts.push(relay);
+  metrics.watch({ relay });
+  checks.relay = async () => relay.health();
 }
-// HTTP last: /readyz only answers once everything it reports on has started.
-if (config.parts.includes("http")) parts.push(httpServerPart(config, log));
+// HTTP last: it starts taking requests once everything behind it runs.
+if (config.parts.includes("http")) {
+  const app = createOriginApp({ readiness: () => runChecks(checks), metrics, log: log.child({ part: "http" }) });
+  parts.push(httpServerPart(config, log, app));
+}
 
 const lifecycle = new Lifecycle(parts, log);
 

@@ -1,20 +1,52 @@
-/** The origin's HTTP server as a lifecycle part. */
+/** The origin's HTTP server as a lifecycle part: /healthz, /readyz, /metrics (and later the write API). */
 import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import { errorBody, healthBody } from "../../edge/core/index.ts";
 import type { OriginConfig } from "./config.ts";
-import type { Part } from "./lifecycle.ts";
+import type { Part, PartHealth } from "./lifecycle.ts";
+import type { Metrics } from "./metrics.ts";
 
-export function createOriginApp(): Hono {
+export interface OriginAppDeps {
+  /** Readiness of every part and dependency; ready when all are ok. */
+  readiness: () => Promise<Record<string, PartHealth>>;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export function createOriginApp(deps: OriginAppDeps): Hono {
   const app = new Hono();
+  app.use(async (c, next) => {
+    const t0 = performance.now();
+    await next();
+    const route = c.req.routePath || "unmatched";
+    const ms = performance.now() - t0;
+    deps.metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, ms / 1000);
+    if (route !== "/healthz" && route !== "/metrics") {
+      deps.log.info(
+        { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(ms * 10) / 10 },
+        "request",
+      );
+    }
+  });
   app.get("/healthz", (c) => c.json(healthBody("origin")));
+  app.get("/readyz", async (c) => {
+    const checks = await deps.readiness();
+    const ready = Object.values(checks).every((h) => h.ok);
+    return c.json({ ready, checks }, ready ? 200 : 503);
+  });
+  app.get("/metrics", async (c) =>
+    c.text(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType }),
+  );
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
-  app.onError((_err, c) => c.json(errorBody("internal", "internal error"), 500));
+  app.onError((err, c) => {
+    deps.log.error({ err: err.message }, "unhandled origin error");
+    return c.json(errorBody("internal", "internal error"), 500);
+  });
   return app;
 }
 
-export function httpServerPart(config: OriginConfig, log: Logger, app = createOriginApp()): Part & { port(): number } {
+export function httpServerPart(config: OriginConfig, log: Logger, app: Hono): Part & { port(): number } {
   let server: ServerType | null = null;
   let boundPort = config.port;
   return {

@@ -1,0 +1,124 @@
+/**
+ * Prometheus metrics of the origin (GET /metrics). Counters that parts keep in their `stats`
+ * objects are read at scrape time, so the parts stay free of metrics plumbing.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { ConnectorManager } from "./connect/manager.ts";
+import type { EventRelay } from "./relay/relay.ts";
+import type { ClickHouseSink } from "./sink/sink.ts";
+
+export interface Metrics {
+  registry: Registry;
+  httpDuration: Histogram<"method" | "route" | "status">;
+  watch(parts: { sink?: ClickHouseSink; relay?: EventRelay; connector?: ConnectorManager }): void;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const httpDuration = new Histogram({
+    name: "origin_http_request_duration_seconds",
+    help: "Origin HTTP request latency",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const watched: Parameters<Metrics["watch"]>[0] = {};
+
+  const fromStats = (
+    name: string,
+    help: string,
+    read: () => number | undefined,
+    type: "gauge" | "counter" = "gauge",
+  ) => {
+    if (type === "counter") {
+      // A counter whose value is owned elsewhere: reset to the part's running total at scrape.
+      const c = new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          const v = read();
+          if (v !== undefined) {
+            this.reset();
+            this.inc(v);
+          }
+        },
+      });
+      return c;
+    }
+    return new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const v = read();
+        if (v !== undefined) this.set(v);
+      },
+    });
+  };
+  fromStats(
+    "origin_relay_events_total",
+    "Events relayed from the Redis stream to Kafka",
+    () => watched.relay?.stats.relayed,
+    "counter",
+  );
+  fromStats(
+    "origin_relay_produce_errors_total",
+    "Failed Kafka produce attempts by the relay",
+    () => watched.relay?.stats.produceErrors,
+    "counter",
+  );
+  fromStats("origin_relay_lag_seconds", "Age of the oldest event of the last relayed batch", () =>
+    watched.relay ? watched.relay.stats.lastLagMs / 1000 : undefined,
+  );
+  fromStats(
+    "origin_sink_rows_total",
+    "Rows inserted into ClickHouse by the sink",
+    () => watched.sink?.stats.rowsInserted,
+    "counter",
+  );
+  fromStats(
+    "origin_sink_duplicates_total",
+    "Redelivered rows the sink skipped",
+    () => watched.sink?.stats.duplicatesSkipped,
+    "counter",
+  );
+  fromStats(
+    "origin_sink_dead_letters_total",
+    "Messages sent to dead_letters",
+    () => watched.sink?.stats.deadLetters,
+    "counter",
+  );
+  new Gauge({
+    name: "origin_sink_lag_seconds",
+    help: "Kafka append → ClickHouse insert lag of the last batch, per topic",
+    labelNames: ["topic"] as const,
+    registers: [registry],
+    collect() {
+      for (const [topic, ms] of Object.entries(watched.sink?.stats.lastLagMs ?? {})) this.set({ topic }, ms / 1000);
+    },
+  });
+  new Gauge({
+    name: "origin_connector_running",
+    help: "1 when the Debezium connector and all its tasks are RUNNING",
+    registers: [registry],
+    collect() {
+      if (watched.connector) this.set(watched.connector.health().ok ? 1 : 0);
+    },
+  });
+  fromStats(
+    "origin_connector_restarts_total",
+    "Failed-task restarts issued by the watcher",
+    () => watched.connector?.stats.restarts,
+    "counter",
+  );
+
+  return {
+    registry,
+    httpDuration,
+    watch(parts) {
+      Object.assign(watched, parts);
+    },
+  };
+}
