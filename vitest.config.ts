@@ -18,7 +18,20 @@ export default defineConfig({
         },
       },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            // Test-only values; nothing answers on port 9, so a Redis call fails fast.
+            miniflare: {
+              bindings: {
+                JWT_SECRET: "workers-test-secret-0123456789-abcdefghij",
+                UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9",
+                UPSTASH_REDIS_REST_TOKEN: "unused",
+                CLICKHOUSE_URL: "http://127.0.0.1:9",
+              },
+            },
+          }),
+        ],
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],

@@ -46,13 +46,16 @@ export const STATUS_OF: Record<ErrorCode, number> = {
 export class ApiError extends Error {
   override readonly name = "ApiError";
   readonly status: number;
+  /** Response headers that belong with this error (e.g. Retry-After). */
+  readonly headers?: Record<string, string>;
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
-    options?: { cause?: unknown; status?: number },
+    options?: { cause?: unknown; status?: number; headers?: Record<string, string> },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.status = options?.status ?? STATUS_OF[code];
+    if (options?.headers) this.headers = options.headers;
   }
 }

@@ -14,6 +14,18 @@ export interface Env {
   CLICKHOUSE_PASSWORD?: string;
   /** ClickHouse database. Default (wrangler.toml): feed. */
   CLICKHOUSE_DATABASE?: string;
+  /** Secret: HS256 key for user tokens (at least 32 characters). */
+  JWT_SECRET?: string;
+  /** Verify RS256/ES256 tokens against this JWKS URL instead of JWT_SECRET. */
+  JWT_JWKS_URL?: string;
+  /** Required `iss` claim, if set. */
+  JWT_ISSUER?: string;
+  /** Required `aud` claim, if set. */
+  JWT_AUDIENCE?: string;
+  /** Comma-separated allowed CORS origins, or "*". Default "*". */
+  CORS_ORIGINS?: string;
+  /** Per-user limit on event requests, "N/<n>s|m|h". Default 120/10s. */
+  EVENTS_RATE_LIMIT?: string;
   /** Per-call timeout to Redis, ms. Default 300. */
   REDIS_TIMEOUT_MS?: string;
   /** Per-query timeout to ClickHouse, ms. Default 1500. */
@@ -22,5 +34,11 @@ export interface Env {
 
 export interface AppEnv {
   Bindings: Env;
-  Variables: { requestId: string };
+  Variables: {
+    requestId: string;
+    /** Set by the auth middleware: the caller's user id (JWT `sub`). */
+    userId: string;
+    /** Extra fields for this request's log line (cache outcome, fallbacks taken...). */
+    logFields: Record<string, unknown>;
+  };
 }

@@ -1,0 +1,120 @@
+/**
+ * POST /api/v1/events: validated, per-event rejection reasons, server receive time, event ids
+ * generated where absent, the user from the token only, everything appended to the Redis stream
+ * in one round trip (impressions also mark the post seen). 202 means the events are in Redis:
+ * from there the relay moves them to Kafka without losing any.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import {
+  ApiError,
+  type ClientEvent,
+  clientEventSchema,
+  EVENTS_STREAM_KEY,
+  type EventRecord,
+  MAX_CLOCK_SKEW_MS,
+  MAX_EVENTS_BODY_BYTES,
+  MAX_EVENTS_PER_REQUEST,
+  SEEN_TTL_S,
+  seenKey,
+} from "../../core/index.ts";
+import { redisFor } from "../clients.ts";
+import type { AppEnv } from "../env.ts";
+import { limitBody, requireUser } from "../middleware.ts";
+import { enforceEventsLimit } from "../ratelimit.ts";
+
+/** How many seen posts per user are kept (newest first). */
+const MAX_SEEN_PER_USER = 5000;
+
+const envelopeSchema = z.object({
+  events: z
+    .array(z.unknown())
+    .min(1, "events must contain at least one event")
+    .max(MAX_EVENTS_PER_REQUEST, `at most ${MAX_EVENTS_PER_REQUEST} events per request`),
+});
+
+export interface Rejection {
+  index: number;
+  error: string;
+}
+
+/** Pure: validates each event and builds the records to append. */
+export function acceptEvents(
+  raw: unknown[],
+  userId: string,
+  nowMs: number,
+  newId: () => string,
+): { records: EventRecord[]; rejected: Rejection[] } {
+  const records: EventRecord[] = [];
+  const rejected: Rejection[] = [];
+  raw.forEach((item, index) => {
+    const parsed = clientEventSchema.safeParse(item);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      rejected.push({ index, error: `${issue?.path.join(".") || "event"}: ${issue?.message ?? "invalid"}` });
+      return;
+    }
+    const e: ClientEvent = parsed.data;
+    const clientTs = e.ts === undefined ? nowMs : typeof e.ts === "number" ? e.ts : Date.parse(e.ts);
+    if (Math.abs(clientTs - nowMs) > MAX_CLOCK_SKEW_MS) {
+      rejected.push({ index, error: "ts: more than 7 days away from the server's clock" });
+      return;
+    }
+    if (e.type === "dwell" && e.dwell_ms === undefined) {
+      rejected.push({ index, error: "dwell_ms: required for a dwell event" });
+      return;
+    }
+    records.push({
+      event_id: (e.event_id ?? newId()).toLowerCase(),
+      user_id: userId,
+      post_id: e.post_id.toLowerCase(),
+      type: e.type,
+      client_ts: clientTs,
+      received_at: nowMs,
+      dwell_ms: e.dwell_ms ?? 0,
+    });
+  });
+  return { records, rejected };
+}
+
+export const eventsRoutes = new Hono<AppEnv>().post("/", requireUser(), limitBody(MAX_EVENTS_BODY_BYTES), async (c) => {
+  const userId = c.get("userId");
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw new ApiError("bad_request", 'body must be JSON: {"events": [...]}');
+  }
+  const envelope = envelopeSchema.safeParse(body);
+  if (!envelope.success) {
+    const issue = envelope.error.issues[0];
+    throw new ApiError("bad_request", `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
+  }
+  const now = Date.now();
+  const { records, rejected } = acceptEvents(envelope.data.events, userId, now, () => crypto.randomUUID());
+  if (records.length === 0) {
+    throw new ApiError("bad_request", "no valid events", rejected);
+  }
+  const redis = redisFor(c.env);
+  const limiterReason = await enforceEventsLimit(c.env, redis, userId);
+  if (limiterReason === "timeout" || limiterReason === "error-fail-open") c.get("logFields").ratelimit = limiterReason;
+
+  // One round trip: every XADD plus the seen-set update for impressions.
+  const p = redis.pipeline();
+  for (const r of records) p.xadd(EVENTS_STREAM_KEY, "*", { e: JSON.stringify(r) });
+  const impressions = records.filter((r) => r.type === "impression");
+  if (impressions.length) {
+    const key = seenKey(userId);
+    const [first, ...rest] = impressions.map((r) => ({ score: r.received_at, member: r.post_id }));
+    p.zadd(key, first as { score: number; member: string }, ...rest);
+    p.zremrangebyrank(key, 0, -(MAX_SEEN_PER_USER + 1));
+    p.expire(key, SEEN_TTL_S);
+  }
+  try {
+    await p.exec();
+  } catch (err) {
+    throw new ApiError("unavailable", "event store unavailable; retry later", undefined, { cause: err });
+  }
+  c.get("logFields").events = { accepted: records.length, rejected: rejected.length };
+  return c.json({ accepted: records.length, rejected }, 202);
+});
