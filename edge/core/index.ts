@@ -1,6 +1,7 @@
 export * from "./cursor.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
+export * from "./feed.ts";
 export * from "./keys.ts";
 export * from "./ranking/candidates.ts";
 export * from "./ranking/rank.ts";

@@ -5,6 +5,7 @@ import { ApiError, type ErrorCode, errorBody, healthBody } from "../core/index.t
 import type { AppEnv } from "./env.ts";
 import { requestId, requestLog } from "./middleware.ts";
 import { eventsRoutes } from "./routes/events.ts";
+import { feedRoutes } from "./routes/feed.ts";
 
 /** Builds the edge Hono app. Errors of every kind leave through `onError` as one envelope. */
 export function createApp(): Hono<AppEnv> {
@@ -33,6 +34,7 @@ export function createApp(): Hono<AppEnv> {
 
   app.get("/healthz", (c) => c.json(healthBody("edge")));
   app.route("/api/v1/events", eventsRoutes);
+  app.route("/api/v1/feed", feedRoutes);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
 

@@ -26,6 +26,10 @@ export interface Env {
   CORS_ORIGINS?: string;
   /** Per-user limit on event requests, "N/<n>s|m|h". Default 120/10s. */
   EVENTS_RATE_LIMIT?: string;
+  /** Ranking weights (defaults 0.30 / 0.40 / 0.30). */
+  RANK_WEIGHT_FRESHNESS?: string;
+  RANK_WEIGHT_ENGAGEMENT?: string;
+  RANK_WEIGHT_AFFINITY?: string;
   /** Per-call timeout to Redis, ms. Default 300. */
   REDIS_TIMEOUT_MS?: string;
   /** Per-query timeout to ClickHouse, ms. Default 1500. */
