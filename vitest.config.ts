@@ -28,6 +28,8 @@ export default defineConfig({
                 UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9",
                 UPSTASH_REDIS_REST_TOKEN: "unused",
                 CLICKHOUSE_URL: "http://127.0.0.1:9",
+                ORIGIN_URL: "http://127.0.0.1:9",
+                ORIGIN_SHARED_SECRET: "workers-test-origin-secret-0123456789",
               },
             },
           }),

@@ -3,6 +3,7 @@ export * from "./errors.ts";
 export * from "./events.ts";
 export * from "./feed.ts";
 export * from "./keys.ts";
+export * from "./origin-auth.ts";
 export * from "./ranking/candidates.ts";
 export * from "./ranking/rank.ts";
 export * from "./ranking/score.ts";

@@ -6,6 +6,7 @@ import type { AppEnv } from "./env.ts";
 import { requestId, requestLog } from "./middleware.ts";
 import { eventsRoutes } from "./routes/events.ts";
 import { feedRoutes } from "./routes/feed.ts";
+import { writeRoutes } from "./routes/writes.ts";
 
 /** Builds the edge Hono app. Errors of every kind leave through `onError` as one envelope. */
 export function createApp(): Hono<AppEnv> {
@@ -35,6 +36,7 @@ export function createApp(): Hono<AppEnv> {
   app.get("/healthz", (c) => c.json(healthBody("edge")));
   app.route("/api/v1/events", eventsRoutes);
   app.route("/api/v1/feed", feedRoutes);
+  app.route("/api/v1", writeRoutes);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
 

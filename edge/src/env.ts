@@ -2,6 +2,10 @@
 export interface Env {
   /** Base URL of the origin write API. Default (wrangler.toml): http://127.0.0.1:8788. */
   ORIGIN_URL: string;
+  /** Secret: HMAC key shared with the origin; signs forwarded writes. */
+  ORIGIN_SHARED_SECRET?: string;
+  /** Timeout of a forwarded write, ms. Default 3000. */
+  ORIGIN_TIMEOUT_MS?: string;
   /** Upstash (or local bridge) REST URL. Default (wrangler.toml): http://127.0.0.1:8079. */
   UPSTASH_REDIS_REST_URL: string;
   /** Secret: the REST token. Local default in .dev.vars.example. */
