@@ -13,6 +13,7 @@ import { createMetrics } from "./src/metrics.ts";
 import { type Check, probe, runChecks } from "./src/readiness.ts";
 import { EventRelay } from "./src/relay/relay.ts";
 import { ClickHouseSink } from "./src/sink/sink.ts";
+import { writeApp } from "./src/writes/routes.ts";
 
 const config = readConfig();
 const log = pino({ level: config.logLevel, base: { service: "origin" } });
@@ -96,7 +97,13 @@ if (config.parts.includes("relay")) {
 }
 // HTTP last: it starts taking requests once everything behind it runs.
 if (config.parts.includes("http")) {
-  const app = createOriginApp({ readiness: () => runChecks(checks), metrics, log: log.child({ part: "http" }) });
+  const writes = writeApp({ pg: ctx.pg, redis, sharedSecret: config.sharedSecret, log: log.child({ part: "writes" }) });
+  const app = createOriginApp({
+    readiness: () => runChecks(checks),
+    metrics,
+    log: log.child({ part: "http" }),
+    writes,
+  });
   parts.push(httpServerPart(config, log, app));
 }
 

@@ -9,3 +9,4 @@ export * from "./ranking/rank.ts";
 export * from "./ranking/score.ts";
 export * from "./service.ts";
 export * from "./topics.ts";
+export * from "./writes.ts";

@@ -4,6 +4,10 @@
  */
 import { z } from "zod";
 
+/** Local-development default of ORIGIN_SHARED_SECRET (also in .dev.vars.example). */
+const LOCAL_ORIGIN_SECRET = "local-dev-origin-secret-0123456789";
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
 const schema = z.object({
   /** Interface the origin HTTP server binds to. Default 127.0.0.1. */
   ORIGIN_HOST: z.string().min(1).default("127.0.0.1"),
@@ -92,6 +96,11 @@ const schema = z.object({
   RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   /** Consumer group of the Kafka → ClickHouse sink. Default clickhouse-sink. */
   SINK_GROUP_ID: z.string().min(1).default("clickhouse-sink"),
+  /**
+   * HMAC key shared with the edge (the edge's ORIGIN_SHARED_SECRET): only requests it signed
+   * reach the write API. The local default is refused unless the origin binds to loopback.
+   */
+  ORIGIN_SHARED_SECRET: z.string().min(32).default(LOCAL_ORIGIN_SECRET),
   /** How long SIGTERM waits for in-flight work before exiting. Default 10000 ms. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
@@ -123,6 +132,7 @@ export type OriginConfig = {
   redisUrl: string;
   relayBatchSize: number;
   sinkGroupId: string;
+  sharedSecret: string;
 };
 
 /** Parses the environment; throws one error naming every missing or bad variable. */
@@ -133,6 +143,9 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     throw new Error(`invalid origin configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.ORIGIN_SHARED_SECRET === LOCAL_ORIGIN_SECRET && !LOOPBACK.has(e.ORIGIN_HOST)) {
+    throw new Error("invalid origin configuration: ORIGIN_SHARED_SECRET must be set when ORIGIN_HOST is not loopback");
+  }
   const db = new URL(e.DATABASE_URL);
   return {
     host: e.ORIGIN_HOST,
@@ -171,5 +184,6 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL,
     relayBatchSize: e.RELAY_BATCH_SIZE,
     sinkGroupId: e.SINK_GROUP_ID,
+    sharedSecret: e.ORIGIN_SHARED_SECRET,
   };
 }

@@ -6,8 +6,11 @@ import { errorBody, healthBody } from "../../edge/core/index.ts";
 import type { OriginConfig } from "./config.ts";
 import type { Part, PartHealth } from "./lifecycle.ts";
 import type { Metrics } from "./metrics.ts";
+import type { WriteEnv } from "./writes/routes.ts";
 
 export interface OriginAppDeps {
+  /** The write API, mounted at /v1 (signed requests from the edge only). */
+  writes?: Hono<WriteEnv>;
   /** Readiness of every part and dependency; ready when all are ok. */
   readiness: () => Promise<Record<string, PartHealth>>;
   metrics: Metrics;
@@ -38,6 +41,7 @@ export function createOriginApp(deps: OriginAppDeps): Hono {
   app.get("/metrics", async (c) =>
     c.text(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType }),
   );
+  if (deps.writes) app.route("/v1", deps.writes);
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {
     deps.log.error({ err: err.message }, "unhandled origin error");

@@ -1,0 +1,136 @@
+import { randomUUID } from "node:crypto";
+import { Hono } from "hono";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { feedKey, signRequest, suggestKey } from "../../edge/core/index.ts";
+import { migrate } from "../../origin/db/migrate.ts";
+import { writeApp } from "../../origin/src/writes/routes.ts";
+import { tempDatabase } from "./support/pg.ts";
+
+const SECRET = "integration-origin-secret-0123456789";
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+describe("origin write API on real PostgreSQL and Redis", () => {
+  let db: Awaited<ReturnType<typeof tempDatabase>>;
+  let pool: pg.Pool;
+  let redis: Redis;
+  let app: Hono;
+  const alice = randomUUID();
+  const bob = randomUUID();
+
+  /** Sends a request signed as the edge would sign it for `user`. */
+  async function call(
+    user: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    tamper?: (h: Record<string, string>) => void,
+  ) {
+    const bytes = new TextEncoder().encode(body === undefined ? "" : JSON.stringify(body));
+    const headers = await signRequest(SECRET, {
+      method,
+      pathWithQuery: `/v1${path}`,
+      userId: user,
+      timestampMs: Date.now(),
+      requestId: randomUUID(),
+      body: bytes,
+    });
+    tamper?.(headers);
+    return app.request(`/v1${path}`, {
+      method,
+      headers: { ...headers, "content-type": "application/json" },
+      body: bytes.length ? bytes : null,
+    });
+  }
+
+  beforeAll(async () => {
+    db = await tempDatabase("writes");
+    pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    const c = await pool.connect();
+    await migrate(c);
+    c.release();
+    redis = new Redis(REDIS_URL);
+    // Mounted at /v1 as the origin's HTTP server mounts it.
+    app = new Hono().route("/v1", writeApp({ pg: pool, redis, sharedSecret: SECRET, log: pino({ level: "silent" }) }));
+  });
+
+  afterAll(async () => {
+    await redis?.del(feedKey(alice), feedKey(bob), suggestKey(alice));
+    redis?.disconnect();
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it("refuses unsigned and forged requests, and replays", async () => {
+    expect((await app.request("/v1/users/me", { method: "PUT", body: "{}" })).status).toBe(401);
+    const forged = await call(alice, "PUT", "/users/me", { handle: "alice" }, (h) => {
+      h["x-edge-user"] = bob; // claim to be someone else after signing
+    });
+    expect(forged.status).toBe(401);
+    // Replay: the same signed request twice.
+    const bytes = new TextEncoder().encode(JSON.stringify({ handle: "alice" }));
+    const headers = await signRequest(SECRET, {
+      method: "PUT",
+      pathWithQuery: "/v1/users/me",
+      userId: alice,
+      timestampMs: Date.now(),
+      requestId: randomUUID(),
+      body: bytes,
+    });
+    const first = await app.request("/v1/users/me", { method: "PUT", headers, body: bytes });
+    const again = await app.request("/v1/users/me", { method: "PUT", headers, body: bytes });
+    expect(first.status).toBe(200);
+    expect(again.status).toBe(409);
+  });
+
+  it("creates a profile, a post, follows idempotently and refuses a self-follow", async () => {
+    expect((await call(bob, "PUT", "/users/me", { handle: "bob", bio: "hi" })).status).toBe(200);
+    const post = await call(bob, "POST", "/posts", { text: "hello world" });
+    expect(post.status).toBe(201);
+    expect((await call(alice, "PUT", `/follows/${bob}`)).status).toBe(204);
+    expect((await call(alice, "PUT", `/follows/${bob}`)).status).toBe(204);
+    const rows = await pool.query(
+      "SELECT count(*)::int AS n FROM follows WHERE follower_id = $1 AND deleted_at IS NULL",
+      [alice],
+    );
+    expect(rows.rows[0].n).toBe(1);
+    const self = await call(alice, "PUT", `/follows/${alice}`);
+    expect(self.status).toBe(400);
+    expect((await call(alice, "PUT", `/follows/${randomUUID()}`)).status).toBe(404);
+  });
+
+  it("validates bodies with a message naming the field", async () => {
+    const res = await call(bob, "POST", "/posts", { text: "" });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^text:/);
+    expect((await call(bob, "PUT", "/users/me", { handle: "no spaces allowed" })).status).toBe(400);
+  });
+
+  it("a like invalidates the liker's feed; a follow invalidates suggestions", async () => {
+    const post = (await (await call(bob, "POST", "/posts", { text: "likeable" })).json()) as { post: { id: string } };
+    await redis.set(feedKey(alice), "cached");
+    await redis.set(suggestKey(alice), "cached");
+    expect((await call(alice, "PUT", `/posts/${post.post.id}/like`)).status).toBe(204);
+    expect(await redis.exists(feedKey(alice))).toBe(0);
+    expect(await redis.exists(suggestKey(alice))).toBe(1);
+    expect((await call(alice, "DELETE", `/follows/${bob}`)).status).toBe(204);
+    expect(await redis.exists(suggestKey(alice))).toBe(0);
+    // Unlike twice: idempotent.
+    expect((await call(alice, "DELETE", `/posts/${post.post.id}/like`)).status).toBe(204);
+    expect((await call(alice, "DELETE", `/posts/${post.post.id}/like`)).status).toBe(204);
+  });
+
+  it("only the author deletes a post or a comment", async () => {
+    const post = (await (await call(bob, "POST", "/posts", { text: "mine" })).json()) as { post: { id: string } };
+    const comment = (await (await call(alice, "POST", `/posts/${post.post.id}/comments`, { text: "nice" })).json()) as {
+      comment: { id: string };
+    };
+    expect((await call(alice, "DELETE", `/posts/${post.post.id}`)).status).toBe(403);
+    expect((await call(bob, "DELETE", `/comments/${comment.comment.id}`)).status).toBe(403);
+    expect((await call(alice, "DELETE", `/comments/${comment.comment.id}`)).status).toBe(204);
+    expect((await call(bob, "DELETE", `/posts/${post.post.id}`)).status).toBe(204);
+    expect((await call(bob, "DELETE", `/posts/${post.post.id}`)).status).toBe(204);
+  });
+});
