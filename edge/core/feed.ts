@@ -6,7 +6,7 @@
  */
 import type { FeedCursor } from "./cursor.ts";
 import type { Candidate, CandidateSource } from "./ranking/candidates.ts";
-import type { RankedItem } from "./ranking/rank.ts";
+import { type RankedItem, type RankingOptions, rankFeed } from "./ranking/rank.ts";
 
 /** What the feed cache (`feed:v1:{user}`) holds. */
 export interface FeedCacheEntry {
@@ -128,4 +128,34 @@ export function candidatesFromRows(rows: CandidateRowLike[]): {
 /** A random, URL-safe ranking id (Web Crypto exists in both runtimes). */
 export function newRankingId(): string {
   return crypto.randomUUID().replace(/-/g, "").slice(0, 16);
+}
+
+/** Hot posts are ranked by the same formula (no viewer, so no affinity); at most this many. */
+export const HOT_POSTS_MAX = 200;
+
+/** The hot-posts list (`hot:posts:1h`) from trending candidate rows. */
+export function rankHotPosts(rows: CandidateRowLike[], nowMs: number, options: RankingOptions = {}): RankedItem[] {
+  const { bySource } = candidatesFromRows(rows);
+  const none = new Set<string>();
+  return rankFeed({ trending: bySource.trending }, { viewerId: "", blockedAuthorIds: none, seenPostIds: none }, nowMs, {
+    ...options,
+    maxItems: HOT_POSTS_MAX,
+  });
+}
+
+/** One suggestion as cached in `suggest:users:{id}` and returned by the API. */
+export interface SuggestedUser {
+  user_id: string;
+  score: number;
+  reason: "followed_by_your_follows" | "popular";
+}
+
+export function suggestionsFromRows(
+  rows: { user_id: string; score: string | number; reason: string }[],
+): SuggestedUser[] {
+  return rows.map((r) => ({
+    user_id: r.user_id,
+    score: Number(r.score),
+    reason: r.reason === "followed_by_your_follows" ? "followed_by_your_follows" : "popular",
+  }));
 }

@@ -8,5 +8,6 @@ export * from "./ranking/candidates.ts";
 export * from "./ranking/rank.ts";
 export * from "./ranking/score.ts";
 export * from "./service.ts";
+export * from "./sql.ts";
 export * from "./topics.ts";
 export * from "./writes.ts";

@@ -3,11 +3,11 @@
  * the relay (stream). Change a name here and both runtimes follow.
  */
 
-/** Top hot posts of the last hour (JSON list). Written every 60 s, TTL 120 s. */
+/** Top hot posts (JSON list of RankedItem, best first, at most 200). Written every 60 s, TTL 120 s. */
 export const HOT_POSTS_KEY = "hot:posts:1h";
 export const HOT_POSTS_TTL_S = 120;
 
-/** Suggested users for one user (JSON list of 20). Written every 300 s for active users, TTL 600 s. */
+/** Suggested users for one user (JSON list of SuggestedUser, up to 20). Written every 300 s for active users, TTL 600 s. */
 export const suggestKey = (userId: string): string => `suggest:users:${userId}`;
 export const SUGGEST_TTL_S = 600;
 

@@ -4,6 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import { ApiError, type ErrorCode, errorBody, healthBody } from "../core/index.ts";
 import type { AppEnv } from "./env.ts";
 import { requestId, requestLog } from "./middleware.ts";
+import { discoverRoutes } from "./routes/discover.ts";
 import { eventsRoutes } from "./routes/events.ts";
 import { feedRoutes } from "./routes/feed.ts";
 import { writeRoutes } from "./routes/writes.ts";
@@ -36,6 +37,7 @@ export function createApp(): Hono<AppEnv> {
   app.get("/healthz", (c) => c.json(healthBody("edge")));
   app.route("/api/v1/events", eventsRoutes);
   app.route("/api/v1/feed", feedRoutes);
+  app.route("/api/v1", discoverRoutes);
   app.route("/api/v1", writeRoutes);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));

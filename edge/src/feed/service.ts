@@ -8,6 +8,7 @@ import type { ClickHouseClient } from "@clickhouse/client-web";
 import type { Redis } from "@upstash/redis/cloudflare";
 import {
   ApiError,
+  type CandidateRowLike,
   candidatesFromRows,
   FEED_TTL_S,
   type FeedCacheEntry,
@@ -21,7 +22,7 @@ import {
   seenKey,
   servedIds,
 } from "../../core/index.ts";
-import { type CandidateRow, FEED_CANDIDATES_SQL, FEED_QUERY_LIMITS } from "./candidates-sql.ts";
+import { FEED_CANDIDATES_SQL, FEED_QUERY_LIMITS } from "../../core/sql.ts";
 
 /** The last ranking of a user, kept longer than the fresh one, for degraded answers and paging. */
 export const lastFeedKey = (userId: string) => `${feedKey(userId)}:last`;
@@ -90,7 +91,7 @@ export async function buildRanking(
         query_params: { viewer: userId, ...FEED_QUERY_LIMITS },
         format: "JSONEachRow",
       });
-      return rs.json<CandidateRow>();
+      return rs.json<CandidateRowLike>();
     }),
     timed(timings, "seen", async () => {
       try {

@@ -1,0 +1,160 @@
+/**
+ * ClickHouse queries shared by the edge (on a cache miss) and the origin generators (on their
+ * schedule): plain strings, values only as {name:Type} parameters.
+ *
+ * FEED_CANDIDATES_SQL: the feed's ONE ClickHouse round trip: the F1 follow, F2 trending and
+ * F3 affinity candidates for one viewer, with every feature the ranking needs (likes, comments, shares, impressions,
+ * the viewer's affinity with the author) and the flags the rules need (author blocked either
+ * way, author deleted). Merge, filters and scoring then run in pure code (edge/core).
+ */
+export const FEED_CANDIDATES_SQL = `
+WITH
+  followees AS (
+    SELECT followee_id FROM follows_cdc FINAL
+    WHERE follower_id = {viewer:UUID} AND deleted_at IS NULL
+  ),
+  blocked AS (
+    SELECT blocked_id AS author_id FROM blocks_cdc FINAL WHERE blocker_id = {viewer:UUID} AND deleted_at IS NULL
+    UNION ALL
+    SELECT blocker_id AS author_id FROM blocks_cdc FINAL WHERE blocked_id = {viewer:UUID} AND deleted_at IS NULL
+  ),
+  affinity AS (
+    SELECT author_id, sum(interactions) AS n FROM user_author_90d
+    WHERE user_id = {viewer:UUID} AND day >= today() - 90
+    GROUP BY author_id HAVING n > 0 ORDER BY n DESC, author_id LIMIT {affinity_authors:UInt32}
+  ),
+  cold AS (SELECT count() = 0 AS yes FROM followees),
+  f1 AS (
+    SELECT id, author_id, text, created_at, 1 AS src FROM posts_cdc FINAL
+    WHERE author_id IN (SELECT followee_id FROM followees)
+      AND created_at >= now64(3) - INTERVAL 72 HOUR AND deleted_at IS NULL
+    ORDER BY created_at DESC LIMIT {f1_limit:UInt32}
+  ),
+  f2 AS (
+    SELECT id, author_id, text, created_at, 2 AS src FROM posts_by_id FINAL
+    WHERE id IN (
+        SELECT post_id FROM trending_posts
+        WHERE generation = (SELECT max(generation) FROM trending_posts)
+        ORDER BY rank LIMIT {f2_limit:UInt32})
+      AND deleted_at IS NULL
+  ),
+  popular AS (
+    SELECT author_id FROM author_stats GROUP BY author_id
+    HAVING sum(followers) > 0 ORDER BY sum(followers) DESC, author_id LIMIT 20
+  ),
+  f2_cold AS (
+    SELECT id, author_id, text, created_at, 2 AS src FROM posts_cdc FINAL
+    WHERE (SELECT yes FROM cold) AND author_id IN (SELECT author_id FROM popular)
+      AND created_at >= now64(3) - INTERVAL 72 HOUR AND deleted_at IS NULL
+    ORDER BY created_at DESC LIMIT {f2_limit:UInt32}
+  ),
+  f3 AS (
+    SELECT id, author_id, text, created_at, 3 AS src FROM posts_cdc FINAL
+    WHERE author_id IN (SELECT author_id FROM affinity)
+      AND created_at >= now64(3) - INTERVAL 7 DAY AND deleted_at IS NULL
+    ORDER BY created_at DESC LIMIT {f3_limit:UInt32}
+  ),
+  candidates AS (
+    SELECT * FROM f1 UNION ALL SELECT * FROM f2 UNION ALL SELECT * FROM f2_cold UNION ALL SELECT * FROM f3
+  ),
+  metrics AS (
+    SELECT post_id, sum(likes) AS likes, sum(comments) AS comments, sum(shares) AS shares,
+           sum(impressions) AS impressions
+    FROM post_metrics_1h WHERE post_id IN (SELECT id FROM candidates) GROUP BY post_id
+  ),
+  gone_authors AS (
+    SELECT id FROM users_cdc FINAL
+    WHERE id IN (SELECT author_id FROM candidates) AND deleted_at IS NOT NULL
+  )
+SELECT
+  toString(c.id) AS post_id,
+  toString(c.author_id) AS author_id,
+  c.text AS text,
+  toUnixTimestamp64Milli(c.created_at) AS created_at_ms,
+  c.src AS src,
+  toInt64(ifNull(m.likes, 0)) AS likes,
+  toInt64(ifNull(m.comments, 0)) AS comments,
+  toInt64(ifNull(m.shares, 0)) AS shares,
+  toInt64(ifNull(m.impressions, 0)) AS impressions,
+  toInt64(ifNull(a.n, 0)) AS affinity,
+  c.author_id IN (SELECT author_id FROM blocked) AS author_blocked,
+  c.author_id IN (SELECT id FROM gone_authors) AS author_deleted
+FROM candidates AS c
+LEFT JOIN metrics AS m ON m.post_id = c.id
+LEFT JOIN affinity AS a ON a.author_id = c.author_id
+SETTINGS join_use_nulls = 1
+`;
+
+export const FEED_QUERY_LIMITS = { f1_limit: 500, f2_limit: 200, f3_limit: 200, affinity_authors: 50 } as const;
+
+/**
+ * Trending: posts of the last 24 h with their engagement counters, for the hot-posts list
+ * (generator every 60 s, or the edge when the list is missing). Ranked in pure code.
+ */
+export const TRENDING_CANDIDATES_SQL = `
+WITH recent AS (
+  SELECT id, author_id, text, created_at FROM posts_by_id FINAL
+  WHERE created_at >= now64(3) - INTERVAL 24 HOUR AND deleted_at IS NULL
+),
+metrics AS (
+  SELECT post_id, sum(likes) AS likes, sum(comments) AS comments, sum(shares) AS shares,
+         sum(impressions) AS impressions
+  FROM post_metrics_1h
+  WHERE hour >= toStartOfHour(now() - INTERVAL 25 HOUR) AND post_id IN (SELECT id FROM recent)
+  GROUP BY post_id
+),
+gone_authors AS (
+  SELECT id FROM users_cdc FINAL WHERE id IN (SELECT author_id FROM recent) AND deleted_at IS NOT NULL
+)
+SELECT
+  toString(r.id) AS post_id, toString(r.author_id) AS author_id, r.text AS text,
+  toUnixTimestamp64Milli(r.created_at) AS created_at_ms, 2 AS src,
+  toInt64(m.likes) AS likes, toInt64(m.comments) AS comments, toInt64(m.shares) AS shares,
+  toInt64(m.impressions) AS impressions, toInt64(0) AS affinity,
+  0 AS author_blocked, r.author_id IN (SELECT id FROM gone_authors) AS author_deleted
+FROM recent AS r
+INNER JOIN metrics AS m ON m.post_id = r.id
+WHERE (m.likes + 2 * m.comments + 3 * m.shares) > 0
+ORDER BY (m.likes + 2 * m.comments + 3 * m.shares) DESC, r.created_at DESC
+LIMIT {pool:UInt32}
+`;
+
+/**
+ * Suggested users for one viewer: people followed by the people the viewer follows, ranked by
+ * how many of the viewer's followees follow them (reason "followed_by_your_follows"), then
+ * popular authors as the cold-start fallback (reason "popular"); never the viewer, anyone the
+ * viewer already follows, a blocked-either-way or a deleted user.
+ */
+export const SUGGESTED_USERS_SQL = `
+WITH
+  mine AS (SELECT followee_id FROM follows_cdc FINAL WHERE follower_id = {viewer:UUID} AND deleted_at IS NULL),
+  blocked AS (
+    SELECT blocked_id AS id FROM blocks_cdc FINAL WHERE blocker_id = {viewer:UUID} AND deleted_at IS NULL
+    UNION ALL
+    SELECT blocker_id AS id FROM blocks_cdc FINAL WHERE blocked_id = {viewer:UUID} AND deleted_at IS NULL
+  ),
+  fof AS (
+    SELECT followee_id AS id, count() AS score FROM follows_cdc FINAL
+    WHERE follower_id IN (SELECT followee_id FROM mine) AND deleted_at IS NULL
+    GROUP BY followee_id
+  ),
+  popular AS (
+    SELECT author_id AS id, sum(followers) AS score FROM author_stats
+    GROUP BY author_id HAVING score > 0 ORDER BY score DESC, author_id LIMIT {limit:UInt32} * 3
+  ),
+  picked AS (
+    SELECT id, toFloat64(score) AS score, 'followed_by_your_follows' AS reason, 1 AS tier FROM fof
+    UNION ALL
+    SELECT id, toFloat64(score), 'popular', 2 FROM popular
+  ),
+  gone AS (SELECT id FROM users_cdc FINAL WHERE id IN (SELECT id FROM picked) AND deleted_at IS NOT NULL)
+SELECT toString(id) AS user_id, argMin(score, tier) AS score, argMin(reason, tier) AS reason, min(tier) AS t
+FROM picked
+WHERE id != {viewer:UUID}
+  AND id NOT IN (SELECT followee_id FROM mine)
+  AND id NOT IN (SELECT id FROM blocked)
+  AND id NOT IN (SELECT id FROM gone)
+GROUP BY id
+ORDER BY t, score DESC, user_id
+LIMIT {limit:UInt32}
+`;
