@@ -8,6 +8,8 @@ import { grantCdcAccess } from "./src/connect/grant.ts";
 import { ConnectClient, ConnectorManager } from "./src/connect/manager.ts";
 import { createContext } from "./src/context.ts";
 import { createOriginApp, httpServerPart } from "./src/http.ts";
+import { generateHotPosts, generateSuggestions, warmFeeds } from "./src/jobs/generators.ts";
+import { PeriodicJob } from "./src/jobs/periodic.ts";
 import { Lifecycle, type Part } from "./src/lifecycle.ts";
 import { createMetrics } from "./src/metrics.ts";
 import { type Check, probe, runChecks } from "./src/readiness.ts";
@@ -94,6 +96,37 @@ if (config.parts.includes("relay")) {
   parts.push(relay);
   metrics.watch({ relay });
   checks.relay = async () => relay.health();
+}
+if (config.parts.includes("jobs")) {
+  const deps = { ch: ctx.clickhouse, redis };
+  const jobLog = log.child({ part: "jobs" });
+  const jobs = [
+    new PeriodicJob(
+      { name: "hot-posts", intervalMs: config.jobs.hotPostsMs, run: () => generateHotPosts(deps) },
+      redis,
+      jobLog,
+    ),
+    new PeriodicJob(
+      {
+        name: "suggested-users",
+        intervalMs: config.jobs.suggestMs,
+        run: () => generateSuggestions(deps, { maxUsers: config.jobs.suggestMaxUsers }),
+      },
+      redis,
+      jobLog,
+    ),
+    new PeriodicJob(
+      {
+        name: "feed-warmer",
+        intervalMs: config.jobs.warmMs,
+        run: () => warmFeeds(deps, { topUsers: config.jobs.warmTopUsers }),
+      },
+      redis,
+      jobLog,
+    ),
+  ];
+  parts.push(...jobs);
+  metrics.watch({ jobs });
 }
 // HTTP last: it starts taking requests once everything behind it runs.
 if (config.parts.includes("http")) {

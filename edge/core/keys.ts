@@ -15,6 +15,16 @@ export const SUGGEST_TTL_S = 600;
 export const feedKey = (userId: string): string => `feed:v1:${userId}`;
 export const FEED_TTL_S = 60;
 
+/**
+ * The same ranking kept longer (24 h): the degraded answer when ClickHouse is down, and the
+ * record of what a paging session already served after the fresh copy expired.
+ */
+export const lastFeedKey = (userId: string): string => `feed:v1:${userId}:last`;
+export const LAST_FEED_TTL_S = 24 * 3600;
+
+/** Leader lock of a periodic origin job (one origin runs each job per interval). */
+export const jobLockKey = (job: string): string => `lock:job:${job}`;
+
 /** Posts a user has seen (sorted set: post id → epoch ms), kept 7 days. */
 export const seenKey = (userId: string): string => `seen:${userId}`;
 export const SEEN_TTL_S = 7 * 24 * 3600;

@@ -158,3 +158,13 @@ GROUP BY id
 ORDER BY t, score DESC, user_id
 LIMIT {limit:UInt32}
 `;
+
+/** The most active users over the last {hours} hours (by events), most active first. */
+export const ACTIVE_USERS_SQL = `
+SELECT toString(user_id) AS user_id, count() AS n
+FROM events_raw
+WHERE received_at >= now64(3) - INTERVAL {hours:UInt32} HOUR
+GROUP BY user_id
+ORDER BY n DESC, user_id
+LIMIT {limit:UInt32}
+`;

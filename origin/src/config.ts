@@ -77,19 +77,29 @@ const schema = z.object({
   STARTUP_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
   /**
    * Which long-running parts this process runs, comma separated, from: http, connector, sink,
-   * relay. Default all of them. (Several origins may run side by side; the sink and the relay
+   * relay, jobs (the three generators). Default all of them. (Several origins may run side by side; the sink and the relay
    * share work through consumer groups.)
    */
   ORIGIN_PARTS: z
     .string()
-    .default("http,connector,sink,relay")
+    .default("http,connector,sink,relay,jobs")
     .transform((s) =>
       s
         .split(",")
         .map((p) => p.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(["http", "connector", "sink", "relay"]))),
+    .pipe(z.array(z.enum(["http", "connector", "sink", "relay", "jobs"]))),
+  /** HotPostGenerator interval. Default 60000 ms. */
+  HOT_POSTS_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** SuggestedUsersGenerator interval. Default 300000 ms. */
+  SUGGEST_INTERVAL_MS: z.coerce.number().int().min(1000).default(300_000),
+  /** At most this many active users get suggestions per run. Default 10000. */
+  SUGGEST_MAX_USERS: z.coerce.number().int().min(1).default(10_000),
+  /** FeedCacheWarmer interval. Default 120000 ms. */
+  WARM_INTERVAL_MS: z.coerce.number().int().min(1000).default(120_000),
+  /** The warmer caches the feeds of this many most active users. Default 100. */
+  WARM_TOP_USERS: z.coerce.number().int().min(1).default(100),
   /** Redis over TCP (the origin runs in the data region). Default redis://127.0.0.1:6379. */
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
   /** Entries the relay moves per batch. Default 500. */
@@ -128,7 +138,8 @@ export type OriginConfig = {
     watchIntervalMs: number;
   };
   startupTimeoutMs: number;
-  parts: ("http" | "connector" | "sink" | "relay")[];
+  parts: ("http" | "connector" | "sink" | "relay" | "jobs")[];
+  jobs: { hotPostsMs: number; suggestMs: number; suggestMaxUsers: number; warmMs: number; warmTopUsers: number };
   redisUrl: string;
   relayBatchSize: number;
   sinkGroupId: string;
@@ -181,6 +192,13 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     },
     startupTimeoutMs: e.STARTUP_TIMEOUT_MS,
     parts: e.ORIGIN_PARTS,
+    jobs: {
+      hotPostsMs: e.HOT_POSTS_INTERVAL_MS,
+      suggestMs: e.SUGGEST_INTERVAL_MS,
+      suggestMaxUsers: e.SUGGEST_MAX_USERS,
+      warmMs: e.WARM_INTERVAL_MS,
+      warmTopUsers: e.WARM_TOP_USERS,
+    },
     redisUrl: e.REDIS_URL,
     relayBatchSize: e.RELAY_BATCH_SIZE,
     sinkGroupId: e.SINK_GROUP_ID,

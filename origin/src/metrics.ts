@@ -4,13 +4,14 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ConnectorManager } from "./connect/manager.ts";
+import type { PeriodicJob } from "./jobs/periodic.ts";
 import type { EventRelay } from "./relay/relay.ts";
 import type { ClickHouseSink } from "./sink/sink.ts";
 
 export interface Metrics {
   registry: Registry;
   httpDuration: Histogram<"method" | "route" | "status">;
-  watch(parts: { sink?: ClickHouseSink; relay?: EventRelay; connector?: ConnectorManager }): void;
+  watch(parts: { sink?: ClickHouseSink; relay?: EventRelay; connector?: ConnectorManager; jobs?: PeriodicJob[] }): void;
 }
 
 export function createMetrics(): Metrics {
@@ -113,6 +114,26 @@ export function createMetrics(): Metrics {
     () => watched.connector?.stats.restarts,
     "counter",
   );
+
+  for (const [metric, help, read] of [
+    ["origin_job_runs", "Generator runs since start", (j: PeriodicJob) => j.stats.runs],
+    ["origin_job_failures", "Failed generator runs since start", (j: PeriodicJob) => j.stats.failures],
+    [
+      "origin_job_last_duration_seconds",
+      "Duration of the last run",
+      (j: PeriodicJob) => (j.stats.lastDurationMs ?? 0) / 1000,
+    ],
+  ] as const) {
+    new Gauge({
+      name: metric,
+      help,
+      labelNames: ["job"] as const,
+      registers: [registry],
+      collect() {
+        for (const j of watched.jobs ?? []) this.set({ job: j.name }, read(j));
+      },
+    });
+  }
 
   return {
     registry,

@@ -15,6 +15,8 @@ import {
   type FeedCursor,
   feedKey,
   HOT_POSTS_KEY,
+  LAST_FEED_TTL_S,
+  lastFeedKey,
   newRankingId,
   type RankedItem,
   type RankingOptions,
@@ -23,10 +25,6 @@ import {
   servedIds,
 } from "../../core/index.ts";
 import { FEED_CANDIDATES_SQL, FEED_QUERY_LIMITS } from "../../core/sql.ts";
-
-/** The last ranking of a user, kept longer than the fresh one, for degraded answers and paging. */
-export const lastFeedKey = (userId: string) => `${feedKey(userId)}:last`;
-const LAST_TTL_S = 24 * 3600;
 
 export type CacheOutcome = "HIT" | "MISS" | "STALE";
 
@@ -118,7 +116,7 @@ export async function buildRanking(
 export function writeCache(redis: Redis, userId: string, entry: FeedCacheEntry): Promise<unknown> {
   const p = redis.pipeline();
   p.set(feedKey(userId), entry, { ex: FEED_TTL_S });
-  p.set(lastFeedKey(userId), entry, { ex: LAST_TTL_S });
+  p.set(lastFeedKey(userId), entry, { ex: LAST_FEED_TTL_S });
   return p.exec();
 }
 

@@ -1,0 +1,137 @@
+/**
+ * The three generators: hot posts (→ hot:posts:1h and the trending_posts snapshot the feed's F2
+ * source reads), suggested users for active users (→ suggest:users:{id}) and the feed cache
+ * warmer for the most active users (→ feed:v1:{id}, ranked by the same pure code as the edge).
+ */
+import type { ClickHouseClient } from "@clickhouse/client";
+import type { Redis } from "ioredis";
+import {
+  ACTIVE_USERS_SQL,
+  type CandidateRowLike,
+  candidatesFromRows,
+  FEED_CANDIDATES_SQL,
+  FEED_QUERY_LIMITS,
+  FEED_TTL_S,
+  type FeedCacheEntry,
+  feedKey,
+  HOT_POSTS_KEY,
+  HOT_POSTS_TTL_S,
+  LAST_FEED_TTL_S,
+  lastFeedKey,
+  newRankingId,
+  type RankingOptions,
+  rankFeed,
+  rankHotPosts,
+  SUGGEST_TTL_S,
+  SUGGESTED_USERS_SQL,
+  seenKey,
+  suggestionsFromRows,
+  suggestKey,
+  TRENDING_CANDIDATES_SQL,
+} from "../../../edge/core/index.ts";
+
+export interface GeneratorDeps {
+  ch: ClickHouseClient;
+  redis: Redis;
+  ranking?: RankingOptions;
+  now?: () => number;
+}
+
+const TRENDING_POOL = 1000;
+
+async function rows<T>(ch: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
+  const rs = await ch.query({ query, query_params: params, format: "JSONEachRow" });
+  return rs.json<T>();
+}
+
+export async function generateHotPosts(deps: GeneratorDeps): Promise<Record<string, number>> {
+  const now = deps.now?.() ?? Date.now();
+  const candidates = await rows<CandidateRowLike>(deps.ch, TRENDING_CANDIDATES_SQL, { pool: TRENDING_POOL });
+  const hot = rankHotPosts(candidates, now, deps.ranking);
+  await deps.redis.set(HOT_POSTS_KEY, JSON.stringify(hot), "EX", HOT_POSTS_TTL_S);
+  if (hot.length) {
+    const computedAt = new Date(now).toISOString().replace("T", " ").replace("Z", "");
+    await deps.ch.insert({
+      table: "trending_posts",
+      values: hot.map((h, rank) => ({
+        generation: now,
+        rank,
+        post_id: h.postId,
+        author_id: h.authorId,
+        score: h.score,
+        computed_at: computedAt,
+      })),
+      format: "JSONEachRow",
+    });
+  }
+  return { candidates: candidates.length, hot: hot.length };
+}
+
+async function activeUsers(deps: GeneratorDeps, hours: number, limit: number): Promise<string[]> {
+  return (await rows<{ user_id: string }>(deps.ch, ACTIVE_USERS_SQL, { hours, limit })).map((r) => r.user_id);
+}
+
+/** Runs `fn` over `items` with at most `concurrency` at once. */
+async function eachLimited<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
+}
+
+export async function generateSuggestions(
+  deps: GeneratorDeps,
+  opts: { maxUsers: number; concurrency?: number },
+): Promise<Record<string, number>> {
+  const users = await activeUsers(deps, 24, opts.maxUsers);
+  let written = 0;
+  await eachLimited(users, opts.concurrency ?? 4, async (userId) => {
+    const suggestions = suggestionsFromRows(
+      await rows<{ user_id: string; score: string; reason: string }>(deps.ch, SUGGESTED_USERS_SQL, {
+        viewer: userId,
+        limit: 20,
+      }),
+    );
+    await deps.redis.set(suggestKey(userId), JSON.stringify(suggestions), "EX", SUGGEST_TTL_S);
+    written++;
+  });
+  return { users: users.length, written };
+}
+
+/** Builds one user's ranking exactly as the edge does on a miss, and caches it. */
+export async function warmFeed(deps: GeneratorDeps, userId: string): Promise<FeedCacheEntry> {
+  const now = deps.now?.() ?? Date.now();
+  const [candidateRows, seen] = await Promise.all([
+    rows<CandidateRowLike>(deps.ch, FEED_CANDIDATES_SQL, { viewer: userId, ...FEED_QUERY_LIMITS }),
+    deps.redis.zrange(seenKey(userId), 0, -1),
+  ]);
+  const { bySource, blockedAuthorIds } = candidatesFromRows(candidateRows);
+  const items = rankFeed(
+    bySource,
+    { viewerId: userId, blockedAuthorIds, seenPostIds: new Set(seen) },
+    now,
+    deps.ranking,
+  );
+  const entry: FeedCacheEntry = { v: 1, rankingId: newRankingId(), builtAtMs: now, excluded: [], items };
+  const json = JSON.stringify(entry);
+  await deps.redis
+    .multi()
+    .set(feedKey(userId), json, "EX", FEED_TTL_S)
+    .set(lastFeedKey(userId), json, "EX", LAST_FEED_TTL_S)
+    .exec();
+  return entry;
+}
+
+export async function warmFeeds(
+  deps: GeneratorDeps,
+  opts: { topUsers: number; concurrency?: number },
+): Promise<Record<string, number>> {
+  const users = await activeUsers(deps, 24, opts.topUsers);
+  let items = 0;
+  await eachLimited(users, opts.concurrency ?? 4, async (userId) => {
+    items += (await warmFeed(deps, userId)).items.length;
+  });
+  return { users: users.length, items };
+}
