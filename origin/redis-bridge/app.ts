@@ -1,0 +1,246 @@
+/**
+ * The bridge's HTTP face (Hono on node:http) and its lifecycle. `createRedisBridge` builds the
+ * whole thing from a config so tests and benchmarks can run it in-process on port 0.
+ *
+ * Routes: `POST /` one command, `POST /pipeline`, `POST /multi-exec`, the Upstash path form
+ * (`GET /get/key`, `POST /set/key` with the value as body), `GET /healthz` (liveness, reports
+ * Redis) and `GET /readyz` (503 while Redis does not answer). Everything but the health routes
+ * needs `Authorization: Bearer <REDIS_BRIDGE_TOKEN>`.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Logger } from "pino";
+import { ApiError, CONTRACT_VERSION, SERVICE_NAME } from "../../edge/core/index.ts";
+import type { BridgeConfig } from "./config.ts";
+import { parseCommandBody, parseCommandListBody, type ResponseEncoding, responseEncodingOf } from "./encoding.ts";
+import { BridgeExecutor } from "./executor.ts";
+import { RedisPool, sendRaw } from "./pool.ts";
+
+type BridgeEnv = { Variables: { commands: string[]; logPath: string } };
+
+/** How long a health check waits for Redis's PONG. */
+const HEALTH_PING_TIMEOUT_MS = 1000;
+/** Log at most this many command names per request (a pipeline may hold thousands). */
+const LOGGED_COMMANDS = 20;
+
+export interface RedisBridge {
+  readonly app: Hono<BridgeEnv>;
+  /** Listens on config.host:config.port (0 = a free port) once Redis answered or 2 s passed. */
+  start(): Promise<{ port: number; url: string }>;
+  /** Stops accepting, lets in-flight requests finish (bounded by the shutdown timeout), closes Redis. */
+  stop(): Promise<void>;
+}
+
+function digest(token: string): Buffer {
+  return createHash("sha256").update(token).digest();
+}
+
+/** Constant-time bearer check: both sides hashed first so lengths never leak through timing. */
+function tokenMatches(header: string | undefined, expected: Buffer): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? "");
+  const given = digest(match?.[1]?.trim() ?? "");
+  return timingSafeEqual(given, expected) && match !== null;
+}
+
+function json(c: Context, status: number, body: unknown): Response {
+  return c.body(JSON.stringify(body), status as 200, { "content-type": "application/json" });
+}
+
+async function pingRedis(pool: RedisPool): Promise<{ ok: boolean; ms?: number; error?: string }> {
+  const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      sendRaw(pool.shared, ["PING"]),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("no PONG within 1 s")), HEALTH_PING_TIMEOUT_MS);
+      }),
+    ]);
+    return { ok: true, ms: Math.round((performance.now() - t0) * 10) / 10 };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridge {
+  const pool = new RedisPool(
+    { url: config.redisUrl, size: config.poolSize, commandTimeoutMs: config.commandTimeoutMs },
+    log.child({ part: "redis-pool" }),
+  );
+  const executor = new BridgeExecutor(pool, {
+    allowCommands: config.allowCommands,
+    commandTimeoutMs: config.commandTimeoutMs,
+  });
+  const expectedToken = digest(config.token);
+  let inFlight = 0;
+  let drained: (() => void) | null = null;
+
+  const app = new Hono<BridgeEnv>();
+
+  app.use(async (c, next) => {
+    const t0 = performance.now();
+    inFlight++;
+    try {
+      await next();
+    } finally {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+      const path = c.get("logPath") ?? c.req.path;
+      const line = {
+        method: c.req.method,
+        path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - t0) * 10) / 10,
+        ...(c.get("commands") ? commandSummary(c.get("commands")) : {}),
+      };
+      if (path === "/healthz" || path === "/readyz") log.debug(line, "request");
+      else log.info(line, "request");
+    }
+  });
+
+  const health = async (c: Context<BridgeEnv>, strict: boolean) => {
+    const redis = await pingRedis(pool);
+    const body = {
+      status: redis.ok ? "ok" : "degraded",
+      service: SERVICE_NAME,
+      component: "redis-bridge",
+      version: CONTRACT_VERSION,
+      redis,
+      pool: pool.stats(),
+    };
+    return json(c, strict && !redis.ok ? 503 : 200, body);
+  };
+  app.get("/healthz", (c) => health(c, false));
+  app.get("/readyz", (c) => health(c, true));
+
+  app.use(async (c, next) => {
+    // Path-form URLs carry keys and values: log only the command's position, never the path.
+    if (!["/", "/pipeline", "/multi-exec"].includes(c.req.path)) c.set("logPath", "/:command/*");
+    if (!tokenMatches(c.req.header("authorization"), expectedToken)) return json(c, 401, { error: "Unauthorized" });
+    await next();
+  });
+  app.use(
+    bodyLimit({
+      maxSize: config.maxBodyBytes,
+      onError: (c) => json(c, 413, { error: `ERR request body is larger than ${config.maxBodyBytes} bytes` }),
+    }),
+  );
+
+  const encodingOf = (c: Context): ResponseEncoding => responseEncodingOf(c.req.header("upstash-encoding"));
+
+  app.post("/", async (c) => {
+    const args = parseCommandBody(await c.req.text());
+    c.set("commands", [args[0] as string]);
+    const reply = await executor.command(args, encodingOf(c));
+    return json(c, reply.status, reply.body);
+  });
+  app.post("/pipeline", async (c) => {
+    const commands = parseCommandListBody(await c.req.text());
+    c.set(
+      "commands",
+      commands.map((cmd) => cmd[0] as string),
+    );
+    return json(c, 200, await executor.pipeline(commands, encodingOf(c)));
+  });
+  app.post("/multi-exec", async (c) => {
+    const commands = parseCommandListBody(await c.req.text());
+    c.set(
+      "commands",
+      commands.map((cmd) => cmd[0] as string),
+    );
+    const reply = await executor.multiExec(commands, encodingOf(c));
+    return json(c, reply.status, reply.body);
+  });
+  // Upstash's path form: `/set/key/value`, each segment URL-decoded; a POST body is the last argument.
+  app.on(["GET", "POST"], "/*", async (c) => {
+    const args = c.req.path
+      .split("/")
+      .filter((s) => s !== "")
+      .map((s) => {
+        try {
+          return decodeURIComponent(s);
+        } catch {
+          throw new ApiError("bad_request", "ERR malformed percent-encoding in the path");
+        }
+      });
+    if (c.req.method === "POST") {
+      const body = await c.req.text();
+      if (body !== "") args.push(body);
+    }
+    if (args.length === 0) throw new ApiError("bad_request", "ERR no command in the path");
+    c.set("commands", [args[0] as string]);
+    const reply = await executor.command(args, encodingOf(c));
+    return json(c, reply.status, reply.body);
+  });
+
+  app.notFound((c) => json(c, 404, { error: `ERR no route for ${c.req.method} ${c.req.path}` }));
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      if (err.status >= 500) log.warn({ err: err.message }, "redis unavailable");
+      return json(c, err.status, { error: err.message });
+    }
+    log.error({ err }, "unhandled bridge error");
+    return json(c, 500, { error: "ERR internal bridge error" });
+  });
+
+  let server: ServerType | null = null;
+  let stopping: Promise<void> | null = null;
+
+  return {
+    app,
+    async start() {
+      if (!(await pool.waitReady(2000))) {
+        log.warn({ redis: redactUrl(config.redisUrl) }, "Redis is not answering yet; serving 503s until it does");
+      }
+      const port = await new Promise<number>((resolve, reject) => {
+        server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => resolve(info.port));
+        server.once("error", reject);
+      });
+      const address = (server as unknown as { address(): AddressInfo }).address();
+      const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+      log.info({ host: config.host, port, redis: redactUrl(config.redisUrl) }, "redis-bridge listening");
+      return { port, url: `http://${host}:${port}` };
+    },
+    stop() {
+      stopping ??= (async () => {
+        const deadline = Date.now() + config.shutdownTimeoutMs;
+        const s = server as (ServerType & { closeAllConnections?: () => void }) | null;
+        const closed = new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
+        if (inFlight > 0) {
+          await Promise.race([
+            new Promise<void>((resolve) => {
+              drained = resolve;
+            }),
+            new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now()))),
+          ]);
+        }
+        s?.closeAllConnections?.();
+        await closed;
+        await pool.close();
+        log.info({ inFlight }, "redis-bridge stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+function commandSummary(names: string[]): { commands: string[]; commandCount?: number } {
+  const upper = names.slice(0, LOGGED_COMMANDS).map((n) => n.toUpperCase());
+  return names.length > LOGGED_COMMANDS ? { commands: upper, commandCount: names.length } : { commands: upper };
+}
+
+/** The Redis URL without its password, for logs. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparseable)";
+  }
+}

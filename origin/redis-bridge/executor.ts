@@ -1,0 +1,134 @@
+/**
+ * Runs parsed commands against Redis and shapes the replies the way @upstash/redis reads them:
+ * `POST /` → one `{result}` (200) or `{error}` (400, as Upstash does); `/pipeline` → one entry
+ * per command, always 200, a failing command never stops the others; `/multi-exec` → EXEC's
+ * results per command, or 400 with an EXECABORT error when Redis refused to queue a command.
+ */
+import type { Redis } from "ioredis";
+import { ApiError } from "../../edge/core/errors.ts";
+import { capBlockingTimeout, classifyCommand, TRANSACTION_COMMANDS } from "./commands.ts";
+import { type RedisReply, type ResponseEncoding, toWireEntry, type WireEntry } from "./encoding.ts";
+import { connectionFailure, isReplyError, type RedisPool, sendRaw } from "./pool.ts";
+
+export interface ExecutorOptions {
+  allowCommands: ReadonlySet<string>;
+  commandTimeoutMs: number;
+}
+
+export interface BridgeReply {
+  status: number;
+  body: WireEntry | WireEntry[];
+}
+
+type Outcome = { ok: true; reply: RedisReply } | { ok: false; error: unknown };
+
+async function settle(promises: Promise<RedisReply>[]): Promise<Outcome[]> {
+  const settled = await Promise.allSettled(promises);
+  return settled.map((s) => (s.status === "fulfilled" ? { ok: true, reply: s.value } : { ok: false, error: s.reason }));
+}
+
+/** Connection failures fail the whole request: whether earlier commands ran is unknown. */
+function firstConnectionFailure(outcomes: Outcome[]): unknown {
+  return outcomes.find((o) => !o.ok && !isReplyError(o.error)) as { error: unknown } | undefined;
+}
+
+function entryOf(outcome: Outcome, encoding: ResponseEncoding): WireEntry {
+  if (outcome.ok) return toWireEntry(outcome.reply, encoding);
+  return { error: (outcome.error as Error).message };
+}
+
+export class BridgeExecutor {
+  constructor(
+    private readonly pool: RedisPool,
+    private readonly options: ExecutorOptions,
+  ) {}
+
+  async command(args: string[], encoding: ResponseEncoding): Promise<BridgeReply> {
+    const [entry] = await this.pipeline([args], encoding);
+    const e = entry as WireEntry;
+    return { status: "error" in e ? 400 : 200, body: e };
+  }
+
+  async pipeline(commands: string[][], encoding: ResponseEncoding): Promise<WireEntry[]> {
+    const classes = commands.map((c) => classifyCommand(c, this.options.allowCommands));
+    const runnable = commands.filter((_, i) => classes[i]?.kind !== "denied");
+    const needsDedicated = classes.some((c) => c.kind === "dedicated");
+    const outcomes =
+      runnable.length === 0 ? [] : needsDedicated ? await this.onDedicated(runnable) : await this.onShared(runnable);
+    const failure = firstConnectionFailure(outcomes);
+    if (failure) throw connectionFailure((failure as { error: unknown }).error);
+    let next = 0;
+    return classes.map((c) => {
+      if (c.kind === "denied") return { error: c.message };
+      return entryOf(outcomes[next++] as Outcome, encoding);
+    });
+  }
+
+  private onShared(commands: string[][]): Promise<Outcome[]> {
+    // Written back to back in one tick, so the commands travel as one pipeline on the socket.
+    return settle(commands.map((c) => sendRaw(this.pool.shared, c)));
+  }
+
+  private onDedicated(commands: string[][]): Promise<Outcome[]> {
+    const stateful = commands.some((c) => TRANSACTION_COMMANDS.has((c[0] ?? "").toUpperCase()));
+    return this.pool.withDedicated(async (conn) => {
+      const outcomes = await settle(
+        commands.map((c) => sendRaw(conn, capBlockingTimeout(c, this.options.commandTimeoutMs))),
+      );
+      let reusable = !firstConnectionFailure(outcomes);
+      if (reusable && stateful) reusable = await this.resetTransactionState(conn);
+      return { value: outcomes, reusable };
+    });
+  }
+
+  /** Leaves no open MULTI or WATCH behind for the connection's next user. */
+  private async resetTransactionState(conn: Redis): Promise<boolean> {
+    const [discard, unwatch] = await settle([sendRaw(conn, ["DISCARD"]), sendRaw(conn, ["UNWATCH"])]);
+    return !firstConnectionFailure([discard as Outcome, unwatch as Outcome]);
+  }
+
+  async multiExec(commands: string[][], encoding: ResponseEncoding): Promise<BridgeReply> {
+    for (const [i, c] of commands.entries()) {
+      const name = (c[0] ?? "").toUpperCase();
+      if (TRANSACTION_COMMANDS.has(name)) {
+        throw new ApiError("bad_request", `ERR ${name} cannot be used inside /multi-exec (command ${i + 1})`);
+      }
+      const cls = classifyCommand(c, this.options.allowCommands);
+      if (cls.kind === "denied") return execAbort(i, cls.message);
+    }
+    const outcomes = await this.pool.withDedicated(async (conn) => {
+      const sent = await settle([
+        sendRaw(conn, ["MULTI"]),
+        ...commands.map((c) => sendRaw(conn, c)),
+        sendRaw(conn, ["EXEC"]),
+      ]);
+      return { value: sent, reusable: !firstConnectionFailure(sent) };
+    });
+    const failure = firstConnectionFailure(outcomes);
+    if (failure) throw connectionFailure((failure as { error: unknown }).error);
+    const exec = outcomes[outcomes.length - 1] as Outcome;
+    if (exec.ok && Array.isArray(exec.reply)) {
+      return { status: 200, body: exec.reply.map((r) => toWireEntry(r, encoding)) };
+    }
+    // EXECABORT: say which command Redis refused, so the caller does not have to guess.
+    const queued = outcomes.slice(1, -1);
+    const refused = queued.findIndex((o) => !o.ok);
+    if (refused !== -1) return execAbort(refused, (queued[refused] as { error: Error }).error.message);
+    const message = exec.ok ? "EXECABORT Transaction aborted" : (exec.error as Error).message;
+    return { status: 400, body: { error: message } };
+  }
+}
+
+/**
+ * A transaction Redis (or the bridge's deny-list) refused to queue runs nothing. The client
+ * parses /multi-exec only as an array, so a 200 with one error object would surface as a
+ * TypeError; a 400 with `{error}` surfaces as an UpstashError carrying this text.
+ */
+function execAbort(index: number, reason: string): BridgeReply {
+  return {
+    status: 400,
+    body: {
+      error: `EXECABORT Transaction discarded because of previous errors: command ${index + 1}: ${reason}`,
+    },
+  };
+}
