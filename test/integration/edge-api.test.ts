@@ -1,0 +1,269 @@
+/**
+ * The real worker (wrangler dev / workerd) against the real stack: writes go through the edge to
+ * an origin write API on real PostgreSQL, CDC carries them to ClickHouse, and the feed is ranked
+ * from there through the Redis bridge and the ClickHouse gateway.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { type ServerType, serve } from "@hono/node-server";
+import { Hono } from "hono";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_WEIGHTS, feedKey, lastFeedKey, seenKey, suggestKey } from "../../edge/core/index.ts";
+import { writeApp } from "../../origin/src/writes/routes.ts";
+import { devToken } from "../../scripts/token.ts";
+import { type CdcHarness, CH_URL, startCdcHarness, waitFor } from "./support/cdc.ts";
+import { freePort, startWranglerDev, type WranglerDev } from "./support/wrangler.ts";
+
+const JWT_SECRET = `edge-api-test-${randomBytes(16).toString("hex")}`;
+const ORIGIN_SECRET = `origin-test-${randomBytes(16).toString("hex")}`;
+const BRIDGE_URL = `http://127.0.0.1:${process.env.REDIS_BRIDGE_PORT ?? 8079}`;
+const BRIDGE_TOKEN = process.env.REDIS_BRIDGE_TOKEN ?? "local-dev-token";
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+interface FeedItem {
+  post_id: string;
+  author_id: string;
+  created_at: string;
+  source: string;
+  score: number;
+  explain?: {
+    freshness: number;
+    engagement: number;
+    affinity: number;
+    base_score: number;
+    diversity_multiplier: number;
+  };
+}
+
+describe("edge API on the real stack", () => {
+  let h: CdcHarness;
+  let origin: ServerType;
+  let edge: WranglerDev;
+  let redis: Redis;
+  const viewer = randomUUID();
+  const authors = [randomUUID(), randomUUID(), randomUUID()];
+  const fans = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const posts: { id: string; author: string }[] = [];
+  const tokens = new Map<string, string>();
+
+  const tokenFor = async (user: string) => {
+    if (!tokens.has(user)) tokens.set(user, await devToken(user, 3600, JWT_SECRET));
+    return tokens.get(user) as string;
+  };
+  const api = async (user: string | null, method: string, path: string, body?: unknown, base = edge.url) => {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (user) headers.authorization = `Bearer ${await tokenFor(user)}`;
+    return fetch(`${base}${path}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
+  };
+  const feed = async (query = "", user = viewer) => {
+    const res = await api(user, "GET", `/api/v1/feed${query}`);
+    expect(res.status, await res.clone().text()).toBe(200);
+    return { res, body: (await res.json()) as { items: FeedItem[]; next_cursor: string | null } };
+  };
+  const chCount = async (sql: string, params: Record<string, unknown>) =>
+    Number(
+      (await (await h.ch.query({ query: sql, query_params: params, format: "JSONEachRow" })).json<{ n: string }>())[0]
+        ?.n ?? 0,
+    );
+
+  beforeAll(async () => {
+    h = await startCdcHarness();
+    redis = new Redis(REDIS_URL);
+    const port = await freePort();
+    const app = new Hono().route(
+      "/v1",
+      writeApp({ pg: h.pg, redis, sharedSecret: ORIGIN_SECRET, log: pino({ level: "silent" }) }),
+    );
+    origin = serve({ fetch: app.fetch, hostname: "127.0.0.1", port });
+    edge = await startWranglerDev({
+      config: "wrangler.toml",
+      vars: {
+        JWT_SECRET,
+        ORIGIN_SHARED_SECRET: ORIGIN_SECRET,
+        ORIGIN_URL: `http://127.0.0.1:${port}`,
+        UPSTASH_REDIS_REST_URL: BRIDGE_URL,
+        UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
+        CLICKHOUSE_URL: CH_URL,
+        CLICKHOUSE_DATABASE: h.config.clickhouse.database,
+        EVENTS_RATE_LIMIT: "20/30s",
+      },
+    });
+
+    for (const [i, u] of [viewer, ...authors, ...fans].entries()) {
+      const res = await api(u, "PUT", "/api/v1/users/me", { handle: `e${h.id}_${i}` });
+      expect(res.status, await res.text()).toBe(200);
+    }
+    for (const a of authors) expect((await api(viewer, "PUT", `/api/v1/follows/${a}`)).status).toBe(204);
+    for (const [i, a] of authors.entries()) {
+      for (let k = 0; k < 3; k++) {
+        const res = await api(a, "POST", "/api/v1/posts", { text: `post ${k} by author ${i}` });
+        expect(res.status).toBe(201);
+        posts.push({ id: ((await res.json()) as { post: { id: string } }).post.id, author: a });
+      }
+    }
+    // Engagement: post 0 gets 3 likes, post 3 gets 1 like and 1 comment.
+    for (const f of fans.slice(0, 3))
+      expect((await api(f, "PUT", `/api/v1/posts/${posts[0]?.id}/like`)).status).toBe(204);
+    expect((await api(fans[3] as string, "PUT", `/api/v1/posts/${posts[3]?.id}/like`)).status).toBe(204);
+    expect(
+      (await api(fans[3] as string, "POST", `/api/v1/posts/${posts[3]?.id}/comments`, { text: "nice" })).status,
+    ).toBe(201);
+    await waitFor(
+      async () =>
+        (await chCount("SELECT count() AS n FROM posts_current WHERE deleted_at IS NULL", {})) === posts.length &&
+        (await chCount("SELECT sum(likes) AS n FROM post_metrics_1h", {})) === 4 &&
+        (await chCount("SELECT count() AS n FROM follows_current WHERE follower_id = {v:UUID}", { v: viewer })) === 3,
+      15_000,
+      "writes to reach ClickHouse",
+    );
+  }, 240_000);
+
+  afterAll(async () => {
+    await edge?.stop();
+    origin?.close();
+    if (redis) {
+      const users = [viewer, ...authors, ...fans];
+      await redis.del(...users.flatMap((u) => [feedKey(u), lastFeedKey(u), seenKey(u), suggestKey(u)]));
+      redis.disconnect();
+    }
+    await h?.teardown();
+  }, 60_000);
+
+  it("ranks the followed authors' posts as the formula says, and explain matches it", async () => {
+    const { res, body } = await feed("?limit=100&explain=1");
+    expect(res.headers.get("x-cache")).toBe("MISS");
+    expect(res.headers.get("server-timing")).toMatch(/ch;dur=/);
+    expect(new Set(body.items.map((i) => i.post_id))).toEqual(new Set(posts.map((p) => p.id)));
+    const likes = new Map([
+      [posts[0]?.id, 3],
+      [posts[3]?.id, 1],
+    ]);
+    const comments = new Map([[posts[3]?.id, 1]]);
+    const now = Date.now();
+    for (const item of body.items) {
+      const e = item.explain as NonNullable<FeedItem["explain"]>;
+      const hours = (now - Date.parse(item.created_at)) / 3_600_000;
+      expect(e.freshness).toBeCloseTo(Math.exp(-0.1 * hours), 2);
+      expect(e.engagement).toBeCloseTo(
+        Math.log1p(((likes.get(item.post_id) ?? 0) + 2 * (comments.get(item.post_id) ?? 0)) / 1),
+        9,
+      );
+      expect(e.base_score).toBeCloseTo(
+        DEFAULT_WEIGHTS.freshness * e.freshness +
+          DEFAULT_WEIGHTS.engagement * e.engagement +
+          DEFAULT_WEIGHTS.affinity * e.affinity,
+        9,
+      );
+      expect(item.score).toBeCloseTo(e.base_score * e.diversity_multiplier, 9);
+      expect(item.source).toBe("follow");
+    }
+    const scores = body.items.map((i) => i.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    expect(body.items[0]?.post_id).toBe(posts[0]?.id); // 3 likes: the highest engagement
+    const again = await feed("?limit=100");
+    expect(again.res.headers.get("x-cache")).toBe("HIT");
+  });
+
+  it("five pages in a row contain no duplicate", async () => {
+    await redis.del(feedKey(viewer));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 5; page++) {
+      const { body } = await feed(`?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      seen.push(...body.items.map((i) => i.post_id));
+      cursor = body.next_cursor;
+      if (!cursor) break;
+    }
+    expect(seen.length).toBe(Math.min(10, posts.length));
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  it("an impression removes the post from the next ranking", async () => {
+    const target = posts[5]?.id as string;
+    const res = await api(viewer, "POST", "/api/v1/events", { events: [{ type: "impression", post_id: target }] });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ accepted: 1, rejected: [] });
+    await redis.del(feedKey(viewer)); // the cached ranking expires
+    const { body } = await feed("?limit=100");
+    expect(body.items.map((i) => i.post_id)).not.toContain(target);
+  });
+
+  it("a like changes the post's engagement in the next ranking", async () => {
+    const target = posts[7]?.id as string;
+    const before = (await feed("?limit=100&explain=1")).body.items.find((i) => i.post_id === target);
+    expect(before?.explain?.engagement).toBe(0);
+    expect((await api(viewer, "PUT", `/api/v1/posts/${target}/like`)).status).toBe(204);
+    // The like invalidated the viewer's cache; CDC carries it to ClickHouse.
+    await waitFor(
+      async () => {
+        const after = (await feed("?limit=100&explain=1")).body.items.find((i) => i.post_id === target);
+        return (after?.explain?.engagement ?? 0) > 0;
+      },
+      5000,
+      "the like to show in the ranking",
+    );
+  });
+
+  it("refuses invalid, expired and alg:none tokens with 401", async () => {
+    const expired = await devToken(viewer, -120, JWT_SECRET);
+    const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ sub: viewer, exp: 9e9 })).toString("base64url")}.`;
+    for (const token of ["garbage", expired, none]) {
+      const res = await fetch(`${edge.url}/api/v1/feed`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+    }
+  });
+
+  it("answers malformed event bodies with 400 naming the problem, an oversize one with 413", async () => {
+    const u = fans[0] as string;
+    const cases: [unknown, RegExp][] = [
+      [{ nope: 1 }, /events/],
+      [{ events: [] }, /at least one/],
+      [{ events: [{ type: "bogus", post_id: randomUUID() }] }, /no valid events/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await api(u, "POST", "/api/v1/events", body);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
+    }
+    const big = await api(u, "POST", "/api/v1/events", {
+      events: [{ type: "view", post_id: randomUUID(), pad: "x".repeat(300_000) }],
+    });
+    expect(big.status).toBe(413);
+  });
+
+  it("rate-limits a user's event requests with 429 and Retry-After", async () => {
+    const u = fans[1] as string;
+    let last: Response | null = null;
+    for (let i = 0; i < 25; i++) {
+      last = await api(u, "POST", "/api/v1/events", { events: [{ type: "view", post_id: posts[0]?.id }] });
+      if (last.status === 429) break;
+      expect(last.status).toBe(202);
+    }
+    expect(last?.status).toBe(429);
+    expect(Number(last?.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
+  it("answers STALE (not a 500) when ClickHouse is unreachable", async () => {
+    const broken = await startWranglerDev({
+      config: "wrangler.toml",
+      vars: {
+        JWT_SECRET,
+        UPSTASH_REDIS_REST_URL: BRIDGE_URL,
+        UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
+        CLICKHOUSE_URL: "http://127.0.0.1:9",
+        CLICKHOUSE_DATABASE: h.config.clickhouse.database,
+      },
+    });
+    try {
+      await redis.del(feedKey(viewer)); // force a miss; the :last copy remains
+      const res = await api(viewer, "GET", "/api/v1/feed?limit=5", undefined, broken.url);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-cache")).toBe("STALE");
+      expect(((await res.json()) as { items: unknown[] }).items.length).toBeGreaterThan(0);
+    } finally {
+      await broken.stop();
+    }
+  }, 120_000);
+});
