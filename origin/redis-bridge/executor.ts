@@ -9,6 +9,7 @@ import { ApiError } from "../../edge/core/errors.ts";
 import { capBlockingTimeout, classifyCommand, TRANSACTION_COMMANDS } from "./commands.ts";
 import { type RedisReply, type ResponseEncoding, toWireEntry, type WireEntry } from "./encoding.ts";
 import { connectionFailure, isReplyError, type RedisPool, sendRaw } from "./pool.ts";
+import { ScriptShaMap } from "./scripts.ts";
 
 export interface ExecutorOptions {
   allowCommands: ReadonlySet<string>;
@@ -38,10 +39,20 @@ function entryOf(outcome: Outcome, encoding: ResponseEncoding): WireEntry {
 }
 
 export class BridgeExecutor {
+  /** Scripts whose Upstash-only shebang flags were dropped (see scripts.ts). */
+  private readonly scripts = new ScriptShaMap();
+
   constructor(
     private readonly pool: RedisPool,
     private readonly options: ExecutorOptions,
   ) {}
+
+  /** Sends one command, translating Upstash-only script flags on the way. */
+  private async send(conn: Redis, args: readonly string[]): Promise<RedisReply> {
+    const { args: forRedis, loadedSha } = this.scripts.rewrite(args);
+    const reply = await sendRaw(conn, forRedis);
+    return loadedSha === undefined ? reply : Buffer.from(loadedSha);
+  }
 
   async command(args: string[], encoding: ResponseEncoding): Promise<BridgeReply> {
     const [entry] = await this.pipeline([args], encoding);
@@ -66,14 +77,14 @@ export class BridgeExecutor {
 
   private onShared(commands: string[][]): Promise<Outcome[]> {
     // Written back to back in one tick, so the commands travel as one pipeline on the socket.
-    return settle(commands.map((c) => sendRaw(this.pool.shared, c)));
+    return settle(commands.map((c) => this.send(this.pool.shared, c)));
   }
 
   private onDedicated(commands: string[][]): Promise<Outcome[]> {
     const stateful = commands.some((c) => TRANSACTION_COMMANDS.has((c[0] ?? "").toUpperCase()));
     return this.pool.withDedicated(async (conn) => {
       const outcomes = await settle(
-        commands.map((c) => sendRaw(conn, capBlockingTimeout(c, this.options.commandTimeoutMs))),
+        commands.map((c) => this.send(conn, capBlockingTimeout(c, this.options.commandTimeoutMs))),
       );
       let reusable = !firstConnectionFailure(outcomes);
       if (reusable && stateful) reusable = await this.resetTransactionState(conn);
@@ -99,7 +110,7 @@ export class BridgeExecutor {
     const outcomes = await this.pool.withDedicated(async (conn) => {
       const sent = await settle([
         sendRaw(conn, ["MULTI"]),
-        ...commands.map((c) => sendRaw(conn, c)),
+        ...commands.map((c) => this.send(conn, c)),
         sendRaw(conn, ["EXEC"]),
       ]);
       return { value: sent, reusable: !firstConnectionFailure(sent) };

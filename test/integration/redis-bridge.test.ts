@@ -1,0 +1,357 @@
+/**
+ * Conformance of the Redis REST bridge with what @upstash/redis expects: every case drives the
+ * bridge through the real client and checks the result against the same data read straight from
+ * Redis over TCP. Protocol-level statuses (400/401/404/413) are checked with raw fetch.
+ */
+import { Ratelimit } from "@upstash/ratelimit";
+import { Redis } from "@upstash/redis";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type BridgeUnderTest, keySpace, startBridgeUnderTest } from "./support/redis-bridge.ts";
+
+const SMALL_BODY_LIMIT = 64 * 1024;
+
+let t: BridgeUnderTest;
+/** Defaults: auto-pipelining on, base64 responses, automatic JSON deserialization. */
+let client: Redis;
+/** Same transport, but results as Redis sent them (no JSON parsing), for exact comparisons. */
+let raw: Redis;
+let ks: ReturnType<typeof keySpace>;
+let k: (suffix: string) => string;
+
+beforeAll(async () => {
+  t = await startBridgeUnderTest({
+    REDIS_BRIDGE_MAX_BODY_BYTES: String(SMALL_BODY_LIMIT),
+    REDIS_BRIDGE_COMMAND_TIMEOUT_MS: "3000",
+    REDIS_BRIDGE_POOL_SIZE: "4",
+  });
+  client = new Redis({ url: t.url, token: t.token });
+  raw = new Redis({ url: t.url, token: t.token, automaticDeserialization: false });
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+let testNo = 0;
+beforeEach(() => {
+  ks = keySpace(t.direct, `case${++testNo}`);
+  k = ks.key;
+});
+afterEach(async () => {
+  await ks.cleanup();
+});
+
+/** POST to the bridge without the client, for status-code checks. */
+async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${t.url}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${t.token}`, "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as unknown };
+}
+
+describe("strings", () => {
+  it("round-trips unicode values byte for byte", async () => {
+    const value = "héllo — 世界 🚀 'q' \"dq\" \\ \n\t\u0000 end";
+    expect(await client.set(k("u"), value)).toBe("OK");
+    expect(await t.direct.get(k("u"))).toBe(value);
+    expect((await t.direct.getBuffer(k("u")))?.equals(Buffer.from(value))).toBe(true);
+    expect(await raw.get(k("u"))).toBe(value);
+    expect(await client.get(k("u"))).toBe(value);
+  });
+
+  it("returns binary values exactly as base64 and as the client decodes them", async () => {
+    const bytes = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x41, 0xc3, 0x28, 0x0a, 0xf0, 0x9f, 0x9a, 0x80]);
+    await t.direct.set(k("bin"), bytes);
+    const res = await post("/", ["GET", k("bin")], { "upstash-encoding": "base64" });
+    expect(res).toEqual({ status: 200, body: { result: bytes.toString("base64") } });
+    expect(await raw.get(k("bin"))).toBe(new TextDecoder().decode(bytes));
+  });
+
+  it("answers UTF-8 text when the client asks for no encoding", async () => {
+    const plain = new Redis({ url: t.url, token: t.token, responseEncoding: false, automaticDeserialization: false });
+    await t.direct.set(k("p"), "plain ✓ text");
+    expect(await plain.get(k("p"))).toBe("plain ✓ text");
+    expect(await plain.set(k("q"), "x")).toBe("OK");
+    const res = await post("/", ["GET", k("p")]);
+    expect(res.body).toEqual({ result: "plain ✓ text" });
+  });
+
+  it("passes JSON numbers and booleans as strings", async () => {
+    await client.mset({ [k("n")]: 12.5, [k("b")]: true });
+    expect(await t.direct.mget(k("n"), k("b"))).toEqual(["12.5", "true"]);
+    expect(await client.get(k("n"))).toBe(12.5); // the client's own JSON deserialization
+  });
+});
+
+describe("integers", () => {
+  it("INCR and INCRBY return Redis's integers", async () => {
+    expect(await client.incr(k("c"))).toBe(1);
+    expect(await client.incrby(k("c"), 41)).toBe(42);
+    expect(await client.decrby(k("c"), 2)).toBe(40);
+    expect(await t.direct.get(k("c"))).toBe("40");
+  });
+});
+
+describe("hashes, lists, sets", () => {
+  it("hashes", async () => {
+    expect(await client.hset(k("h"), { name: "ada", city: "Zürich", n: 3 })).toBe(3);
+    expect(await raw.hget(k("h"), "city")).toBe(await t.direct.hget(k("h"), "city"));
+    expect(await client.hgetall(k("h"))).toEqual({ name: "ada", city: "Zürich", n: 3 });
+    expect(await raw.hgetall(k("h"))).toEqual(await t.direct.call("HGETALL", k("h")));
+    expect(await client.hincrby(k("h"), "n", 2)).toBe(5);
+  });
+
+  it("lists", async () => {
+    expect(await client.rpush(k("l"), "a", "b", "c")).toBe(3);
+    expect(await client.lpush(k("l"), "z")).toBe(4);
+    expect(await raw.lrange(k("l"), 0, -1)).toEqual(await t.direct.lrange(k("l"), 0, -1));
+    expect(await client.lpop(k("l"))).toBe("z");
+    expect(await client.llen(k("l"))).toBe(await t.direct.llen(k("l")));
+  });
+
+  it("sets", async () => {
+    expect(await client.sadd(k("s"), "x", "y", "ß")).toBe(3);
+    expect(((await raw.smembers(k("s"))) as string[]).sort()).toEqual((await t.direct.smembers(k("s"))).sort());
+    expect(await client.sismember(k("s"), "ß")).toBe(1);
+    expect(await client.scard(k("s"))).toBe(3);
+  });
+});
+
+describe("sorted sets", () => {
+  it("ZADD, ZRANGE WITHSCORES and ZSCORE keep the scores", async () => {
+    expect(
+      await client.zadd(k("z"), { score: 1.5, member: "a" }, { score: -3, member: "b" }, { score: 2, member: "c" }),
+    ).toBe(3);
+    expect(await raw.zrange(k("z"), 0, -1, { withScores: true })).toEqual(
+      await t.direct.zrange(k("z"), 0, -1, "WITHSCORES"),
+    );
+    expect(await client.zrange(k("z"), 0, -1, { withScores: true })).toEqual(["b", -3, "a", 1.5, "c", 2]);
+    expect(await client.zscore(k("z"), "a")).toBe(1.5);
+    expect(await client.zincrby(k("z"), 0.25, "a")).toBe(1.75);
+    expect(await t.direct.zscore(k("z"), "a")).toBe("1.75");
+  });
+});
+
+describe("streams", () => {
+  it("XADD, XREADGROUP, XPENDING, XACK, XAUTOCLAIM, XTRIM, XLEN match Redis", async () => {
+    const s = k("stream");
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await client.xadd(s, "*", { n: String(i), text: `é${i}` }));
+    expect(await client.xlen(s)).toBe(5);
+    expect(await raw.xrange(s, "-", "+")).toEqual(await t.direct.xrange(s, "-", "+"));
+    expect(await client.xrange(s, "-", "+", 1)).toEqual({ [ids[0] as string]: { n: 0, text: "é0" } });
+    await client.xgroup(s, { type: "CREATE", group: "g", id: "0" });
+    const read = await raw.xreadgroup("g", "c1", s, ">", { count: 3 });
+    expect(read).toEqual([[s, (await t.direct.xrange(s, "-", "+", "COUNT", 3)) as unknown[]]]);
+    const pending = await raw.xpending(s, "g", "-", "+", 10);
+    expect(pending).toHaveLength(3);
+    expect((pending as unknown[][]).map((p) => p[0])).toEqual(ids.slice(0, 3));
+    expect(await client.xack(s, "g", [ids[0] as string])).toBe(1);
+    const claimed = (await raw.xautoclaim(s, "g", "c2", 0, "0-0", { count: 10 })) as unknown[];
+    expect(claimed[0]).toBe("0-0");
+    expect((claimed[1] as unknown[][]).map((e) => e[0])).toEqual(ids.slice(1, 3));
+    expect(await t.direct.call("XPENDING", s, "g")).toEqual([2, ids[1], ids[2], [["c2", "2"]]]);
+    expect(await client.xtrim(s, { strategy: "MAXLEN", exactness: "=", threshold: 2 })).toBe(3);
+    expect(await client.xlen(s)).toBe(await t.direct.xlen(s));
+  });
+});
+
+describe("scripts", () => {
+  it("EVAL and EVALSHA, including EVALSHA falling back to EVAL on NOSCRIPT", async () => {
+    const script = `return {KEYS[1], ARGV[1], redis.call('INCRBY', KEYS[1], ARGV[2]), ${Date.now()}}`;
+    const first = (await raw.eval(script, [k("e")], ["hi", "5"])) as unknown[];
+    expect(first.slice(0, 3)).toEqual([k("e"), "hi", 5]);
+    const sha = await client.scriptLoad(script);
+    expect(sha).toBe(await t.direct.script("LOAD", script));
+    expect(((await raw.evalsha(sha, [k("e")], ["hi", "1"])) as unknown[])[2]).toBe(6);
+
+    await expect(client.evalsha("0".repeat(40), [], [])).rejects.toThrow(/NOSCRIPT/);
+    // createScript tries EVALSHA first; a never-loaded script must come back through EVAL.
+    const fresh = `return redis.call('INCR', KEYS[1]) + ${Date.now() % 1000} * 0`;
+    const s = client.createScript<number>(fresh);
+    expect(await s.exec([k("f")], [])).toBe(1);
+    expect(await s.exec([k("f")], [])).toBe(2);
+    expect(await t.direct.get(k("f"))).toBe("2");
+  });
+});
+
+describe("expiry", () => {
+  it("EXPIRE, TTL, PTTL and SET PX match Redis's view", async () => {
+    await client.set(k("px"), "v", { px: 60_000 });
+    const pttl = await client.pttl(k("px"));
+    expect(pttl).toBeGreaterThan(55_000);
+    expect(Math.abs(pttl - (await t.direct.pttl(k("px"))))).toBeLessThan(1000);
+    await client.set(k("ex"), "v");
+    expect(await client.ttl(k("ex"))).toBe(-1);
+    expect(await client.expire(k("ex"), 100)).toBe(1);
+    expect(await client.ttl(k("ex"))).toBe(await t.direct.ttl(k("ex")));
+    expect(await client.ttl(k("missing"))).toBe(-2);
+  });
+});
+
+describe("pipelines", () => {
+  it("a failing command in the middle is reported; the others still run", async () => {
+    await t.direct.hset(k("hash"), "f", "1");
+    const p = client.pipeline();
+    p.set(k("a"), "1");
+    p.incr(k("hash")); // WRONGTYPE
+    p.incr(k("a"));
+    p.get(k("a"));
+    const results = await p.exec({ keepErrors: true });
+    expect(results[0]).toEqual({ result: "OK", error: undefined });
+    expect(results[1]?.error).toMatch(/^WRONGTYPE/);
+    expect(results[2]).toEqual({ result: 2, error: undefined });
+    expect(results[3]).toEqual({ result: 2, error: undefined });
+    expect(await t.direct.get(k("a"))).toBe("2");
+    await expect(client.pipeline().set(k("b"), 1).incr(k("hash")).exec()).rejects.toThrow(
+      /Command 2 \[ incr \] failed: WRONGTYPE/,
+    );
+  });
+
+  it("auto-pipelining batches concurrent calls into one request and keeps per-call errors", async () => {
+    await t.direct.hset(k("hash"), "f", "1");
+    const before = (client as unknown as { pipelineCounter: number }).pipelineCounter;
+    const [a, b, c] = await Promise.allSettled([client.set(k("x"), "1"), client.get(k("hash")), client.incr(k("x"))]);
+    expect(a).toEqual({ status: "fulfilled", value: "OK" });
+    expect(b.status).toBe("rejected");
+    expect(String((b as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
+    expect(c).toEqual({ status: "fulfilled", value: 2 });
+    expect((client as unknown as { pipelineCounter: number }).pipelineCounter - before).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("transactions (/multi-exec)", () => {
+  it("runs MULTI/EXEC and returns each command's result", async () => {
+    const res = await client.multi().set(k("t"), "5").incr(k("t")).get(k("t")).exec();
+    expect(res).toEqual(["OK", 6, 6]);
+    expect(await t.direct.get(k("t"))).toBe("6");
+  });
+
+  it("reports a runtime error inside the transaction per command; the rest still ran", async () => {
+    await t.direct.set(k("str"), "abc");
+    const res = await client.multi().incr(k("str")).set(k("after"), "yes").exec({ keepErrors: true });
+    expect(res[0]?.error).toMatch(/ERR value is not an integer/);
+    expect(res[1]).toEqual({ result: "OK", error: undefined });
+    expect(await t.direct.get(k("after"))).toBe("yes");
+  });
+
+  it("EXECABORT (a command Redis refused to queue) runs nothing and surfaces as an error", async () => {
+    const res = await post("/multi-exec", [
+      ["SET", k("never"), "1"],
+      ["SET", k("x")],
+      ["INCR", k("y")],
+    ]);
+    expect(res.status).toBe(400);
+    expect((res.body as { error: string }).error).toMatch(/^EXECABORT .*command 2: ERR wrong number of arguments/);
+    await expect(client.multi().set(k("never"), 1).flushall().exec()).rejects.toThrow(/EXECABORT.*disabled/);
+    expect(await t.direct.exists(k("never"))).toBe(0);
+  });
+});
+
+describe("errors", () => {
+  it("WRONGTYPE and unknown commands come back as Redis wrote them", async () => {
+    await t.direct.rpush(k("list"), "a");
+    const direct = await t.direct.get(k("list")).catch((e: Error) => e.message);
+    await expect(client.get(k("list"))).rejects.toThrow(direct as string);
+    await expect(client.exec(["NOSUCHCOMMAND", "x"])).rejects.toThrow(/ERR unknown command 'NOSUCHCOMMAND'/);
+    const res = await post("/", ["NOSUCHCOMMAND"]);
+    expect(res.status).toBe(400);
+    expect((res.body as { error: string }).error).toMatch(/^ERR unknown command/);
+  });
+
+  it("a bad token is a 401 the client reports", async () => {
+    const wrong = new Redis({ url: t.url, token: "wrong-token" });
+    await expect(wrong.get(k("x"))).rejects.toThrow(/Unauthorized/);
+    const res = await fetch(`${t.url}/`, { method: "POST", body: '["PING"]' });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error: "Unauthorized" });
+  });
+
+  it("denied commands get the documented error, per command in a pipeline", async () => {
+    await expect(client.flushall()).rejects.toThrow("ERR command 'flushall' is disabled on this bridge");
+    const res = await post("/pipeline", [
+      ["SET", k("ok"), "1"],
+      ["CONFIG", "SET", "maxmemory", "1"],
+      ["SUBSCRIBE", "c"],
+    ]);
+    expect(res).toEqual({
+      status: 200,
+      body: [
+        { result: "OK" },
+        { error: "ERR command 'config' is disabled on this bridge" },
+        { error: "ERR command 'subscribe' is disabled on this bridge (it cannot work over request/response)" },
+      ],
+    });
+  });
+
+  it("protocol errors: oversize body 413, bad JSON 400, wrong shape 400, unknown route 404 — all JSON", async () => {
+    const big = await post("/", ["SET", k("big"), "x".repeat(SMALL_BODY_LIMIT)]);
+    expect(big.status).toBe(413);
+    expect((big.body as { error: string }).error).toMatch(/larger than/);
+    await expect(client.set(k("big"), "x".repeat(SMALL_BODY_LIMIT))).rejects.toThrow(/larger than/);
+    expect((await post("/", '["GET"')).status).toBe(400);
+    expect((await post("/pipeline", ["GET", "x"])).status).toBe(400);
+    expect((await post("/", ["SET", k("o"), { a: 1 }])).status).toBe(400);
+    const notFound = await fetch(`${t.url}/nope`, { method: "PUT", headers: { authorization: `Bearer ${t.token}` } });
+    expect(notFound.status).toBe(404);
+    expect(await notFound.json()).toHaveProperty("error");
+  });
+});
+
+describe("blocking commands", () => {
+  it("run on a dedicated connection without holding up other requests", async () => {
+    const t0 = Date.now();
+    const blocked = raw.exec(["BLPOP", k("q"), "2"]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await raw.exec(["PING"])).toBe("PONG");
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await t.direct.rpush(k("q"), "job");
+    expect(await blocked).toEqual([k("q"), "job"]);
+  });
+
+  it("a block-forever timeout is capped by the command timeout", async () => {
+    const t0 = Date.now();
+    expect(await raw.exec(["BLPOP", k("empty"), "0"])).toBeNull();
+    const ms = Date.now() - t0;
+    expect(ms).toBeGreaterThanOrEqual(2900);
+    expect(ms).toBeLessThan(5000);
+  }, 10_000);
+});
+
+describe("@upstash/ratelimit against the bridge", () => {
+  it("sliding window: N allowed, then blocked", async () => {
+    const limiter = new Ratelimit({ redis: client, limiter: Ratelimit.slidingWindow(5, "30 s"), prefix: k("rl") });
+    const outcomes: boolean[] = [];
+    for (let i = 0; i < 7; i++) outcomes.push((await limiter.limit("user-1")).success);
+    expect(outcomes).toEqual([true, true, true, true, true, false, false]);
+    expect((await limiter.limit("user-2")).success).toBe(true);
+  });
+
+  it("fixed window: N allowed, then blocked, remaining counts down", async () => {
+    const limiter = new Ratelimit({ redis: client, limiter: Ratelimit.fixedWindow(3, "30 s"), prefix: k("fw") });
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await limiter.limit("u"));
+    expect(results.map((r) => r.success)).toEqual([true, true, true, false]);
+    expect(results.map((r) => r.remaining)).toEqual([2, 1, 0, 0]);
+  });
+});
+
+describe("health and path form", () => {
+  it("/healthz answers without a token and reports Redis", async () => {
+    const res = await fetch(`${t.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: "ok", component: "redis-bridge", redis: { ok: true } });
+  });
+
+  it("accepts the Upstash path form", async () => {
+    const auth = { authorization: `Bearer ${t.token}` };
+    const key = encodeURIComponent(k("pf"));
+    expect(await (await fetch(`${t.url}/set/${key}/v%201`, { method: "POST", headers: auth })).json()).toEqual({
+      result: "OK",
+    });
+    expect(await (await fetch(`${t.url}/get/${key}`, { headers: auth })).json()).toEqual({ result: "v 1" });
+    expect(await t.direct.get(k("pf"))).toBe("v 1");
+  });
+});
