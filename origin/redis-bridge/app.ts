@@ -8,6 +8,7 @@
  * needs `Authorization: Bearer <REDIS_BRIDGE_TOKEN>`.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import { type Context, Hono } from "hono";
@@ -84,12 +85,9 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
 
   app.use(async (c, next) => {
     const t0 = performance.now();
-    inFlight++;
     try {
       await next();
     } finally {
-      inFlight--;
-      if (inFlight === 0) drained?.();
       const path = c.get("logPath") ?? c.req.path;
       const line = {
         method: c.req.method,
@@ -200,6 +198,15 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
       const port = await new Promise<number>((resolve, reject) => {
         server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => resolve(info.port));
         server.once("error", reject);
+      });
+      // Counted at the socket level: a request is done once its response is fully written, which
+      // is after Hono's handlers return, so shutdown never cuts a response mid-flight.
+      server?.on("request", (_req, res: ServerResponse) => {
+        inFlight++;
+        res.once("close", () => {
+          inFlight--;
+          if (inFlight === 0) drained?.();
+        });
       });
       const address = (server as unknown as { address(): AddressInfo }).address();
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;

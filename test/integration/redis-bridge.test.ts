@@ -355,3 +355,41 @@ describe("health and path form", () => {
     expect(await t.direct.get(k("pf"))).toBe("v 1");
   });
 });
+
+describe("lifecycle and failure modes", () => {
+  it("answers 503 JSON while Redis is unreachable; /healthz says so, /readyz is 503", async () => {
+    const down = await startBridgeUnderTest({
+      REDIS_URL: "redis://127.0.0.1:1",
+      REDIS_BRIDGE_COMMAND_TIMEOUT_MS: "500",
+    });
+    try {
+      const c = new Redis({ url: down.url, token: down.token });
+      await expect(c.get("k")).rejects.toThrow(/Redis is unavailable/);
+      const res = await fetch(`${down.url}/`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${down.token}` },
+        body: '["GET","k"]',
+      });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toHaveProperty("error");
+      const health = await fetch(`${down.url}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ status: "degraded", redis: { ok: false } });
+      expect((await fetch(`${down.url}/readyz`)).status).toBe(503);
+    } finally {
+      await down.close();
+    }
+  });
+
+  it("stop() lets an in-flight request finish, then refuses new ones", async () => {
+    const own = await startBridgeUnderTest();
+    const c = new Redis({ url: own.url, token: own.token, automaticDeserialization: false, retry: false });
+    const key = k("drain");
+    const inFlight = c.exec(["BLPOP", key, "1"]);
+    await new Promise((r) => setTimeout(r, 150));
+    const stopped = own.close();
+    expect(await inFlight).toBeNull();
+    await stopped;
+    await expect(fetch(`${own.url}/healthz`)).rejects.toThrow();
+  });
+});
