@@ -1,0 +1,351 @@
+/**
+ * The gateway's HTTP face: ClickHouse's HTTP interface (what @clickhouse/client and
+ * @clickhouse/client-web speak) on top of chDB, and its lifecycle. `createClickHouseGateway`
+ * builds it from a config so tests and benchmarks run it in-process on port 0.
+ *
+ * Routes: `GET /ping` (and `GET /` without a query) → `Ok.\n`; `GET /` (read-only) and `POST /`
+ * run one statement. Responses follow the server: result bytes in the asked format, or an
+ * exception text with `X-ClickHouse-Exception-Code` and the server's status for that code.
+ */
+import { randomUUID, timingSafeEqual } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { promisify } from "node:util";
+import * as zlib from "node:zlib";
+import { type ServerType, serve } from "@hono/node-server";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Logger } from "pino";
+import type { GatewayConfig } from "./config.ts";
+import { buildPrelude, ChdbSession } from "./engine.ts";
+import { ClickHouseException, chError, formatExceptionText } from "./errors.ts";
+import { SessionPool } from "./pool.ts";
+import { composeSqlText, type GatewayRequest, parseRequestParameters, requestedTimeoutMs } from "./request.ts";
+import { analyzeSql } from "./sql.ts";
+
+/** Extra time the JS watchdog gives the engine's own `max_execution_time` to fire first. */
+const WATCHDOG_GRACE_MS = 2000;
+const DEFAULT_FORMAT = "TabSeparated";
+
+export interface ClickHouseGateway {
+  readonly app: Hono;
+  /** Opens the chDB sessions and listens on config.host:config.port (0 = a free port). */
+  start(): Promise<{ port: number; url: string }>;
+  /** Stops accepting, lets in-flight queries finish (bounded by the shutdown timeout), closes chDB. */
+  stop(): Promise<void>;
+  stats(): { pool: ReturnType<SessionPool<ChdbSession>["stats"]> | undefined; inFlight: number };
+}
+
+/** Content-Type a real server sends for a given output format. */
+export function contentTypeFor(format: string): string {
+  const f = format.toLowerCase();
+  if (f.startsWith("tabseparated") || f.startsWith("tsv")) return "text/tab-separated-values; charset=UTF-8";
+  if (f.startsWith("csv")) return `text/csv; charset=UTF-8; header=${f.includes("withnames") ? "present" : "absent"}`;
+  if (f.startsWith("json") || f === "ndjson") return "application/json; charset=UTF-8";
+  if (/^(rowbinary|native|parquet|arrow|orc|avro|protobuf|capnproto|msgpack|bson|npy)/.test(f)) {
+    return "application/octet-stream";
+  }
+  return "text/plain; charset=UTF-8";
+}
+
+interface Summary {
+  read_rows: string;
+  read_bytes: string;
+  written_rows: string;
+  written_bytes: string;
+  total_rows_to_read: string;
+  result_rows: string;
+  result_bytes: string;
+  elapsed_ns: string;
+}
+
+function summaryOf(p: { resultRows?: number; resultBytes?: number; elapsedNs?: number }): Summary {
+  // chDB reports the result's rows and bytes and the elapsed time; it does not report rows read
+  // from storage or written, so those stay "0" rather than being guessed.
+  return {
+    read_rows: "0",
+    read_bytes: "0",
+    written_rows: "0",
+    written_bytes: "0",
+    total_rows_to_read: "0",
+    result_rows: String(p.resultRows ?? 0),
+    result_bytes: String(p.resultBytes ?? 0),
+    elapsed_ns: String(p.elapsedNs ?? 0),
+  };
+}
+
+const gunzip = promisify(zlib.gunzip);
+const inflate = promisify(zlib.inflate);
+const brotliDecompress = promisify(zlib.brotliDecompress);
+const gzip = promisify(zlib.gzip);
+const deflate = promisify(zlib.deflate);
+const brotliCompress = promisify(zlib.brotliCompress);
+
+async function decodeBody(buf: Buffer, encoding: string | undefined): Promise<Buffer> {
+  switch ((encoding ?? "").toLowerCase()) {
+    case "":
+    case "identity":
+      return buf;
+    case "gzip":
+      return gunzip(buf);
+    case "deflate":
+      return inflate(buf);
+    case "br":
+      return brotliDecompress(buf);
+    default:
+      throw new ClickHouseException(779, `Unknown Content-Encoding of HTTP request: ${encoding}`, {
+        type: "UNSUPPORTED_MEDIA_TYPE",
+      });
+  }
+}
+
+/** Picks a response codec the client accepts, when it asked for compression. */
+function responseCodec(req: GatewayRequest, acceptEncoding: string | undefined): "gzip" | "deflate" | "br" | undefined {
+  if (!req.compressResponse || !acceptEncoding) return undefined;
+  const accepted = acceptEncoding.toLowerCase();
+  if (accepted.includes("gzip")) return "gzip";
+  if (accepted.includes("deflate")) return "deflate";
+  if (accepted.includes("br")) return "br";
+  return undefined;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export function createClickHouseGateway(config: GatewayConfig, log: Logger): ClickHouseGateway {
+  let pool: SessionPool<ChdbSession> | undefined;
+  let server: ServerType | undefined;
+  let version = "unknown";
+  let inFlight = 0;
+  let draining = false;
+  const idle: Array<() => void> = [];
+
+  const exceptionResponse = (
+    c: Context,
+    err: ClickHouseException,
+    headers: Record<string, string>,
+  ): Response => {
+    return c.body(formatExceptionText(err, version), err.status as 500, {
+      ...headers,
+      "Content-Type": "text/plain; charset=UTF-8",
+      "X-ClickHouse-Exception-Code": String(err.code),
+    });
+  };
+
+  const app = new Hono();
+
+  app.get("/ping", (c) => c.text("Ok.\n"));
+  app.get("/replicas_status", (c) => c.text("Ok.\n"));
+
+  app.on(
+    ["GET", "POST"],
+    "/",
+    bodyLimit({
+      maxSize: config.maxBodyBytes,
+      onError: (c) =>
+        exceptionResponse(
+          c,
+          chError("QUERY_IS_TOO_LARGE", `Request body is larger than ${config.maxBodyBytes} bytes (CH_GATEWAY_MAX_BODY_BYTES)`),
+          {},
+        ),
+    }),
+    async (c) => {
+      const t0 = performance.now();
+      const url = new URL(c.req.url);
+      if (c.req.method === "GET" && !url.searchParams.has("query")) return c.text("Ok.\n");
+
+      let queryId: string = randomUUID();
+      let kind = "unknown";
+      let summary = summaryOf({});
+      let format = DEFAULT_FORMAT;
+      const baseHeaders = (): Record<string, string> => ({
+        "X-ClickHouse-Query-Id": queryId,
+        "X-ClickHouse-Format": format,
+        "X-ClickHouse-Timezone": "UTC",
+        "X-ClickHouse-Summary": JSON.stringify(summary),
+      });
+      inFlight++;
+      let status = 200;
+      let errorCode: number | undefined;
+      try {
+        const req = parseRequestParameters(url.searchParams, c.req.raw.headers);
+        if (req.queryId) queryId = req.queryId;
+        if (req.defaultFormat) format = req.defaultFormat;
+
+        // Authenticate before reading the body, as the server does.
+        const { user, password, source } = req.credentials;
+        if (source === "bearer" || user !== config.user || !sameSecret(password, config.password)) {
+          throw chError(
+            "AUTHENTICATION_FAILED",
+            `${user || "default"}: Authentication failed: password is incorrect, or there is no user with such name`,
+          );
+        }
+        if (req.sessionId) {
+          throw chError(
+            "NOT_IMPLEMENTED",
+            "HTTP sessions (session_id) are not supported by the chDB gateway; every request runs on its own",
+          );
+        }
+        if (draining) throw chError("CANNOT_SCHEDULE_TASK", "The gateway is shutting down");
+
+        let bodyText = "";
+        if (c.req.method === "POST") {
+          const contentType = c.req.header("content-type") ?? "";
+          if (contentType.toLowerCase().startsWith("multipart/form-data")) {
+            // clickhouse-js moves long parameters into a multipart body (`query` + `param_*` parts).
+            const form = await c.req.raw.formData();
+            form.forEach((value, name) => {
+              if (typeof value !== "string") return;
+              if (name === "query") req.queryParam = composeSqlText(req.queryParam, value);
+              else if (name.startsWith("param_")) req.params.set(name.slice("param_".length), value);
+            });
+          } else {
+            const raw = Buffer.from(await c.req.arrayBuffer());
+            bodyText = (await decodeBody(raw, c.req.header("content-encoding"))).toString("utf8");
+          }
+        }
+
+        const analyzed = analyzeSql(composeSqlText(req.queryParam, bodyText), req.params);
+        kind = analyzed.kind;
+        if (analyzed.format) format = analyzed.format;
+        if (c.req.method === "GET" && analyzed.kind !== "select") {
+          throw chError(
+            "READONLY",
+            "Cannot execute query in readonly mode. For queries over HTTP, method GET implies readonly. You should use method POST for modifying queries",
+            { status: 500 },
+          );
+        }
+
+        const asked = requestedTimeoutMs(req.settings);
+        const timeoutMs = Math.min(config.timeoutMs, asked ?? Number.POSITIVE_INFINITY);
+        const deadline = t0 + timeoutMs;
+        if (!pool) throw chError("CANNOT_SCHEDULE_TASK", "The gateway has not started");
+        const session = await pool.acquire(Math.max(1, deadline - performance.now()));
+        // A request that changed settings, or ran SET/USE itself, leaves state behind: retire it.
+        let retire = req.settings.size > (req.settings.has("max_execution_time") ? 1 : 0);
+        retire ||= analyzed.kind === "set" || analyzed.kind === "use";
+        try {
+          // Queue wait counts against the deadline; a negligible wait keeps the round figure the
+          // client asked for, so the engine's error reads like the server's.
+          const leftMs = deadline - performance.now();
+          const remainingMs = leftMs >= timeoutMs - 50 ? timeoutMs : Math.max(1, leftMs);
+          const targetDb = req.database ?? "default";
+          const prelude = buildPrelude({
+            settings: req.settings,
+            maxExecutionSeconds: remainingMs / 1000,
+            currentDatabase: session.database,
+            targetDatabase: targetDb,
+          });
+          session.database = undefined; // unknown until the call succeeds
+          try {
+            const result = await session.run(prelude + analyzed.sql, format, remainingMs + WATCHDOG_GRACE_MS);
+            session.database = targetDb;
+            summary = summaryOf(result);
+            const codec = responseCodec(req, c.req.header("accept-encoding"));
+            let body: Uint8Array = result.body;
+            const headers: Record<string, string> = {
+              ...baseHeaders(),
+              "Content-Type": contentTypeFor(format),
+            };
+            if (codec) {
+              const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+              body = codec === "gzip" ? await gzip(buf) : codec === "deflate" ? await deflate(buf) : await brotliCompress(buf);
+              headers["Content-Encoding"] = codec;
+            }
+            return c.body(body as Uint8Array<ArrayBuffer>, 200, headers);
+          } catch (err) {
+            // The engine's own TIMEOUT_EXCEEDED stops the query; the JS watchdog's does not, and
+            // then the session may still be busy inside chDB.
+            if (err instanceof ClickHouseException && err.message.includes("session was retired")) retire = true;
+            // A failed prelude may have applied part of its settings.
+            if (req.settings.size > 0) retire = true;
+            throw err;
+          }
+        } finally {
+          pool.release(session, { retire });
+        }
+      } catch (err) {
+        const ex =
+          err instanceof ClickHouseException
+            ? err
+            : new ClickHouseException(1002, (err as Error).message ?? String(err), { cause: err });
+        status = ex.status;
+        errorCode = ex.code;
+        if (ex.code === 1002) log.error({ err }, "unexpected gateway failure");
+        return exceptionResponse(c, ex, baseHeaders());
+      } finally {
+        inFlight--;
+        log.info(
+          {
+            method: c.req.method,
+            kind,
+            status,
+            ms: Math.round((performance.now() - t0) * 10) / 10,
+            rows: Number(summary.result_rows),
+            code: errorCode,
+            query_id: queryId,
+          },
+          "request",
+        );
+        if (inFlight === 0) for (const f of idle.splice(0)) f();
+      }
+    },
+  );
+
+  app.notFound((c) =>
+    c.text(`There is no handle ${new URL(c.req.url).pathname}\n\nUse / or /ping for health checks.\n`, 404),
+  );
+
+  return {
+    app,
+    stats: () => ({ pool: pool?.stats(), inFlight }),
+    async start() {
+      mkdirSync(config.dataDir, { recursive: true });
+      pool = new SessionPool<ChdbSession>({
+        size: config.sessions,
+        queueSize: config.queueSize,
+        create: () => new ChdbSession(config.dataDir, config.timeoutMs),
+        retire: (s) => s.close(),
+      });
+      // The engine's version goes into every exception text, like the server's `(version …)`.
+      const probe = await pool.acquire(config.timeoutMs);
+      try {
+        const r = await probe.run("SELECT version()", "TabSeparated", config.timeoutMs);
+        version = Buffer.from(r.body).toString("utf8").trim();
+      } finally {
+        pool.release(probe, { retire: false });
+      }
+      const listening = await new Promise<AddressInfo>((resolve, reject) => {
+        const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => resolve(info));
+        s.once("error", reject);
+        server = s;
+      });
+      const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${listening.port}`;
+      log.info(
+        { url, dataDir: config.dataDir, sessions: config.sessions, queue: config.queueSize, version },
+        "clickhouse-gateway listening",
+      );
+      return { port: listening.port, url };
+    },
+    async stop() {
+      draining = true;
+      const s = server;
+      server = undefined;
+      const closed = s ? new Promise<void>((resolve) => s.close(() => resolve())) : Promise.resolve();
+      if (inFlight > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => idle.push(resolve)),
+          new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref()),
+        ]);
+      }
+      if (s && "closeAllConnections" in s) (s as { closeAllConnections(): void }).closeAllConnections();
+      await closed;
+      pool?.close();
+      pool = undefined;
+      log.info("clickhouse-gateway stopped");
+    },
+  };
+}
