@@ -123,11 +123,7 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
   let draining = false;
   const idle: Array<() => void> = [];
 
-  const exceptionResponse = (
-    c: Context,
-    err: ClickHouseException,
-    headers: Record<string, string>,
-  ): Response => {
+  const exceptionResponse = (c: Context, err: ClickHouseException, headers: Record<string, string>): Response => {
     return c.body(formatExceptionText(err, version), err.status as 500, {
       ...headers,
       "Content-Type": "text/plain; charset=UTF-8",
@@ -148,7 +144,10 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
       onError: (c) =>
         exceptionResponse(
           c,
-          chError("QUERY_IS_TOO_LARGE", `Request body is larger than ${config.maxBodyBytes} bytes (CH_GATEWAY_MAX_BODY_BYTES)`),
+          chError(
+            "QUERY_IS_TOO_LARGE",
+            `Request body is larger than ${config.maxBodyBytes} bytes (CH_GATEWAY_MAX_BODY_BYTES)`,
+          ),
           {},
         ),
     }),
@@ -252,7 +251,12 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
             };
             if (codec) {
               const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-              body = codec === "gzip" ? await gzip(buf) : codec === "deflate" ? await deflate(buf) : await brotliCompress(buf);
+              body =
+                codec === "gzip"
+                  ? await gzip(buf)
+                  : codec === "deflate"
+                    ? await deflate(buf)
+                    : await brotliCompress(buf);
               headers["Content-Encoding"] = codec;
             }
             return c.body(body as Uint8Array<ArrayBuffer>, 200, headers);

@@ -1,0 +1,447 @@
+/**
+ * Conformance of the chDB-backed ClickHouse gateway, driven through the real client libraries
+ * (@clickhouse/client and @clickhouse/client-web) the way the origin and the edge use them, plus
+ * raw fetch for protocol-level details. One gateway (one chDB data directory) per file; every
+ * test uses its own table names and drops them.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { gunzipSync } from "node:zlib";
+import { type ClickHouseClient, ClickHouseError, createClient as createNodeClient } from "@clickhouse/client";
+import {
+  createClient as createWebClient,
+  type ClickHouseClient as WebClickHouseClient,
+  ClickHouseError as WebClickHouseError,
+} from "@clickhouse/client-web";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type GatewayUnderTest, startGatewayUnderTest } from "./support/clickhouse-gateway.ts";
+
+let gw: GatewayUnderTest;
+let node: ClickHouseClient;
+let web: WebClickHouseClient;
+const created: string[] = [];
+
+function uniqueName(prefix: string): string {
+  const name = `${prefix}_${randomBytes(5).toString("hex")}`;
+  created.push(name);
+  return name;
+}
+
+function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+}
+
+/** Runs `fn`, expecting the client to throw a ClickHouseError with `code`. */
+async function expectCode(fn: () => Promise<unknown>, code: string): Promise<Error> {
+  try {
+    await fn();
+  } catch (err) {
+    expect(err instanceof ClickHouseError || err instanceof WebClickHouseError).toBe(true);
+    expect((err as ClickHouseError).code).toBe(code);
+    return err as Error;
+  }
+  throw new Error(`expected ClickHouse error ${code}, got success`);
+}
+
+async function raw(sql: string, search: Record<string, string> = {}, init: RequestInit = {}): Promise<Response> {
+  const qs = new URLSearchParams(search);
+  return fetch(`${gw.url}/?${qs}`, {
+    method: "POST",
+    body: sql,
+    ...init,
+    headers: { Authorization: basic("default", gw.password), ...(init.headers as Record<string, string>) },
+  });
+}
+
+beforeAll(async () => {
+  gw = await startGatewayUnderTest({
+    CH_GATEWAY_SESSIONS: "4",
+    CH_GATEWAY_QUEUE_SIZE: "200",
+    CH_GATEWAY_TIMEOUT_MS: "15000",
+  });
+  node = createNodeClient({ url: gw.url, password: gw.password, request_timeout: 30_000 });
+  web = createWebClient({ url: gw.url, password: gw.password, request_timeout: 30_000 });
+});
+
+afterAll(async () => {
+  if (!gw) return;
+  for (const name of created.reverse()) {
+    const isDb = name.startsWith("db_");
+    await node.command({ query: `DROP ${isDb ? "DATABASE" : "TABLE"} IF EXISTS ${name}` }).catch(() => {});
+  }
+  await node.close();
+  await web.close();
+  await gw.close();
+});
+
+describe("health and ping", () => {
+  it("GET /ping answers Ok. like a server, and both clients' ping() succeed", async () => {
+    const res = await fetch(`${gw.url}/ping`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("Ok.\n");
+    expect((await node.ping()).success).toBe(true);
+    expect((await web.ping()).success).toBe(true);
+  });
+});
+
+describe("query parameters round-trip exactly", () => {
+  const nasty = "it's \"quoted\" \\ back\\slash\\' \n new\tline\r ✓ ünïcødé 🚀 \\N {x:String} ; -- not a comment";
+  const values = {
+    id: randomUUID(),
+    ts: "2026-11-25 12:34:56.789",
+    s: nasty,
+    empty: "",
+    tags: ["a", "b'c", "d\\e", "f,g]", "h\ni", "", nasty],
+    ids: [randomUUID(), randomUUID()],
+    n: null,
+    n2: "not null",
+    u: "18446744073709551615",
+    i: "-9223372036854775808",
+    f: 0.1 + 0.2,
+  };
+  const sql = `SELECT {id:UUID} AS id, {ts:DateTime64(3)} AS ts, {s:String} AS s, {empty:String} AS empty,
+      {tags:Array(String)} AS tags, {ids:Array(UUID)} AS ids, {n:Nullable(String)} AS n,
+      {n2:Nullable(String)} AS n2, {u:UInt64} AS u, {i:Int64} AS i, {f:Float64} AS f,
+      toTypeName({ts:DateTime64(3)}) AS ts_type`;
+
+  for (const [label, client] of [
+    ["@clickhouse/client", () => node],
+    ["@clickhouse/client-web", () => web],
+  ] as const) {
+    it(`via ${label}`, async () => {
+      const rs = await client().query({ query: sql, query_params: values, format: "JSONEachRow" });
+      const [row] = (await rs.json()) as Array<Record<string, unknown>>;
+      expect(row).toEqual({ ...values, ts_type: "DateTime64(3)" });
+    });
+  }
+
+  it("a JS Date (sent as a unix timestamp with millis) binds to DateTime64(3)", async () => {
+    const when = new Date("2026-11-25T01:02:03.456Z");
+    const rs = await web.query({
+      query: "SELECT toUnixTimestamp64Milli({t:DateTime64(3)}) AS ms",
+      query_params: { t: when },
+      format: "JSONEachRow",
+    });
+    expect(await rs.json()).toEqual([{ ms: String(when.getTime()) }]);
+  });
+
+  it("the same values survive an insert and a parameterized point query over a table", async () => {
+    const table = uniqueName("params_rt");
+    await node.command({
+      query: `CREATE TABLE ${table} (id UUID, s String, tags Array(String), n Nullable(String), u UInt64)
+              ENGINE = MergeTree ORDER BY id`,
+    });
+    const row = { id: values.id, s: nasty, tags: values.tags, n: null, u: values.u };
+    await web.insert({ table, values: [row], format: "JSONEachRow" });
+    const rs = await node.query({
+      query: `SELECT * FROM ${table} WHERE id = {id:UUID} AND s = {s:String} AND has({tags:Array(String)}, {t:String})`,
+      query_params: { id: values.id, s: nasty, tags: values.tags, t: "b'c" },
+      format: "JSONEachRow",
+    });
+    expect(await rs.json()).toEqual([row]);
+  });
+
+  it("an unset placeholder is the server's UNKNOWN_QUERY_PARAMETER", async () => {
+    await expectCode(() => web.query({ query: "SELECT {missing:String}" }), "456");
+  });
+});
+
+describe("inserts and materialized views", () => {
+  it("100k rows inserted with JSONCompactEachRow are all counted", async () => {
+    const table = uniqueName("bulk");
+    await node.command({ query: `CREATE TABLE ${table} (id UInt64, note String) ENGINE = MergeTree ORDER BY id` });
+    const rows = Array.from({ length: 100_000 }, (_, i) => [i, `row ${i} it's "q"`]);
+    await node.insert({ table, values: rows, format: "JSONCompactEachRow" });
+    const rs = await web.query({ query: `SELECT count() AS c, sum(id) AS s FROM ${table}`, format: "JSONEachRow" });
+    expect(await rs.json()).toEqual([{ c: "100000", s: String((99_999 * 100_000) / 2) }]);
+  });
+
+  it("an insert fires a materialized view into a SummingMergeTree", async () => {
+    const src = uniqueName("events");
+    const agg = uniqueName("events_sum");
+    const mv = uniqueName("events_mv");
+    await node.command({
+      query: `CREATE TABLE ${src} (post_id UUID, kind String, n UInt32) ENGINE = MergeTree ORDER BY post_id`,
+    });
+    await node.command({
+      query: `CREATE TABLE ${agg} (post_id UUID, kind String, total UInt64) ENGINE = SummingMergeTree ORDER BY (post_id, kind)`,
+    });
+    await node.command({
+      query: `CREATE MATERIALIZED VIEW ${mv} TO ${agg} AS SELECT post_id, kind, toUInt64(n) AS total FROM ${src}`,
+    });
+    const post = randomUUID();
+    await web.insert({
+      table: src,
+      values: [
+        { post_id: post, kind: "like", n: 1 },
+        { post_id: post, kind: "like", n: 2 },
+        { post_id: post, kind: "view", n: 5 },
+      ],
+      format: "JSONEachRow",
+    });
+    await node.insert({ table: src, values: [{ post_id: post, kind: "like", n: 4 }], format: "JSONEachRow" });
+    const rs = await node.query({
+      query: `SELECT kind, sum(total) AS total FROM ${agg} WHERE post_id = {p:UUID} GROUP BY kind ORDER BY kind`,
+      query_params: { p: post },
+      format: "JSONEachRow",
+    });
+    expect(await rs.json()).toEqual([
+      { kind: "like", total: "7" },
+      { kind: "view", total: "5" },
+    ]);
+  });
+});
+
+describe("errors carry the server's status and code", () => {
+  it("syntax error → 400 / 62", async () => {
+    await expectCode(() => node.query({ query: "SELEC 1" }), "62");
+    await expectCode(() => web.query({ query: "SELEC 1" }), "62");
+    const res = await raw("SELEC 1");
+    expect(res.status).toBe(400);
+    expect(res.headers.get("x-clickhouse-exception-code")).toBe("62");
+    expect(res.headers.has("x-clickhouse-exception-tag")).toBe(false);
+    expect(await res.text()).toMatch(/^Code: 62\. DB::Exception: .*\(SYNTAX_ERROR\) \(version [\d.]+\)\n$/s);
+  });
+
+  it("unknown table → 404 / 60", async () => {
+    const missing = `missing_${randomBytes(4).toString("hex")}`;
+    await expectCode(() => web.query({ query: `SELECT * FROM ${missing}` }), "60");
+    const res = await raw(`SELECT * FROM ${missing}`);
+    expect(res.status).toBe(404);
+    expect(res.headers.get("x-clickhouse-exception-code")).toBe("60");
+  });
+
+  it("unknown setting → 404 / 115", async () => {
+    const settings = { no_such_setting_xyz: 1 } as Record<string, unknown>;
+    await expectCode(() => node.query({ query: "SELECT 1", clickhouse_settings: settings }), "115");
+    const res = await raw("SELECT 1", { no_such_setting_xyz: "1" });
+    expect(res.status).toBe(404);
+    expect(res.headers.get("x-clickhouse-exception-code")).toBe("115");
+  });
+
+  it("bad credentials → 403 / 516 from every auth method", async () => {
+    const badNode = createNodeClient({ url: gw.url, password: "wrong" });
+    const badWeb = createWebClient({ url: gw.url, username: "nobody", password: gw.password });
+    await expectCode(() => badNode.query({ query: "SELECT 1" }), "516");
+    await expectCode(() => badWeb.query({ query: "SELECT 1" }), "516");
+    expect((await badWeb.ping()).success).toBe(false);
+    await badNode.close();
+    await badWeb.close();
+    for (const init of [
+      { headers: { Authorization: basic("default", "nope") } },
+      { headers: { "X-ClickHouse-User": "default", "X-ClickHouse-Key": "nope" } },
+    ]) {
+      const res = await fetch(`${gw.url}/`, { method: "POST", body: "SELECT 1", ...init });
+      expect(res.status).toBe(403);
+      expect(res.headers.get("x-clickhouse-exception-code")).toBe("516");
+    }
+    const noAuth = await fetch(`${gw.url}/?query=SELECT%201`);
+    expect(noAuth.status).toBe(403);
+    const urlAuth = await fetch(
+      `${gw.url}/?${new URLSearchParams({ query: "SELECT 7", user: "default", password: gw.password })}`,
+    );
+    expect(await urlAuth.text()).toBe("7\n");
+    const headerAuth = await fetch(`${gw.url}/`, {
+      method: "POST",
+      body: "SELECT 8",
+      headers: { "X-ClickHouse-User": "default", "X-ClickHouse-Key": gw.password },
+    });
+    expect(await headerAuth.text()).toBe("8\n");
+  });
+
+  it("a query over its max_execution_time → 408 / 159, and the sessions keep working", async () => {
+    const t0 = Date.now();
+    await expectCode(
+      () => web.query({ query: "SELECT sleep(3)", clickhouse_settings: { max_execution_time: 1 } }),
+      "159",
+    );
+    await expectCode(
+      () => node.query({ query: "SELECT count() FROM numbers(1e12)", clickhouse_settings: { max_execution_time: 1 } }),
+      "159",
+    );
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const res = await raw("SELECT count() FROM numbers(1e12)", { max_execution_time: "0.5" });
+    expect(res.status).toBe(408);
+    expect(res.headers.get("x-clickhouse-exception-code")).toBe("159");
+    // More queries than sessions: every session (recycled or not) answers.
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        node.query({ query: `SELECT ${i} AS i`, format: "JSONEachRow" }).then((r) => r.json()),
+      ),
+    );
+    expect(answers).toEqual(Array.from({ length: 8 }, (_, i) => [{ i }]));
+  });
+
+  it("GET implies read-only and multi-statements are refused, as on the server", async () => {
+    const get = await fetch(
+      `${gw.url}/?${new URLSearchParams({ query: "CREATE TABLE x_never (a UInt8) ENGINE = Memory" })}`,
+      {
+        headers: { Authorization: basic("default", gw.password) },
+      },
+    );
+    expect(get.headers.get("x-clickhouse-exception-code")).toBe("164");
+    const multi = await raw("SELECT 1; SELECT 2");
+    expect(multi.status).toBe(400);
+    expect(multi.headers.get("x-clickhouse-exception-code")).toBe("62");
+    expect(await multi.text()).toContain("Multi-statements are not allowed");
+    const trailing = await raw("SELECT 'a;b' -- ; comment\n;");
+    expect(await trailing.text()).toBe("a;b\n");
+  });
+});
+
+describe("settings, database and output", () => {
+  it("a setting in one request is not visible in the next on the same sessions", async () => {
+    const read = async (client: ClickHouseClient | WebClickHouseClient, settings?: Record<string, unknown>) => {
+      const rs = await client.query({
+        query:
+          "SELECT getSetting('max_threads') AS t, getSetting('output_format_json_quote_64bit_integers') AS q, toUInt64(1) AS one",
+        format: "JSONEachRow",
+        ...(settings ? { clickhouse_settings: settings } : {}),
+      });
+      return ((await rs.json()) as Array<Record<string, unknown>>)[0];
+    };
+    const baseline = await read(node);
+    expect(baseline?.q).toBe(true);
+    expect(baseline?.one).toBe("1");
+    const changed = await read(web, { max_threads: "1", output_format_json_quote_64bit_integers: 0 });
+    expect(changed).toEqual({ t: 1, q: false, one: 1 });
+    expect(baseline?.t).not.toBe(1);
+    // Twice as many reads as sessions, sequentially: each session is visited after the change.
+    for (let i = 0; i < 8; i++) expect(await read(i % 2 ? node : web)).toEqual(baseline);
+  });
+
+  it("the database parameter selects the database for that request only", async () => {
+    const db = uniqueName("db_gw");
+    await node.command({ query: `CREATE DATABASE ${db}` });
+    const inDb = createWebClient({ url: gw.url, password: gw.password, database: db });
+    const nodeInDb = createNodeClient({ url: gw.url, password: gw.password, database: db });
+    const table = `only_here_${randomBytes(3).toString("hex")}`;
+    await nodeInDb.command({ query: `CREATE TABLE ${table} (a UInt8) ENGINE = MergeTree ORDER BY a` });
+    await inDb.insert({ table, values: [{ a: 42 }], format: "JSONEachRow" });
+    const rs = await inDb.query({ query: `SELECT a, currentDatabase() AS db FROM ${table}`, format: "JSONEachRow" });
+    expect(await rs.json()).toEqual([{ a: 42, db }]);
+    for (let i = 0; i < 6; i++) {
+      const r = await node.query({ query: "SELECT currentDatabase() AS db", format: "JSONEachRow" });
+      expect(await r.json()).toEqual([{ db: "default" }]);
+    }
+    await expectCode(() => node.query({ query: `SELECT * FROM ${table}` }), "60");
+    await inDb.close();
+    await nodeInDb.close();
+  });
+
+  it("64-bit integers come back quoted from json(), like a real server", async () => {
+    for (const client of [node, web]) {
+      const rs = await client.query({
+        query: "SELECT toUInt64(18446744073709551615) AS u, toInt64(-42) AS i, toUInt32(7) AS small",
+      });
+      const body = (await rs.json()) as { data: Array<Record<string, unknown>> };
+      expect(body.data).toEqual([{ u: "18446744073709551615", i: "-42", small: 7 }]);
+    }
+  });
+
+  it("headers: query id echoed, format, content type, summary; gzip when asked", async () => {
+    const queryId = randomUUID();
+    const res = await raw("SELECT number FROM numbers(3) FORMAT JSONEachRow", { query_id: queryId });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-clickhouse-query-id")).toBe(queryId);
+    expect(res.headers.get("x-clickhouse-format")).toBe("JSONEachRow");
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    const summary = JSON.parse(res.headers.get("x-clickhouse-summary") ?? "{}");
+    expect(summary).toMatchObject({ result_rows: "3", written_rows: "0" });
+    expect(Number(summary.elapsed_ns)).toBeGreaterThan(0);
+    expect(await res.text()).toBe('{"number":"0"}\n{"number":"1"}\n{"number":"2"}\n');
+    const generated = await raw("SELECT 1");
+    expect(generated.headers.get("x-clickhouse-query-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(generated.headers.get("x-clickhouse-format")).toBe("TabSeparated");
+
+    const gz = await raw(
+      "SELECT 'zipped'",
+      { enable_http_compression: "1" },
+      { headers: { "Accept-Encoding": "gzip" } },
+    );
+    // fetch decodes Content-Encoding itself; either way the text must be intact.
+    expect(await gz.text()).toBe("zipped\n");
+    const compressed = createNodeClient({
+      url: gw.url,
+      password: gw.password,
+      compression: { request: true, response: true },
+    });
+    const rs = await compressed.query({ query: "SELECT repeat('x', 1000) AS x", format: "JSONEachRow" });
+    expect(await rs.json()).toEqual([{ x: "x".repeat(1000) }]);
+    await compressed.close();
+    expect(gunzipSync).toBeTypeOf("function");
+  });
+
+  it("long parameters sent as multipart/form-data bind like URL ones", async () => {
+    const big = "y'".repeat(20_000);
+    const rs = await node.query({
+      query: "SELECT length({big:String}) AS n, {big:String} = repeat('y\\'', 20000) AS same",
+      query_params: { big },
+      use_multipart_params: true,
+      format: "JSONEachRow",
+    } as Parameters<ClickHouseClient["query"]>[0]);
+    expect(await rs.json()).toEqual([{ n: "40000", same: 1 }]);
+  });
+});
+
+describe("concurrency and back-pressure", () => {
+  it("50 concurrent queries from both libraries are all answered correctly", async () => {
+    const clients = [
+      node,
+      web,
+      createNodeClient({ url: gw.url, password: gw.password }),
+      createWebClient({ url: gw.url, password: gw.password }),
+    ];
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        const client = clients[i % clients.length] as ClickHouseClient;
+        const rs = await client.query({
+          query: "SELECT toUInt32({i:UInt32} * 2) AS v, {s:String} AS s, sleep(0.05) AS z",
+          query_params: { i, s: `n'${i}` },
+          format: "JSONEachRow",
+        });
+        return (await rs.json()) as unknown;
+      }),
+    );
+    expect(results).toEqual(Array.from({ length: 50 }, (_, i) => [{ v: i * 2, s: `n'${i}`, z: 0 }]));
+    await Promise.all(clients.slice(2).map((c) => c.close()));
+  });
+
+  it("a full queue answers 503 with a clear ClickHouse-format message", async () => {
+    // A second gateway on the same data directory (same-path chDB sessions coexist) with one
+    // session and a queue of one.
+    const small = await startGatewayUnderTest(
+      { CH_GATEWAY_SESSIONS: "1", CH_GATEWAY_QUEUE_SIZE: "1", CH_GATEWAY_PASSWORD: gw.password },
+      gw.dataDir,
+    );
+    try {
+      const send = () =>
+        fetch(`${small.url}/`, {
+          method: "POST",
+          body: "SELECT sleep(1)",
+          headers: { Authorization: basic("default", gw.password) },
+        }).then(async (r) => ({
+          status: r.status,
+          code: r.headers.get("x-clickhouse-exception-code"),
+          text: await r.text(),
+        }));
+      const answers = await Promise.all([send(), send(), send()]);
+      const rejected = answers.filter((a) => a.status === 503);
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(2);
+      expect(rejected).toHaveLength(1);
+      expect(rejected[0]?.code).toBe("202");
+      expect(rejected[0]?.text).toMatch(
+        /^Code: 202\. DB::Exception: Too many simultaneous queries: all 1 chDB sessions are busy/,
+      );
+      // Through the client: one of three simultaneous queries is refused with code 202.
+      const smallClient = createWebClient({ url: small.url, password: gw.password });
+      const settled = await Promise.allSettled(
+        [0, 1, 2].map(() => smallClient.query({ query: "SELECT sleep(1)" }).then((r) => r.text())),
+      );
+      const failures = settled.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+      expect(failures.map((f) => (f.reason as WebClickHouseError).code)).toEqual(["202"]);
+      await smallClient.close();
+    } finally {
+      await small.close({ keepData: true });
+    }
+  });
+});
