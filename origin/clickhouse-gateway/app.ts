@@ -17,10 +17,11 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.ts";
-import { buildPrelude, ChdbSession } from "./engine.ts";
+import { ChdbSession } from "./engine.ts";
 import { ClickHouseException, chError, formatExceptionText } from "./errors.ts";
 import { SessionPool } from "./pool.ts";
 import { composeSqlText, type GatewayRequest, parseRequestParameters, requestedTimeoutMs } from "./request.ts";
+import { buildPrelude } from "./settings.ts";
 import { analyzeSql } from "./sql.ts";
 
 /** Extra time the JS watchdog gives the engine's own `max_execution_time` to fire first. */

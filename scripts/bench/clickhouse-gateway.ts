@@ -15,7 +15,7 @@ import { Session } from "chdb";
 import { pino } from "pino";
 import { createClickHouseGateway } from "../../origin/clickhouse-gateway/app.ts";
 import { readGatewayConfig } from "../../origin/clickhouse-gateway/config.ts";
-import { connectionArgs } from "../../origin/clickhouse-gateway/engine.ts";
+import { connectionArgs } from "../../origin/clickhouse-gateway/settings.ts";
 
 const TABLE = "bench_points";
 const ROWS = 10_000;

@@ -6,7 +6,12 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { gunzipSync } from "node:zlib";
-import { type ClickHouseClient, ClickHouseError, createClient as createNodeClient } from "@clickhouse/client";
+import {
+  type ClickHouseClient,
+  ClickHouseError,
+  type ClickHouseSettings,
+  createClient as createNodeClient,
+} from "@clickhouse/client";
 import {
   createClient as createWebClient,
   type ClickHouseClient as WebClickHouseClient,
@@ -211,7 +216,8 @@ describe("errors carry the server's status and code", () => {
   });
 
   it("unknown setting → 404 / 115", async () => {
-    const settings = { no_such_setting_xyz: 1 } as Record<string, unknown>;
+    // Not a setting the client knows either; the cast is what an untyped caller would send.
+    const settings = { no_such_setting_xyz: 1 } as unknown as ClickHouseSettings;
     await expectCode(() => node.query({ query: "SELECT 1", clickhouse_settings: settings }), "115");
     const res = await raw("SELECT 1", { no_such_setting_xyz: "1" });
     expect(res.status).toBe(404);
@@ -226,11 +232,12 @@ describe("errors carry the server's status and code", () => {
     expect((await badWeb.ping()).success).toBe(false);
     await badNode.close();
     await badWeb.close();
-    for (const init of [
-      { headers: { Authorization: basic("default", "nope") } },
-      { headers: { "X-ClickHouse-User": "default", "X-ClickHouse-Key": "nope" } },
-    ]) {
-      const res = await fetch(`${gw.url}/`, { method: "POST", body: "SELECT 1", ...init });
+    const badHeaders: Array<Record<string, string>> = [
+      { Authorization: basic("default", "nope") },
+      { "X-ClickHouse-User": "default", "X-ClickHouse-Key": "nope" },
+    ];
+    for (const headers of badHeaders) {
+      const res = await fetch(`${gw.url}/`, { method: "POST", body: "SELECT 1", headers });
       expect(res.status).toBe(403);
       expect(res.headers.get("x-clickhouse-exception-code")).toBe("516");
     }
@@ -290,8 +297,8 @@ describe("errors carry the server's status and code", () => {
 
 describe("settings, database and output", () => {
   it("a setting in one request is not visible in the next on the same sessions", async () => {
-    const read = async (client: ClickHouseClient | WebClickHouseClient, settings?: Record<string, unknown>) => {
-      const rs = await client.query({
+    const read = async (client: ClickHouseClient | WebClickHouseClient, settings?: ClickHouseSettings) => {
+      const rs = await (client as ClickHouseClient).query({
         query:
           "SELECT getSetting('max_threads') AS t, getSetting('output_format_json_quote_64bit_integers') AS q, toUInt64(1) AS one",
         format: "JSONEachRow",
@@ -302,7 +309,7 @@ describe("settings, database and output", () => {
     const baseline = await read(node);
     expect(baseline?.q).toBe(true);
     expect(baseline?.one).toBe("1");
-    const changed = await read(web, { max_threads: "1", output_format_json_quote_64bit_integers: 0 });
+    const changed = await read(web, { max_threads: 1, output_format_json_quote_64bit_integers: 0 });
     expect(changed).toEqual({ t: 1, q: false, one: 1 });
     expect(baseline?.t).not.toBe(1);
     // Twice as many reads as sessions, sequentially: each session is visited after the change.
