@@ -17,7 +17,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.ts";
-import { ChdbSession } from "./engine.ts";
+import { ChdbSession, SessionInDoubtTimeout } from "./engine.ts";
 import { ClickHouseException, chError, formatExceptionText } from "./errors.ts";
 import { SessionPool } from "./pool.ts";
 import { composeSqlText, type GatewayRequest, parseRequestParameters, requestedTimeoutMs } from "./request.ts";
@@ -264,7 +264,7 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
           } catch (err) {
             // The engine's own TIMEOUT_EXCEEDED stops the query; the JS watchdog's does not, and
             // then the session may still be busy inside chDB.
-            if (err instanceof ClickHouseException && err.message.includes("session was retired")) retire = true;
+            if (err instanceof SessionInDoubtTimeout) retire = true;
             // A failed prelude may have applied part of its settings.
             if (req.settings.size > 0) retire = true;
             throw err;

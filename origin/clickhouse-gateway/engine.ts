@@ -14,6 +14,12 @@ export interface RunResult {
   elapsedNs: number;
 }
 
+/**
+ * The JS-side deadline passed while chDB was still running the query. chDB has no interrupt, so
+ * the query may go on inside the engine: the session must be retired, not reused.
+ */
+export class SessionInDoubtTimeout extends ClickHouseException {}
+
 let nextSessionId = 1;
 
 /** One chDB connection on the shared data directory. */
@@ -44,7 +50,7 @@ export class ChdbSession {
       };
     } catch (err) {
       if ((err as { code?: unknown }).code === "CHDB_TIMEOUT") {
-        throw new ClickHouseException(
+        throw new SessionInDoubtTimeout(
           159,
           `Timeout exceeded: elapsed ${watchdogMs} ms and the engine did not stop the query; its chDB session was retired`,
           { type: "TIMEOUT_EXCEEDED", cause: err, status: 408 },
