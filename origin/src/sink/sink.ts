@@ -1,9 +1,10 @@
 /**
  * Kafka → ClickHouse sink: one consumer group reads `cdc.*` and `events`, turns each batch
- * into rows (transform.ts), skips changes and events ClickHouse already holds, inserts, and
- * only then commits the batch's offsets. So a crash anywhere redelivers the batch, and the
- * redelivery is skipped row by row: exactly once in effect, including for the materialized
- * views that count. A message that cannot be used goes to `dead_letters` with its reason and
+ * into rows (transform.ts), checks them against what ClickHouse already holds (one lookup per
+ * batch: the latest version and liveness per key, or the event ids present), inserts only the
+ * new ones, and only then commits the batch's offsets. A crash anywhere redelivers the batch,
+ * and a Connect restart may replay changes or re-snapshot; both are skipped or counted as no
+ * change, so the materialized views that count see every real change exactly once. A message that cannot be used goes to `dead_letters` with its reason and
  * the pipeline goes on. When ClickHouse is down the batch is retried with backoff (heartbeats
  * keep the partition assigned); nothing is committed until it lands.
  */
@@ -13,7 +14,16 @@ import type { Logger } from "pino";
 import { CDC_TABLES, type CdcTable, cdcTopic, EVENTS_TOPIC } from "../../../edge/core/index.ts";
 import { backoffMs } from "../connect/render.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
-import { CDC_SPECS, type CdcRow, type ChRow, cdcRow, DeadLetter, eventRow, parseJson } from "./transform.ts";
+import {
+  CDC_SPECS,
+  type CdcRow,
+  type ChRow,
+  cdcRow,
+  DeadLetter,
+  eventRow,
+  parseJson,
+  sequenceChanges,
+} from "./transform.ts";
 
 export interface SinkOptions {
   /** Consumer group id. Default clickhouse-sink. */
@@ -100,7 +110,7 @@ export class ClickHouseSink implements Part {
     return { ok: this.running, detail: this.stats };
   }
 
-  private async handleBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async handleBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
     const { topic, partition } = batch;
     const table = this.topicToTable.get(topic);
@@ -131,7 +141,11 @@ export class ClickHouseSink implements Part {
         if (!isRunning() || isStale()) throw err; // leave it to the next owner of the partition
         this.stats.insertRetries++;
         const wait = backoffMs(Math.min(attempt, 5), 200, 5000);
-        this.log.warn({ topic, partition, attempt, wait, err: (err as Error).message }, "sink insert failed; retrying");
+        const e = err as Error & { code?: string };
+        this.log.warn(
+          { topic, partition, attempt, wait, err: e.message || e.name, code: e.code, cause: String(e.cause ?? "") },
+          "sink insert failed; retrying",
+        );
         await sleepWithHeartbeat(wait, heartbeat);
       }
     }
@@ -139,40 +153,40 @@ export class ClickHouseSink implements Part {
     if (dead.length)
       this.log.warn({ topic, partition, count: dead.length, first: dead[0]?.error }, "dead-lettered messages");
     const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
+    // Move the fetch position past the batch (kafkajs re-fetches unresolved offsets), then
+    // commit it: both only after the rows are in ClickHouse.
+    resolveOffset(last.offset);
     await this.consumer?.commitOffsets([{ topic, partition, offset: (BigInt(last.offset) + 1n).toString() }]);
     this.stats.batches++;
     this.stats.lastBatchAt = Date.now();
     this.stats.lastLagMs[topic] = Date.now() - Number(last.timestamp);
   }
 
-  private async writeCdc(table: CdcTable, rows: CdcRow[]): Promise<void> {
-    const unique = dedupeBy(rows, (r) => r.changeKey);
-    if (unique.length === 0) return;
+  private async writeCdc(table: CdcTable, changes: CdcRow[]): Promise<void> {
+    if (changes.length === 0) return;
     const spec = CDC_SPECS[table];
     const target = `${table}_cdc`;
-    // Which of these changes (key + version) does ClickHouse already hold? Filtering on the
-    // first ordering-key column (a UUID in every table) keeps the lookup on the primary index;
-    // DateTime64 keys print as "YYYY-MM-DD hh:mm:ss.mmm", the same text transform.ts writes.
+    // The latest version and liveness ClickHouse holds for each key in the batch. Filtering on
+    // the first ordering-key column (a UUID in every table) keeps the lookup on the primary
+    // index; DateTime64 keys print as "YYYY-MM-DD hh:mm:ss.mmm", as transform.ts writes them.
     const firstKey = spec.keys[0] as string;
     const keyExpr = spec.keys.map((k) => `toString(${k})`).join(", '|', ");
     const rs = await this.ch.query({
-      query: `SELECT concat(${keyExpr}, '|', toString(_version)) AS k FROM {t:Identifier}
-              WHERE ${firstKey} IN {first:Array(UUID)} AND _version IN {versions:Array(UInt64)}`,
-      query_params: {
-        t: target,
-        first: [...new Set(unique.map((r) => String(r.row[firstKey])))],
-        versions: [...new Set(unique.map((r) => Number(r.row._version)))],
-      },
+      query: `SELECT concat(${keyExpr}) AS k, max(_version) AS v,
+                argMax(toUInt8(_is_deleted = 0 AND deleted_at IS NULL), _version) AS live
+              FROM {t:Identifier} WHERE ${firstKey} IN {first:Array(UUID)} GROUP BY k`,
+      query_params: { t: target, first: [...new Set(changes.map((c) => String(c.row[firstKey])))] },
       format: "JSONEachRow",
     });
-    const present = new Set((await rs.json<{ k: string }>()).map((r) => r.k));
-    const fresh = unique.filter((r) => !present.has(r.changeKey));
-    this.stats.duplicatesSkipped += rows.length - fresh.length;
-    if (fresh.length)
-      await this.insert(
-        target,
-        fresh.map((r) => r.row),
-      );
+    const known = new Map(
+      (await rs.json<{ k: string; v: string; live: number }>()).map((r) => [
+        r.k,
+        { version: Number(r.v), live: Number(r.live) },
+      ]),
+    );
+    const { rows, skipped } = sequenceChanges(changes, known);
+    this.stats.duplicatesSkipped += skipped;
+    if (rows.length) await this.insert(target, rows);
   }
 
   private async writeEvents(rows: ReturnType<typeof eventRow>[]): Promise<void> {

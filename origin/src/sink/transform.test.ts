@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cdcRow, chTime, DeadLetter, eventRow, parseJson } from "./transform.ts";
+import { cdcRow, chTime, DeadLetter, eventRow, parseJson, sequenceChanges } from "./transform.ts";
 
 const A = "11111111-1111-4111-8111-111111111111";
 const B = "22222222-2222-4222-8222-222222222222";
@@ -15,7 +15,7 @@ const like = (deleted_at: string | null = null) => ({
 const source = { lsn: 12345, ts_ms: 1_795_608_000_000 };
 
 describe("cdcRow", () => {
-  it("maps an insert to a live row with sign +1, the LSN as version and UTC times", () => {
+  it("maps an insert to a live row with the LSN as version and UTC times", () => {
     const r = cdcRow("likes", { op: "c", before: null, after: like(), source });
     expect(r?.row).toEqual({
       user_id: A,
@@ -26,35 +26,26 @@ describe("cdcRow", () => {
       deleted_at: null,
       _version: 12345,
       _is_deleted: 0,
-      _sign: 1,
+      _sign: 0,
       _source_ts: chTime(source.ts_ms),
     });
-    expect(r?.changeKey).toBe(`${P}|${A}|12345`);
+    expect(r?.key).toBe(`${P}|${A}`);
+    expect(r?.version).toBe(12345);
+    expect(r?.live).toBe(1);
   });
 
-  it("a soft delete (update setting deleted_at) has sign -1 and stays a row", () => {
+  it("a soft delete (update setting deleted_at) is not live and stays a row", () => {
     const r = cdcRow("likes", { op: "u", before: like(), after: like("2026-11-25T13:00:00Z"), source });
-    expect(r?.row._sign).toBe(-1);
+    expect(r?.live).toBe(0);
     expect(r?.row._is_deleted).toBe(0);
     expect(r?.row.deleted_at).toBe("2026-11-25 13:00:00.000");
   });
 
-  it("an update that keeps the row live has sign 0; a revive has +1", () => {
-    expect(cdcRow("likes", { op: "u", before: like(), after: like(), source })?.row._sign).toBe(0);
-    expect(cdcRow("likes", { op: "u", before: like("2026-11-25T13:00:00Z"), after: like(), source })?.row._sign).toBe(
-      1,
-    );
-  });
-
-  it("a hard delete uses the before image, is flagged deleted and has sign -1 (0 if already soft-deleted)", () => {
+  it("a hard delete uses the before image, is flagged deleted and not live", () => {
     const r = cdcRow("likes", { op: "d", before: like(), after: null, source });
     expect(r?.row._is_deleted).toBe(1);
-    expect(r?.row._sign).toBe(-1);
-    expect(cdcRow("likes", { op: "d", before: like("2026-11-25T13:00:00Z"), after: null, source })?.row._sign).toBe(0);
-  });
-
-  it("a snapshot read counts like an insert", () => {
-    expect(cdcRow("likes", { op: "r", before: null, after: like(), source })?.row._sign).toBe(1);
+    expect(r?.live).toBe(0);
+    expect(r?.row.user_id).toBe(A);
   });
 
   it("a tombstone is skipped", () => {
@@ -106,5 +97,31 @@ describe("parseJson", () => {
   it("treats an empty value as a tombstone and bad JSON as a dead letter", () => {
     expect(parseJson(null)).toBeNull();
     expect(() => parseJson(Buffer.from("{nope"))).toThrow(/invalid JSON/);
+  });
+});
+
+describe("sequenceChanges", () => {
+  const change = (key: string, version: number, live: number) =>
+    ({ table: "likes", row: { k: key }, key, version, live }) as Parameters<typeof sequenceChanges>[0][number];
+
+  it("signs each change against the previous state of its key", () => {
+    const { rows, skipped } = sequenceChanges(
+      [change("a", 10, 1), change("a", 11, 0), change("a", 12, 1), change("b", 5, 0)],
+      new Map(),
+    );
+    expect(rows.map((r) => r._sign)).toEqual([1, -1, 1, 0]);
+    expect(skipped).toBe(0);
+  });
+
+  it("continues from what ClickHouse holds, and skips redelivered or older changes", () => {
+    const known = new Map([["a", { version: 11, live: 1 }]]);
+    const { rows, skipped } = sequenceChanges([change("a", 10, 1), change("a", 11, 1), change("a", 12, 0)], known);
+    expect(skipped).toBe(2);
+    expect(rows.map((r) => r._sign)).toEqual([-1]);
+  });
+
+  it("a re-snapshot of an unchanged live row counts nothing", () => {
+    const { rows } = sequenceChanges([change("a", 99, 1)], new Map([["a", { version: 11, live: 1 }]]));
+    expect(rows.map((r) => r._sign)).toEqual([0]);
   });
 });

@@ -47,9 +47,47 @@ export type ChRow = Record<string, string | number | null>;
 
 export interface CdcRow {
   table: CdcTable;
+  /** The row to insert; `_sign` is filled in by `sequenceChanges`. */
   row: ChRow;
-  /** Identity of this change: key columns and version, for redelivery checks. */
-  changeKey: string;
+  /** The row's identity (its ordering-key values joined by "|"), as ClickHouse prints them. */
+  key: string;
+  /** The change's LSN. */
+  version: number;
+  /** 1 when the row exists and is not soft-deleted after this change. */
+  live: number;
+}
+
+/** What ClickHouse already holds for a key: the latest version and whether it is live. */
+export interface KeyState {
+  version: number;
+  live: number;
+}
+
+/**
+ * Orders a batch's changes against what ClickHouse already holds, key by key: a change whose
+ * version is not newer than the latest known one is a redelivery or a stale replay (a
+ * re-snapshot after a lost connector offset, say) and is skipped; every other change gets
+ * `_sign` = its liveness minus the previous state's, so the counting views see each real
+ * change once whatever Kafka Connect or the sink replays.
+ */
+export function sequenceChanges(
+  changes: CdcRow[],
+  known: ReadonlyMap<string, KeyState>,
+): { rows: ChRow[]; skipped: number } {
+  const current = new Map(known);
+  const rows: ChRow[] = [];
+  let skipped = 0;
+  for (const c of changes) {
+    const prev = current.get(c.key);
+    if (prev && c.version <= prev.version) {
+      skipped++;
+      continue;
+    }
+    c.row._sign = c.live - (prev?.live ?? 0);
+    current.set(c.key, { version: c.version, live: c.live });
+    rows.push(c.row);
+  }
+  return { rows, skipped };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -80,12 +118,10 @@ function convert(table: CdcTable, image: Record<string, unknown>): ChRow {
   return out;
 }
 
-const live = (image: unknown): number => (isObject(image) && image.deleted_at == null ? 1 : 0);
-
 /**
- * A Debezium change event (JSON converter, schemas disabled, full envelope) → a CDC row.
- * `_sign` is the change's effect on the row's liveness, from the before and after images
- * (REPLICA IDENTITY FULL makes `before` complete). Returns null for a tombstone.
+ * A Debezium change event (JSON converter, schemas disabled, full envelope) → a CDC row with
+ * its key, version (LSN) and liveness. Deletes use the before image (REPLICA IDENTITY FULL makes
+ * it complete). Returns null for a tombstone.
  */
 export function cdcRow(table: CdcTable, value: unknown): CdcRow | null {
   if (value === null) return null;
@@ -103,10 +139,11 @@ export function cdcRow(table: CdcTable, value: unknown): CdcRow | null {
   const row = convert(table, image);
   row._version = lsn;
   row._is_deleted = op === "d" ? 1 : 0;
-  row._sign = (op === "d" ? 0 : live(after)) - live(before);
+  row._sign = 0;
   row._source_ts = chTime(tsMs);
-  const changeKey = `${CDC_SPECS[table].keys.map((k) => row[k]).join("|")}|${lsn}`;
-  return { table, row, changeKey };
+  const key = CDC_SPECS[table].keys.map((k) => row[k]).join("|");
+  const live = op !== "d" && row.deleted_at === null ? 1 : 0;
+  return { table, row, key, version: lsn, live };
 }
 
 /** A relayed event record → an events_raw row (author resolved later by the sink). */

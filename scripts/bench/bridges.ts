@@ -1,0 +1,23 @@
+/**
+ * `npm run bench:bridges`: per-request overhead of the two local HTTP front doors against the
+ * direct path (Redis over TCP; chDB in-process), one after the other in the same run, printed
+ * and written to bench-results/bridges.json with the machine and date.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { benchClickHouseGateway } from "./clickhouse-gateway.ts";
+import { benchRedisBridge } from "./redis-bridge.ts";
+
+const iterations = Number(process.argv[2] ?? 2000);
+const redis = await benchRedisBridge({ iterations });
+const clickhouse = await benchClickHouseGateway({ iterations });
+const report = {
+  date: new Date().toISOString(),
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  iterations,
+  redis,
+  clickhouse,
+};
+await mkdir("bench-results", { recursive: true });
+await writeFile("bench-results/bridges.json", `${JSON.stringify(report, null, 2)}\n`);
+console.log("\nwritten bench-results/bridges.json");
