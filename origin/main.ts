@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { Partitioners } from "kafkajs";
 import { pino } from "pino";
 import { EVENTS_STREAM_KEY, EVENTS_TOPIC } from "../edge/core/index.ts";
+import { invalidateKeys } from "./src/cache.ts";
 import { readConfig } from "./src/config.ts";
 import { grantCdcAccess } from "./src/connect/grant.ts";
 import { ConnectClient, ConnectorManager } from "./src/connect/manager.ts";
@@ -63,6 +64,7 @@ if (config.parts.includes("sink")) {
   const sink = new ClickHouseSink(ctx.kafka, ctx.clickhouse, log.child({ part: "sink" }), {
     groupId: config.sinkGroupId,
     topicNamespace: config.kafka.topicNamespace,
+    invalidate: (keys) => invalidateKeys(redis, keys),
   });
   parts.push(sink);
   metrics.watch({ sink });

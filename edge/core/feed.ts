@@ -13,6 +13,8 @@ export interface FeedCacheEntry {
   v: 1;
   rankingId: string;
   builtAtMs: number;
+  /** The user's feed version (feedVersionKey) read before the candidates were; 0 if none. */
+  ver?: number;
   /** Post ids served from earlier rankings of this paging session (never shown again in it). */
   excluded: string[];
   items: RankedItem[];

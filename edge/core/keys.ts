@@ -16,6 +16,14 @@ export const feedKey = (userId: string): string => `feed:v1:${userId}`;
 export const FEED_TTL_S = 60;
 
 /**
+ * A user's feed version, bumped by every invalidation. A cached ranking is valid only while its
+ * recorded version is current, so a ranking built from data read before a change landed can't
+ * outlive the invalidation even if its cache write arrives after it. Kept 24 h.
+ */
+export const feedVersionKey = (userId: string): string => `feed:v1:${userId}:ver`;
+export const FEED_VERSION_TTL_S = 24 * 3600;
+
+/**
  * The same ranking kept longer (24 h): the degraded answer when ClickHouse is down, and the
  * record of what a paging session already served after the fresh copy expired.
  */

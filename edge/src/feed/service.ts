@@ -14,6 +14,7 @@ import {
   type FeedCacheEntry,
   type FeedCursor,
   feedKey,
+  feedVersionKey,
   HOT_POSTS_KEY,
   LAST_FEED_TTL_S,
   lastFeedKey,
@@ -59,20 +60,27 @@ async function timed<T>(timings: Timing[], name: string, fn: () => Promise<T>): 
   }
 }
 
-/** Reads fresh and last rankings in one round trip; Redis trouble reads as a miss. */
+/**
+ * Reads the fresh and last rankings and the feed version in one round trip (auto-pipelined).
+ * A fresh ranking recorded under an older version was invalidated: it reads as a miss. Redis
+ * trouble reads as a miss too.
+ */
 async function readCache(
   deps: FeedDeps,
   userId: string,
-): Promise<{ fresh: FeedCacheEntry | null; last: FeedCacheEntry | null }> {
+): Promise<{ fresh: FeedCacheEntry | null; last: FeedCacheEntry | null; ver: number }> {
   try {
-    const [fresh, last] = await Promise.all([
+    const [fresh, last, ver] = await Promise.all([
       deps.redis.get<FeedCacheEntry>(feedKey(userId)),
       deps.redis.get<FeedCacheEntry>(lastFeedKey(userId)),
+      deps.redis.get<number>(feedVersionKey(userId)),
     ]);
-    return { fresh: fresh?.v === 1 ? fresh : null, last: last?.v === 1 ? last : null };
+    const v = Number(ver ?? 0);
+    const current = fresh?.v === 1 && (fresh.ver ?? 0) === v ? fresh : null;
+    return { fresh: current, last: last?.v === 1 ? last : null, ver: v };
   } catch (err) {
     deps.log.redis_error = String(err);
-    return { fresh: null, last: null };
+    return { fresh: null, last: null, ver: 0 };
   }
 }
 
@@ -81,6 +89,7 @@ export async function buildRanking(
   userId: string,
   excluded: string[],
   timings: Timing[],
+  ver = 0,
 ): Promise<FeedCacheEntry> {
   const [rows, seen] = await Promise.all([
     timed(timings, "ch", async () => {
@@ -109,7 +118,7 @@ export async function buildRanking(
     deps.ranking,
   );
   timings.push({ name: "rank", ms: performance.now() - t0 });
-  return { v: 1, rankingId: newRankingId(), builtAtMs: deps.now(), excluded, items };
+  return { v: 1, rankingId: newRankingId(), builtAtMs: deps.now(), ver, excluded, items };
 }
 
 /** Writes the fresh (60 s) and last (24 h) copies in one round trip. */
@@ -122,7 +131,7 @@ export function writeCache(redis: Redis, userId: string, entry: FeedCacheEntry):
 
 export async function getFeed(deps: FeedDeps, userId: string, cursor: FeedCursor | null): Promise<FeedResult> {
   const timings: Timing[] = [];
-  const { fresh, last } = await timed(timings, "redis", () => readCache(deps, userId));
+  const { fresh, last, ver } = await timed(timings, "redis", () => readCache(deps, userId));
 
   // Paging through a ranking we still have: serve it as it was, whatever changed since.
   if (cursor) {
@@ -135,7 +144,7 @@ export async function getFeed(deps: FeedDeps, userId: string, cursor: FeedCursor
   const excluded = cursor && last?.rankingId === cursor.rankingId ? servedIds(last, cursor.offset) : [];
   if (cursor && last?.rankingId !== cursor.rankingId) deps.log.cursor = "ranking-gone";
   try {
-    const entry = await buildRanking(deps, userId, excluded, timings);
+    const entry = await buildRanking(deps, userId, excluded, timings, ver);
     deps.waitUntil(writeCache(deps.redis, userId, entry).catch((err) => (deps.log.cache_write_error = String(err))));
     return { entry, offset: 0, cache: "MISS", timings };
   } catch (err) {

@@ -14,6 +14,7 @@ import {
   FEED_TTL_S,
   type FeedCacheEntry,
   feedKey,
+  feedVersionKey,
   HOT_POSTS_KEY,
   HOT_POSTS_TTL_S,
   LAST_FEED_TTL_S,
@@ -103,6 +104,8 @@ export async function generateSuggestions(
 /** Builds one user's ranking exactly as the edge does on a miss, and caches it. */
 export async function warmFeed(deps: GeneratorDeps, userId: string): Promise<FeedCacheEntry> {
   const now = deps.now?.() ?? Date.now();
+  // The version is read before the candidates, as the edge does (see feedVersionKey).
+  const ver = Number((await deps.redis.get(feedVersionKey(userId))) ?? 0);
   const [candidateRows, seen] = await Promise.all([
     rows<CandidateRowLike>(deps.ch, FEED_CANDIDATES_SQL, { viewer: userId, ...FEED_QUERY_LIMITS }),
     deps.redis.zrange(seenKey(userId), 0, -1),
@@ -114,7 +117,7 @@ export async function warmFeed(deps: GeneratorDeps, userId: string): Promise<Fee
     now,
     deps.ranking,
   );
-  const entry: FeedCacheEntry = { v: 1, rankingId: newRankingId(), builtAtMs: now, excluded: [], items };
+  const entry: FeedCacheEntry = { v: 1, rankingId: newRankingId(), builtAtMs: now, ver, excluded: [], items };
   const json = JSON.stringify(entry);
   await deps.redis
     .multi()

@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import { CDC_TABLES, type CdcTable, cdcTopic, EVENTS_TOPIC } from "../../../edge/core/index.ts";
 import { backoffMs } from "../connect/render.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
+import { staleKeys } from "./invalidation.ts";
 import {
   CDC_SPECS,
   type CdcRow,
@@ -32,6 +33,8 @@ export interface SinkOptions {
   topicNamespace?: string;
   /** Partitions processed at once. Default 3. */
   concurrency?: number;
+  /** Called with cache keys made stale by changes now visible in ClickHouse (best effort). */
+  invalidate?: (keys: string[]) => Promise<void>;
 }
 
 export interface SinkStats {
@@ -186,7 +189,16 @@ export class ClickHouseSink implements Part {
     );
     const { rows, skipped } = sequenceChanges(changes, known);
     this.stats.duplicatesSkipped += skipped;
-    if (rows.length) await this.insert(target, rows);
+    if (rows.length === 0) return;
+    await this.insert(target, rows);
+    if (this.opts.invalidate) {
+      const keys = [...new Set(rows.flatMap((r) => staleKeys(table, r)))];
+      if (keys.length) {
+        await this.opts.invalidate(keys).catch((err: unknown) => {
+          this.log.warn({ err: (err as Error).message, keys: keys.length }, "cache invalidation failed");
+        });
+      }
+    }
   }
 
   private async writeEvents(rows: ReturnType<typeof eventRow>[]): Promise<void> {

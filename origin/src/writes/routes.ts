@@ -19,6 +19,7 @@ import {
   suggestKey,
   verifyRequest,
 } from "../../../edge/core/index.ts";
+import { invalidateKeys } from "../cache.ts";
 
 export type WriteEnv = { Variables: { userId: string; body: Uint8Array } };
 type Vars = WriteEnv;
@@ -103,7 +104,7 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
 
   const invalidate = async (keys: string[]) => {
     try {
-      await deps.redis.del(...keys);
+      await invalidateKeys(deps.redis, keys);
     } catch (err) {
       // The write is committed; a stale cache heals by TTL (60 s). Say so.
       deps.log.warn({ keys, err: (err as Error).message }, "cache invalidation failed");

@@ -6,12 +6,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
+import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
 import { pino } from "pino";
 import { ALL_TOPICS } from "../../../edge/core/index.ts";
 import { migrateClickHouse } from "../../../origin/ch/migrate.ts";
 import { migrate } from "../../../origin/db/migrate.ts";
+import { invalidateKeys } from "../../../origin/src/cache.ts";
 import { type OriginConfig, readConfig } from "../../../origin/src/config.ts";
 import { grantCdcAccess } from "../../../origin/src/connect/grant.ts";
 import { ConnectClient, ConnectorManager } from "../../../origin/src/connect/manager.ts";
@@ -84,9 +86,11 @@ export async function startCdcHarness(): Promise<CdcHarness> {
     log,
   });
   await manager.start();
+  const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
   const sink = new ClickHouseSink(kafka, ch, log, {
     groupId: `test-sink-${id}`,
     topicNamespace: config.kafka.topicNamespace,
+    invalidate: (keys) => invalidateKeys(redis, keys),
   });
   await sink.start();
 
@@ -102,6 +106,7 @@ export async function startCdcHarness(): Promise<CdcHarness> {
     topic: (name) => config.kafka.topicNamespace + name,
     async teardown() {
       await sink.stop().catch(() => {});
+      redis.disconnect();
       await manager.stop().catch(() => {});
       await connect.delete(config.cdc.connectorName).catch(() => {});
       await pool.end().catch(() => {});
