@@ -34,6 +34,8 @@ import {
 export interface GeneratorDeps {
   ch: ClickHouseClient;
   redis: Redis;
+  /** Where the hot list goes. Default HOT_POSTS_KEY (tests use their own). */
+  hotKey?: string;
   ranking?: RankingOptions;
   now?: () => number;
 }
@@ -49,7 +51,7 @@ export async function generateHotPosts(deps: GeneratorDeps): Promise<Record<stri
   const now = deps.now?.() ?? Date.now();
   const candidates = await rows<CandidateRowLike>(deps.ch, TRENDING_CANDIDATES_SQL, { pool: TRENDING_POOL });
   const hot = rankHotPosts(candidates, now, deps.ranking);
-  await deps.redis.set(HOT_POSTS_KEY, JSON.stringify(hot), "EX", HOT_POSTS_TTL_S);
+  await deps.redis.set(deps.hotKey ?? HOT_POSTS_KEY, JSON.stringify(hot), "EX", HOT_POSTS_TTL_S);
   if (hot.length) {
     const computedAt = new Date(now).toISOString().replace("T", " ").replace("Z", "");
     await deps.ch.insert({
