@@ -324,7 +324,12 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
         pool.release(probe, { retire: false });
       }
       const listening = await new Promise<AddressInfo>((resolve, reject) => {
-        const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => resolve(info));
+        // URLs carry query parameters (param_*): allow 1 MiB like the server's http_max_uri_size,
+        // instead of Node's 16 KiB header limit (which answered 431 with an empty body).
+        const s = serve(
+          { fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: { maxHeaderSize: 1024 * 1024 } },
+          (info) => resolve(info),
+        );
         s.once("error", reject);
         server = s;
       });

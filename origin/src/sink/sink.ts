@@ -174,19 +174,14 @@ export class ClickHouseSink implements Part {
     // index; DateTime64 keys print as "YYYY-MM-DD hh:mm:ss.mmm", as transform.ts writes them.
     const firstKey = spec.keys[0] as string;
     const keyExpr = spec.keys.map((k) => `toString(${k})`).join(", '|', ");
-    const rs = await this.ch.query({
-      query: `SELECT concat(${keyExpr}) AS k, max(_version) AS v,
-                argMax(toUInt8(_is_deleted = 0 AND deleted_at IS NULL), _version) AS live
-              FROM {t:Identifier} WHERE ${firstKey} IN {first:Array(UUID)} GROUP BY k`,
-      query_params: { t: target, first: [...new Set(changes.map((c) => String(c.row[firstKey])))] },
-      format: "JSONEachRow",
-    });
-    const known = new Map(
-      (await rs.json<{ k: string; v: string; live: number }>()).map((r) => [
-        r.k,
-        { version: Number(r.v), live: Number(r.live) },
-      ]),
+    const found = await this.lookup<{ k: string; v: string; live: number }>(
+      `SELECT concat(${keyExpr}) AS k, max(_version) AS v,
+         argMax(toUInt8(_is_deleted = 0 AND deleted_at IS NULL), _version) AS live
+       FROM {t:Identifier} WHERE ${firstKey} IN {ids:Array(UUID)} GROUP BY k`,
+      target,
+      [...new Set(changes.map((c) => String(c.row[firstKey])))],
     );
+    const known = new Map(found.map((r) => [r.k, { version: Number(r.v), live: Number(r.live) }]));
     const { rows, skipped } = sequenceChanges(changes, known);
     this.stats.duplicatesSkipped += skipped;
     if (rows.length === 0) return;
@@ -207,21 +202,16 @@ export class ClickHouseSink implements Part {
     const ids = unique.map((r) => r.event_id);
     const postIds = [...new Set(unique.map((r) => r.post_id))];
     const [existing, authors] = await Promise.all([
-      this.ch
-        .query({
-          query: "SELECT toString(event_id) AS id FROM {t:Identifier} WHERE event_id IN {ids:Array(UUID)}",
-          query_params: { t: "events_raw", ids },
-          format: "JSONEachRow",
-        })
-        .then((r) => r.json<{ id: string }>()),
-      this.ch
-        .query({
-          query:
-            "SELECT toString(id) AS id, toString(author_id) AS author FROM {t:Identifier} WHERE id IN {ids:Array(UUID)}",
-          query_params: { t: "posts_by_id", ids: postIds },
-          format: "JSONEachRow",
-        })
-        .then((r) => r.json<{ id: string; author: string }>()),
+      this.lookup<{ id: string }>(
+        "SELECT toString(event_id) AS id FROM {t:Identifier} WHERE event_id IN {ids:Array(UUID)}",
+        "events_raw",
+        ids,
+      ),
+      this.lookup<{ id: string; author: string }>(
+        "SELECT toString(id) AS id, toString(author_id) AS author FROM {t:Identifier} WHERE id IN {ids:Array(UUID)}",
+        "posts_by_id",
+        postIds,
+      ),
     ]);
     const present = new Set(existing.map((r) => r.id));
     const authorOf = new Map(authors.map((a) => [a.id, a.author]));
@@ -231,10 +221,32 @@ export class ClickHouseSink implements Part {
     if (fresh.length) await this.insert("events_raw", fresh);
   }
 
+  /** Runs a lookup `... IN {ids:Array(UUID)}` over `ids` in URL-sized chunks. */
+  private async lookup<T>(query: string, table: string, ids: string[]): Promise<T[]> {
+    const out: T[] = [];
+    for (const part of chunks(ids)) {
+      const rs = await this.ch.query({ query, query_params: { t: table, ids: part }, format: "JSONEachRow" });
+      out.push(...(await rs.json<T>()));
+    }
+    return out;
+  }
+
   private async insert(table: string, values: ChRow[]): Promise<void> {
     await this.ch.insert({ table, values, format: "JSONEachRow" });
     this.stats.rowsInserted += values.length;
   }
+}
+
+/**
+ * Lookups pass ids as query parameters, which travel in the URL: keep each under ~100 KB
+ * (a real server allows 1 MiB by default).
+ */
+const LOOKUP_CHUNK = 2000;
+
+function chunks<T>(items: T[], size = LOOKUP_CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 function dedupeBy<T>(rows: T[], key: (r: T) => string): T[] {
