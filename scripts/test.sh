@@ -24,6 +24,16 @@ run_vitest() { # name, then vitest args
 echo "== unit and workers tests"
 run_vitest fast --project unit --project workers "$@"
 
+echo "== edge bundle (wrangler deploy --dry-run)"
+if wrangler deploy --dry-run --outdir .stack/dist >.stack/bundle.log 2>&1; then
+  raw=$(wc -c <.stack/dist/index.js)
+  gz=$(gzip -c .stack/dist/index.js | wc -c)
+  echo "edge bundle: ${raw} bytes raw, ${gz} bytes gzip"
+else
+  echo "wrangler deploy --dry-run FAILED:" && cat .stack/bundle.log
+  status=1
+fi
+
 started_stack=0
 stop_stack() {
   if [ "$started_stack" = 1 ] && [ -z "${STACK_KEEP:-}" ]; then
