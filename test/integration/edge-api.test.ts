@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_WEIGHTS, feedKey, lastFeedKey, seenKey, suggestKey } from "../../edge/core/index.ts";
+import { DEFAULT_WEIGHTS, type FeedItemOut, feedKey, lastFeedKey, seenKey, suggestKey } from "../../edge/core/index.ts";
 import { writeApp } from "../../origin/src/writes/routes.ts";
 import { devToken } from "../../scripts/token.ts";
 import { type CdcHarness, CH_URL, startCdcHarness, waitFor } from "./support/cdc.ts";
@@ -21,20 +21,7 @@ const BRIDGE_URL = `http://127.0.0.1:${process.env.REDIS_BRIDGE_PORT ?? 8079}`;
 const BRIDGE_TOKEN = process.env.REDIS_BRIDGE_TOKEN ?? "local-dev-token";
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-interface FeedItem {
-  post_id: string;
-  author_id: string;
-  created_at: string;
-  source: string;
-  score: number;
-  explain?: {
-    freshness: number;
-    engagement: number;
-    affinity: number;
-    base_score: number;
-    diversity_multiplier: number;
-  };
-}
+type FeedItem = FeedItemOut;
 
 describe("edge API on the real stack", () => {
   let h: CdcHarness;
