@@ -129,17 +129,30 @@ async function ensureCdcGrants(adminUrl: string): Promise<void> {
   });
 }
 
-/** Drops the replication slots of `feed`; an active slot gets a few seconds to be released. */
+/**
+ * Drops the replication slots of `feed` and those integration tests left behind (named
+ * `test_*`, e.g. by a test run that was killed); an active slot gets a few seconds to be
+ * released. Then drops the throwaway databases of such runs (`t_<name>_<12 hex>`).
+ */
 export async function dropFeedSlots(adminUrl: string, waitMs = 15_000): Promise<string[]> {
   return withClient(adminUrl, async (c) => {
     const dropped: string[] = [];
     const deadline = Date.now() + waitMs;
     for (;;) {
       const { rows } = await c.query<{ slot_name: string; active: boolean; active_pid: number | null }>(
-        "SELECT slot_name, active, active_pid FROM pg_replication_slots WHERE database = $1",
+        "SELECT slot_name, active, active_pid FROM pg_replication_slots WHERE database = $1 OR slot_name LIKE 'test\\_%'",
         [DATABASE],
       );
-      if (rows.length === 0) return dropped;
+      if (rows.length === 0) {
+        const leftovers = await c.query<{ datname: string }>(
+          "SELECT datname FROM pg_database WHERE datname ~ '^t_[a-z0-9_]+_[0-9a-f]{12}$'",
+        );
+        for (const { datname } of leftovers.rows) {
+          // The name matched a strict pattern above, so it is safe to splice as an identifier.
+          await c.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`).catch(() => {});
+        }
+        return dropped;
+      }
       for (const slot of rows.filter((s) => !s.active)) {
         await c.query("SELECT pg_drop_replication_slot($1)", [slot.slot_name]).catch(() => {});
         dropped.push(slot.slot_name);

@@ -15,9 +15,12 @@ export async function adminClient(): Promise<pg.Client> {
   return client;
 }
 
-/** Creates a uniquely named empty database; `drop()` removes it. */
-export async function tempDatabase(prefix = "t"): Promise<{ name: string; url: string; drop(): Promise<void> }> {
-  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
+/**
+ * Creates a uniquely named empty database (`t_<prefix>_<12 hex>`); `drop()` removes it, and
+ * `npm run stack:down` removes any a killed run left behind.
+ */
+export async function tempDatabase(prefix = "db"): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `t_${prefix}_${randomBytes(6).toString("hex")}`;
   const admin = await adminClient();
   try {
     await admin.query(`CREATE DATABASE ${name}`);
