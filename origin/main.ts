@@ -2,7 +2,7 @@
 import { Redis } from "ioredis";
 import { Partitioners } from "kafkajs";
 import { pino } from "pino";
-import { EVENTS_STREAM_KEY, EVENTS_TOPIC } from "../edge/core/index.ts";
+import { EVENTS_TOPIC } from "../edge/core/index.ts";
 import { invalidateKeys } from "./src/cache.ts";
 import { readConfig } from "./src/config.ts";
 import { grantCdcAccess } from "./src/connect/grant.ts";
@@ -91,7 +91,7 @@ if (config.parts.includes("relay")) {
     health: () => ({ ok: relayRedis.status === "ready" }),
   });
   const relay = new EventRelay(relayRedis, producer, log.child({ part: "relay" }), {
-    stream: EVENTS_STREAM_KEY,
+    stream: config.relayStream,
     topic: config.kafka.topicNamespace + EVENTS_TOPIC,
     batchSize: config.relayBatchSize,
   });

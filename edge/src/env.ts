@@ -28,6 +28,8 @@ export interface Env {
   JWT_AUDIENCE?: string;
   /** Comma-separated allowed CORS origins, or "*". Default "*". */
   CORS_ORIGINS?: string;
+  /** Redis stream accepted events are appended to. Default events:ingest (the relay's RELAY_STREAM). */
+  EVENTS_STREAM?: string;
   /** Per-user limit on event requests, "N/<n>s|m|h". Default 120/10s. */
   EVENTS_RATE_LIMIT?: string;
   /** Ranking weights (defaults 0.30 / 0.40 / 0.30). */

@@ -102,6 +102,8 @@ const schema = z.object({
   WARM_TOP_USERS: z.coerce.number().int().min(1).default(100),
   /** Redis over TCP (the origin runs in the data region). Default redis://127.0.0.1:6379. */
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  /** The Redis stream the relay reads (the edge's EVENTS_STREAM). Default events:ingest. */
+  RELAY_STREAM: z.string().min(1).default("events:ingest"),
   /** Entries the relay moves per batch. Default 500. */
   RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   /** Consumer group of the Kafka → ClickHouse sink. Default clickhouse-sink. */
@@ -142,6 +144,7 @@ export type OriginConfig = {
   jobs: { hotPostsMs: number; suggestMs: number; suggestMaxUsers: number; warmMs: number; warmTopUsers: number };
   redisUrl: string;
   relayBatchSize: number;
+  relayStream: string;
   sinkGroupId: string;
   sharedSecret: string;
 };
@@ -201,6 +204,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     },
     redisUrl: e.REDIS_URL,
     relayBatchSize: e.RELAY_BATCH_SIZE,
+    relayStream: e.RELAY_STREAM,
     sinkGroupId: e.SINK_GROUP_ID,
     sharedSecret: e.ORIGIN_SHARED_SECRET,
   };

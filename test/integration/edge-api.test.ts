@@ -9,7 +9,15 @@ import { Hono } from "hono";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_WEIGHTS, type FeedItemOut, feedKey, lastFeedKey, seenKey, suggestKey } from "../../edge/core/index.ts";
+import {
+  DEFAULT_WEIGHTS,
+  type FeedItemOut,
+  feedKey,
+  feedVersionKey,
+  lastFeedKey,
+  seenKey,
+  suggestKey,
+} from "../../edge/core/index.ts";
 import { writeApp } from "../../origin/src/writes/routes.ts";
 import { devToken } from "../../scripts/token.ts";
 import { type CdcHarness, CH_URL, startCdcHarness, waitFor } from "./support/cdc.ts";
@@ -33,6 +41,7 @@ describe("edge API on the real stack", () => {
   const fans = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   const posts: { id: string; author: string }[] = [];
   const tokens = new Map<string, string>();
+  const eventsStream = `t:events:${randomBytes(4).toString("hex")}`;
 
   const tokenFor = async (user: string) => {
     if (!tokens.has(user)) tokens.set(user, await devToken(user, 3600, JWT_SECRET));
@@ -74,6 +83,7 @@ describe("edge API on the real stack", () => {
         CLICKHOUSE_URL: CH_URL,
         CLICKHOUSE_DATABASE: h.config.clickhouse.database,
         EVENTS_RATE_LIMIT: "20/30s",
+        EVENTS_STREAM: eventsStream,
       },
     });
 
@@ -116,7 +126,10 @@ describe("edge API on the real stack", () => {
     origin?.close();
     if (redis) {
       const users = [viewer, ...authors, ...fans];
-      await redis.del(...users.flatMap((u) => [feedKey(u), lastFeedKey(u), seenKey(u), suggestKey(u)]));
+      await redis.del(
+        eventsStream,
+        ...users.flatMap((u) => [feedKey(u), lastFeedKey(u), feedVersionKey(u), seenKey(u), suggestKey(u)]),
+      );
       redis.disconnect();
     }
     await h?.teardown();
@@ -173,6 +186,13 @@ describe("edge API on the real stack", () => {
     const res = await api(viewer, "POST", "/api/v1/events", { events: [{ type: "impression", post_id: target }] });
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ accepted: 1, rejected: [] });
+    // Appended to the stream for the relay, with the user from the token and a server time.
+    const latest = (await redis.xrevrange(eventsStream, "+", "-", "COUNT", 1))[0];
+    expect(JSON.parse(latest?.[1][1] as string)).toMatchObject({
+      user_id: viewer,
+      post_id: target,
+      type: "impression",
+    });
     await redis.del(feedKey(viewer)); // the cached ranking expires
     const { body } = await feed("?limit=100");
     expect(body.items.map((i) => i.post_id)).not.toContain(target);

@@ -101,7 +101,8 @@ export const eventsRoutes = new Hono<AppEnv>().post("/", requireUser(), limitBod
 
   // One round trip: every XADD plus the seen-set update for impressions.
   const p = redis.pipeline();
-  for (const r of records) p.xadd(EVENTS_STREAM_KEY, "*", { e: JSON.stringify(r) });
+  const stream = c.env.EVENTS_STREAM || EVENTS_STREAM_KEY;
+  for (const r of records) p.xadd(stream, "*", { e: JSON.stringify(r) });
   const impressions = records.filter((r) => r.type === "impression");
   if (impressions.length) {
     const key = seenKey(userId);
