@@ -10,10 +10,10 @@ import { ConnectClient, ConnectorManager } from "./src/connect/manager.ts";
 import { createContext } from "./src/context.ts";
 import { createOriginApp, httpServerPart } from "./src/http.ts";
 import { generateHotPosts, generateSuggestions, warmFeeds } from "./src/jobs/generators.ts";
-import { PeriodicJob } from "./src/jobs/periodic.ts";
+import { JobGroup, PeriodicJob } from "./src/jobs/periodic.ts";
 import { Lifecycle, type Part } from "./src/lifecycle.ts";
 import { createMetrics } from "./src/metrics.ts";
-import { type Check, probe, runChecks } from "./src/readiness.ts";
+import { type Check, probe, runChecks, withTimeout } from "./src/readiness.ts";
 import { EventRelay } from "./src/relay/relay.ts";
 import { ClickHouseSink } from "./src/sink/sink.ts";
 import { writeApp } from "./src/writes/routes.ts";
@@ -92,6 +92,7 @@ if (config.parts.includes("relay")) {
   });
   const relay = new EventRelay(relayRedis, producer, log.child({ part: "relay" }), {
     stream: config.relayStream,
+    claimIdleMs: config.relayClaimIdleMs,
     topic: config.kafka.topicNamespace + EVENTS_TOPIC,
     batchSize: config.relayBatchSize,
   });
@@ -112,7 +113,7 @@ if (config.parts.includes("jobs")) {
       {
         name: "suggested-users",
         intervalMs: config.jobs.suggestMs,
-        run: () => generateSuggestions(deps, { maxUsers: config.jobs.suggestMaxUsers }),
+        run: (signal) => generateSuggestions(deps, { maxUsers: config.jobs.suggestMaxUsers, signal }),
       },
       redis,
       jobLog,
@@ -121,13 +122,13 @@ if (config.parts.includes("jobs")) {
       {
         name: "feed-warmer",
         intervalMs: config.jobs.warmMs,
-        run: () => warmFeeds(deps, { topUsers: config.jobs.warmTopUsers }),
+        run: (signal) => warmFeeds(deps, { topUsers: config.jobs.warmTopUsers, signal }),
       },
       redis,
       jobLog,
     ),
   ];
-  parts.push(...jobs);
+  parts.push(new JobGroup(jobs));
   metrics.watch({ jobs });
 }
 // HTTP last: it starts taking requests once everything behind it runs.
@@ -149,8 +150,14 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     log.info({ signal }, "shutting down");
     void lifecycle
       .stop(config.shutdownTimeoutMs)
-      .then(() => ctx.close())
-      .then(() => process.exit(0));
+      // Parts are drained; closing idle client pools must not hold the exit hostage.
+      .then(() =>
+        withTimeout(ctx.close(), 2000, "closing clients").catch((err) => log.warn({ err: err.message }, "close")),
+      )
+      .then(() => {
+        log.info("stopped");
+        process.exit(0);
+      });
   });
 }
 

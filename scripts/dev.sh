@@ -21,7 +21,8 @@ mkdir -p .stack/logs .stack/run
 if [ -f .stack/run/origin.pid ] && kill -0 "$(cat .stack/run/origin.pid)" 2>/dev/null; then
   echo "[dev] origin already running (pid $(cat .stack/run/origin.pid))"
 else
-  tsx origin/main.ts >>.stack/logs/origin.log 2>&1 &
+  # node --import tsx (not the tsx wrapper): SIGTERM reaches the origin itself, which drains.
+  node --import tsx origin/main.ts >>.stack/logs/origin.log 2>&1 &
   echo $! >.stack/run/origin.pid
   echo "[dev] origin starting (pid $!, log .stack/logs/origin.log)"
 fi

@@ -104,6 +104,8 @@ const schema = z.object({
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
   /** The Redis stream the relay reads (the edge's EVENTS_STREAM). Default events:ingest. */
   RELAY_STREAM: z.string().min(1).default("events:ingest"),
+  /** The relay takes over entries another relay left pending this long. Default 30000 ms. */
+  RELAY_CLAIM_IDLE_MS: z.coerce.number().int().min(100).default(30_000),
   /** Entries the relay moves per batch. Default 500. */
   RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   /** Consumer group of the Kafka → ClickHouse sink. Default clickhouse-sink. */
@@ -145,6 +147,7 @@ export type OriginConfig = {
   redisUrl: string;
   relayBatchSize: number;
   relayStream: string;
+  relayClaimIdleMs: number;
   sinkGroupId: string;
   sharedSecret: string;
 };
@@ -205,6 +208,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL,
     relayBatchSize: e.RELAY_BATCH_SIZE,
     relayStream: e.RELAY_STREAM,
+    relayClaimIdleMs: e.RELAY_CLAIM_IDLE_MS,
     sinkGroupId: e.SINK_GROUP_ID,
     sharedSecret: e.ORIGIN_SHARED_SECRET,
   };

@@ -74,32 +74,42 @@ async function activeUsers(deps: GeneratorDeps, hours: number, limit: number): P
   return (await rows<{ user_id: string }>(deps.ch, ACTIVE_USERS_SQL, { hours, limit })).map((r) => r.user_id);
 }
 
-/** Runs `fn` over `items` with at most `concurrency` at once. */
-async function eachLimited<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+/** Runs `fn` over `items` with at most `concurrency` at once; stops taking items once aborted. */
+async function eachLimited<T>(
+  items: T[],
+  concurrency: number,
+  fn: (item: T) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
+      while (next < items.length && !signal?.aborted) await fn(items[next++] as T);
     }),
   );
 }
 
 export async function generateSuggestions(
   deps: GeneratorDeps,
-  opts: { maxUsers: number; concurrency?: number },
+  opts: { maxUsers: number; concurrency?: number; signal?: AbortSignal },
 ): Promise<Record<string, number>> {
   const users = await activeUsers(deps, 24, opts.maxUsers);
   let written = 0;
-  await eachLimited(users, opts.concurrency ?? 4, async (userId) => {
-    const suggestions = suggestionsFromRows(
-      await rows<{ user_id: string; score: string; reason: string }>(deps.ch, SUGGESTED_USERS_SQL, {
-        viewer: userId,
-        limit: 20,
-      }),
-    );
-    await deps.redis.set(suggestKey(userId), JSON.stringify(suggestions), "EX", SUGGEST_TTL_S);
-    written++;
-  });
+  await eachLimited(
+    users,
+    opts.concurrency ?? 4,
+    async (userId) => {
+      const suggestions = suggestionsFromRows(
+        await rows<{ user_id: string; score: string; reason: string }>(deps.ch, SUGGESTED_USERS_SQL, {
+          viewer: userId,
+          limit: 20,
+        }),
+      );
+      await deps.redis.set(suggestKey(userId), JSON.stringify(suggestions), "EX", SUGGEST_TTL_S);
+      written++;
+    },
+    opts.signal,
+  );
   return { users: users.length, written };
 }
 
@@ -131,12 +141,17 @@ export async function warmFeed(deps: GeneratorDeps, userId: string): Promise<Fee
 
 export async function warmFeeds(
   deps: GeneratorDeps,
-  opts: { topUsers: number; concurrency?: number },
+  opts: { topUsers: number; concurrency?: number; signal?: AbortSignal },
 ): Promise<Record<string, number>> {
   const users = await activeUsers(deps, 24, opts.topUsers);
   let items = 0;
-  await eachLimited(users, opts.concurrency ?? 4, async (userId) => {
-    items += (await warmFeed(deps, userId)).items.length;
-  });
+  await eachLimited(
+    users,
+    opts.concurrency ?? 4,
+    async (userId) => {
+      items += (await warmFeed(deps, userId)).items.length;
+    },
+    opts.signal,
+  );
   return { users: users.length, items };
 }

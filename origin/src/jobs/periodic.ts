@@ -24,8 +24,8 @@ export interface JobSpec {
   intervalMs: number;
   /** Fraction of the interval added or removed at random. Default 0.1. */
   jitter?: number;
-  /** Does one run; returns counts for the log line. */
-  run: () => Promise<Record<string, number>>;
+  /** Does one run; returns counts for the log line. `signal` aborts when the origin stops. */
+  run: (signal: AbortSignal) => Promise<Record<string, number>>;
 }
 
 export class PeriodicJob implements Part {
@@ -41,6 +41,7 @@ export class PeriodicJob implements Part {
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
   private stopped = true;
+  private abort = new AbortController();
   private readonly owner = randomUUID();
 
   constructor(
@@ -53,12 +54,15 @@ export class PeriodicJob implements Part {
 
   async start(): Promise<void> {
     this.stopped = false;
+    this.abort = new AbortController();
     // First run soon after start (jittered), not a whole interval later.
     this.schedule(Math.random() * Math.min(5000, this.spec.intervalMs));
   }
 
+  /** No new runs; a run in progress is told to stop (it finishes the item at hand) and awaited. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort();
     if (this.timer) clearTimeout(this.timer);
     await this.inFlight;
   }
@@ -83,7 +87,7 @@ export class PeriodicJob implements Part {
     }
     const t0 = Date.now();
     try {
-      const counts = await this.spec.run();
+      const counts = await this.spec.run(this.abort.signal);
       this.stats.runs++;
       this.stats.lastCounts = counts;
       this.log.info({ job: this.spec.name, ms: Date.now() - t0, ...counts }, "job run");
@@ -111,5 +115,21 @@ export class PeriodicJob implements Part {
           this.schedule(this.spec.intervalMs * (1 - j + Math.random() * 2 * j));
         });
     }, delayMs);
+  }
+}
+
+/** Several jobs as one lifecycle part: they start together and stop together (concurrently). */
+export class JobGroup implements Part {
+  readonly name = "jobs";
+  constructor(readonly jobs: PeriodicJob[]) {}
+  async start(): Promise<void> {
+    await Promise.all(this.jobs.map((j) => j.start()));
+  }
+  async stop(): Promise<void> {
+    await Promise.all(this.jobs.map((j) => j.stop()));
+  }
+  health(): PartHealth {
+    const each = this.jobs.map((j) => [j.name, j.health()] as const);
+    return { ok: each.every(([, h]) => h.ok), detail: Object.fromEntries(each) };
   }
 }
