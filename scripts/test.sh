@@ -21,6 +21,13 @@ run_vitest() { # name, then vitest args
   vitest run --reporter=default --reporter=json --outputFile="$results/$name.json" "$@" || status=1
 }
 
+echo "== static checks (typecheck, biome)"
+if ! (tsc -p tsconfig.edge.json && tsc -p tsconfig.node.json && tsc -p test/workers/tsconfig.json); then
+  echo "typecheck FAILED"
+  status=1
+fi
+biome check . || { echo "biome check FAILED"; status=1; }
+
 echo "== unit and workers tests"
 run_vitest fast --project unit --project workers "$@"
 

@@ -13,7 +13,12 @@ const redis = await benchRedisBridge({ iterations });
 const clickhouse = await benchClickHouseGateway({ iterations });
 const report = {
   date: new Date().toISOString(),
-  machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  machine: {
+    cpus: cpus().length,
+    model: cpus()[0]?.model,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  },
   iterations,
   redis,
   clickhouse,

@@ -30,7 +30,9 @@ try {
   for (const u of users) {
     for (let k = 0; k < 20; k++) {
       const v = users[Math.floor(rand() ** 2 * users.length)] as string; // some authors are popular
-      if (v !== u) f.push(u), e.push(v);
+      if (v === u) continue;
+      f.push(u);
+      e.push(v);
     }
   }
   await q(
