@@ -34,6 +34,19 @@ done
 curl -fsS "$origin_url/healthz" >/dev/null || { echo "[dev] origin did not become healthy; see .stack/logs/origin.log" >&2; exit 1; }
 echo "[dev] origin healthy at $origin_url"
 
+# Demo data once: an empty database gets the deterministic seed (through the real CDC path).
+users=$(node -e '
+const pg = require("pg");
+const c = new pg.Client({ connectionString: process.env.DATABASE_URL || "postgres://feed_app:feed_app@127.0.0.1:5432/feed" });
+c.connect().then(() => c.query("SELECT count(*)::int AS n FROM users")).then((r) => { console.log(r.rows[0].n); return c.end(); });
+')
+if [ "${users:-0}" -eq 0 ]; then
+  echo "[dev] loading demo data (npm run seed -- --users ${SEED_USERS:-1000})"
+  demo_user=$(tsx scripts/seed.ts --users "${SEED_USERS:-1000}" | tail -1)
+  echo "$demo_user" >.stack/demo-user
+fi
+demo_user=$(cat .stack/demo-user 2>/dev/null || true)
+
 stop_origin() {
   if [ -f .stack/run/origin.pid ]; then
     kill "$(cat .stack/run/origin.pid)" 2>/dev/null || true
@@ -42,9 +55,18 @@ stop_origin() {
 }
 trap stop_origin EXIT INT TERM
 
+token=""
+[ -n "$demo_user" ] && token=$(tsx scripts/token.ts "$demo_user" | tail -1)
 cat <<MSG
 [dev] edge:   http://127.0.0.1:8787   (wrangler dev, starting below)
-[dev] try:    curl -s http://127.0.0.1:8787/healthz
+[dev] demo user: ${demo_user:-none}   (more tokens: npm run token -- <user-id>)
+[dev] token:  ${token}
+[dev] try:
+  curl -s -i 'http://127.0.0.1:8787/api/v1/feed?limit=10&explain=1' -H "authorization: Bearer ${token}"
+  curl -s 'http://127.0.0.1:8787/api/v1/discover/suggested-users?limit=5' -H "authorization: Bearer ${token}"
+  curl -s -X POST http://127.0.0.1:8787/api/v1/events -H "authorization: Bearer ${token}" -H 'content-type: application/json' \\
+    -d '{"events":[{"type":"impression","post_id":"00000000-0000-4000-8000-000000000001"}]}'
+  curl -s http://127.0.0.1:8787/api/v1/trending
 [dev] stop:   Ctrl-C here, then \`npm run stack:down\` to stop the services
 MSG
 wrangler dev --ip 127.0.0.1 --port 8787

@@ -5,17 +5,9 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 
-/** mulberry32: a tiny deterministic PRNG, so a failing run can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "../../../scripts/lib/rng.ts";
+
+import { rng } from "../../../scripts/lib/rng.ts";
 
 export interface WorkloadResult {
   writes: number;

@@ -1,0 +1,229 @@
+/**
+ * `npm run seed -- --users N [--seed S] [--posts-per-user P] [--events-per-user E]`
+ *
+ * Deterministic demo data (the same seed gives the same ids and graph): users, a power-law
+ * follow graph (a few authors followed by many), posts spread over the last 72 h, likes and
+ * comments, and events with realistic ratios (impressions ≫ views > clicks > shares, dwell).
+ * It goes through the real path: rows into PostgreSQL (batched multi-row inserts; Debezium
+ * carries them to ClickHouse) and events into Kafka `events` (the sink carries them to
+ * ClickHouse). Prints a progress line with rate and ETA, and a user id to try.
+ *
+ * Bulk loading for the large scales of the benchmark (COPY, direct ClickHouse inserts) is not
+ * here yet.
+ */
+import { Kafka, logLevel, Partitioners } from "kafkajs";
+import pg from "pg";
+import { EVENTS_TOPIC } from "../edge/core/index.ts";
+import { readConfig } from "../origin/src/config.ts";
+import { rng, uuidFrom } from "./lib/rng.ts";
+
+interface SeedOptions {
+  users: number;
+  seed: number;
+  postsPerUser: number;
+  eventsPerUser: number;
+}
+
+function parseArgs(argv: string[]): SeedOptions {
+  const opts: SeedOptions = { users: 1000, seed: 1, postsPerUser: 3, eventsPerUser: 30 };
+  const names: Record<string, keyof SeedOptions> = {
+    "--users": "users",
+    "--seed": "seed",
+    "--posts-per-user": "postsPerUser",
+    "--events-per-user": "eventsPerUser",
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = names[argv[i] as string];
+    const value = Number(argv[i + 1]);
+    if (!key || !Number.isInteger(value) || value < 0) {
+      throw new Error(
+        `usage: npm run seed -- --users N [--seed S] [--posts-per-user P] [--events-per-user E] (bad: ${argv[i]})`,
+      );
+    }
+    opts[key] = value;
+  }
+  if (opts.users < 2) throw new Error("--users must be at least 2");
+  return opts;
+}
+
+/** One progress line on stderr: done/total, rate and ETA. */
+function progress(label: string, total: number) {
+  const t0 = Date.now();
+  let last = 0;
+  return (done: number) => {
+    const now = Date.now();
+    if (done < total && now - last < 250) return;
+    last = now;
+    const rate = done / Math.max(0.001, (now - t0) / 1000);
+    const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
+    const pct = Math.floor((done / total) * 100);
+    const bar = "#".repeat(Math.floor(pct / 5)).padEnd(20, ".");
+    process.stderr.write(
+      `\r[seed] ${label.padEnd(8)} [${bar}] ${pct}% ${done}/${total} ${Math.round(rate)}/s ETA ${eta.toFixed(0)}s   `,
+    );
+    if (done >= total) process.stderr.write("\n");
+  };
+}
+
+/** Inserts rows with one multi-row statement per chunk: `unnest` of typed arrays. */
+async function insertColumns(
+  client: pg.PoolClient,
+  sql: string,
+  columns: unknown[][],
+  onProgress: (done: number) => void,
+  chunk = 5000,
+): Promise<void> {
+  const n = columns[0]?.length ?? 0;
+  for (let i = 0; i < n; i += chunk) {
+    await client.query(
+      sql,
+      columns.map((c) => c.slice(i, i + chunk)),
+    );
+    onProgress(Math.min(n, i + chunk));
+  }
+  if (n === 0) onProgress(0);
+}
+
+export async function seed(opts: SeedOptions, databaseUrl: string, brokers: string[], topic: string) {
+  const rand = rng(opts.seed);
+  const users = Array.from({ length: opts.users }, () => uuidFrom(rand));
+  // Power law: an author's popularity ~ 1/rank; each user follows 5–40 of them.
+  const pickAuthor = () => users[Math.floor(users.length * rand() ** 3)] as string;
+  const follows: [string, string][] = [];
+  const seenPair = new Set<string>();
+  for (const u of users) {
+    const k = 5 + Math.floor(rand() * 36);
+    for (let i = 0; i < k; i++) {
+      const v = pickAuthor();
+      const key = `${u}|${v}`;
+      if (v === u || seenPair.has(key)) continue;
+      seenPair.add(key);
+      follows.push([u, v]);
+    }
+  }
+  const now = Date.now();
+  const posts: { id: string; author: string; at: number }[] = [];
+  for (const u of users) {
+    for (let i = 0; i < opts.postsPerUser; i++)
+      posts.push({ id: uuidFrom(rand), author: u, at: now - Math.floor(rand() * 72 * 3600_000) });
+  }
+  const pickPost = () => posts[Math.floor(posts.length * rand() ** 2)] as (typeof posts)[number];
+  const likes = new Map<string, [string, string]>();
+  const comments: { id: string; post: string; author: string }[] = [];
+  const events: string[] = [];
+  for (const u of users) {
+    for (let i = 0; i < opts.eventsPerUser; i++) {
+      const p = pickPost();
+      const r = rand();
+      const type = r < 0.7 ? "impression" : r < 0.88 ? "view" : r < 0.95 ? "dwell" : r < 0.99 ? "click" : "share";
+      const ts = Math.max(p.at, now - Math.floor(rand() * 24 * 3600_000));
+      events.push(
+        JSON.stringify({
+          event_id: uuidFrom(rand),
+          user_id: u,
+          post_id: p.id,
+          type,
+          client_ts: ts,
+          received_at: ts,
+          dwell_ms: type === "dwell" ? Math.floor(rand() * 30_000) : 0,
+        }),
+      );
+      // Roughly one like per 8 impressions, one comment per 40.
+      if (type === "impression" && rand() < 0.12 && p.author !== u) likes.set(`${u}|${p.id}`, [u, p.id]);
+      if (type === "impression" && rand() < 0.025) comments.push({ id: uuidFrom(rand), post: p.id, author: u });
+    }
+  }
+
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await insertColumns(
+      client,
+      "INSERT INTO users (id, handle, display_name) SELECT id, 'user_' || substr(id::text, 1, 8), 'User ' || substr(id::text, 1, 8) FROM unnest($1::uuid[]) AS t(id) ON CONFLICT DO NOTHING",
+      [users],
+      progress("users", users.length),
+    );
+    await insertColumns(
+      client,
+      "INSERT INTO follows (follower_id, followee_id) SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING",
+      [follows.map((f) => f[0]), follows.map((f) => f[1])],
+      progress("follows", follows.length),
+    );
+    await insertColumns(
+      client,
+      "INSERT INTO posts (id, author_id, text, created_at) SELECT id, a, 'Post ' || substr(id::text, 1, 8), to_timestamp(at / 1000.0) FROM unnest($1::uuid[], $2::uuid[], $3::float8[]) AS t(id, a, at) ON CONFLICT DO NOTHING",
+      [posts.map((p) => p.id), posts.map((p) => p.author), posts.map((p) => p.at)],
+      progress("posts", posts.length),
+    );
+    const likeRows = [...likes.values()];
+    await insertColumns(
+      client,
+      "INSERT INTO likes (user_id, post_id) SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING",
+      [likeRows.map((l) => l[0]), likeRows.map((l) => l[1])],
+      progress("likes", likeRows.length),
+    );
+    await insertColumns(
+      client,
+      "INSERT INTO comments (id, post_id, author_id, text) SELECT id, p, a, 'Nice!' FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS t(id, p, a) ON CONFLICT DO NOTHING",
+      [comments.map((c) => c.id), comments.map((c) => c.post), comments.map((c) => c.author)],
+      progress("comments", comments.length),
+    );
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+    await pool.end();
+  }
+
+  const kafka = new Kafka({ clientId: "seed", brokers, logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  try {
+    const tick = progress("events", events.length);
+    for (let i = 0; i < events.length; i += 5000) {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: events
+          .slice(i, i + 5000)
+          .map((value) => ({ key: (JSON.parse(value) as { user_id: string }).user_id, value })),
+      });
+      tick(Math.min(events.length, i + 5000));
+    }
+    if (events.length === 0) tick(0);
+  } finally {
+    await producer.disconnect();
+  }
+  // The most-followed user's most active follower makes a good demo viewer.
+  return {
+    users: users.length,
+    follows: follows.length,
+    posts: posts.length,
+    likes: likes.size,
+    comments: comments.length,
+    events: events.length,
+    demoUser: follows[0]?.[0] ?? users[0],
+  };
+}
+
+const isMain = process.argv[1]?.endsWith("seed.ts");
+if (isMain) {
+  try {
+    const opts = parseArgs(process.argv.slice(2));
+    const cfg = readConfig();
+    const t0 = Date.now();
+    const r = await seed(opts, cfg.databaseUrl, cfg.kafka.brokers, cfg.kafka.topicNamespace + EVENTS_TOPIC);
+    console.log(`[seed] done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${JSON.stringify(r)}`);
+    console.log(r.demoUser);
+  } catch (err) {
+    console.error(`[seed] ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+}
