@@ -61,26 +61,31 @@ async function timed<T>(timings: Timing[], name: string, fn: () => Promise<T>): 
 }
 
 /**
- * Reads the fresh and last rankings and the feed version in one round trip (auto-pipelined).
- * A fresh ranking recorded under an older version was invalidated: it reads as a miss. Redis
- * trouble reads as a miss too.
+ * Reads the fresh ranking and the feed version in one round trip (auto-pipelined). A fresh
+ * ranking recorded under an older version was invalidated: it reads as a miss. Redis trouble
+ * reads as a miss too.
  */
-async function readCache(
-  deps: FeedDeps,
-  userId: string,
-): Promise<{ fresh: FeedCacheEntry | null; last: FeedCacheEntry | null; ver: number }> {
+async function readCache(deps: FeedDeps, userId: string): Promise<{ fresh: FeedCacheEntry | null; ver: number }> {
   try {
-    const [fresh, last, ver] = await Promise.all([
+    const [fresh, ver] = await Promise.all([
       deps.redis.get<FeedCacheEntry>(feedKey(userId)),
-      deps.redis.get<FeedCacheEntry>(lastFeedKey(userId)),
       deps.redis.get<number>(feedVersionKey(userId)),
     ]);
     const v = Number(ver ?? 0);
-    const current = fresh?.v === 1 && (fresh.ver ?? 0) === v ? fresh : null;
-    return { fresh: current, last: last?.v === 1 ? last : null, ver: v };
+    return { fresh: fresh?.v === 1 && (fresh.ver ?? 0) === v ? fresh : null, ver: v };
   } catch (err) {
     deps.log.redis_error = String(err);
-    return { fresh: null, last: null, ver: 0 };
+    return { fresh: null, ver: 0 };
+  }
+}
+
+/** The long-lived copy, read only off the hit path: for paging an expired ranking or degrading. */
+async function readLast(deps: FeedDeps, userId: string): Promise<FeedCacheEntry | null> {
+  try {
+    const last = await deps.redis.get<FeedCacheEntry>(lastFeedKey(userId));
+    return last?.v === 1 ? last : null;
+  } catch {
+    return null;
   }
 }
 
@@ -131,7 +136,7 @@ export function writeCache(redis: Redis, userId: string, entry: FeedCacheEntry):
 
 export async function getFeed(deps: FeedDeps, userId: string, cursor: FeedCursor | null): Promise<FeedResult> {
   const timings: Timing[] = [];
-  const { fresh, last, ver } = await timed(timings, "redis", () => readCache(deps, userId));
+  const { fresh, ver } = await timed(timings, "redis", () => readCache(deps, userId));
 
   // Paging through a ranking we still have: serve it as it was, whatever changed since.
   if (cursor) {
@@ -141,6 +146,7 @@ export async function getFeed(deps: FeedDeps, userId: string, cursor: FeedCursor
   }
 
   // The cursor's ranking expired: exclude what it already served.
+  let last = cursor ? await timed(timings, "redis-last", () => readLast(deps, userId)) : undefined;
   const excluded = cursor && last?.rankingId === cursor.rankingId ? servedIds(last, cursor.offset) : [];
   if (cursor && last?.rankingId !== cursor.rankingId) deps.log.cursor = "ranking-gone";
   try {
@@ -152,6 +158,7 @@ export async function getFeed(deps: FeedDeps, userId: string, cursor: FeedCursor
   }
 
   // ClickHouse down or slow: the last ranking, else trending.
+  if (last === undefined) last = await readLast(deps, userId);
   if (last) {
     const offset = cursor && last.rankingId === cursor.rankingId ? cursor.offset : 0;
     deps.log.fallback = "last-ranking";
