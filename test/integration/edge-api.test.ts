@@ -214,6 +214,31 @@ describe("edge API on the real stack", () => {
     );
   });
 
+  it("end to end through the edge only: a like and a comment reach a fresh ranking within 5 s; the liker's cache was invalidated", async () => {
+    const target = posts[8]?.id as string;
+    const warm = await feed("?limit=100&explain=1");
+    const again = await feed("?limit=100&explain=1");
+    expect(again.res.headers.get("x-cache")).toBe("HIT");
+    const before = warm.body.items.find((i) => i.post_id === target);
+    expect(before?.explain?.engagement).toBe(0);
+    expect((await api(viewer, "PUT", `/api/v1/posts/${target}/like`)).status).toBe(204);
+    expect((await api(viewer, "POST", `/api/v1/posts/${target}/comments`, { text: "great post" })).status).toBe(201);
+    // The write invalidated the cached ranking: the very next read is not served from it.
+    const next = await feed("?limit=100&explain=1");
+    expect(next.res.headers.get("x-cache")).toBe("MISS");
+    const t0 = Date.now();
+    await waitFor(
+      async () => {
+        const item = (await feed("?limit=100&explain=1")).body.items.find((i) => i.post_id === target);
+        // 1 like + 2 × 1 comment over max(impressions, 1) = 3.
+        return Math.abs((item?.explain?.engagement ?? 0) - Math.log1p(3)) < 1e-9;
+      },
+      5000,
+      "the like and the comment in the ranking",
+    );
+    console.log(`like + comment visible in a fresh ranking after ${Date.now() - t0} ms`);
+  });
+
   it("refuses invalid, expired and alg:none tokens with 401", async () => {
     const expired = await devToken(viewer, -120, JWT_SECRET);
     const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ sub: viewer, exp: 9e9 })).toString("base64url")}.`;
