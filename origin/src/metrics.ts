@@ -91,6 +91,12 @@ export function createMetrics(): Metrics {
     () => watched.sink?.stats.deadLetters,
     "counter",
   );
+  fromStats(
+    "origin_sink_consumer_restarts_total",
+    "Sink consumer crashes and stalls (each followed by a restart)",
+    () => (watched.sink ? watched.sink.stats.crashes + watched.sink.stats.stalls : undefined),
+    "counter",
+  );
   new Gauge({
     name: "origin_sink_lag_seconds",
     help: "Kafka append → ClickHouse insert lag of the last batch, per topic",

@@ -33,6 +33,11 @@ export interface SinkOptions {
   topicNamespace?: string;
   /** Partitions processed at once. Default 3. */
   concurrency?: number;
+  /**
+   * A consumer that has neither fetched nor worked on a batch for this long is replaced by a
+   * fresh one (kafkajs consumers can hang after a broker restart without crashing). Default 30 s.
+   */
+  stallMs?: number;
   /** Called with cache keys made stale by changes now visible in ClickHouse (best effort). */
   invalidate?: (keys: string[]) => Promise<void>;
 }
@@ -43,6 +48,10 @@ export interface SinkStats {
   duplicatesSkipped: number;
   deadLetters: number;
   insertRetries: number;
+  /** Consumer crashes seen (each followed by kafkajs's own restart or a reopen). */
+  crashes: number;
+  /** Times the watchdog replaced a consumer that had stopped fetching. */
+  stalls: number;
   /** Commit → visible-in-ClickHouse lag of the last inserted row, by topic. */
   lastLagMs: Record<string, number>;
   lastBatchAt: number | null;
@@ -65,11 +74,17 @@ export class ClickHouseSink implements Part {
     duplicatesSkipped: 0,
     deadLetters: 0,
     insertRetries: 0,
+    crashes: 0,
+    stalls: 0,
     lastLagMs: {},
     lastBatchAt: null,
   };
   private consumer: Consumer | null = null;
   private running = false;
+  private healthy = true;
+  private lastActivity = Date.now();
+  private watchdog: ReturnType<typeof setInterval> | null = null;
+  private reopening = false;
   private readonly topicToTable: Map<string, CdcTable>;
   private readonly eventsTopic: string;
 
@@ -85,6 +100,31 @@ export class ClickHouseSink implements Part {
   }
 
   async start(): Promise<void> {
+    this.running = true;
+    this.lastActivity = Date.now();
+    await this.open();
+    const stallMs = this.opts.stallMs ?? 30_000;
+    this.watchdog = setInterval(
+      () => {
+        const idle = Date.now() - this.lastActivity;
+        if (!this.running || this.reopening || idle < stallMs || !this.consumer) return;
+        this.stats.stalls++;
+        this.log.error({ idleMs: idle }, "sink consumer stalled; opening a fresh one");
+        void this.reopen(this.consumer);
+      },
+      Math.min(5000, stallMs),
+    );
+    this.watchdog.unref();
+  }
+
+  /**
+   * Creates, connects and runs a consumer. kafkajs restarts a crashed consumer by itself only
+   * after retriable errors; after any other crash (seen when the broker goes away for longer
+   * than the retry budget) the sink opens a fresh consumer with backoff, so a Kafka restart
+   * never leaves it silently stopped. Offsets are committed only after inserts, so a reopen
+   * resumes exactly where the last committed batch ended.
+   */
+  private async open(): Promise<void> {
     const consumer = this.kafka.consumer({
       groupId: this.opts.groupId ?? "clickhouse-sink",
       // Large enough for a few thousand rows per partition per batch.
@@ -92,9 +132,19 @@ export class ClickHouseSink implements Part {
       maxWaitTimeInMs: 100,
     });
     this.consumer = consumer;
+    const touch = () => {
+      this.lastActivity = Date.now();
+    };
+    for (const ev of [consumer.events.FETCH, consumer.events.START_BATCH_PROCESS, consumer.events.HEARTBEAT])
+      consumer.on(ev, touch);
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      const { error, restart } = payload as { error: Error; restart: boolean };
+      this.stats.crashes++;
+      this.log.error({ err: error.message, name: error.name, restart }, "sink consumer crashed");
+      if (!restart && this.running && this.consumer === consumer) void this.reopen(consumer);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [...this.topicToTable.keys(), this.eventsTopic], fromBeginning: true });
-    this.running = true;
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -103,14 +153,41 @@ export class ClickHouseSink implements Part {
     });
   }
 
+  private async reopen(old: Consumer): Promise<void> {
+    if (this.reopening) return;
+    this.reopening = true;
+    this.healthy = false;
+    try {
+      await old.disconnect().catch(() => {});
+      for (let attempt = 0; this.running; attempt++) {
+        await new Promise((r) => setTimeout(r, backoffMs(Math.min(attempt, 5), 500, 10_000)));
+        if (!this.running) return;
+        try {
+          this.lastActivity = Date.now();
+          await this.open();
+          this.healthy = true;
+          this.log.info({ attempt }, "sink consumer reopened");
+          return;
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, attempt }, "sink consumer reopen failed; retrying");
+          await this.consumer?.disconnect().catch(() => {});
+        }
+      }
+    } finally {
+      this.reopening = false;
+      this.lastActivity = Date.now();
+    }
+  }
+
   async stop(): Promise<void> {
     this.running = false;
+    if (this.watchdog) clearInterval(this.watchdog);
     // kafkajs waits for the batch in progress before leaving the group.
     await this.consumer?.disconnect();
   }
 
   health(): PartHealth {
-    return { ok: this.running, detail: this.stats };
+    return { ok: this.running && this.healthy, detail: this.stats };
   }
 
   private async handleBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
@@ -143,6 +220,7 @@ export class ClickHouseSink implements Part {
       } catch (err) {
         if (!isRunning() || isStale()) throw err; // leave it to the next owner of the partition
         this.stats.insertRetries++;
+        this.lastActivity = Date.now(); // retrying a batch is work, not a stall
         const wait = backoffMs(Math.min(attempt, 5), 200, 5000);
         const e = err as Error & { code?: string };
         this.log.warn(
@@ -150,6 +228,7 @@ export class ClickHouseSink implements Part {
           "sink insert failed; retrying",
         );
         await sleepWithHeartbeat(wait, heartbeat);
+        this.lastActivity = Date.now();
       }
     }
     this.stats.deadLetters += dead.length;
