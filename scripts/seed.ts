@@ -8,16 +8,23 @@
  * carries them to ClickHouse) and events into Kafka `events` (the sink carries them to
  * ClickHouse). Prints a progress line with rate and ETA, and a user id to try.
  *
- * Bulk loading for the large scales of the benchmark (COPY, direct ClickHouse inserts) is not
- * here yet.
+ * `--bulk` (for large scales, e.g. the benchmark's 100k users): PostgreSQL COPY, the Debezium
+ * connector registered with snapshot.mode=no_data, the same rows inserted straight into
+ * ClickHouse and events generated inside ClickHouse; CDC then carries every later change
+ * (scripts/lib/bulk.ts). It needs empty tables and no CDC yet on the database.
  */
+
+import { createClient } from "@clickhouse/client";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import pg from "pg";
 import { EVENTS_TOPIC } from "../edge/core/index.ts";
-import { readConfig } from "../origin/src/config.ts";
+import { type OriginConfig, readConfig } from "../origin/src/config.ts";
+import { bulkLoad } from "./lib/bulk.ts";
+import { applyConnector } from "./lib/connector.ts";
 import { rng, uuidFrom } from "./lib/rng.ts";
 
 interface SeedOptions {
+  bulk?: boolean;
   users: number;
   seed: number;
   postsPerUser: number;
@@ -25,19 +32,24 @@ interface SeedOptions {
 }
 
 function parseArgs(argv: string[]): SeedOptions {
-  const opts: SeedOptions = { users: 1000, seed: 1, postsPerUser: 3, eventsPerUser: 30 };
-  const names: Record<string, keyof SeedOptions> = {
+  const opts: SeedOptions = { bulk: false, users: 1000, seed: 1, postsPerUser: 3, eventsPerUser: 30 };
+  const names: Record<string, Exclude<keyof SeedOptions, "bulk">> = {
     "--users": "users",
     "--seed": "seed",
     "--posts-per-user": "postsPerUser",
     "--events-per-user": "eventsPerUser",
   };
   for (let i = 0; i < argv.length; i += 2) {
+    if (argv[i] === "--bulk") {
+      opts.bulk = true;
+      i--;
+      continue;
+    }
     const key = names[argv[i] as string];
     const value = Number(argv[i + 1]);
     if (!key || !Number.isInteger(value) || value < 0) {
       throw new Error(
-        `usage: npm run seed -- --users N [--seed S] [--posts-per-user P] [--events-per-user E] (bad: ${argv[i]})`,
+        `usage: npm run seed -- --users N [--bulk] [--seed S] [--posts-per-user P] [--events-per-user E] (bad: ${argv[i]})`,
       );
     }
     opts[key] = value;
@@ -47,7 +59,7 @@ function parseArgs(argv: string[]): SeedOptions {
 }
 
 /** One progress line on stderr: done/total, rate and ETA. */
-function progress(label: string, total: number) {
+export function progress(label: string, total: number) {
   const t0 = Date.now();
   let last = 0;
   return (done: number) => {
@@ -213,13 +225,39 @@ export async function seed(opts: SeedOptions, databaseUrl: string, brokers: stri
   };
 }
 
+/** Bulk mode against the configured database, ClickHouse and Connect. */
+async function seedBulk(opts: SeedOptions, cfg: OriginConfig) {
+  const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 2 });
+  const ch = createClient({
+    url: cfg.clickhouse.url,
+    username: cfg.clickhouse.username,
+    password: cfg.clickhouse.password,
+    database: cfg.clickhouse.database,
+    request_timeout: 600_000,
+  });
+  try {
+    return await bulkLoad(opts, {
+      pool,
+      ch,
+      progress,
+      slotName: cfg.cdc.slotName,
+      startCdc: () => applyConnector({ ...cfg, cdc: { ...cfg.cdc, snapshotMode: "no_data" } }),
+    });
+  } finally {
+    await pool.end();
+    await ch.close();
+  }
+}
+
 const isMain = process.argv[1]?.endsWith("seed.ts");
 if (isMain) {
   try {
     const opts = parseArgs(process.argv.slice(2));
     const cfg = readConfig();
     const t0 = Date.now();
-    const r = await seed(opts, cfg.databaseUrl, cfg.kafka.brokers, cfg.kafka.topicNamespace + EVENTS_TOPIC);
+    const r = opts.bulk
+      ? await seedBulk(opts, cfg)
+      : await seed(opts, cfg.databaseUrl, cfg.kafka.brokers, cfg.kafka.topicNamespace + EVENTS_TOPIC);
     console.log(`[seed] done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${JSON.stringify(r)}`);
     console.log(r.demoUser);
   } catch (err) {

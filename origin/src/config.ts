@@ -66,6 +66,11 @@ const schema = z.object({
     .string()
     .regex(/^[a-z0-9_]+$/)
     .default("feed_cdc"),
+  /**
+   * Debezium snapshot.mode: initial (copy existing rows, then stream; default) or no_data
+   * (stream from now on; for a database whose rows were bulk-loaded into ClickHouse directly).
+   */
+  CDC_SNAPSHOT_MODE: z.enum(["initial", "no_data", "when_needed"]).default("initial"),
   /** Debezium topic prefix (topics are then routed to cdc.<table>). Default feed. */
   CDC_TOPIC_PREFIX: z
     .string()
@@ -136,6 +141,7 @@ export type OriginConfig = {
     dbUser: string;
     dbPassword: string;
     slotName: string;
+    snapshotMode: "initial" | "no_data" | "when_needed";
     publication: string;
     topicPrefix: string;
     topicNamespace: string;
@@ -191,6 +197,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
       dbUser: e.CDC_DB_USER,
       dbPassword: e.CDC_DB_PASSWORD,
       slotName: e.CDC_SLOT_NAME,
+      snapshotMode: e.CDC_SNAPSHOT_MODE,
       publication: e.CDC_PUBLICATION,
       topicPrefix: e.CDC_TOPIC_PREFIX,
       topicNamespace: e.KAFKA_TOPIC_NAMESPACE,

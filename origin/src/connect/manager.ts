@@ -53,6 +53,7 @@ export function connectorFromConfig(
     CDC_DB_PASSWORD: cdc.dbPassword,
     CDC_TOPIC_PREFIX: cdc.topicPrefix,
     CDC_SLOT_NAME: cdc.slotName,
+    CDC_SNAPSHOT_MODE: cdc.snapshotMode,
     CDC_PUBLICATION: cdc.publication,
     KAFKA_TOPIC_NAMESPACE: cdc.topicNamespace,
   });

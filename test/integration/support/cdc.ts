@@ -16,7 +16,7 @@ import { migrate } from "../../../origin/db/migrate.ts";
 import { invalidateKeys } from "../../../origin/src/cache.ts";
 import { type OriginConfig, readConfig } from "../../../origin/src/config.ts";
 import { grantCdcAccess } from "../../../origin/src/connect/grant.ts";
-import { ConnectClient, ConnectorManager } from "../../../origin/src/connect/manager.ts";
+import { ConnectClient, ConnectorManager, ensureTopics } from "../../../origin/src/connect/manager.ts";
 import { ClickHouseSink } from "../../../origin/src/sink/sink.ts";
 import { adminClient, tempDatabase } from "./pg.ts";
 
@@ -37,7 +37,15 @@ export interface CdcHarness {
   teardown(): Promise<void>;
 }
 
-export async function startCdcHarness(): Promise<CdcHarness> {
+export interface CdcHarnessOptions {
+  /**
+   * Leave the connector unregistered (and set to snapshot.mode=no_data) until the test calls
+   * `manager.start()`: for bulk loads, which write ClickHouse directly before CDC takes over.
+   */
+  deferConnector?: boolean;
+}
+
+export async function startCdcHarness(opts: CdcHarnessOptions = {}): Promise<CdcHarness> {
   const id = randomBytes(4).toString("hex");
   const db = await tempDatabase(`cdc_${id}`);
   const chDatabase = `cdc_${id}`;
@@ -54,6 +62,7 @@ export async function startCdcHarness(): Promise<CdcHarness> {
     CDC_TOPIC_PREFIX: `t${id}`,
     CDC_WATCH_INTERVAL_MS: "500",
     STARTUP_TIMEOUT_MS: "90000",
+    CDC_SNAPSHOT_MODE: opts.deferConnector ? "no_data" : "initial",
     LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
   });
   const log = pino({ level: config.logLevel });
@@ -85,7 +94,17 @@ export async function startCdcHarness(): Promise<CdcHarness> {
     grantCdcAccess: () => grantCdcAccess(db.url, config.cdc.dbUser),
     log,
   });
-  await manager.start();
+  if (opts.deferConnector) {
+    // The sink subscribes now, so its topics must exist before the connector does.
+    await ensureTopics(
+      admin,
+      ALL_TOPICS.map((t) => config.kafka.topicNamespace + t),
+      config.kafka.partitions,
+      config.kafka.replicationFactor,
+    );
+  } else {
+    await manager.start();
+  }
   const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
   const sink = new ClickHouseSink(kafka, ch, log, {
     groupId: `test-sink-${id}`,

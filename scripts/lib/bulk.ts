@@ -1,0 +1,512 @@
+/**
+ * Bulk loading for the large scales (`npm run seed -- --bulk …`, `npm run bench`):
+ *
+ *   1. generate the dataset in memory from the seed (same shape as the small seed: power-law
+ *      follow graph, posts over the last 72 h, likes and comments on popular posts);
+ *   2. PostgreSQL: one transaction of COPY … FROM STDIN per table (the triggers that copy a
+ *      post's author into likes/comments are disabled for the load: the rows carry it);
+ *   3. `startCdc()`: the caller registers the Debezium connector with snapshot.mode=no_data, so
+ *      that from here on every change streams through Kafka;
+ *   4. ClickHouse: the same rows inserted straight into the *_cdc tables with _version 1 (below
+ *      any LSN, so later changes from CDC always win) and _sign 1 (the counting views see each
+ *      like, comment and follow once);
+ *   5. events generated inside ClickHouse (INSERT … SELECT FROM numbers(), chunked): impressions
+ *      ≫ views > dwell > clicks > shares, users and posts power-law, timestamps in the last 24 h
+ *      and never before their post. They bypass Kafka: there are 10M of them.
+ *
+ * Preconditions (checked): the PostgreSQL tables are empty and no replication slot streams this
+ * database yet; otherwise rows would reach ClickHouse twice.
+ */
+import type { ClickHouseClient } from "@clickhouse/client";
+import type pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import { chTime } from "../../origin/src/sink/transform.ts";
+import { rng, uuidFrom } from "./rng.ts";
+
+export interface BulkOptions {
+  users: number;
+  seed: number;
+  postsPerUser: number;
+  eventsPerUser: number;
+  /** Follows per user are uniform in [minFollows, maxFollows] before dedupe. Default 5–40. */
+  minFollows?: number;
+  maxFollows?: number;
+}
+
+export interface BulkResult {
+  users: number;
+  follows: number;
+  posts: number;
+  likes: number;
+  comments: number;
+  blocks: number;
+  events: number;
+  demoUser: string;
+  timingsMs: Record<string, number>;
+}
+
+type Progress = (label: string, total: number) => (done: number) => void;
+
+const HOUR = 3_600_000;
+
+interface Dataset {
+  users: string[];
+  userCreated: number[];
+  follows: [number, number][];
+  posts: { id: string; author: number; at: number }[];
+  likes: { user: number; post: number; at: number }[];
+  comments: { id: string; post: number; author: number; at: number }[];
+  blocks: [number, number][];
+}
+
+/** The dataset, deterministic for a seed (and `now` rounded to the minute). */
+export function generate(opts: BulkOptions, now: number): Dataset {
+  const rand = rng(opts.seed);
+  const n = opts.users;
+  const users = Array.from({ length: n }, () => uuidFrom(rand));
+  const userCreated = users.map(() => now - 30 * 24 * HOUR - Math.floor(rand() * 300 * 24 * HOUR));
+  // Power law: author popularity falls with rank (index); a few are followed by very many.
+  const pickAuthor = () => Math.floor(n * rand() ** 3);
+  const minF = opts.minFollows ?? 5;
+  const maxF = opts.maxFollows ?? 40;
+  const follows: [number, number][] = [];
+  for (let u = 0; u < n; u++) {
+    const want = minF + Math.floor(rand() * (maxF - minF + 1));
+    const mine = new Set<number>();
+    for (let i = 0; i < want; i++) {
+      const v = pickAuthor();
+      if (v !== u && !mine.has(v)) {
+        mine.add(v);
+        follows.push([u, v]);
+      }
+    }
+  }
+  const posts: Dataset["posts"] = [];
+  for (let u = 0; u < n; u++) {
+    for (let i = 0; i < opts.postsPerUser; i++)
+      posts.push({ id: uuidFrom(rand), author: u, at: now - Math.floor(rand() * 72 * HOUR) });
+  }
+  const pickPost = () => Math.floor(posts.length * rand() ** 2);
+  // The small seed's ratios: about one like per 8 impressions and one comment per 40, where
+  // impressions are 70% of events.
+  const events = n * opts.eventsPerUser;
+  const likes: Dataset["likes"] = [];
+  const liked = new Set<number>();
+  const wantLikes = Math.round(events * 0.7 * 0.12);
+  for (let i = 0; i < wantLikes && posts.length; i++) {
+    const user = Math.floor(rand() * n);
+    const post = pickPost();
+    const p = posts[post] as Dataset["posts"][number];
+    const key = post * n + user;
+    if (p.author === user || liked.has(key)) continue;
+    liked.add(key);
+    likes.push({ user, post, at: p.at + Math.floor(rand() * Math.max(1, now - p.at)) });
+  }
+  const comments: Dataset["comments"] = [];
+  const wantComments = Math.round(events * 0.7 * 0.025);
+  for (let i = 0; i < wantComments && posts.length; i++) {
+    const post = pickPost();
+    const p = posts[post] as Dataset["posts"][number];
+    comments.push({
+      id: uuidFrom(rand),
+      post,
+      author: Math.floor(rand() * n),
+      at: p.at + Math.floor(rand() * Math.max(1, now - p.at)),
+    });
+  }
+  const blocks: [number, number][] = [];
+  const blockedPairs = new Set<string>();
+  for (let i = 0; i < Math.floor(n / 100); i++) {
+    const a = Math.floor(rand() * n);
+    const b = pickAuthor();
+    if (a !== b && !blockedPairs.has(`${a}|${b}`)) {
+      blockedPairs.add(`${a}|${b}`);
+      blocks.push([a, b]);
+    }
+  }
+  return { users, userCreated, follows, posts, likes, comments, blocks };
+}
+
+/** A value in PostgreSQL's COPY text format. */
+function copyText(v: string | number | null): string {
+  if (v === null) return "\\N";
+  return String(v).replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r");
+}
+
+const pgTime = (ms: number) => new Date(ms).toISOString();
+
+async function copyRows(
+  client: pg.PoolClient,
+  sql: string,
+  total: number,
+  row: (i: number) => (string | number | null)[],
+  tick: (done: number) => void,
+): Promise<void> {
+  const stream = client.query(copyFrom(sql));
+  const done = new Promise<void>((resolve, reject) => {
+    stream.on("finish", resolve);
+    stream.on("error", reject);
+  });
+  const CHUNK = 20_000;
+  for (let i = 0; i < total; i += CHUNK) {
+    let text = "";
+    for (let k = i; k < Math.min(total, i + CHUNK); k++) text += `${row(k).map(copyText).join("\t")}\n`;
+    if (!stream.write(text)) await new Promise((r) => stream.once("drain", r));
+    tick(Math.min(total, i + CHUNK));
+  }
+  if (total === 0) tick(0);
+  stream.end();
+  await done;
+}
+
+async function chInsert(
+  ch: ClickHouseClient,
+  table: string,
+  total: number,
+  row: (i: number) => Record<string, string | number | null>,
+  tick: (done: number) => void,
+): Promise<void> {
+  const CHUNK = 100_000;
+  for (let i = 0; i < total; i += CHUNK) {
+    const values: Record<string, string | number | null>[] = [];
+    for (let k = i; k < Math.min(total, i + CHUNK); k++) values.push(row(k));
+    await ch.insert({ table, values, format: "JSONEachRow" });
+    tick(Math.min(total, i + CHUNK));
+  }
+  if (total === 0) tick(0);
+}
+
+/** Bookkeeping columns of a bulk-loaded CDC row: older than any change CDC will bring. */
+const cdcCols = (createdMs: number) => ({
+  _version: 1,
+  _is_deleted: 0,
+  _sign: 1,
+  _source_ts: chTime(createdMs),
+});
+
+export async function bulkLoad(
+  opts: BulkOptions,
+  deps: {
+    pool: pg.Pool;
+    ch: ClickHouseClient;
+    /** Registers CDC for the database (snapshot.mode=no_data); called after PostgreSQL commits. */
+    startCdc: () => Promise<void>;
+    progress: Progress;
+    /** Fixed "now" for reproducible timestamps. Default: the current minute. */
+    now?: number;
+    /** Checks that no replication slot exists yet for the database. Default: checks by name. */
+    slotName?: string;
+  },
+): Promise<BulkResult> {
+  const { pool, ch, progress } = deps;
+  const timings: Record<string, number> = {};
+  let t = Date.now();
+  const lap = (name: string) => {
+    timings[name] = Date.now() - t;
+    t = Date.now();
+  };
+  const now = deps.now ?? Math.floor(Date.now() / 60_000) * 60_000;
+
+  const { rows: counts } = await pool.query<{ n: string }>(
+    "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM posts) + (SELECT count(*) FROM follows) AS n",
+  );
+  if (Number(counts[0]?.n) > 0)
+    throw new Error("bulk load needs empty tables (users, posts, follows); use a fresh database");
+  if (deps.slotName) {
+    const { rows } = await pool.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [deps.slotName]);
+    if (rows.length)
+      throw new Error(`replication slot ${deps.slotName} exists: CDC already streams this database; bulk load refused`);
+  }
+
+  const d = generate(opts, now);
+  lap("generate");
+  const U = d.users;
+  const postId = (i: number) => (d.posts[i] as Dataset["posts"][number]).id;
+  const postAuthor = (i: number) => U[(d.posts[i] as Dataset["posts"][number]).author] as string;
+
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("ALTER TABLE likes DISABLE TRIGGER likes_fill_author");
+    await client.query("ALTER TABLE comments DISABLE TRIGGER comments_fill_author");
+    await copyRows(
+      client,
+      "COPY users (id, handle, display_name, created_at, updated_at) FROM STDIN",
+      U.length,
+      (i) => [
+        U[i] as string,
+        `u${i}`,
+        `User ${i}`,
+        pgTime(d.userCreated[i] as number),
+        pgTime(d.userCreated[i] as number),
+      ],
+      progress("users", U.length),
+    );
+    await copyRows(
+      client,
+      "COPY posts (id, author_id, text, created_at, updated_at) FROM STDIN",
+      d.posts.length,
+      (i) => {
+        const p = d.posts[i] as Dataset["posts"][number];
+        return [p.id, U[p.author] as string, `Post ${i} by u${p.author}`, pgTime(p.at), pgTime(p.at)];
+      },
+      progress("posts", d.posts.length),
+    );
+    const followAt = (i: number) => now - 24 * HOUR - (i % 1000) * HOUR;
+    await copyRows(
+      client,
+      "COPY follows (follower_id, followee_id, created_at, updated_at) FROM STDIN",
+      d.follows.length,
+      (i) => {
+        const [a, b] = d.follows[i] as [number, number];
+        return [U[a] as string, U[b] as string, pgTime(followAt(i)), pgTime(followAt(i))];
+      },
+      progress("follows", d.follows.length),
+    );
+    await copyRows(
+      client,
+      "COPY likes (user_id, post_id, post_author_id, created_at, updated_at) FROM STDIN",
+      d.likes.length,
+      (i) => {
+        const l = d.likes[i] as Dataset["likes"][number];
+        return [U[l.user] as string, postId(l.post), postAuthor(l.post), pgTime(l.at), pgTime(l.at)];
+      },
+      progress("likes", d.likes.length),
+    );
+    await copyRows(
+      client,
+      "COPY comments (id, post_id, author_id, post_author_id, text, created_at, updated_at) FROM STDIN",
+      d.comments.length,
+      (i) => {
+        const c = d.comments[i] as Dataset["comments"][number];
+        return [c.id, postId(c.post), U[c.author] as string, postAuthor(c.post), "Nice!", pgTime(c.at), pgTime(c.at)];
+      },
+      progress("comments", d.comments.length),
+    );
+    await copyRows(
+      client,
+      "COPY blocks (blocker_id, blocked_id, created_at, updated_at) FROM STDIN",
+      d.blocks.length,
+      (i) => {
+        const [a, b] = d.blocks[i] as [number, number];
+        return [U[a] as string, U[b] as string, pgTime(now - HOUR), pgTime(now - HOUR)];
+      },
+      progress("blocks", d.blocks.length),
+    );
+    await client.query("ALTER TABLE likes ENABLE TRIGGER likes_fill_author");
+    await client.query("ALTER TABLE comments ENABLE TRIGGER comments_fill_author");
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+  lap("postgres_copy");
+  // Fresh statistics: the planner otherwise guesses on tables it believes empty.
+  await pool.query("ANALYZE users, posts, follows, likes, comments, blocks");
+  lap("postgres_analyze");
+
+  await deps.startCdc();
+  lap("cdc_start");
+
+  await chInsert(
+    ch,
+    "users_cdc",
+    U.length,
+    (i) => {
+      const at = chTime(d.userCreated[i] as number);
+      return {
+        id: U[i] as string,
+        handle: `u${i}`,
+        display_name: `User ${i}`,
+        bio: "",
+        created_at: at,
+        updated_at: at,
+        deleted_at: null,
+        ...cdcCols(d.userCreated[i] as number),
+      };
+    },
+    progress("ch users", U.length),
+  );
+  await chInsert(
+    ch,
+    "posts_cdc",
+    d.posts.length,
+    (i) => {
+      const p = d.posts[i] as Dataset["posts"][number];
+      return {
+        id: p.id,
+        author_id: U[p.author] as string,
+        text: `Post ${i} by u${p.author}`,
+        created_at: chTime(p.at),
+        updated_at: chTime(p.at),
+        deleted_at: null,
+        ...cdcCols(p.at),
+      };
+    },
+    progress("ch posts", d.posts.length),
+  );
+  await chInsert(
+    ch,
+    "follows_cdc",
+    d.follows.length,
+    (i) => {
+      const [a, b] = d.follows[i] as [number, number];
+      const at = now - 24 * HOUR - (i % 1000) * HOUR;
+      return {
+        follower_id: U[a] as string,
+        followee_id: U[b] as string,
+        created_at: chTime(at),
+        updated_at: chTime(at),
+        deleted_at: null,
+        ...cdcCols(at),
+      };
+    },
+    progress("ch follows", d.follows.length),
+  );
+  await chInsert(
+    ch,
+    "likes_cdc",
+    d.likes.length,
+    (i) => {
+      const l = d.likes[i] as Dataset["likes"][number];
+      return {
+        user_id: U[l.user] as string,
+        post_id: postId(l.post),
+        post_author_id: postAuthor(l.post),
+        created_at: chTime(l.at),
+        updated_at: chTime(l.at),
+        deleted_at: null,
+        ...cdcCols(l.at),
+      };
+    },
+    progress("ch likes", d.likes.length),
+  );
+  await chInsert(
+    ch,
+    "comments_cdc",
+    d.comments.length,
+    (i) => {
+      const c = d.comments[i] as Dataset["comments"][number];
+      return {
+        id: c.id,
+        post_id: postId(c.post),
+        author_id: U[c.author] as string,
+        post_author_id: postAuthor(c.post),
+        text: "Nice!",
+        created_at: chTime(c.at),
+        updated_at: chTime(c.at),
+        deleted_at: null,
+        ...cdcCols(c.at),
+      };
+    },
+    progress("ch comments", d.comments.length),
+  );
+  await chInsert(
+    ch,
+    "blocks_cdc",
+    d.blocks.length,
+    (i) => {
+      const [a, b] = d.blocks[i] as [number, number];
+      return {
+        blocker_id: U[a] as string,
+        blocked_id: U[b] as string,
+        created_at: chTime(now - HOUR),
+        updated_at: chTime(now - HOUR),
+        deleted_at: null,
+        ...cdcCols(now - HOUR),
+      };
+    },
+    progress("ch blocks", d.blocks.length),
+  );
+  lap("clickhouse_rows");
+
+  const events = opts.users * opts.eventsPerUser;
+  await generateEvents(ch, opts.seed, events, now, progress("events", events));
+  lap("clickhouse_events");
+
+  // A demo viewer: the first user who follows someone.
+  const demo = d.follows[0] ? (U[d.follows[0][0]] as string) : (U[0] as string);
+  return {
+    users: U.length,
+    follows: d.follows.length,
+    posts: d.posts.length,
+    likes: d.likes.length,
+    comments: d.comments.length,
+    blocks: d.blocks.length,
+    events,
+    demoUser: demo,
+    timingsMs: timings,
+  };
+}
+
+/**
+ * `total` events generated inside ClickHouse in chunks of 1M: index tables of users and posts
+ * (ordered by id, so the result depends only on the data and the seed), then per event a
+ * user (activity skewed: r^1.5), a post (popularity skewed: r^2), a type by the seed's ratios,
+ * a receive time in the last 24 h but not before the post, and an id hashed from the seed.
+ */
+async function generateEvents(
+  ch: ClickHouseClient,
+  seed: number,
+  total: number,
+  now: number,
+  tick: (done: number) => void,
+): Promise<void> {
+  if (total === 0) {
+    tick(0);
+    return;
+  }
+  for (const [name, source] of [
+    ["bulk_user_index", "SELECT toUInt64(row_number() OVER (ORDER BY id) - 1) AS n, id FROM users_cdc"],
+    [
+      "bulk_post_index",
+      "SELECT toUInt64(row_number() OVER (ORDER BY id) - 1) AS n, id, author_id, toUnixTimestamp64Milli(created_at) AS at FROM posts_by_id",
+    ],
+  ] as const) {
+    await ch.command({ query: `DROP TABLE IF EXISTS ${name}` });
+    await ch.command({ query: `CREATE TABLE ${name} ENGINE = MergeTree ORDER BY n AS ${source}` });
+  }
+  const counts = await (
+    await ch.query({
+      query: "SELECT (SELECT count() FROM bulk_user_index) AS u, (SELECT count() FROM bulk_post_index) AS p",
+      format: "JSONEachRow",
+    })
+  ).json<{ u: string; p: string }>();
+  const U = Number(counts[0]?.u);
+  const P = Number(counts[0]?.p);
+  const CHUNK = 1_000_000;
+  for (let start = 0; start < total; start += CHUNK) {
+    const size = Math.min(CHUNK, total - start);
+    await ch.command({
+      query: `
+INSERT INTO events_raw (event_id, user_id, post_id, author_id, type, dwell_ms, client_ts, received_at)
+WITH e AS (
+  SELECT number AS k,
+         toUInt64(floor({u:UInt64} * pow(cityHash64({seed:UInt64}, number, 1) / 18446744073709551616, 1.5))) AS ui,
+         toUInt64(floor({p:UInt64} * pow(cityHash64({seed:UInt64}, number, 2) / 18446744073709551616, 2))) AS pi,
+         cityHash64({seed:UInt64}, number, 3) / 18446744073709551616 AS r,
+         cityHash64({seed:UInt64}, number, 4) / 18446744073709551616 AS r2
+  FROM numbers({start:UInt64}, {size:UInt64})
+)
+SELECT
+  reinterpretAsUUID(concat(reinterpretAsString(cityHash64({seed:UInt64}, e.k, 5)),
+                           reinterpretAsString(cityHash64({seed:UInt64}, e.k, 6)))) AS event_id,
+  u.id AS user_id,
+  p.id AS post_id,
+  p.author_id AS author_id,
+  multiIf(e.r < 0.70, 'impression', e.r < 0.88, 'view', e.r < 0.95, 'dwell', e.r < 0.99, 'click', 'share') AS type,
+  if(e.r >= 0.88 AND e.r < 0.95, toUInt32(e.r2 * 30000), 0) AS dwell_ms,
+  fromUnixTimestamp64Milli(toInt64(greatest(p.at, {now:Int64} - toInt64(e.r2 * 86400000))), 'UTC') AS client_ts,
+  client_ts AS received_at
+FROM e
+INNER JOIN bulk_user_index AS u ON u.n = e.ui
+INNER JOIN bulk_post_index AS p ON p.n = e.pi`,
+      query_params: { seed, u: U, p: P, start, size, now },
+    });
+    tick(start + size);
+  }
+  await ch.command({ query: "DROP TABLE IF EXISTS bulk_user_index" });
+  await ch.command({ query: "DROP TABLE IF EXISTS bulk_post_index" });
+}
