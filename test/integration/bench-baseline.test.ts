@@ -1,0 +1,361 @@
+/**
+ * The bench baseline (scripts/bench/baseline.ts) on a throwaway migrated database with a small
+ * hand-built dataset: auth and validation, the feed's exact posts, order and scores (computed
+ * here from the known inputs with the formula of edge/core/ranking/score.ts), suggestions and
+ * event intake.
+ */
+import { randomUUID } from "node:crypto";
+import { SignJWT } from "jose";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate } from "../../origin/db/migrate.ts";
+import { type BaselineServer, startBaseline } from "../../scripts/bench/baseline.ts";
+import { tempDatabase } from "./support/pg.ts";
+
+const SECRET = "bench-baseline-test-secret-0123456789-abcdef";
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** The baseline's clock is pinned so every score is exactly reproducible. */
+const NOW = Math.floor(Date.now() / 1000) * 1000;
+
+async function tokenFor(userId: string, secret = SECRET): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
+    .sign(new TextEncoder().encode(secret));
+}
+
+/** Sorted ids, so the expected tie-break (score DESC, post id) is deterministic. */
+const ids = (n: number) => Array.from({ length: n }, () => randomUUID()).sort();
+
+describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
+  let db: Awaited<ReturnType<typeof tempDatabase>>;
+  let pool: pg.Pool;
+  let server: BaselineServer;
+  let viewerToken: string;
+
+  const [V, a, b, c, x, y, d, e, g, s1, s2, s3, s4, l1, l2, l3, l4, stranger, z1, z2] = ids(20) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+
+  interface PostSpec {
+    id: string;
+    author: string;
+    ageH: number;
+    deleted?: boolean;
+  }
+  const post = (author: string, ageH: number, deleted = false): PostSpec => ({
+    id: randomUUID(),
+    author,
+    ageH,
+    deleted,
+  });
+  const pA1 = post(a, 1);
+  const pA2 = post(a, 10);
+  const pAold = post(a, 80); // older than 72 h
+  const pB1 = post(b, 5);
+  const pB2 = post(b, 2, true); // deleted post
+  const pC1 = post(c, 30);
+  const pCancient = post(c, 120 * 24);
+  const pX = post(x, 1); // the viewer blocks x
+  const pY = post(y, 1); // y blocks the viewer
+  const pD = post(d, 1); // d is a deleted user
+  const pE = post(e, 1); // the viewer unfollowed e
+  const pV = post(V, 1); // the viewer's own
+  const pS = post(stranger, 1); // not followed
+  const posts = [pA1, pA2, pAold, pB1, pB2, pC1, pCancient, pX, pY, pD, pE, pV, pS];
+
+  /** [user, post, age in hours, deleted] */
+  const likes: [string, PostSpec, number, boolean][] = [
+    [l1, pA1, 0.5, false],
+    [l2, pA1, 0.5, false],
+    [l1, pB1, 4, false],
+    [l2, pB1, 4, false],
+    [l3, pB1, 4, false],
+    [l4, pB1, 4, true], // unliked: not counted
+    [l1, pC1, 20, false],
+    [V, pAold, 70, false], // affinity with a: 1
+    [V, pCancient, 100 * 24, false], // older than 90 days: no affinity with c
+    [V, pX, 0.5, false],
+  ];
+  /** [author, post, age in hours, deleted] */
+  const comments: [string, PostSpec, number, boolean][] = [
+    [l3, pA1, 0.5, false],
+    [l4, pA1, 0.5, true], // deleted: not counted
+    [V, pA2, 5, false], // affinity with a: 2
+    [l1, pB1, 3, false],
+    [l2, pB1, 3, false],
+    [V, pB1, 3, false], // affinity with b: 1
+    [V, pB2, 1, false], // on a deleted post, still an interaction with b: 2
+    [V, pC1, 24, true], // deleted: no affinity
+  ];
+
+  /** The formula of edge/core/ranking/score.ts with shares = 0 and impressions = 1. */
+  function expectedScore(p: PostSpec): number {
+    const nLikes = likes.filter(([, q, , del]) => q === p && !del).length;
+    const nComments = comments.filter(([, q, , del]) => q === p && !del).length;
+    const interactions =
+      likes.filter(([u, q, age, del]) => u === V && q.author === p.author && !del && age * HOUR <= 90 * DAY).length +
+      comments.filter(([u, q, age, del]) => u === V && q.author === p.author && !del && age * HOUR <= 90 * DAY).length;
+    const hours = (NOW - (NOW - p.ageH * HOUR)) / HOUR;
+    const freshness = Math.exp(-0.1 * hours);
+    const engagement = Math.log1p((nLikes + 2 * nComments + 3 * 0) / Math.max(1, 1));
+    const affinity = Math.log1p(interactions);
+    return 0.3 * freshness + 0.4 * engagement + 0.3 * affinity;
+  }
+
+  async function get(path: string, token: string | null = viewerToken): Promise<Response> {
+    return fetch(`${server.url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  }
+  async function postEvents(body: unknown, token = viewerToken): Promise<Response> {
+    return fetch(`${server.url}/api/v1/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  }
+
+  beforeAll(async () => {
+    db = await tempDatabase("baseline");
+    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    const client = await pool.connect();
+    try {
+      await migrate(client);
+    } finally {
+      client.release();
+    }
+    const q = (sql: string, params: unknown[]) => pool.query(sql, params);
+    const everyone = [V, a, b, c, x, y, d, e, g, s1, s2, s3, s4, l1, l2, l3, l4, stranger, z1, z2];
+    await q("INSERT INTO users (id, handle) SELECT u, 'u' || i FROM unnest($1::uuid[]) WITH ORDINALITY AS t(u, i)", [
+      everyone,
+    ]);
+    await q("UPDATE users SET deleted_at = now() WHERE id = ANY($1::uuid[])", [[d, g]]);
+
+    /** [follower, followee, deleted] */
+    const follows: [string, string, boolean][] = [
+      [V, a, false],
+      [V, b, false],
+      [V, c, false],
+      [V, x, false],
+      [V, y, false],
+      [V, d, false],
+      [V, e, true], // unfollowed
+      // Friends of friends:
+      [a, s1, false],
+      [b, s1, false], // s1: followed by 2 of the viewer's followees
+      [a, s2, false], // s2: 1
+      [c, s2, true], // unfollowed: still 1
+      [c, s3, false], // s3: 1
+      [e, s4, false], // e is no longer followed: s4 not suggested
+      [a, b, false], // already followed by the viewer
+      [b, V, false], // the viewer
+      [a, x, false], // blocked
+      [c, g, false], // deleted user
+      [a, z1, false], // the viewer blocks z1
+      [b, z2, false], // z2 blocks the viewer
+    ];
+    await q(
+      `INSERT INTO follows (follower_id, followee_id, deleted_at)
+       SELECT f, t, CASE WHEN del THEN now() END FROM unnest($1::uuid[], $2::uuid[], $3::bool[]) AS x(f, t, del)`,
+      [follows.map((f) => f[0]), follows.map((f) => f[1]), follows.map((f) => f[2])],
+    );
+    await q("INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2), ($3, $4), ($1, $5), ($6, $1)", [
+      V,
+      x,
+      y,
+      V,
+      z1,
+      z2,
+    ]);
+    await q(
+      `INSERT INTO posts (id, author_id, text, created_at, deleted_at)
+       SELECT id, author, 'post ' || id, to_timestamp(ms / 1000.0), CASE WHEN del THEN now() END
+       FROM unnest($1::uuid[], $2::uuid[], $3::float8[], $4::bool[]) AS x(id, author, ms, del)`,
+      [
+        posts.map((p) => p.id),
+        posts.map((p) => p.author),
+        posts.map((p) => NOW - p.ageH * HOUR),
+        posts.map((p) => !!p.deleted),
+      ],
+    );
+    await q(
+      `INSERT INTO likes (user_id, post_id, created_at, deleted_at)
+       SELECT u, p, to_timestamp(ms / 1000.0), CASE WHEN del THEN now() END
+       FROM unnest($1::uuid[], $2::uuid[], $3::float8[], $4::bool[]) AS x(u, p, ms, del)`,
+      [likes.map((l) => l[0]), likes.map((l) => l[1].id), likes.map((l) => NOW - l[2] * HOUR), likes.map((l) => l[3])],
+    );
+    await q(
+      `INSERT INTO comments (author_id, post_id, text, created_at, deleted_at)
+       SELECT u, p, 'nice', to_timestamp(ms / 1000.0), CASE WHEN del THEN now() END
+       FROM unnest($1::uuid[], $2::uuid[], $3::float8[], $4::bool[]) AS x(u, p, ms, del)`,
+      [
+        comments.map((l) => l[0]),
+        comments.map((l) => l[1].id),
+        comments.map((l) => NOW - l[2] * HOUR),
+        comments.map((l) => l[3]),
+      ],
+    );
+
+    server = await startBaseline({ databaseUrl: db.url, jwtSecret: SECRET, port: 0, poolSize: 2, now: () => NOW });
+    viewerToken = await tokenFor(V);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it("answers /healthz without a token and binds to loopback", async () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await get("/healthz", null);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true });
+  });
+
+  it("refuses requests without a valid token with the error envelope", async () => {
+    for (const path of ["/api/v1/feed", "/api/v1/discover/suggested-users"]) {
+      const res = await get(path, null);
+      expect(res.status).toBe(401);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe("unauthorized");
+      expect(typeof body.error.message).toBe("string");
+    }
+    expect((await get("/api/v1/feed", await tokenFor(V, "another-secret-of-at-least-32-characters!"))).status).toBe(
+      401,
+    );
+    expect((await get("/api/v1/feed", await tokenFor("not-a-uuid"))).status).toBe(401);
+    expect((await postEvents({ events: [] }, "garbage")).status).toBe(401);
+  });
+
+  it("answers 400 bad_request on bad input", async () => {
+    for (const path of [
+      "/api/v1/feed?limit=0",
+      "/api/v1/feed?limit=101",
+      "/api/v1/feed?limit=abc",
+      "/api/v1/discover/suggested-users?limit=0",
+      "/api/v1/discover/suggested-users?limit=51",
+    ]) {
+      const res = await get(path);
+      expect(res.status, path).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("bad_request");
+    }
+  });
+
+  it("serves exactly the expected feed, in order, with the formula's scores", async () => {
+    const res = await get("/api/v1/feed?limit=20");
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      items: { post_id: string; author_id: string; created_at: string; text: string; source: string; score: number }[];
+      next_cursor: null;
+    };
+    expect(body.next_cursor).toBeNull();
+
+    const visible = [pA1, pA2, pB1, pC1];
+    const expected = visible
+      .map((p) => ({ p, score: expectedScore(p) }))
+      .sort((m, n) => n.score - m.score || (m.p.id < n.p.id ? -1 : 1));
+    // The dataset is built so no two scores tie (order is by score alone).
+    expect(new Set(expected.map((x) => x.score.toFixed(9))).size).toBe(expected.length);
+    expect(body.items.map((i) => i.post_id)).toEqual(expected.map((x) => x.p.id));
+    body.items.forEach((item, k) => {
+      const want = expected[k]!;
+      expect(Math.abs(item.score - want.score)).toBeLessThan(1e-9);
+      expect(item.author_id).toBe(want.p.author);
+      expect(item.source).toBe("follow");
+      expect(item.text).toBe(`post ${want.p.id}`);
+      expect(item.created_at).toBe(new Date(NOW - want.p.ageH * HOUR).toISOString());
+    });
+    // Spot-check the inputs the formula saw: pB1 has 3 live likes, 3 live comments, affinity 2.
+    expect(expectedScore(pB1)).toBeCloseTo(0.3 * Math.exp(-0.5) + 0.4 * Math.log1p(9) + 0.3 * Math.log1p(2), 12);
+
+    const excluded = [pAold, pB2, pCancient, pX, pY, pD, pE, pV, pS].map((p) => p.id);
+    for (const id of excluded) expect(body.items.map((i) => i.post_id)).not.toContain(id);
+
+    const two = (await (await get("/api/v1/feed?limit=2")).json()) as { items: { post_id: string }[] };
+    expect(two.items.map((i) => i.post_id)).toEqual(expected.slice(0, 2).map((x) => x.p.id));
+  });
+
+  it("suggests friends of friends ranked by how many followees follow them", async () => {
+    const res = await get("/api/v1/discover/suggested-users?limit=20");
+    expect(res.status).toBe(200);
+    const { users } = (await res.json()) as { users: { user_id: string; score: number; reason: string }[] };
+    expect(users[0]).toEqual({ user_id: s1, score: 2, reason: "followed_by_your_follows" });
+    expect(users.slice(1)).toEqual(
+      [s2, s3].sort().map((u) => ({ user_id: u, score: 1, reason: "followed_by_your_follows" })),
+    );
+    // Never: already followed (b, x), the viewer, blocked either way (z1, z2), deleted (g),
+    // followed only by an unfollowed followee (s4).
+    const got = users.map((u) => u.user_id);
+    for (const id of [a, b, c, V, x, z1, z2, g, s4]) expect(got).not.toContain(id);
+
+    const one = (await (await get("/api/v1/discover/suggested-users?limit=1")).json()) as { users: unknown[] };
+    expect(one.users).toHaveLength(1);
+  });
+
+  it("stores events, once per event_id, and reports invalid ones", async () => {
+    const e1 = randomUUID();
+    const e3 = randomUUID();
+    const first = await postEvents({
+      events: [
+        { event_id: e1, post_id: pA1.id, type: "impression", ts: Date.now() },
+        { post_id: pA1.id, type: "dwell", dwell_ms: 1500, ts: Date.now() },
+        { post_id: "not-a-uuid", type: "view" },
+      ],
+    });
+    expect(first.status).toBe(202);
+    const firstBody = (await first.json()) as { accepted: number; rejected: { index: number; error: string }[] };
+    expect(firstBody.accepted).toBe(2);
+    expect(firstBody.rejected.map((r) => r.index)).toEqual([2]);
+
+    const again = await postEvents({
+      events: [
+        { event_id: e1, post_id: pA1.id, type: "impression", ts: Date.now() },
+        { event_id: e3, post_id: pB1.id, type: "click" },
+      ],
+    });
+    expect(again.status).toBe(202);
+
+    const { rows } = await pool.query<{
+      event_id: string;
+      user_id: string;
+      post_id: string;
+      type: string;
+      dwell_ms: number;
+    }>(
+      "SELECT event_id::text, user_id::text, post_id::text, type, dwell_ms FROM bench_events ORDER BY received_at, type",
+    );
+    expect(rows).toHaveLength(3);
+    expect(rows.filter((r) => r.event_id === e1)).toHaveLength(1);
+    expect(rows.every((r) => r.user_id === V)).toBe(true);
+    expect(rows.find((r) => r.type === "dwell")?.dwell_ms).toBe(1500);
+    expect(rows.find((r) => r.event_id === e3)?.post_id).toBe(pB1.id);
+
+    const empty = await postEvents({ events: [] });
+    expect(empty.status).toBe(400);
+    const allBad = await postEvents({ events: [{ post_id: pA1.id, type: "nope" }] });
+    expect(allBad.status).toBe(400);
+    expect(((await allBad.json()) as { error: { code: string } }).error.code).toBe("bad_request");
+  });
+});
