@@ -1,0 +1,690 @@
+/**
+ * `npm run bench -- [--scale S|M] [--keep] [--seconds N]`: the end-to-end benchmark.
+ *
+ * 1. A dataset of its own (PostgreSQL database, ClickHouse database, Kafka topic namespace,
+ *    connector and slot all named bench_<scale>), bulk-loaded (scripts/lib/bulk.ts), with CDC
+ *    taking over afterwards.
+ * 2. The real system: the origin (all parts: write API, connector watcher, sink, relay,
+ *    generators) and the edge under `wrangler dev`; and the baseline a team would otherwise
+ *    write (scripts/bench/baseline.ts: the straightforward PostgreSQL queries behind the same
+ *    HTTP contract).
+ * 3. Closed-loop HTTP load (scripts/bench/load.ts) through both, phase by phase; every figure
+ *    is reported as ours vs baseline with their ratio, in bench-results/bench-<scale>.json and
+ *    .md, with the machine, date and commit.
+ *
+ * Needs the local stack (started if down) and no dev origin running (the edge's Redis keys
+ * and event stream are shared). Drops its databases at the end unless --keep.
+ */
+import { type ChildProcess, execSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { resolve } from "node:path";
+import { createClient } from "@clickhouse/client";
+import { Redis } from "ioredis";
+import { Kafka, logLevel } from "kafkajs";
+import pg from "pg";
+import { feedKey, suggestKey } from "../../edge/core/index.ts";
+import { migrateClickHouse } from "../../origin/ch/migrate.ts";
+import { migrate } from "../../origin/db/migrate.ts";
+import { readConfig } from "../../origin/src/config.ts";
+import { ConnectClient } from "../../origin/src/connect/manager.ts";
+import { type BulkResult, bulkLoad } from "../lib/bulk.ts";
+import { applyConnector } from "../lib/connector.ts";
+import { rng } from "../lib/rng.ts";
+import { freePort, startWranglerDev } from "../lib/wrangler.ts";
+import { progress } from "../seed.ts";
+import { devToken } from "../token.ts";
+import { BASELINE_FEED_SQL, startBaseline } from "./baseline.ts";
+import { closedLoop, type LoadResult, percentile, type Shot, summarize, zipf } from "./load.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const SCALES = {
+  S: { users: 10_000, postsPerUser: 10, eventsPerUser: 100 },
+  M: { users: 100_000, postsPerUser: 10, eventsPerUser: 100 },
+} as const;
+
+// ---------------------------------------------------------------- arguments
+const argv = process.argv.slice(2);
+const arg = (name: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const scale = (arg("--scale") ?? "S").toUpperCase() as keyof typeof SCALES;
+if (!(scale in SCALES)) {
+  console.error("usage: npm run bench -- [--scale S|M] [--keep] [--seconds N]");
+  process.exit(2);
+}
+const KEEP = argv.includes("--keep");
+const PHASE_S = Number(arg("--seconds") ?? 15);
+const shape = SCALES[scale];
+const name = `bench_${scale.toLowerCase()}`;
+
+const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const APP_URL = `postgres://feed_app:feed_app@127.0.0.1:5432/${name}`;
+const CH_URL = process.env.CLICKHOUSE_URL ?? "http://127.0.0.1:8123";
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const BRIDGE_URL = `http://127.0.0.1:${process.env.REDIS_BRIDGE_PORT ?? 8079}`;
+const BRIDGE_TOKEN = process.env.REDIS_BRIDGE_TOKEN ?? "local-dev-token";
+const ORIGIN_SECRET = "local-dev-origin-secret-0123456789";
+const JWT_SECRET = randomBytes(24).toString("hex");
+
+const log = (msg: string) => console.log(`[bench] ${msg}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+// ---------------------------------------------------------------- preconditions
+const devOriginPid = resolve(ROOT, ".stack/run/origin.pid");
+if (existsSync(devOriginPid)) {
+  const pid = Number(readFileSync(devOriginPid, "utf8").trim());
+  let alive = false;
+  try {
+    process.kill(pid, 0);
+    alive = true;
+  } catch {}
+  if (alive) {
+    console.error(
+      `[bench] the dev origin is running (pid ${pid}); stop \`npm run dev\` first: the edge's event stream and hot list are shared`,
+    );
+    process.exit(2);
+  }
+}
+log(`scale ${scale}: ${JSON.stringify(shape)}; stack up`);
+const up = spawnSync(resolve(ROOT, "node_modules/.bin/tsx"), ["scripts/stack/cli.ts", "up", "--quiet"], {
+  cwd: ROOT,
+  stdio: "inherit",
+});
+if (up.status !== 0) process.exit(1);
+
+const originPort = await freePort();
+const env: Record<string, string> = {
+  DATABASE_URL: APP_URL,
+  CLICKHOUSE_URL: CH_URL,
+  CLICKHOUSE_DATABASE: name,
+  KAFKA_TOPIC_NAMESPACE: `${name}.`,
+  CDC_CONNECTOR_NAME: name.replace("_", "-"),
+  CDC_SLOT_NAME: name,
+  CDC_TOPIC_PREFIX: name,
+  CDC_SNAPSHOT_MODE: "no_data",
+  SINK_GROUP_ID: `${name}-sink`,
+  ORIGIN_PORT: String(originPort),
+  ORIGIN_SHARED_SECRET: ORIGIN_SECRET,
+  LOG_LEVEL: "warn",
+};
+const cfg = readConfig({ ...process.env, ...env });
+const connect = new ConnectClient(cfg.cdc.connectUrl);
+const kafka = new Kafka({ clientId: "bench", brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING });
+const admin = kafka.admin();
+await admin.connect();
+
+async function pgAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Removes everything named after this scale: connector, slot, topics, both databases. */
+async function dropAll(): Promise<void> {
+  await connect.delete(cfg.cdc.connectorName).catch(() => {});
+  await pgAdmin(async (c) => {
+    for (let i = 0; i < 60; i++) {
+      const { rows } = await c.query<{ active: boolean }>(
+        "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+        [cfg.cdc.slotName],
+      );
+      if (rows.length === 0) break;
+      if (!rows[0]?.active) {
+        await c.query("SELECT pg_drop_replication_slot($1)", [cfg.cdc.slotName]);
+        break;
+      }
+      await sleep(500);
+    }
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
+  const topics = (await admin.listTopics()).filter((t) => t.startsWith(cfg.kafka.topicNamespace));
+  if (topics.length) await admin.deleteTopics({ topics }).catch(() => {});
+  const ch = createClient({ url: CH_URL });
+  await ch.command({ query: `DROP DATABASE IF EXISTS ${name}` });
+  await ch.close();
+}
+
+const children: ChildProcess[] = [];
+const stops: (() => Promise<void>)[] = [];
+let exitCode = 0;
+const t0 = Date.now();
+const redis = new Redis(REDIS_URL);
+const pool = new pg.Pool({ connectionString: APP_URL, max: 4 });
+const ch = createClient({ url: CH_URL, database: name, request_timeout: 600_000 });
+const figures: Figure[] = [];
+const details: Record<string, unknown> = {};
+let loaded: BulkResult | null = null;
+let loadSeconds = 0;
+let complete = false;
+
+try {
+  // ------------------------------------------------------------ dataset
+  log(`preparing ${name} (dropping any previous one)`);
+  await dropAll();
+  await pgAdmin((c) => c.query(`CREATE DATABASE ${name} OWNER feed_app`));
+  {
+    const c = await pool.connect();
+    try {
+      await migrate(c);
+    } finally {
+      c.release();
+    }
+  }
+  const chAdmin = createClient({ url: CH_URL });
+  await migrateClickHouse(chAdmin, ch, name);
+  await chAdmin.close();
+  // Shared Redis keys the dev data may have left: the hot list and the generators' locks.
+  await redis.del("hot:posts:1h", "lock:job:hot-posts", "lock:job:suggested-users", "lock:job:feed-warmer");
+
+  const tLoad = Date.now();
+  loaded = await bulkLoad(
+    { users: shape.users, seed: 42, postsPerUser: shape.postsPerUser, eventsPerUser: shape.eventsPerUser },
+    { pool, ch, progress, slotName: cfg.cdc.slotName, startCdc: () => applyConnector(cfg) },
+  );
+  loadSeconds = (Date.now() - tLoad) / 1000;
+  log(`loaded in ${loadSeconds.toFixed(1)} s: ${JSON.stringify(loaded)}`);
+
+  // ------------------------------------------------------------ processes
+  const originLog = resolve(ROOT, `.stack/logs/${name}-origin.log`);
+  mkdirSync(resolve(ROOT, ".stack/logs"), { recursive: true });
+  const out = openSync(originLog, "w");
+  const origin = spawn(resolve(ROOT, "node_modules/.bin/node"), ["--import", "tsx", "origin/main.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", out, out],
+  });
+  children.push(origin);
+  stops.push(async () => {
+    if (origin.exitCode !== null) return;
+    origin.kill("SIGTERM");
+    await Promise.race([new Promise((r) => origin.once("exit", r)), sleep(20_000)]);
+    if (origin.exitCode === null) origin.kill("SIGKILL");
+  });
+  const originUrl = `http://127.0.0.1:${originPort}`;
+  for (let i = 0; ; i++) {
+    if (origin.exitCode !== null) throw new Error(`origin exited (${origin.exitCode}); see ${originLog}`);
+    const ok = await fetch(`${originUrl}/readyz`, { signal: AbortSignal.timeout(2000) })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) break;
+    if (i > 240) throw new Error(`origin not ready after 120 s; see ${originLog}`);
+    await sleep(500);
+  }
+  log(`origin ready at ${originUrl}`);
+  const edge = await startWranglerDev({
+    config: "wrangler.toml",
+    vars: {
+      JWT_SECRET,
+      UPSTASH_REDIS_REST_URL: BRIDGE_URL,
+      UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
+      CLICKHOUSE_URL: CH_URL,
+      CLICKHOUSE_DATABASE: name,
+      ORIGIN_URL: originUrl,
+      ORIGIN_SHARED_SECRET: ORIGIN_SECRET,
+    },
+    timeoutMs: 120_000,
+  });
+  stops.push(() => edge.stop());
+  const baseline = await startBaseline({ databaseUrl: APP_URL, jwtSecret: JWT_SECRET, port: 0 });
+  stops.push(() => baseline.close());
+  log(`edge ${edge.url}, baseline ${baseline.url}`);
+
+  // ------------------------------------------------------------ users and tokens
+  const active = (
+    await (
+      await ch.query({
+        query:
+          "SELECT toString(user_id) AS u FROM events_raw GROUP BY user_id ORDER BY count() DESC, user_id LIMIT 1000000",
+        format: "JSONEachRow",
+      })
+    ).json<{ u: string }>()
+  ).map((r) => r.u);
+  const tokens = new Map<string, string>();
+  const tokenOf = async (u: string) => {
+    let t = tokens.get(u);
+    if (!t) {
+      t = await devToken(u, 3 * 3600, JWT_SECRET);
+      tokens.set(u, t);
+    }
+    return t;
+  };
+  const rand = rng(7);
+  const pickDistinct = (from: string[], n: number) => {
+    const seen = new Set<string>();
+    while (seen.size < Math.min(n, from.length)) seen.add(from[Math.floor(rand() * from.length)] as string);
+    return [...seen];
+  };
+  // Viewers for the latency phases: outside the 100 most active (the warmer keeps those).
+  const SAMPLE = scale === "M" ? 400 : 300;
+  const sample = pickDistinct(active.slice(200), SAMPLE);
+  await Promise.all(sample.map(tokenOf));
+  const auth = (u: string) => ({ authorization: `Bearer ${tokens.get(u)}` });
+
+
+  // ------------------------------------------------------------ 1. feed MISS / HIT
+  log("feed MISS: each request a viewer whose cache was just cleared");
+  await redis.del(...sample.map((u) => feedKey(u)));
+  const missRun = await closedLoop({
+    concurrency: 4,
+    requests: sample.length,
+    request: (i) => ({ url: `${edge.url}/api/v1/feed?limit=20`, init: { headers: auth(sample[i] as string) } }),
+  });
+  const missOnly = only(missRun.shots, "MISS");
+  details.feed_miss = { ...missRun.result, stage_means_ms: stageMeans(missOnly) };
+  log("feed HIT: the same viewers again");
+  const hitRun = await closedLoop({
+    concurrency: 4,
+    durationMs: PHASE_S * 1000,
+    request: (i) => ({
+      url: `${edge.url}/api/v1/feed?limit=20`,
+      init: { headers: auth(sample[i % sample.length] as string) },
+    }),
+  });
+  details.feed_hit = hitRun.result;
+  log("baseline feed: the same viewers");
+  const baseFeed = await closedLoop({
+    concurrency: 4,
+    requests: sample.length,
+    durationMs: PHASE_S * 4000,
+    request: (i) => ({
+      url: `${baseline.url}/api/v1/feed?limit=20`,
+      init: { headers: auth(sample[i % sample.length] as string) },
+    }),
+  });
+  details.baseline_feed = baseFeed.result;
+  const missStats = summarize(missOnly, missRun.result.seconds);
+  const hitStats = summarize(only(hitRun.shots, "HIT"), hitRun.result.seconds);
+  figures.push(
+    latency("feed MISS p50 (ms)", missStats.p50_ms, baseFeed.result.p50_ms),
+    latency("feed MISS p95 (ms)", missStats.p95_ms, baseFeed.result.p95_ms, 100),
+    latency("feed MISS p99 (ms)", missStats.p99_ms, baseFeed.result.p99_ms),
+    throughput("feed MISS throughput (req/s, 4 clients)", missRun.result.rps, baseFeed.result.rps),
+    latency("feed HIT p50 (ms)", hitStats.p50_ms, baseFeed.result.p50_ms),
+    latency("feed HIT p95 (ms)", hitStats.p95_ms, baseFeed.result.p95_ms, 10),
+    latency("feed HIT p99 (ms)", hitStats.p99_ms, baseFeed.result.p99_ms),
+    throughput("feed HIT throughput (req/s, 4 clients)", hitRun.result.rps, baseFeed.result.rps),
+  );
+  const missToBaseline = baseFeed.result.p95_ms / Math.max(missStats.p95_ms, 0.001);
+  figures.push({
+    name: "MISS p95: baseline / ours (×)",
+    ours: round(missToBaseline, 2),
+    baseline: null,
+    ratio: null,
+    target: "≥ 10×",
+    met: missToBaseline >= 10,
+  });
+
+  // ------------------------------------------------------------ 2. suggestions
+  log("suggestions MISS / HIT / baseline");
+  await redis.del(...sample.map((u) => suggestKey(u)));
+  const sugMiss = await closedLoop({
+    concurrency: 4,
+    requests: sample.length,
+    request: (i) => ({
+      url: `${edge.url}/api/v1/discover/suggested-users?limit=20`,
+      init: { headers: auth(sample[i] as string) },
+    }),
+  });
+  const sugHit = await closedLoop({
+    concurrency: 4,
+    durationMs: PHASE_S * 1000,
+    request: (i) => ({
+      url: `${edge.url}/api/v1/discover/suggested-users?limit=20`,
+      init: { headers: auth(sample[i % sample.length] as string) },
+    }),
+  });
+  const sugBase = await closedLoop({
+    concurrency: 4,
+    requests: sample.length,
+    durationMs: PHASE_S * 4000,
+    request: (i) => ({
+      url: `${baseline.url}/api/v1/discover/suggested-users?limit=20`,
+      init: { headers: auth(sample[i % sample.length] as string) },
+    }),
+  });
+  details.suggestions = { miss: sugMiss.result, hit: sugHit.result, baseline: sugBase.result };
+  figures.push(
+    latency("suggestions MISS p50 (ms)", sugMiss.result.p50_ms, sugBase.result.p50_ms),
+    latency("suggestions MISS p95 (ms)", sugMiss.result.p95_ms, sugBase.result.p95_ms, 50),
+    latency("suggestions HIT p50 (ms)", sugHit.result.p50_ms, sugBase.result.p50_ms),
+    latency("suggestions HIT p95 (ms)", sugHit.result.p95_ms, sugBase.result.p95_ms, 50),
+  );
+
+  // ------------------------------------------------------------ 3. event intake
+  const { rows: postRows } = await pool.query<{ id: string }>(
+    "SELECT id::text FROM posts ORDER BY created_at DESC LIMIT 5000",
+  );
+  const postIds = postRows.map((r) => r.id);
+  const intakeUsers = pickDistinct(active, 2000);
+  await Promise.all(intakeUsers.map(tokenOf));
+  const batch = () =>
+    JSON.stringify({
+      events: Array.from({ length: 100 }, () => ({
+        type: "impression",
+        post_id: postIds[Math.floor(rand() * postIds.length)],
+        ts: Date.now(),
+      })),
+    });
+  const intake = async (base: string) =>
+    closedLoop({
+      concurrency: 8,
+      durationMs: PHASE_S * 1000,
+      request: (i) => ({
+        url: `${base}/api/v1/events`,
+        init: {
+          method: "POST",
+          headers: { ...auth(intakeUsers[i % intakeUsers.length] as string), "content-type": "application/json" },
+          body: batch(),
+        },
+      }),
+    });
+  log("event intake: batches of 100, 8 clients");
+  const ourIntake = await intake(edge.url);
+  const baseIntake = await intake(baseline.url);
+  const evs = (r: LoadResult) => round(((r.status["202"] ?? 0) * 100) / r.seconds, 0);
+  details.intake = { ours: ourIntake.result, baseline: baseIntake.result };
+  figures.push(
+    throughput("event intake (events/s, batches of 100)", evs(ourIntake.result), evs(baseIntake.result), 10_000),
+    latency("event intake batch p95 (ms)", ourIntake.result.p95_ms, baseIntake.result.p95_ms),
+  );
+
+  // ------------------------------------------------------------ 4. event → ClickHouse
+  log("waiting for the intake backlog to drain, then event → ClickHouse visibility");
+  const drainStart = Date.now();
+  for (;;) {
+    const len = await redis.xlen("events:ingest");
+    if (len === 0 || Date.now() - drainStart > 300_000) break;
+    await sleep(500);
+  }
+  details.intake_drain_s = round((Date.now() - drainStart) / 1000);
+  const visible: number[] = [];
+  const visibleBase: number[] = [];
+  for (let k = 0; k < 40; k++) {
+    const u = intakeUsers[k] as string;
+    const id = randomUUID();
+    const body = JSON.stringify({ events: [{ event_id: id, type: "view", post_id: postIds[k], ts: Date.now() }] });
+    const headers = { ...auth(u), "content-type": "application/json" };
+    const s = performance.now();
+    const res = await fetch(`${edge.url}/api/v1/events`, { method: "POST", headers, body });
+    if (res.status !== 202) throw new Error(`event intake answered ${res.status}: ${await res.text()}`);
+    for (;;) {
+      const rs = await ch.query({
+        query: "SELECT count() AS n FROM events_raw WHERE event_id = {id:UUID}",
+        query_params: { id },
+        format: "JSONEachRow",
+      });
+      if (Number((await rs.json<{ n: string }>())[0]?.n) > 0) break;
+      if (performance.now() - s > 30_000) throw new Error("event not visible in ClickHouse after 30 s");
+      await sleep(20);
+    }
+    visible.push(performance.now() - s);
+    const id2 = randomUUID();
+    const s2 = performance.now();
+    await fetch(`${baseline.url}/api/v1/events`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ events: [{ event_id: id2, type: "view", post_id: postIds[k], ts: Date.now() }] }),
+    });
+    for (;;) {
+      const { rows } = await pool.query("SELECT 1 FROM bench_events WHERE event_id = $1", [id2]);
+      if (rows.length) break;
+      if (performance.now() - s2 > 30_000) throw new Error("baseline event not visible after 30 s");
+      await sleep(5);
+    }
+    visibleBase.push(performance.now() - s2);
+    await sleep(100);
+  }
+  visible.sort((a, b) => a - b);
+  visibleBase.sort((a, b) => a - b);
+  figures.push(
+    latency("event → ClickHouse visible p50 (ms)", round(percentile(visible, 0.5)), round(percentile(visibleBase, 0.5))),
+    latency(
+      "event → ClickHouse visible p95 (ms)",
+      round(percentile(visible, 0.95)),
+      round(percentile(visibleBase, 0.95)),
+      2000,
+    ),
+  );
+
+  // ------------------------------------------------------------ 5. like → feed
+  log("like → the liker's next feed");
+  const fresh: number[] = [];
+  const freshBase: number[] = [];
+  type Item = { post_id: string; score: number; explain?: { engagement: number } };
+  const feedOf = async (base: string, u: string) => {
+    const q = base === edge.url ? "limit=100&explain=1" : "limit=100";
+    const res = await fetch(`${base}/api/v1/feed?${q}`, { headers: auth(u) });
+    if (!res.ok) throw new Error(`${base} feed answered ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { items: Item[] }).items;
+  };
+  for (const u of sample.slice(0, 20)) {
+    const items = await feedOf(edge.url, u);
+    const target = items.find((i) => i.explain);
+    if (!target) continue;
+    const before = target.explain?.engagement ?? 0;
+    const res = await fetch(`${edge.url}/api/v1/posts/${target.post_id}/like`, { method: "PUT", headers: auth(u) });
+    if (!res.ok) throw new Error(`like answered ${res.status}: ${await res.text()}`);
+    const s = performance.now();
+    for (;;) {
+      const now = (await feedOf(edge.url, u)).find((i) => i.post_id === target.post_id);
+      if ((now?.explain?.engagement ?? 0) > before) break;
+      if (performance.now() - s > 30_000) throw new Error("like not reflected in the feed after 30 s");
+      await sleep(25);
+    }
+    fresh.push(performance.now() - s);
+    // Baseline: the same kind of like written to PostgreSQL, then the baseline feed.
+    const bItems = await feedOf(baseline.url, u);
+    const bTarget = bItems.find((i) => i.post_id !== target.post_id);
+    if (!bTarget) continue;
+    const { rowCount } = await pool.query(
+      "INSERT INTO likes (user_id, post_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+      [u, bTarget.post_id],
+    );
+    if (!rowCount) continue;
+    const s2 = performance.now();
+    for (;;) {
+      const now = (await feedOf(baseline.url, u)).find((i) => i.post_id === bTarget.post_id);
+      if ((now?.score ?? 0) > bTarget.score) break;
+      if (performance.now() - s2 > 30_000) throw new Error("baseline like not reflected after 30 s");
+      await sleep(5);
+    }
+    freshBase.push(performance.now() - s2);
+  }
+  fresh.sort((a, b) => a - b);
+  freshBase.sort((a, b) => a - b);
+  figures.push(
+    latency("like → liker's feed p50 (ms)", round(percentile(fresh, 0.5)), round(percentile(freshBase, 0.5))),
+    latency("like → liker's feed p95 (ms)", round(percentile(fresh, 0.95)), round(percentile(freshBase, 0.95)), 2000),
+  );
+  details.like_to_feed = { samples: fresh.length, baseline_samples: freshBase.length };
+
+  // ------------------------------------------------------------ 6. Zipf(1.1) hit ratio
+  const zipfSeconds = PHASE_S * 4;
+  log(`cache hit ratio: Zipf(1.1) over ${active.length} users by activity, ${zipfSeconds} s, warmer running`);
+  const draw = zipf(active.length, 1.1, rand);
+  const zipfUsers: string[] = [];
+  for (let i = 0; i < 200_000; i++) zipfUsers.push(active[draw()] as string);
+  for (const u of new Set(zipfUsers)) await tokenOf(u);
+  const zipfRun = await closedLoop({
+    concurrency: 4,
+    durationMs: zipfSeconds * 1000,
+    request: (i) => {
+      const u = zipfUsers[i % zipfUsers.length] as string;
+      return { url: `${edge.url}/api/v1/feed?limit=20`, init: { headers: auth(u) } };
+    },
+  });
+  const hits = zipfRun.result.cache.HIT ?? 0;
+  const second = zipfRun.shots.slice(Math.floor(zipfRun.shots.length / 2));
+  const hitsSecond = second.filter((s) => s.cache === "HIT").length;
+  const baseZipf = await closedLoop({
+    concurrency: 4,
+    durationMs: PHASE_S * 1000,
+    request: (i) => ({
+      url: `${baseline.url}/api/v1/feed?limit=20`,
+      init: { headers: auth(zipfUsers[i % zipfUsers.length] as string) },
+    }),
+  });
+  details.zipf = {
+    ours: zipfRun.result,
+    baseline: baseZipf.result,
+    distinct_users: new Set(zipfUsers.slice(0, zipfRun.result.requests)).size,
+    hit_ratio_second_half: round((hitsSecond / Math.max(1, second.length)) * 100, 1),
+  };
+  figures.push(
+    {
+      name: "cache hit ratio, Zipf(1.1) (%)",
+      ours: round((hits / Math.max(1, zipfRun.result.requests)) * 100, 1),
+      baseline: null,
+      ratio: null,
+      target: "≥ 95%",
+      met: hits / Math.max(1, zipfRun.result.requests) >= 0.95,
+    },
+    latency("feed under Zipf mix p50 (ms)", zipfRun.result.p50_ms, baseZipf.result.p50_ms),
+    latency("feed under Zipf mix p95 (ms)", zipfRun.result.p95_ms, baseZipf.result.p95_ms),
+    throughput("feed under Zipf mix (req/s, 4 clients)", zipfRun.result.rps, baseZipf.result.rps),
+  );
+
+  complete = true;
+} catch (err) {
+  console.error(`[bench] failed: ${(err as Error).stack ?? err}`);
+  exitCode = 1;
+} finally {
+  if (figures.length) writeReport();
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  await pool.end().catch(() => {});
+  await ch.close().catch(() => {});
+  if (!KEEP) await dropAll().catch((e: Error) => console.error(`[bench] cleanup: ${e.message}`));
+  await admin.disconnect().catch(() => {});
+  redis.disconnect();
+  log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  process.exit(exitCode);
+}
+
+/** Writes what was measured (also after a failure, marked incomplete). */
+function writeReport(): void {
+  const commit = execSync("git rev-parse --short HEAD", { cwd: ROOT }).toString().trim();
+  const dirty = execSync("git status --porcelain", { cwd: ROOT }).toString().trim() !== "";
+  const cpus = os.cpus();
+  const report = {
+    scale,
+    complete,
+    date: new Date().toISOString(),
+    commit: dirty ? `${commit}+dirty` : commit,
+    machine: {
+      cpus: cpus.length,
+      cpu_model: cpus[0]?.model ?? "unknown",
+      memory_gib: round(os.totalmem() / 2 ** 30, 1),
+      os: `${os.type()} ${os.release()}`,
+      node: process.version,
+    },
+    dataset: loaded ?? {},
+    load_seconds: round(loadSeconds),
+    total_seconds: round((Date.now() - t0) / 1000),
+    figures,
+    details,
+    baseline_sql: BASELINE_FEED_SQL.trim(),
+  };
+  mkdirSync(resolve(ROOT, "bench-results"), { recursive: true });
+  const jsonPath = resolve(ROOT, `bench-results/bench-${scale}.json`);
+  const mdPath = resolve(ROOT, `bench-results/bench-${scale}.md`);
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(mdPath, markdown(report));
+  console.log(markdown(report));
+  log(`wrote ${jsonPath} and ${mdPath}`);
+}
+
+// ---------------------------------------------------------------- helpers
+interface Figure {
+  name: string;
+  ours: number;
+  baseline: number | null;
+  /** For latencies baseline/ours (how many times faster we are); for throughputs ours/baseline. */
+  ratio: number | null;
+  target: string | null;
+  met: boolean | null;
+}
+
+function latency(name: string, ours: number, baseline: number, targetMs?: number): Figure {
+  return {
+    name,
+    ours,
+    baseline,
+    ratio: round(baseline / Math.max(ours, 0.001), 2),
+    target: targetMs === undefined ? null : `≤ ${targetMs} ms`,
+    met: targetMs === undefined ? null : ours <= targetMs,
+  };
+}
+
+function throughput(name: string, ours: number, baseline: number, target?: number): Figure {
+  return {
+    name,
+    ours,
+    baseline,
+    ratio: round(ours / Math.max(baseline, 0.001), 2),
+    target: target === undefined ? null : `≥ ${target}`,
+    met: target === undefined ? null : ours >= target,
+  };
+}
+
+function only(shots: Shot[], cache: string): Shot[] {
+  return shots.filter((s) => s.cache === cache);
+}
+
+/** Mean of each Server-Timing stage over the answers that carry one. */
+function stageMeans(shots: Shot[]): Record<string, number> {
+  const sums: Record<string, { total: number; n: number }> = {};
+  for (const s of shots) {
+    for (const part of (s.timing ?? "").split(",")) {
+      const m = /^\s*([\w-]+);dur=([\d.]+)/.exec(part);
+      if (!m) continue;
+      const e = (sums[m[1] as string] ??= { total: 0, n: 0 });
+      e.total += Number(m[2]);
+      e.n++;
+    }
+  }
+  return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, round(v.total / v.n, 2)]));
+}
+
+function markdown(r: {
+  scale: string;
+  complete: boolean;
+  date: string;
+  commit: string;
+  machine: Record<string, unknown>;
+  dataset: object;
+  load_seconds: number;
+  total_seconds: number;
+  figures: Figure[];
+}): string {
+  const fmt = (x: number | null) => (x === null ? "–" : String(x));
+  const lines = [
+    `# Benchmark, scale ${r.scale}${r.complete ? "" : " (incomplete: the run failed part way)"}`,
+    "",
+    `${r.date} · commit ${r.commit} · ${r.machine.cpus}× ${r.machine.cpu_model}, ${r.machine.memory_gib} GiB, ${r.machine.os}, Node ${r.machine.node}`,
+    "",
+    `Dataset: ${Object.entries(r.dataset)
+      .filter(([k]) => k !== "timingsMs" && k !== "demoUser")
+      .map(([k, v]) => `${v} ${k}`)
+      .join(", ")}; bulk load ${r.load_seconds} s; whole run ${r.total_seconds} s.`,
+    "",
+    "Ours: the edge under `wrangler dev` (Redis via the REST bridge, ClickHouse via the chDB gateway) with the origin running. Baseline: the straightforward PostgreSQL service (scripts/bench/baseline.ts) behind the same HTTP contract. Ratio: for latencies baseline ÷ ours (× faster), for throughputs ours ÷ baseline.",
+    "",
+    "| figure | ours | baseline | ratio | target | met |",
+    "|---|---:|---:|---:|---|---|",
+    ...r.figures.map(
+      (f) =>
+        `| ${f.name} | ${fmt(f.ours)} | ${fmt(f.baseline)} | ${fmt(f.ratio)} | ${f.target ?? "–"} | ${f.met === null ? "–" : f.met ? "yes" : "**no**"} |`,
+    ),
+    "",
+  ];
+  return lines.join("\n");
+}

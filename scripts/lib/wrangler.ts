@@ -1,0 +1,80 @@
+/** Runs the real `wrangler dev` (workerd) on a free loopback port: for integration tests and the benchmark. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? res(addr.port) : rej(new Error("no port"))));
+    });
+  });
+}
+
+export interface WranglerDev {
+  url: string;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+/** Starts `wrangler dev -c <config>` with the given vars; resolves once `readyPath` answers 200. */
+export async function startWranglerDev(opts: {
+  config: string;
+  vars?: Record<string, string>;
+  readyPath?: string;
+  timeoutMs?: number;
+}): Promise<WranglerDev> {
+  const port = await freePort();
+  const persist = mkdtempSync(join(tmpdir(), "wrangler-test-"));
+  const args = ["dev", "-c", resolve(ROOT, opts.config), "--ip", "127.0.0.1", "--port", String(port)];
+  args.push("--persist-to", persist, "--log-level", "warn", "--show-interactive-dev-session=false");
+  for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
+  const child: ChildProcess = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // own process group, so stop() also ends workerd
+  });
+  let log = "";
+  child.stdout?.on("data", (d) => (log += String(d)));
+  child.stderr?.on("data", (d) => (log += String(d)));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.pid) {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {}
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          try {
+            if (child.pid) process.kill(-child.pid, "SIGKILL");
+          } catch {}
+          r(null);
+        }, 5000);
+        child.once("exit", () => {
+          clearTimeout(t);
+          r(null);
+        });
+      });
+    }
+    rmSync(persist, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${log}`);
+    try {
+      const res = await fetch(url + (opts.readyPath ?? "/healthz"), { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return { url, stop, output: () => log };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await stop();
+  throw new Error(`wrangler dev did not answer within ${opts.timeoutMs ?? 60_000} ms:\n${log}`);
+}
