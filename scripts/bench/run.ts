@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [--scale S|M] [--keep] [--seconds N]`: the end-to-end benchmark.
+ * `npm run bench -- [--scale S|M] [--keep] [--load-only] [--seconds N]`: the end-to-end benchmark.
  *
  * 1. A dataset of its own (PostgreSQL database, ClickHouse database, Kafka topic namespace,
  *    connector and slot all named bench_<scale>), bulk-loaded (scripts/lib/bulk.ts), with CDC
@@ -44,6 +44,9 @@ const SCALES = {
   M: { users: 100_000, postsPerUser: 10, eventsPerUser: 100 },
 } as const;
 
+/** Thrown to stop after loading (--load-only). */
+class LoadOnly extends Error {}
+
 // ---------------------------------------------------------------- arguments
 const argv = process.argv.slice(2);
 const arg = (name: string) => {
@@ -55,7 +58,8 @@ if (!(scale in SCALES)) {
   console.error("usage: npm run bench -- [--scale S|M] [--keep] [--seconds N]");
   process.exit(2);
 }
-const KEEP = argv.includes("--keep");
+const LOAD_ONLY = argv.includes("--load-only");
+const KEEP = argv.includes("--keep") || LOAD_ONLY;
 const PHASE_S = Number(arg("--seconds") ?? 15);
 const shape = SCALES[scale];
 const name = `bench_${scale.toLowerCase()}`;
@@ -102,7 +106,9 @@ const env: Record<string, string> = {
   CLICKHOUSE_URL: CH_URL,
   CLICKHOUSE_DATABASE: name,
   KAFKA_TOPIC_NAMESPACE: `${name}.`,
-  CDC_CONNECTOR_NAME: name.replace("_", "-"),
+  // A fresh connector name per run: Kafka Connect keeps a deleted connector's offsets, which
+  // would point a new connector of the same name at WAL of a dropped slot.
+  CDC_CONNECTOR_NAME: `${name.replace("_", "-")}-${randomBytes(3).toString("hex")}`,
   CDC_SLOT_NAME: name,
   CDC_TOPIC_PREFIX: name,
   CDC_SNAPSHOT_MODE: "no_data",
@@ -127,9 +133,25 @@ async function pgAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** Stops the connector, deletes its offsets (KIP-875), then the connector itself. */
+async function removeConnector(connector: string): Promise<void> {
+  const base = `${cfg.cdc.connectUrl}/connectors/${encodeURIComponent(connector)}`;
+  const call = (method: string, path = "") =>
+    fetch(base + path, { method, signal: AbortSignal.timeout(10_000) }).catch(() => null);
+  const res = await call("PUT", "/stop");
+  if (!res || res.status === 404) return;
+  for (let i = 0; i < 60; i++) {
+    const st = await call("GET", "/status");
+    if (st?.ok && ((await st.json()) as { connector: { state: string } }).connector.state === "STOPPED") break;
+    await sleep(500);
+  }
+  await call("DELETE", "/offsets");
+  await connect.delete(connector).catch(() => {});
+}
+
 /** Removes everything named after this scale: connector, slot, topics, both databases. */
 async function dropAll(): Promise<void> {
-  await connect.delete(cfg.cdc.connectorName).catch(() => {});
+  await removeConnector(cfg.cdc.connectorName);
   await pgAdmin(async (c) => {
     for (let i = 0; i < 60; i++) {
       const { rows } = await c.query<{ active: boolean }>(
@@ -191,6 +213,7 @@ try {
   );
   loadSeconds = (Date.now() - tLoad) / 1000;
   log(`loaded in ${loadSeconds.toFixed(1)} s: ${JSON.stringify(loaded)}`);
+  if (LOAD_ONLY) throw new LoadOnly();
 
   // ------------------------------------------------------------ processes
   const originLog = resolve(ROOT, `.stack/logs/${name}-origin.log`);
@@ -267,7 +290,6 @@ try {
   const sample = pickDistinct(active.slice(200), SAMPLE);
   await Promise.all(sample.map(tokenOf));
   const auth = (u: string) => ({ authorization: `Bearer ${tokens.get(u)}` });
-
 
   // ------------------------------------------------------------ 1. feed MISS / HIT
   log("feed MISS: each request a viewer whose cache was just cleared");
@@ -445,7 +467,11 @@ try {
   visible.sort((a, b) => a - b);
   visibleBase.sort((a, b) => a - b);
   figures.push(
-    latency("event → ClickHouse visible p50 (ms)", round(percentile(visible, 0.5)), round(percentile(visibleBase, 0.5))),
+    latency(
+      "event → ClickHouse visible p50 (ms)",
+      round(percentile(visible, 0.5)),
+      round(percentile(visibleBase, 0.5)),
+    ),
     latency(
       "event → ClickHouse visible p95 (ms)",
       round(percentile(visible, 0.95)),
@@ -554,8 +580,12 @@ try {
 
   complete = true;
 } catch (err) {
-  console.error(`[bench] failed: ${(err as Error).stack ?? err}`);
-  exitCode = 1;
+  if (err instanceof LoadOnly) {
+    log(`--load-only: ${name} kept (PostgreSQL ${APP_URL}, ClickHouse database ${name}); CDC connector left running`);
+  } else {
+    console.error(`[bench] failed: ${(err as Error).stack ?? err}`);
+    exitCode = 1;
+  }
 } finally {
   if (figures.length) writeReport();
   for (const stop of stops.reverse()) await stop().catch(() => {});
@@ -603,6 +633,7 @@ function writeReport(): void {
 }
 
 // ---------------------------------------------------------------- helpers
+
 interface Figure {
   name: string;
   ours: number;
