@@ -153,6 +153,53 @@ ORDER BY t, score DESC, user_id
 LIMIT {limit:UInt32}
 `;
 
+/**
+ * SUGGESTED_USERS_SQL for a whole batch of viewers in one query (the suggestions generator):
+ * the same tiers, filters and order per viewer, at most {limit} rows per viewer (LIMIT … BY).
+ * One set-based query per few hundred users instead of one query per user.
+ */
+export const SUGGESTED_USERS_BATCH_SQL = `
+WITH
+  mine AS (
+    SELECT follower_id AS viewer, followee_id FROM follows_cdc FINAL
+    WHERE follower_id IN {viewers:Array(UUID)} AND deleted_at IS NULL
+  ),
+  fof AS (
+    SELECT m.viewer AS viewer, f.followee_id AS id, count() AS score
+    FROM mine AS m
+    INNER JOIN (
+      SELECT follower_id, followee_id FROM follows_cdc FINAL
+      WHERE follower_id IN (SELECT followee_id FROM mine) AND deleted_at IS NULL
+    ) AS f ON f.follower_id = m.followee_id
+    GROUP BY viewer, id
+  ),
+  popular AS (
+    SELECT author_id AS id, sum(followers) AS score FROM author_stats
+    GROUP BY author_id HAVING score > 0 ORDER BY score DESC, author_id LIMIT {limit:UInt32} * 3
+  ),
+  picked AS (
+    SELECT viewer, id, toFloat64(score) AS score, 'followed_by_your_follows' AS reason, 1 AS tier FROM fof
+    UNION ALL
+    SELECT v AS viewer, p.id AS id, toFloat64(p.score) AS score, 'popular' AS reason, 2 AS tier
+    FROM (SELECT arrayJoin({viewers:Array(UUID)}) AS v) AS vs CROSS JOIN popular AS p
+  )
+SELECT toString(viewer) AS viewer_id, toString(id) AS user_id,
+       argMin(score, tier) AS score, argMin(reason, tier) AS reason, min(tier) AS t
+FROM picked
+WHERE id != viewer
+  AND (viewer, id) NOT IN (SELECT viewer, followee_id FROM mine)
+  AND (viewer, id) NOT IN (
+    SELECT blocker_id, blocked_id FROM blocks_cdc FINAL
+    WHERE blocker_id IN {viewers:Array(UUID)} AND deleted_at IS NULL
+    UNION ALL
+    SELECT blocked_id, blocker_id FROM blocks_cdc FINAL
+    WHERE blocked_id IN {viewers:Array(UUID)} AND deleted_at IS NULL)
+  AND id NOT IN (SELECT id FROM users_cdc FINAL WHERE deleted_at IS NOT NULL)
+GROUP BY viewer, id
+ORDER BY viewer, t, score DESC, user_id
+LIMIT {limit:UInt32} BY viewer
+`;
+
 /** The most active users over the last {hours} hours (by events), most active first. */
 export const ACTIVE_USERS_SQL = `
 SELECT toString(user_id) AS user_id, count() AS n

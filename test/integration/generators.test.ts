@@ -6,7 +6,15 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FeedCacheEntry, feedKey, lastFeedKey, type RankedItem, suggestKey } from "../../edge/core/index.ts";
+import {
+  type FeedCacheEntry,
+  feedKey,
+  lastFeedKey,
+  type RankedItem,
+  suggestionsFromRows,
+  suggestKey,
+} from "../../edge/core/index.ts";
+import { SUGGESTED_USERS_SQL } from "../../edge/core/sql.ts";
 import { generateHotPosts, generateSuggestions, warmFeed } from "../../origin/src/jobs/generators.ts";
 import { chTime } from "../../origin/src/sink/transform.ts";
 import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
@@ -152,6 +160,17 @@ describe("generators on a seeded dataset", () => {
     }[];
     const fof = got.filter((s) => s.reason === "followed_by_your_follows");
     expect(fof.map((s) => [s.user_id, s.score])).toEqual(expected.rows.slice(0, 20).map((r) => [r.id, Number(r.n)]));
+    // The generator's batched query answers exactly what the edge's per-user query answers,
+    // for every user it wrote (batches of 7, so several batches run).
+    await generateSuggestions({ ch: h.ch, redis }, { maxUsers: 100, batchSize: 7 });
+    for (const u of users) {
+      const cached = await redis.get(suggestKey(u));
+      if (cached === null) continue;
+      const live = await (
+        await h.ch.query({ query: SUGGESTED_USERS_SQL, query_params: { viewer: u, limit: 20 }, format: "JSONEachRow" })
+      ).json<{ user_id: string; score: number; reason: string }>();
+      expect(JSON.parse(cached)).toEqual(suggestionsFromRows(live));
+    }
   });
 
   it("feed warmer: the followees' recent posts, minus the viewer's own, ranked like the edge", async () => {

@@ -24,7 +24,7 @@ import {
   rankFeed,
   rankHotPosts,
   SUGGEST_TTL_S,
-  SUGGESTED_USERS_SQL,
+  SUGGESTED_USERS_BATCH_SQL,
   seenKey,
   suggestionsFromRows,
   suggestKey,
@@ -91,26 +91,36 @@ async function eachLimited<T>(
 
 export async function generateSuggestions(
   deps: GeneratorDeps,
-  opts: { maxUsers: number; concurrency?: number; signal?: AbortSignal },
+  opts: { maxUsers: number; batchSize?: number; signal?: AbortSignal },
 ): Promise<Record<string, number>> {
   const users = await activeUsers(deps, 24, opts.maxUsers);
+  const size = opts.batchSize ?? 500;
   let written = 0;
-  await eachLimited(
-    users,
-    opts.concurrency ?? 4,
-    async (userId) => {
-      const suggestions = suggestionsFromRows(
-        await rows<{ user_id: string; score: string; reason: string }>(deps.ch, SUGGESTED_USERS_SQL, {
-          viewer: userId,
-          limit: 20,
-        }),
-      );
-      await deps.redis.set(suggestKey(userId), JSON.stringify(suggestions), "EX", SUGGEST_TTL_S);
-      written++;
-    },
-    opts.signal,
-  );
-  return { users: users.length, written };
+  let batches = 0;
+  // One set-based query per batch (sequential: the generator should leave ClickHouse to the
+  // edge's requests), then one Redis pipeline per batch.
+  for (let i = 0; i < users.length && !opts.signal?.aborted; i += size) {
+    const viewers = users.slice(i, i + size);
+    const found = await rows<{ viewer_id: string; user_id: string; score: string; reason: string }>(
+      deps.ch,
+      SUGGESTED_USERS_BATCH_SQL,
+      { viewers, limit: 20 },
+    );
+    const byViewer = new Map<string, typeof found>();
+    for (const r of found) {
+      const list = byViewer.get(r.viewer_id);
+      if (list) list.push(r);
+      else byViewer.set(r.viewer_id, [r]);
+    }
+    const p = deps.redis.pipeline();
+    for (const v of viewers) {
+      p.set(suggestKey(v), JSON.stringify(suggestionsFromRows(byViewer.get(v) ?? [])), "EX", SUGGEST_TTL_S);
+    }
+    await p.exec();
+    written += viewers.length;
+    batches++;
+  }
+  return { users: users.length, written, batches };
 }
 
 /** Builds one user's ranking exactly as the edge does on a miss, and caches it. */
