@@ -42,7 +42,8 @@ WITH
        SELECT id, author_id, text, created_at, 2 AS src FROM posts_cdc FINAL
        WHERE empty(followee_ids)
          AND author_id IN (
-           SELECT author_id FROM author_stats GROUP BY author_id
+           -- Popular authors, only read for a cold viewer (the condition is a constant here).
+           SELECT author_id FROM author_stats WHERE empty(followee_ids) GROUP BY author_id
            HAVING sum(followers) > 0 ORDER BY sum(followers) DESC, author_id LIMIT 20)
          AND created_at >= now64(3) - INTERVAL 72 HOUR AND deleted_at IS NULL
        ORDER BY created_at DESC LIMIT {f2_limit:UInt32})
@@ -55,7 +56,7 @@ WITH
   metrics AS (
     SELECT post_id, sum(likes) AS likes, sum(comments) AS comments, sum(shares) AS shares,
            sum(impressions) AS impressions
-    FROM post_metrics_1h WHERE post_id IN (SELECT arrayJoin(candidates).1) GROUP BY post_id
+    FROM post_totals WHERE post_id IN (SELECT arrayJoin(candidates).1) GROUP BY post_id
   ),
   gone_authors AS (
     SELECT id FROM users_cdc FINAL

@@ -182,16 +182,20 @@ describe("CDC pipeline into ClickHouse", () => {
     await sql("INSERT INTO posts (id, author_id, text) VALUES ($1, $2, 'likeable')", [post, author]);
     const w = "post_id = {post:UUID} AND user_id = {fan:UUID}";
     const p = { post, fan };
-    const likeCount = async () =>
+    // The hourly table and the per-post totals the feed reads (a view on it) must agree.
+    const countIn = async (table: string) =>
       Number(
         (
-          await current(
-            "(SELECT post_id, sum(likes) AS n FROM post_metrics_1h GROUP BY post_id)",
-            "post_id = {post:UUID}",
-            { post },
-          )
+          await current(`(SELECT post_id, sum(likes) AS n FROM ${table} GROUP BY post_id)`, "post_id = {post:UUID}", {
+            post,
+          })
         )[0]?.n ?? 0,
       );
+    const likeCount = async () => {
+      const [hourly, totals] = [await countIn("post_metrics_1h"), await countIn("post_totals")];
+      expect(totals).toBe(hourly);
+      return hourly;
+    };
     await expectVisible(
       () => sql("INSERT INTO likes (user_id, post_id) VALUES ($1, $2)", [fan, post]),
       "likes_current",

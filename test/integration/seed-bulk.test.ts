@@ -44,6 +44,8 @@ describe("npm run seed -- --bulk: COPY into PostgreSQL, rows straight into Click
     expect(await num(h, "SELECT sum(likes) AS n FROM post_metrics_1h")).toBe(r.likes);
     expect(await num(h, "SELECT sum(comments) AS n FROM post_metrics_1h")).toBe(r.comments);
     expect(await num(h, "SELECT sum(followers) AS n FROM author_stats")).toBe(r.follows);
+    // …and so did the per-post totals the feed reads (a view on the hourly table).
+    expect(await num(h, "SELECT sum(likes) AS n FROM post_totals")).toBe(r.likes);
     // Events: all of them, each with its post's author, impressions about 70%.
     expect(await num(h, "SELECT count() AS n FROM events_raw")).toBe(r.events);
     expect(await num(h, "SELECT uniqExact(event_id) AS n FROM events_raw")).toBe(r.events);
@@ -57,6 +59,7 @@ describe("npm run seed -- --bulk: COPY into PostgreSQL, rows straight into Click
     expect(impressions / r.events).toBeGreaterThan(0.65);
     expect(impressions / r.events).toBeLessThan(0.75);
     expect(await num(h, "SELECT sum(impressions) AS n FROM post_metrics_1h")).toBe(impressions);
+    expect(await num(h, "SELECT sum(impressions) AS n FROM post_totals")).toBe(impressions);
 
     // From here on CDC carries changes: a new like and a soft-deleted post reach ClickHouse.
     const { rows } = await h.pg.query<{ id: string; author_id: string }>(
