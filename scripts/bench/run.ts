@@ -359,6 +359,18 @@ try {
       throughput(`feed HIT throughput (req/s), ${c}`, r.hitRun.rps, r.base.rps),
     );
     if (t) {
+      // The same answers timed inside the worker (Server-Timing total): what remains once the
+      // local proxy of `wrangler dev` and the client are taken out.
+      for (const [label, shots] of [
+        ["MISS", r.miss],
+        ["HIT", r.hit],
+      ] as const) {
+        const inside = serverTotals(shots);
+        figures.push(
+          info(`feed ${label} p50 inside the worker (ms), 1 client`, round(percentile(inside, 0.5), 2)),
+          info(`feed ${label} p95 inside the worker (ms), 1 client`, round(percentile(inside, 0.95), 2)),
+        );
+      }
       const x = r.base.p95_ms / Math.max(miss.p95_ms, 0.001);
       figures.push({
         name: "feed MISS p95: baseline ÷ ours (×), 1 client",
@@ -438,10 +450,42 @@ try {
   log("event intake: batches of 100, 8 clients");
   const ourIntake = await intake(edge.url);
   const baseIntake = await intake(baseline.url);
+  // The edge's own intake capacity: a second worker writing to a stream nothing reads, so the
+  // relay, Kafka, the sink and ClickHouse do not share the 2 cores with it.
+  log("event intake into an unread stream (edge + Redis only), 8 clients");
+  const probeStream = `${name}:intake-probe`;
+  const edgeAlone = await startWranglerDev({
+    config: "wrangler.toml",
+    vars: {
+      JWT_SECRET,
+      UPSTASH_REDIS_REST_URL: BRIDGE_URL,
+      UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
+      EVENTS_STREAM: probeStream,
+    },
+    timeoutMs: 120_000,
+  });
+  let aloneIntake: Awaited<ReturnType<typeof intake>>;
+  try {
+    aloneIntake = await intake(edgeAlone.url);
+  } finally {
+    await edgeAlone.stop();
+    await redis.del(probeStream);
+  }
   const evs = (r: LoadResult) => round(((r.status["202"] ?? 0) * 100) / r.seconds, 0);
-  details.intake = { ours: ourIntake.result, baseline: baseIntake.result };
+  details.intake = { ours: ourIntake.result, edge_alone: aloneIntake.result, baseline: baseIntake.result };
   figures.push(
-    throughput("event intake (events/s, batches of 100)", evs(ourIntake.result), evs(baseIntake.result), 10_000),
+    throughput(
+      "event intake (events/s, batches of 100, 8 clients), pipeline running",
+      evs(ourIntake.result),
+      evs(baseIntake.result),
+      10_000,
+    ),
+    throughput(
+      "event intake (events/s, batches of 100, 8 clients), edge + Redis alone",
+      evs(aloneIntake.result),
+      evs(baseIntake.result),
+      10_000,
+    ),
     latency("event intake batch p95 (ms)", ourIntake.result.p95_ms, baseIntake.result.p95_ms),
   );
 
@@ -715,6 +759,20 @@ function idealHitRatio(stream: { at: number; user: string }[], ttlMs: number): n
     else until.set(r.user, r.at + ttlMs);
   }
   return hits / Math.max(1, stream.length);
+}
+
+/** A figure of ours alone (no baseline equivalent, no target). */
+function info(name: string, ours: number): Figure {
+  return { name, ours, baseline: null, ratio: null, target: null, met: null };
+}
+
+/** Sorted Server-Timing `total` durations of the answers that carry one. */
+function serverTotals(shots: Shot[]): number[] {
+  return shots
+    .map((s) => /(?:^|,\s*)total;dur=([\d.]+)/.exec(s.timing ?? "")?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 function only(shots: Shot[], cache: string): Shot[] {
