@@ -122,7 +122,8 @@ if (config.parts.includes("jobs")) {
       {
         name: "feed-warmer",
         intervalMs: config.jobs.warmMs,
-        run: (signal) => warmFeeds(deps, { topUsers: config.jobs.warmTopUsers, signal }),
+        run: (signal) =>
+          warmFeeds(deps, { topUsers: config.jobs.warmTopUsers, intervalMs: config.jobs.warmMs, signal }),
       },
       redis,
       jobLog,

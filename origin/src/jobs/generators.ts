@@ -123,8 +123,13 @@ export async function generateSuggestions(
   return { users: users.length, written, batches };
 }
 
-/** Builds one user's ranking exactly as the edge does on a miss, and caches it. */
-export async function warmFeed(deps: GeneratorDeps, userId: string): Promise<FeedCacheEntry> {
+/**
+ * Builds one user's ranking exactly as the edge does on a miss, and caches it for `ttlS`
+ * (default the edge's FEED_TTL_S). The warmer passes its interval plus a margin, so that a
+ * warmed user stays warm until the next run instead of going cold half of each interval;
+ * writes still reach the next read at once, because they bump the feed version.
+ */
+export async function warmFeed(deps: GeneratorDeps, userId: string, ttlS = FEED_TTL_S): Promise<FeedCacheEntry> {
   const now = deps.now?.() ?? Date.now();
   // The version is read before the candidates, as the edge does (see feedVersionKey).
   const ver = Number((await deps.redis.get(feedVersionKey(userId))) ?? 0);
@@ -143,7 +148,7 @@ export async function warmFeed(deps: GeneratorDeps, userId: string): Promise<Fee
   const json = JSON.stringify(entry);
   await deps.redis
     .multi()
-    .set(feedKey(userId), json, "EX", FEED_TTL_S)
+    .set(feedKey(userId), json, "EX", ttlS)
     .set(lastFeedKey(userId), json, "EX", LAST_FEED_TTL_S)
     .exec();
   return entry;
@@ -151,15 +156,17 @@ export async function warmFeed(deps: GeneratorDeps, userId: string): Promise<Fee
 
 export async function warmFeeds(
   deps: GeneratorDeps,
-  opts: { topUsers: number; concurrency?: number; signal?: AbortSignal },
+  opts: { topUsers: number; intervalMs?: number; concurrency?: number; signal?: AbortSignal },
 ): Promise<Record<string, number>> {
   const users = await activeUsers(deps, 24, opts.topUsers);
+  const ttlS = Math.max(FEED_TTL_S, Math.ceil((opts.intervalMs ?? 0) / 1000) + 30);
   let items = 0;
+  // Two at a time: the warmer should leave most of ClickHouse to the edge's misses.
   await eachLimited(
     users,
-    opts.concurrency ?? 4,
+    opts.concurrency ?? 2,
     async (userId) => {
-      items += (await warmFeed(deps, userId)).items.length;
+      items += (await warmFeed(deps, userId, ttlS)).items.length;
     },
     opts.signal,
   );
