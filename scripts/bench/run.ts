@@ -786,9 +786,11 @@ function stageMeans(shots: Shot[]): Record<string, number> {
     for (const part of (s.timing ?? "").split(",")) {
       const m = /^\s*([\w-]+);dur=([\d.]+)/.exec(part);
       if (!m) continue;
-      const e = (sums[m[1] as string] ??= { total: 0, n: 0 });
+      const key = m[1] as string;
+      const e = sums[key] ?? { total: 0, n: 0 };
       e.total += Number(m[2]);
       e.n++;
+      sums[key] = e;
     }
   }
   return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, round(v.total / v.n, 2)]));
