@@ -35,6 +35,14 @@ export const clientEventSchema = z
   .strict();
 export type ClientEvent = z.infer<typeof clientEventSchema>;
 
+/**
+ * Layout of the edge's event stream entries: the edge writes one entry per accepted request
+ * with the JSON array of its records in field "b" (one XADD instead of one per event); the
+ * relay also reads single-event entries (field "e") written by older edges or by hand.
+ */
+export const EVENT_BATCH_STREAM_FIELD = "b";
+export const EVENT_STREAM_FIELD = "e";
+
 /** The record relayed to Kafka and stored in ClickHouse; all times are epoch ms. */
 export const eventRecordSchema = z
   .object({

@@ -187,8 +187,12 @@ describe("edge API on the real stack", () => {
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ accepted: 1, rejected: [] });
     // Appended to the stream for the relay, with the user from the token and a server time.
+    // One entry per request, holding the batch (field "b").
     const latest = (await redis.xrevrange(eventsStream, "+", "-", "COUNT", 1))[0];
-    expect(JSON.parse(latest?.[1][1] as string)).toMatchObject({
+    expect(latest?.[1][0]).toBe("b");
+    const batch = JSON.parse(latest?.[1][1] as string) as unknown[];
+    expect(batch).toHaveLength(1);
+    expect(batch[0]).toMatchObject({
       user_id: viewer,
       post_id: target,
       type: "impression",

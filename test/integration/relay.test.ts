@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENT_FIELD, EventRelay } from "../../origin/src/relay/relay.ts";
+import { BATCH_FIELD, EVENT_FIELD, EventRelay } from "../../origin/src/relay/relay.ts";
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -79,11 +79,20 @@ describe("event relay: Redis stream → Kafka", () => {
     await admin.disconnect();
   });
 
-  it("relays every entry exactly once, keyed by user, and leaves the stream empty", async () => {
+  it("relays every event exactly once, keyed by user, from single and batch entries, and leaves the stream empty", async () => {
     const users = [randomUUID(), randomUUID(), randomUUID()];
-    const sent = Array.from({ length: 1200 }, (_, i) => event(users[i % 3] as string));
+    const sent = Array.from({ length: 3400 }, (_, i) => event(users[i % 3] as string));
     const pipe = redis.pipeline();
-    for (const e of sent) pipe.xadd(stream, "*", EVENT_FIELD, JSON.stringify(e));
+    // 600 single-event entries, three batches of 100 (as the edge writes them) and one batch of
+    // 2500 (more than one Kafka produce request).
+    for (const e of sent.slice(0, 600)) pipe.xadd(stream, "*", EVENT_FIELD, JSON.stringify(e));
+    for (const [from, to] of [
+      [600, 700],
+      [700, 800],
+      [800, 900],
+      [900, 3400],
+    ] as const)
+      pipe.xadd(stream, "*", BATCH_FIELD, JSON.stringify(sent.slice(from, to)));
     await pipe.exec();
 
     const relayRedis = redis.duplicate();
@@ -100,6 +109,7 @@ describe("event relay: Redis stream → Kafka", () => {
     expect(new Set(ids)).toEqual(new Set(sent.map((e) => e.event_id)));
     expect(await redis.xlen(stream)).toBe(0);
     expect(relay.stats.relayed).toBe(sent.length);
+    expect(relay.stats.entries).toBe(604);
   }, 60_000);
 
   it("reclaims entries a dead relay left pending and relays them", async () => {

@@ -10,6 +10,7 @@ import {
   ApiError,
   type ClientEvent,
   clientEventSchema,
+  EVENT_BATCH_STREAM_FIELD,
   EVENTS_STREAM_KEY,
   type EventRecord,
   MAX_CLOCK_SKEW_MS,
@@ -99,10 +100,11 @@ export const eventsRoutes = new Hono<AppEnv>().post("/", requireUser(), limitBod
   const limiterReason = await enforceEventsLimit(c.env, redis, userId);
   if (limiterReason === "timeout" || limiterReason === "error-fail-open") c.get("logFields").ratelimit = limiterReason;
 
-  // One round trip: every XADD plus the seen-set update for impressions.
+  // One round trip: one stream entry holding the whole batch, plus the seen-set update for
+  // impressions. The relay turns the entry back into one Kafka message per event.
   const p = redis.pipeline();
   const stream = c.env.EVENTS_STREAM || EVENTS_STREAM_KEY;
-  for (const r of records) p.xadd(stream, "*", { e: JSON.stringify(r) });
+  p.xadd(stream, "*", { [EVENT_BATCH_STREAM_FIELD]: JSON.stringify(records) });
   const impressions = records.filter((r) => r.type === "impression");
   if (impressions.length) {
     const key = seenKey(userId);

@@ -10,6 +10,7 @@ import { hostname } from "node:os";
 import type { Redis } from "ioredis";
 import type { Producer } from "kafkajs";
 import type { Logger } from "pino";
+import { EVENT_BATCH_STREAM_FIELD, EVENT_STREAM_FIELD } from "../../../edge/core/index.ts";
 import { backoffMs } from "../connect/render.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 
@@ -29,7 +30,10 @@ export interface RelayOptions {
 }
 
 export interface RelayStats {
+  /** Events produced to Kafka. */
   relayed: number;
+  /** Stream entries acknowledged (one per edge request, or per event from older writers). */
+  entries: number;
   batches: number;
   produceErrors: number;
   reclaimed: number;
@@ -40,13 +44,19 @@ export interface RelayStats {
 
 type Entry = [id: string, fields: string[]];
 
-/** Field of a stream entry that holds the event JSON (written by the edge). */
-export const EVENT_FIELD = "e";
+/** Field of a stream entry that holds one event's JSON. */
+export const EVENT_FIELD = EVENT_STREAM_FIELD;
+/** Field of a stream entry that holds a JSON array of events (the edge writes one per request). */
+export const BATCH_FIELD = EVENT_BATCH_STREAM_FIELD;
+
+/** Messages per Kafka produce request: well under the broker's 1 MiB record-batch limit. */
+const MAX_MESSAGES_PER_SEND = 1000;
 
 export class EventRelay implements Part {
   readonly name = "relay";
   readonly stats: RelayStats = {
     relayed: 0,
+    entries: 0,
     batches: 0,
     produceErrors: 0,
     reclaimed: 0,
@@ -159,24 +169,25 @@ export class EventRelay implements Part {
 
   /** Produces one batch until Kafka acknowledges it, then acks and deletes the entries. */
   private async relay(entries: Entry[]): Promise<void> {
-    const messages = entries.map(([id, fields]) => {
-      const value = fieldValue(fields, EVENT_FIELD) ?? "";
-      return { key: userIdOf(value), value, headers: { "stream-id": id } };
-    });
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.producer.send({ topic: this.opts.topic, acks: -1, messages });
-        break;
-      } catch (err) {
-        this.stats.produceErrors++;
-        // Even while stopping, an unacknowledged batch just stays pending for the next relay.
-        if (this.stopping) return;
-        const wait = backoffMs(Math.min(attempt, 6), 250, 10_000);
-        this.log.warn(
-          { err: (err as Error).message, attempt, wait, batch: entries.length },
-          "Kafka produce failed; holding batch",
-        );
-        await sleep(wait);
+    const messages = entries.flatMap(([id, fields]) => messagesOf(id, fields));
+    for (let i = 0; i < messages.length; i += MAX_MESSAGES_PER_SEND) {
+      const chunk = messages.slice(i, i + MAX_MESSAGES_PER_SEND);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.producer.send({ topic: this.opts.topic, acks: -1, messages: chunk });
+          break;
+        } catch (err) {
+          this.stats.produceErrors++;
+          // Even while stopping, an unacknowledged batch just stays pending for the next relay
+          // (chunks already produced come again then; the sink drops them by event_id).
+          if (this.stopping) return;
+          const wait = backoffMs(Math.min(attempt, 6), 250, 10_000);
+          this.log.warn(
+            { err: (err as Error).message, attempt, wait, batch: entries.length, messages: chunk.length },
+            "Kafka produce failed; holding batch",
+          );
+          await sleep(wait);
+        }
       }
     }
     const ids = entries.map(([id]) => id);
@@ -185,11 +196,44 @@ export class EventRelay implements Part {
       .xack(this.opts.stream, this.group, ...ids)
       .xdel(this.opts.stream, ...ids)
       .exec();
-    this.stats.relayed += entries.length;
+    this.stats.relayed += messages.length;
+    this.stats.entries += entries.length;
     this.stats.batches++;
     this.stats.lastBatchAt = Date.now();
     this.stats.lastLagMs = Date.now() - Number(ids[0]?.split("-")[0]);
   }
+}
+
+interface RelayMessage {
+  key: string | null;
+  value: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * The Kafka messages of one stream entry: one per event, keyed by user. A batch entry whose
+ * value is not a JSON array travels as one message, so the sink dead-letters it with its reason
+ * instead of the relay dropping it.
+ */
+export function messagesOf(id: string, fields: string[]): RelayMessage[] {
+  const batch = fieldValue(fields, BATCH_FIELD);
+  if (batch !== undefined) {
+    let items: unknown;
+    try {
+      items = JSON.parse(batch);
+    } catch {
+      items = null;
+    }
+    if (Array.isArray(items)) {
+      return items.map((item, k) => {
+        const value = JSON.stringify(item);
+        return { key: userIdOf(value), value, headers: { "stream-id": id, "stream-index": String(k) } };
+      });
+    }
+    return [{ key: null, value: batch, headers: { "stream-id": id } }];
+  }
+  const value = fieldValue(fields, EVENT_FIELD) ?? "";
+  return [{ key: userIdOf(value), value, headers: { "stream-id": id } }];
 }
 
 function fieldValue(fields: string[], name: string): string | undefined {
