@@ -42,8 +42,20 @@ export interface GeneratorDeps {
 
 const TRENDING_POOL = 1000;
 
+/**
+ * The generators' queries run on one thread each (a SETTINGS clause of the query itself, so no
+ * session state changes): they are background work, and on a small ClickHouse a generator
+ * query spread over every core makes the edge's misses wait behind it.
+ */
+export function asBackground(sql: string): string {
+  const trimmed = sql.trimEnd();
+  return /\bSETTINGS\s+[\w\s=,'.-]+$/i.test(trimmed)
+    ? `${trimmed}, max_threads = 1`
+    : `${trimmed}\nSETTINGS max_threads = 1`;
+}
+
 async function rows<T>(ch: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
-  const rs = await ch.query({ query, query_params: params, format: "JSONEachRow" });
+  const rs = await ch.query({ query: asBackground(query), query_params: params, format: "JSONEachRow" });
   return rs.json<T>();
 }
 
