@@ -56,3 +56,58 @@ export const eventRecordSchema = z
   })
   .strict();
 export type EventRecord = z.infer<typeof eventRecordSchema>;
+
+export interface Rejection {
+  index: number;
+  error: string;
+}
+
+/** The body of POST /api/v1/events: each event is validated on its own (acceptEvents). */
+export const eventsEnvelopeSchema = z.object({
+  events: z
+    .array(z.unknown())
+    .min(1, "events must contain at least one event")
+    .max(MAX_EVENTS_PER_REQUEST, `at most ${MAX_EVENTS_PER_REQUEST} events per request`),
+});
+
+/**
+ * Validates each event of a request and builds the records to append; the user comes from the
+ * token, never the body. Used by the edge's intake and by the benchmark's baseline.
+ */
+export function acceptEvents(
+  raw: unknown[],
+  userId: string,
+  nowMs: number,
+  newId: () => string,
+): { records: EventRecord[]; rejected: Rejection[] } {
+  const records: EventRecord[] = [];
+  const rejected: Rejection[] = [];
+  raw.forEach((item, index) => {
+    const parsed = clientEventSchema.safeParse(item);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      rejected.push({ index, error: `${issue?.path.join(".") || "event"}: ${issue?.message ?? "invalid"}` });
+      return;
+    }
+    const e: ClientEvent = parsed.data;
+    const clientTs = e.ts === undefined ? nowMs : typeof e.ts === "number" ? e.ts : Date.parse(e.ts);
+    if (Math.abs(clientTs - nowMs) > MAX_CLOCK_SKEW_MS) {
+      rejected.push({ index, error: "ts: more than 7 days away from the server's clock" });
+      return;
+    }
+    if (e.type === "dwell" && e.dwell_ms === undefined) {
+      rejected.push({ index, error: "dwell_ms: required for a dwell event" });
+      return;
+    }
+    records.push({
+      event_id: (e.event_id ?? newId()).toLowerCase(),
+      user_id: userId,
+      post_id: e.post_id.toLowerCase(),
+      type: e.type,
+      client_ts: clientTs,
+      received_at: nowMs,
+      dwell_ms: e.dwell_ms ?? 0,
+    });
+  });
+  return { records, rejected };
+}

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
-import { HTTPException } from "hono/http-exception";
-import { ApiError, type ErrorCode, errorBody, healthBody } from "../core/index.ts";
+import { errorBody, healthBody } from "../core/index.ts";
 import type { AppEnv } from "./env.ts";
+import { errorResponse } from "./http-errors.ts";
 import { requestId, requestLog } from "./middleware.ts";
 import { discoverRoutes } from "./routes/discover.ts";
 import { eventsRoutes } from "./routes/events.ts";
@@ -42,26 +42,11 @@ export function createApp(): Hono<AppEnv> {
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
 
-  app.onError((err, c) => {
-    if (err instanceof ApiError) {
-      for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
-      return c.json(errorBody(err.code, err.message, err.details), err.status as 400);
-    }
-    if (err instanceof HTTPException) {
-      const status = err.status;
-      const code: ErrorCode =
-        status === 401
-          ? "unauthorized"
-          : status === 413
-            ? "payload_too_large"
-            : status >= 500
-              ? "internal"
-              : "bad_request";
-      return c.json(errorBody(code, err.message || "request rejected"), status);
-    }
-    c.get("logFields").error = String(err);
-    return c.json(errorBody("internal", "internal error"), 500);
-  });
+  app.onError((err, c) =>
+    errorResponse(err, c, (e) => {
+      c.get("logFields").error = String(e);
+    }),
+  );
 
   return app;
 }

@@ -12,7 +12,10 @@ const MAX_TOKEN_LENGTH = 8192;
 
 let jwksCache: { url: string; set: ReturnType<typeof createRemoteJWKSet> } | null = null;
 
-function verifierFor(env: Env): { key: Uint8Array | ReturnType<typeof createRemoteJWKSet>; algorithms: string[] } {
+/** The bindings authentication reads (so a Node process can verify tokens the same way). */
+export type AuthEnv = Pick<Env, "JWT_SECRET" | "JWT_JWKS_URL" | "JWT_ISSUER" | "JWT_AUDIENCE">;
+
+function verifierFor(env: AuthEnv): { key: Uint8Array | ReturnType<typeof createRemoteJWKSet>; algorithms: string[] } {
   if (env.JWT_JWKS_URL) {
     if (jwksCache?.url !== env.JWT_JWKS_URL) {
       jwksCache = {
@@ -32,7 +35,7 @@ function verifierFor(env: Env): { key: Uint8Array | ReturnType<typeof createRemo
 }
 
 /** Verifies the request's bearer token and returns the user id (`sub`); throws a 401 ApiError otherwise. */
-export async function authenticate(authorization: string | undefined, env: Env): Promise<string> {
+export async function authenticate(authorization: string | undefined, env: AuthEnv): Promise<string> {
   const m = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(authorization ?? "");
   if (!m || (m[1] as string).length > MAX_TOKEN_LENGTH) {
     throw new ApiError("unauthorized", "missing or malformed Authorization: Bearer <token>");

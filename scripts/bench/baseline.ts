@@ -13,6 +13,7 @@
  * `tsx scripts/bench/baseline.ts` with DATABASE_URL, JWT_SECRET (default: as `npm run token`
  * signs, i.e. .dev.vars, else .dev.vars.example) and BASELINE_PORT (default 8790).
  */
+import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
@@ -20,21 +21,18 @@ import { fileURLToPath } from "node:url";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { HTTPException } from "hono/http-exception";
-import { errors, type JWTPayload, jwtVerify } from "jose";
 import pg from "pg";
 import { z } from "zod";
 import {
   ApiError,
-  type ClientEvent,
-  clientEventSchema,
+  acceptEvents,
   DEFAULT_WEIGHTS,
-  type ErrorCode,
   errorBody,
-  MAX_CLOCK_SKEW_MS,
+  eventsEnvelopeSchema,
   MAX_EVENTS_BODY_BYTES,
-  MAX_EVENTS_PER_REQUEST,
 } from "../../edge/core/index.ts";
+import { authenticate } from "../../edge/src/auth.ts";
+import { errorResponse } from "../../edge/src/http-errors.ts";
 import { readDevVar } from "../token.ts";
 
 export interface BaselineOptions {
@@ -217,102 +215,27 @@ export const BASELINE_SCHEMA_SQL = [
 
 const SCHEMA_LOCK_KEY = 7_302_811_790; // arbitrary, fixed: "bench baseline schema"
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const MAX_TOKEN_LENGTH = 8192;
-
 type Env = { Variables: { userId: string } };
 
 const feedQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
 const suggestQuery = z.object({ limit: z.coerce.number().int().min(1).max(50).default(20) }).strict();
-const eventsEnvelope = z.object({
-  events: z
-    .array(z.unknown())
-    .min(1, "events must contain at least one event")
-    .max(MAX_EVENTS_PER_REQUEST, `at most ${MAX_EVENTS_PER_REQUEST} events per request`),
-});
-
 function badRequest(error: z.ZodError, what: string): ApiError {
   const issue = error.issues[0];
   return new ApiError("bad_request", `${issue?.path.join(".") || what}: ${issue?.message ?? "invalid"}`);
 }
 
 /** Bearer JWT as the edge checks it: HS256 only, exp and sub required, sub a user UUID. */
-function requireUser(key: Uint8Array): MiddlewareHandler<Env> {
+/** The edge's own bearer-token check (edge/src/auth.ts), with the same HS256 secret. */
+function requireUser(jwtSecret: string): MiddlewareHandler<Env> {
   return async (c, next) => {
-    const m = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(c.req.header("authorization") ?? "");
-    const token = m?.[1];
-    if (!token || token.length > MAX_TOKEN_LENGTH) {
-      throw new ApiError("unauthorized", "missing or malformed Authorization: Bearer <token>");
-    }
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, key, {
-        algorithms: ["HS256"],
-        requiredClaims: ["exp", "sub"],
-        clockTolerance: 30,
-      }));
-    } catch (err) {
-      const reason =
-        err instanceof errors.JWTExpired
-          ? "token expired"
-          : err instanceof errors.JOSEAlgNotAllowed
-            ? "token algorithm not allowed"
-            : "invalid token";
-      throw new ApiError("unauthorized", reason, undefined, { cause: err });
-    }
-    const sub = typeof payload.sub === "string" ? payload.sub.toLowerCase() : "";
-    if (!UUID_RE.test(sub)) throw new ApiError("unauthorized", "token subject must be a user UUID");
-    c.set("userId", sub);
+    c.set("userId", await authenticate(c.req.header("authorization"), { JWT_SECRET: jwtSecret }));
     await next();
   };
 }
 
-interface EventRow {
-  eventId: string;
-  postId: string;
-  type: string;
-  dwellMs: number;
-  clientTs: string;
-}
-
-/** The edge's per-event validation (edge/src/routes/events.ts acceptEvents), rows for PostgreSQL. */
-function acceptEvents(
-  raw: unknown[],
-  nowMs: number,
-): { rows: EventRow[]; rejected: { index: number; error: string }[] } {
-  const rows: EventRow[] = [];
-  const rejected: { index: number; error: string }[] = [];
-  raw.forEach((item, index) => {
-    const parsed = clientEventSchema.safeParse(item);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      rejected.push({ index, error: `${issue?.path.join(".") || "event"}: ${issue?.message ?? "invalid"}` });
-      return;
-    }
-    const e: ClientEvent = parsed.data;
-    const clientTs = e.ts === undefined ? nowMs : typeof e.ts === "number" ? e.ts : Date.parse(e.ts);
-    if (Math.abs(clientTs - nowMs) > MAX_CLOCK_SKEW_MS) {
-      rejected.push({ index, error: "ts: more than 7 days away from the server's clock" });
-      return;
-    }
-    if (e.type === "dwell" && e.dwell_ms === undefined) {
-      rejected.push({ index, error: "dwell_ms: required for a dwell event" });
-      return;
-    }
-    rows.push({
-      eventId: (e.event_id ?? crypto.randomUUID()).toLowerCase(),
-      postId: e.post_id.toLowerCase(),
-      type: e.type,
-      dwellMs: e.dwell_ms ?? 0,
-      clientTs: new Date(clientTs).toISOString(),
-    });
-  });
-  return { rows, rejected };
-}
-
 function createBaselineApp(pool: pg.Pool, jwtSecret: string, now: () => number): Hono<Env> {
   const app = new Hono<Env>();
-  const auth = requireUser(new TextEncoder().encode(jwtSecret));
+  const auth = requireUser(jwtSecret);
 
   app.get("/healthz", (c) => c.json({ ok: true }));
 
@@ -375,44 +298,27 @@ function createBaselineApp(pool: pg.Pool, jwtSecret: string, now: () => number):
       } catch {
         throw new ApiError("bad_request", 'body must be JSON: {"events": [...]}');
       }
-      const envelope = eventsEnvelope.safeParse(body);
+      const envelope = eventsEnvelopeSchema.safeParse(body);
       if (!envelope.success) throw badRequest(envelope.error, "body");
-      const { rows, rejected } = acceptEvents(envelope.data.events, now());
-      if (rows.length === 0) throw new ApiError("bad_request", "no valid events", rejected);
+      const { records, rejected } = acceptEvents(envelope.data.events, c.get("userId"), now(), () => randomUUID());
+      if (records.length === 0) throw new ApiError("bad_request", "no valid events", rejected);
       await pool.query(BASELINE_EVENTS_INSERT_SQL, [
         c.get("userId"),
-        rows.map((r) => r.eventId),
-        rows.map((r) => r.postId),
-        rows.map((r) => r.type),
-        rows.map((r) => r.dwellMs),
-        rows.map((r) => r.clientTs),
+        records.map((r) => r.event_id),
+        records.map((r) => r.post_id),
+        records.map((r) => r.type),
+        records.map((r) => r.dwell_ms),
+        records.map((r) => new Date(r.client_ts).toISOString()),
       ]);
-      return c.json({ accepted: rows.length, rejected }, 202);
+      return c.json({ accepted: records.length, rejected }, 202);
     },
   );
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
 
-  app.onError((err, c) => {
-    if (err instanceof ApiError) {
-      for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
-      return c.json(errorBody(err.code, err.message, err.details), err.status as 400);
-    }
-    if (err instanceof HTTPException) {
-      const status = err.status;
-      const code: ErrorCode =
-        status === 401
-          ? "unauthorized"
-          : status === 413
-            ? "payload_too_large"
-            : status >= 500
-              ? "internal"
-              : "bad_request";
-      return c.json(errorBody(code, err.message || "request rejected"), status);
-    }
-    console.error(`[baseline] ${c.req.method} ${c.req.path}: ${String(err)}`);
-    return c.json(errorBody("internal", "internal error"), 500);
-  });
+  app.onError((err, c) =>
+    errorResponse(err, c, (e) => console.error(`[baseline] ${c.req.method} ${c.req.path}: ${String(e)}`)),
+  );
 
   return app;
 }

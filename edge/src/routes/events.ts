@@ -5,17 +5,13 @@
  * from there the relay moves them to Kafka without losing any.
  */
 import { Hono } from "hono";
-import { z } from "zod";
 import {
   ApiError,
-  type ClientEvent,
-  clientEventSchema,
+  acceptEvents,
   EVENT_BATCH_STREAM_FIELD,
   EVENTS_STREAM_KEY,
-  type EventRecord,
-  MAX_CLOCK_SKEW_MS,
+  eventsEnvelopeSchema,
   MAX_EVENTS_BODY_BYTES,
-  MAX_EVENTS_PER_REQUEST,
   SEEN_TTL_S,
   seenKey,
 } from "../../core/index.ts";
@@ -27,57 +23,6 @@ import { enforceEventsLimit } from "../ratelimit.ts";
 /** How many seen posts per user are kept (newest first). */
 const MAX_SEEN_PER_USER = 5000;
 
-const envelopeSchema = z.object({
-  events: z
-    .array(z.unknown())
-    .min(1, "events must contain at least one event")
-    .max(MAX_EVENTS_PER_REQUEST, `at most ${MAX_EVENTS_PER_REQUEST} events per request`),
-});
-
-export interface Rejection {
-  index: number;
-  error: string;
-}
-
-/** Pure: validates each event and builds the records to append. */
-export function acceptEvents(
-  raw: unknown[],
-  userId: string,
-  nowMs: number,
-  newId: () => string,
-): { records: EventRecord[]; rejected: Rejection[] } {
-  const records: EventRecord[] = [];
-  const rejected: Rejection[] = [];
-  raw.forEach((item, index) => {
-    const parsed = clientEventSchema.safeParse(item);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      rejected.push({ index, error: `${issue?.path.join(".") || "event"}: ${issue?.message ?? "invalid"}` });
-      return;
-    }
-    const e: ClientEvent = parsed.data;
-    const clientTs = e.ts === undefined ? nowMs : typeof e.ts === "number" ? e.ts : Date.parse(e.ts);
-    if (Math.abs(clientTs - nowMs) > MAX_CLOCK_SKEW_MS) {
-      rejected.push({ index, error: "ts: more than 7 days away from the server's clock" });
-      return;
-    }
-    if (e.type === "dwell" && e.dwell_ms === undefined) {
-      rejected.push({ index, error: "dwell_ms: required for a dwell event" });
-      return;
-    }
-    records.push({
-      event_id: (e.event_id ?? newId()).toLowerCase(),
-      user_id: userId,
-      post_id: e.post_id.toLowerCase(),
-      type: e.type,
-      client_ts: clientTs,
-      received_at: nowMs,
-      dwell_ms: e.dwell_ms ?? 0,
-    });
-  });
-  return { records, rejected };
-}
-
 export const eventsRoutes = new Hono<AppEnv>().post("/", requireUser(), limitBody(MAX_EVENTS_BODY_BYTES), async (c) => {
   const userId = c.get("userId");
   let body: unknown;
@@ -86,7 +31,7 @@ export const eventsRoutes = new Hono<AppEnv>().post("/", requireUser(), limitBod
   } catch {
     throw new ApiError("bad_request", 'body must be JSON: {"events": [...]}');
   }
-  const envelope = envelopeSchema.safeParse(body);
+  const envelope = eventsEnvelopeSchema.safeParse(body);
   if (!envelope.success) {
     const issue = envelope.error.issues[0];
     throw new ApiError("bad_request", `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
