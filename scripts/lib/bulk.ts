@@ -136,45 +136,54 @@ function copyText(v: string | number | null): string {
 
 const pgTime = (ms: number) => new Date(ms).toISOString();
 
-async function copyRows(
-  client: pg.PoolClient,
-  sql: string,
-  total: number,
-  row: (i: number) => (string | number | null)[],
-  tick: (done: number) => void,
-): Promise<void> {
-  const stream = client.query(copyFrom(sql));
+type Value = string | number | null;
+
+/**
+ * One table of the dataset, described once for both stores: its own columns per row, and the
+ * row's time (created_at = updated_at; nothing is deleted). PostgreSQL gets them by COPY,
+ * ClickHouse (`<table>_cdc`) as JSON rows with the CDC bookkeeping columns added.
+ */
+interface TableLoad {
+  table: string;
+  count: number;
+  row: (i: number) => Record<string, Value>;
+  at: (i: number) => number;
+}
+
+async function copyTable(client: pg.PoolClient, t: TableLoad, tick: (done: number) => void): Promise<void> {
+  if (t.count === 0) return tick(0);
+  const columns = [...Object.keys(t.row(0)), "created_at", "updated_at"];
+  const stream = client.query(copyFrom(`COPY ${t.table} (${columns.join(", ")}) FROM STDIN`));
   const done = new Promise<void>((resolve, reject) => {
     stream.on("finish", resolve);
     stream.on("error", reject);
   });
   const CHUNK = 20_000;
-  for (let i = 0; i < total; i += CHUNK) {
+  for (let i = 0; i < t.count; i += CHUNK) {
     let text = "";
-    for (let k = i; k < Math.min(total, i + CHUNK); k++) text += `${row(k).map(copyText).join("\t")}\n`;
+    for (let k = i; k < Math.min(t.count, i + CHUNK); k++) {
+      const at = pgTime(t.at(k));
+      text += `${[...Object.values(t.row(k)), at, at].map(copyText).join("\t")}\n`;
+    }
     if (!stream.write(text)) await new Promise((r) => stream.once("drain", r));
-    tick(Math.min(total, i + CHUNK));
+    tick(Math.min(t.count, i + CHUNK));
   }
-  if (total === 0) tick(0);
   stream.end();
   await done;
 }
 
-async function chInsert(
-  ch: ClickHouseClient,
-  table: string,
-  total: number,
-  row: (i: number) => Record<string, string | number | null>,
-  tick: (done: number) => void,
-): Promise<void> {
+async function insertCdcTable(ch: ClickHouseClient, t: TableLoad, tick: (done: number) => void): Promise<void> {
+  if (t.count === 0) return tick(0);
   const CHUNK = 100_000;
-  for (let i = 0; i < total; i += CHUNK) {
-    const values: Record<string, string | number | null>[] = [];
-    for (let k = i; k < Math.min(total, i + CHUNK); k++) values.push(row(k));
-    await ch.insert({ table, values, format: "JSONEachRow" });
-    tick(Math.min(total, i + CHUNK));
+  for (let i = 0; i < t.count; i += CHUNK) {
+    const values: Record<string, Value>[] = [];
+    for (let k = i; k < Math.min(t.count, i + CHUNK); k++) {
+      const at = t.at(k);
+      values.push({ ...t.row(k), created_at: chTime(at), updated_at: chTime(at), deleted_at: null, ...cdcCols(at) });
+    }
+    await ch.insert({ table: `${t.table}_cdc`, values, format: "JSONEachRow" });
+    tick(Math.min(t.count, i + CHUNK));
   }
-  if (total === 0) tick(0);
 }
 
 /** Bookkeeping columns of a bulk-loaded CDC row: older than any change CDC will bring. */
@@ -225,75 +234,73 @@ export async function bulkLoad(
   const postId = (i: number) => (d.posts[i] as Dataset["posts"][number]).id;
   const postAuthor = (i: number) => U[(d.posts[i] as Dataset["posts"][number]).author] as string;
 
+  type Post = Dataset["posts"][number];
+  const tables: TableLoad[] = [
+    {
+      table: "users",
+      count: U.length,
+      row: (i) => ({ id: U[i] as string, handle: `u${i}`, display_name: `User ${i}`, bio: "" }),
+      at: (i) => d.userCreated[i] as number,
+    },
+    {
+      table: "posts",
+      count: d.posts.length,
+      row: (i) => {
+        const p = d.posts[i] as Post;
+        return { id: p.id, author_id: U[p.author] as string, text: `Post ${i} by u${p.author}` };
+      },
+      at: (i) => (d.posts[i] as Post).at,
+    },
+    {
+      table: "follows",
+      count: d.follows.length,
+      row: (i) => {
+        const [a, b] = d.follows[i] as [number, number];
+        return { follower_id: U[a] as string, followee_id: U[b] as string };
+      },
+      at: (i) => now - 24 * HOUR - (i % 1000) * HOUR,
+    },
+    {
+      table: "likes",
+      count: d.likes.length,
+      row: (i) => {
+        const l = d.likes[i] as Dataset["likes"][number];
+        return { user_id: U[l.user] as string, post_id: postId(l.post), post_author_id: postAuthor(l.post) };
+      },
+      at: (i) => (d.likes[i] as Dataset["likes"][number]).at,
+    },
+    {
+      table: "comments",
+      count: d.comments.length,
+      row: (i) => {
+        const c = d.comments[i] as Dataset["comments"][number];
+        return {
+          id: c.id,
+          post_id: postId(c.post),
+          author_id: U[c.author] as string,
+          post_author_id: postAuthor(c.post),
+          text: "Nice!",
+        };
+      },
+      at: (i) => (d.comments[i] as Dataset["comments"][number]).at,
+    },
+    {
+      table: "blocks",
+      count: d.blocks.length,
+      row: (i) => {
+        const [a, b] = d.blocks[i] as [number, number];
+        return { blocker_id: U[a] as string, blocked_id: U[b] as string };
+      },
+      at: () => now - HOUR,
+    },
+  ];
+
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
     await client.query("ALTER TABLE likes DISABLE TRIGGER likes_fill_author");
     await client.query("ALTER TABLE comments DISABLE TRIGGER comments_fill_author");
-    await copyRows(
-      client,
-      "COPY users (id, handle, display_name, created_at, updated_at) FROM STDIN",
-      U.length,
-      (i) => [
-        U[i] as string,
-        `u${i}`,
-        `User ${i}`,
-        pgTime(d.userCreated[i] as number),
-        pgTime(d.userCreated[i] as number),
-      ],
-      progress("users", U.length),
-    );
-    await copyRows(
-      client,
-      "COPY posts (id, author_id, text, created_at, updated_at) FROM STDIN",
-      d.posts.length,
-      (i) => {
-        const p = d.posts[i] as Dataset["posts"][number];
-        return [p.id, U[p.author] as string, `Post ${i} by u${p.author}`, pgTime(p.at), pgTime(p.at)];
-      },
-      progress("posts", d.posts.length),
-    );
-    const followAt = (i: number) => now - 24 * HOUR - (i % 1000) * HOUR;
-    await copyRows(
-      client,
-      "COPY follows (follower_id, followee_id, created_at, updated_at) FROM STDIN",
-      d.follows.length,
-      (i) => {
-        const [a, b] = d.follows[i] as [number, number];
-        return [U[a] as string, U[b] as string, pgTime(followAt(i)), pgTime(followAt(i))];
-      },
-      progress("follows", d.follows.length),
-    );
-    await copyRows(
-      client,
-      "COPY likes (user_id, post_id, post_author_id, created_at, updated_at) FROM STDIN",
-      d.likes.length,
-      (i) => {
-        const l = d.likes[i] as Dataset["likes"][number];
-        return [U[l.user] as string, postId(l.post), postAuthor(l.post), pgTime(l.at), pgTime(l.at)];
-      },
-      progress("likes", d.likes.length),
-    );
-    await copyRows(
-      client,
-      "COPY comments (id, post_id, author_id, post_author_id, text, created_at, updated_at) FROM STDIN",
-      d.comments.length,
-      (i) => {
-        const c = d.comments[i] as Dataset["comments"][number];
-        return [c.id, postId(c.post), U[c.author] as string, postAuthor(c.post), "Nice!", pgTime(c.at), pgTime(c.at)];
-      },
-      progress("comments", d.comments.length),
-    );
-    await copyRows(
-      client,
-      "COPY blocks (blocker_id, blocked_id, created_at, updated_at) FROM STDIN",
-      d.blocks.length,
-      (i) => {
-        const [a, b] = d.blocks[i] as [number, number];
-        return [U[a] as string, U[b] as string, pgTime(now - HOUR), pgTime(now - HOUR)];
-      },
-      progress("blocks", d.blocks.length),
-    );
+    for (const t of tables) await copyTable(client, t, progress(t.table, t.count));
     await client.query("ALTER TABLE likes ENABLE TRIGGER likes_fill_author");
     await client.query("ALTER TABLE comments ENABLE TRIGGER comments_fill_author");
     await client.query("COMMIT");
@@ -311,116 +318,7 @@ export async function bulkLoad(
   await deps.startCdc();
   lap("cdc_start");
 
-  await chInsert(
-    ch,
-    "users_cdc",
-    U.length,
-    (i) => {
-      const at = chTime(d.userCreated[i] as number);
-      return {
-        id: U[i] as string,
-        handle: `u${i}`,
-        display_name: `User ${i}`,
-        bio: "",
-        created_at: at,
-        updated_at: at,
-        deleted_at: null,
-        ...cdcCols(d.userCreated[i] as number),
-      };
-    },
-    progress("ch users", U.length),
-  );
-  await chInsert(
-    ch,
-    "posts_cdc",
-    d.posts.length,
-    (i) => {
-      const p = d.posts[i] as Dataset["posts"][number];
-      return {
-        id: p.id,
-        author_id: U[p.author] as string,
-        text: `Post ${i} by u${p.author}`,
-        created_at: chTime(p.at),
-        updated_at: chTime(p.at),
-        deleted_at: null,
-        ...cdcCols(p.at),
-      };
-    },
-    progress("ch posts", d.posts.length),
-  );
-  await chInsert(
-    ch,
-    "follows_cdc",
-    d.follows.length,
-    (i) => {
-      const [a, b] = d.follows[i] as [number, number];
-      const at = now - 24 * HOUR - (i % 1000) * HOUR;
-      return {
-        follower_id: U[a] as string,
-        followee_id: U[b] as string,
-        created_at: chTime(at),
-        updated_at: chTime(at),
-        deleted_at: null,
-        ...cdcCols(at),
-      };
-    },
-    progress("ch follows", d.follows.length),
-  );
-  await chInsert(
-    ch,
-    "likes_cdc",
-    d.likes.length,
-    (i) => {
-      const l = d.likes[i] as Dataset["likes"][number];
-      return {
-        user_id: U[l.user] as string,
-        post_id: postId(l.post),
-        post_author_id: postAuthor(l.post),
-        created_at: chTime(l.at),
-        updated_at: chTime(l.at),
-        deleted_at: null,
-        ...cdcCols(l.at),
-      };
-    },
-    progress("ch likes", d.likes.length),
-  );
-  await chInsert(
-    ch,
-    "comments_cdc",
-    d.comments.length,
-    (i) => {
-      const c = d.comments[i] as Dataset["comments"][number];
-      return {
-        id: c.id,
-        post_id: postId(c.post),
-        author_id: U[c.author] as string,
-        post_author_id: postAuthor(c.post),
-        text: "Nice!",
-        created_at: chTime(c.at),
-        updated_at: chTime(c.at),
-        deleted_at: null,
-        ...cdcCols(c.at),
-      };
-    },
-    progress("ch comments", d.comments.length),
-  );
-  await chInsert(
-    ch,
-    "blocks_cdc",
-    d.blocks.length,
-    (i) => {
-      const [a, b] = d.blocks[i] as [number, number];
-      return {
-        blocker_id: U[a] as string,
-        blocked_id: U[b] as string,
-        created_at: chTime(now - HOUR),
-        updated_at: chTime(now - HOUR),
-        deleted_at: null,
-        ...cdcCols(now - HOUR),
-      };
-    },
-    progress("ch blocks", d.blocks.length),
-  );
+  for (const t of tables) await insertCdcTable(ch, t, progress(`ch ${t.table}`, t.count));
   lap("clickhouse_rows");
 
   const events = opts.users * opts.eventsPerUser;
