@@ -13,7 +13,7 @@ export WRANGLER_SEND_METRICS=false
 
 [ -f .dev.vars ] || { cp .dev.vars.example .dev.vars && echo "[dev] wrote .dev.vars from .dev.vars.example"; }
 
-tsx scripts/stack/cli.ts up
+tsx scripts/local/stack/cli.ts up
 tsx origin/db/cli.ts
 tsx origin/ch/cli.ts
 

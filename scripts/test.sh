@@ -45,17 +45,17 @@ started_stack=0
 stop_stack() {
   if [ "$started_stack" = 1 ] && [ -z "${STACK_KEEP:-}" ]; then
     echo "== stopping the stack this run started"
-    tsx scripts/stack/cli.ts down || true
+    tsx scripts/local/stack/cli.ts down || true
   fi
 }
 trap stop_stack EXIT
 
-if tsx scripts/stack/cli.ts status --quiet >/dev/null 2>&1; then
+if tsx scripts/local/stack/cli.ts status --quiet >/dev/null 2>&1; then
   echo "== stack already up; leaving it running afterwards"
 else
   echo "== starting the local stack"
   started_stack=1
-  tsx scripts/stack/cli.ts up
+  tsx scripts/local/stack/cli.ts up
 fi
 
 echo "== integration tests (real services)"

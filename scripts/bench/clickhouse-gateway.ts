@@ -13,9 +13,9 @@ import { pathToFileURL } from "node:url";
 import { createClient } from "@clickhouse/client-web";
 import { Session } from "chdb";
 import { pino } from "pino";
-import { createClickHouseGateway } from "../../origin/clickhouse-gateway/app.ts";
-import { readGatewayConfig } from "../../origin/clickhouse-gateway/config.ts";
-import { connectionArgs } from "../../origin/clickhouse-gateway/settings.ts";
+import { createClickHouseGateway } from "../local/clickhouse-http-gateway/app.ts";
+import { readGatewayConfig } from "../local/clickhouse-http-gateway/config.ts";
+import { connectionArgs } from "../local/clickhouse-http-gateway/settings.ts";
 
 const TABLE = "bench_points";
 const ROWS = 10_000;

@@ -12,8 +12,8 @@ import { pathToFileURL } from "node:url";
 import { Redis } from "@upstash/redis";
 import { Redis as IORedis } from "ioredis";
 import { pino } from "pino";
-import { createRedisBridge } from "../../origin/redis-bridge/app.ts";
-import { readBridgeConfig } from "../../origin/redis-bridge/config.ts";
+import { createRedisBridge } from "../local/redis-rest-bridge/app.ts";
+import { readBridgeConfig } from "../local/redis-rest-bridge/config.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const RESULTS_FILE = "bench-results/redis-bridge.json";

@@ -94,7 +94,7 @@ if (existsSync(devOriginPid)) {
   }
 }
 log(`scale ${scale}: ${JSON.stringify(shape)}; stack up`);
-const up = spawnSync(resolve(ROOT, "node_modules/.bin/tsx"), ["scripts/stack/cli.ts", "up", "--quiet"], {
+const up = spawnSync(resolve(ROOT, "node_modules/.bin/tsx"), ["scripts/local/stack/cli.ts", "up", "--quiet"], {
   cwd: ROOT,
   stdio: "inherit",
 });

@@ -110,7 +110,7 @@ describe("CDC exactly once in effect", () => {
     await new Promise((r) => setTimeout(r, 1500));
     process.kill(pid, "SIGKILL"); // no graceful offset flush: the worst case for redelivery
     const done = await writes;
-    const up = spawnSync(resolve(ROOT, "node_modules/.bin/tsx"), ["scripts/stack/cli.ts", "up"], {
+    const up = spawnSync(resolve(ROOT, "node_modules/.bin/tsx"), ["scripts/local/stack/cli.ts", "up"], {
       cwd: ROOT,
       encoding: "utf8",
       timeout: 180_000,

@@ -130,7 +130,7 @@ describe("origin process on the real stack", () => {
       await addEvents(500);
       await new Promise((r) => setTimeout(r, 3000));
       expect(await redis.xlen(stream)).toBe(500); // nothing acknowledged while Kafka is down
-      const up = spawnSync(resolve(ROOT, "node_modules/.bin/tsx"), ["scripts/stack/cli.ts", "up"], {
+      const up = spawnSync(resolve(ROOT, "node_modules/.bin/tsx"), ["scripts/local/stack/cli.ts", "up"], {
         cwd: ROOT,
         encoding: "utf8",
         timeout: 180_000,

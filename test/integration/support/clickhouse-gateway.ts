@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { type ClickHouseGateway, createClickHouseGateway } from "../../../origin/clickhouse-gateway/app.ts";
-import { readGatewayConfig } from "../../../origin/clickhouse-gateway/config.ts";
+import { type ClickHouseGateway, createClickHouseGateway } from "../../../scripts/local/clickhouse-http-gateway/app.ts";
+import { readGatewayConfig } from "../../../scripts/local/clickhouse-http-gateway/config.ts";
 
 export interface GatewayUnderTest {
   url: string;

@@ -5,8 +5,8 @@
 import { randomBytes } from "node:crypto";
 import { Redis as IORedis } from "ioredis";
 import { pino } from "pino";
-import { createRedisBridge, type RedisBridge } from "../../../origin/redis-bridge/app.ts";
-import { readBridgeConfig } from "../../../origin/redis-bridge/config.ts";
+import { createRedisBridge, type RedisBridge } from "../../../scripts/local/redis-rest-bridge/app.ts";
+import { readBridgeConfig } from "../../../scripts/local/redis-rest-bridge/config.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 

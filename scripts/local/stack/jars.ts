@@ -1,6 +1,6 @@
 /**
  * The JVM classpaths (Kafka broker; Kafka Connect + Debezium) come from Maven Central through
- * the poms in scripts/stack/jvm/. Jars are copied into a cache OUTSIDE the work tree,
+ * the poms in scripts/local/stack/jvm/. Jars are copied into a cache OUTSIDE the work tree,
  * `<cache>/jars/<kafka|connect>-<hash of the poms>`, so Maven runs only the first time and
  * again only after a pom changes. A directory is used only once it holds a `.complete` marker;
  * Maven writes into a temporary sibling that is renamed into place, so an interrupted run never

@@ -5,7 +5,7 @@
  * results per command, or 400 with an EXECABORT error when Redis refused to queue a command.
  */
 import type { Redis } from "ioredis";
-import { ApiError } from "../../edge/core/errors.ts";
+import { ApiError } from "../../../edge/core/errors.ts";
 import { capBlockingTimeout, classifyCommand, TRANSACTION_COMMANDS } from "./commands.ts";
 import { type RedisReply, type ResponseEncoding, toWireEntry, type WireEntry } from "./encoding.ts";
 import { connectionFailure, isReplyError, type RedisPool, sendRaw } from "./pool.ts";

@@ -20,7 +20,7 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 
 export interface StackConfig {
   repoRoot: string;
-  /** scripts/stack: templates and poms. */
+  /** scripts/local/stack: templates and poms. */
   stackDir: string;
   stateDir: string;
   logsDir: string;
@@ -41,7 +41,7 @@ export interface StackConfig {
 }
 
 export function readStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
-  const repoRoot = resolve(here, "..", "..");
+  const repoRoot = resolve(here, "..", "..", "..");
   const stateDir = join(repoRoot, ".stack");
   return {
     repoRoot,

@@ -5,7 +5,7 @@
  */
 import { Command, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import { ApiError } from "../../edge/core/errors.ts";
+import { ApiError } from "../../../edge/core/errors.ts";
 import type { RedisReply } from "./encoding.ts";
 
 export interface PoolOptions {

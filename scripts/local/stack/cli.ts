@@ -1,5 +1,5 @@
 /**
- * The local stack manager: `tsx scripts/stack/cli.ts up | down | status [--quiet]`
+ * The local stack manager: `tsx scripts/local/stack/cli.ts up | down | status [--quiet]`
  * (npm run stack:up / stack:down / stack:status).
  *
  * - up: brings every component to healthy, leaving already-healthy ones alone, starting
@@ -173,7 +173,7 @@ async function main(argv: string[]): Promise<number> {
     case "status":
       return (await status(cfg, flags.includes("--quiet"))) ? 0 : 1;
     default:
-      console.error("usage: tsx scripts/stack/cli.ts up | down | status [--quiet]");
+      console.error("usage: tsx scripts/local/stack/cli.ts up | down | status [--quiet]");
       return 2;
   }
 }

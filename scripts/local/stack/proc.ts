@@ -288,7 +288,7 @@ export async function waitFor(name: string, check: () => Promise<boolean>, opts:
   }
 }
 
-/** Fills `{{NAME}}` placeholders of a file in scripts/stack/templates and writes it to `outFile`. */
+/** Fills `{{NAME}}` placeholders of a file in scripts/local/stack/templates and writes it to `outFile`. */
 export function renderTemplate(cfg: StackConfig, template: string, outFile: string, vars: Record<string, string>) {
   const text = readFileSync(join(cfg.stackDir, "templates", template), "utf8").replace(/\{\{(\w+)\}\}/g, (_, key) => {
     const value = vars[key];

@@ -2,7 +2,7 @@
  * Entry of `npm run redis-bridge`: an Upstash-compatible Redis REST API in front of a real Redis.
  * Reads config once, serves until SIGTERM/SIGINT, then drains in-flight requests and closes Redis.
  */
-import { runService } from "../src/run-service.ts";
+import { runService } from "../../../origin/src/run-service.ts";
 import { createRedisBridge } from "./app.ts";
 import { readBridgeConfig } from "./config.ts";
 

@@ -3,7 +3,7 @@
  * the default ClickHouse of the local stack. Reads config once, serves until SIGTERM/SIGINT, then
  * drains in-flight queries and closes the chDB sessions.
  */
-import { runService } from "../src/run-service.ts";
+import { runService } from "../../../origin/src/run-service.ts";
 import { createClickHouseGateway } from "./app.ts";
 import { readGatewayConfig } from "./config.ts";
 

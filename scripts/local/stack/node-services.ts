@@ -71,7 +71,7 @@ function nodeService(cfg: StackConfig, svc: NodeService): Component {
 export function redisBridge(cfg: StackConfig): Component {
   return nodeService(cfg, {
     name: "redis-bridge",
-    entry: "origin/redis-bridge/main.ts",
+    entry: "scripts/local/redis-rest-bridge/main.ts",
     portEnv: "REDIS_BRIDGE_PORT",
     port: cfg.ports.redisBridge,
     healthPath: "/healthz",
@@ -82,7 +82,7 @@ export function chGateway(cfg: StackConfig): Component {
   const dataDir = join(cfg.dataDir, "chdb");
   return nodeService(cfg, {
     name: "ch-gateway",
-    entry: "origin/clickhouse-gateway/main.ts",
+    entry: "scripts/local/clickhouse-http-gateway/main.ts",
     portEnv: "CH_GATEWAY_PORT",
     port: cfg.ports.chGateway,
     healthPath: "/ping",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../edge/core/errors.ts";
+import { ApiError } from "../../../edge/core/errors.ts";
 import {
   parseCommandBody,
   parseCommandListBody,

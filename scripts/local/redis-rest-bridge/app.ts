@@ -14,7 +14,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
-import { ApiError, CONTRACT_VERSION, SERVICE_NAME } from "../../edge/core/index.ts";
+import { ApiError, CONTRACT_VERSION, SERVICE_NAME } from "../../../edge/core/index.ts";
 import type { BridgeConfig } from "./config.ts";
 import { parseCommandBody, parseCommandListBody, type ResponseEncoding, responseEncodingOf } from "./encoding.ts";
 import { BridgeExecutor } from "./executor.ts";
