@@ -1,3 +1,4 @@
+export * from "./counting.ts";
 export * from "./cursor.ts";
 export * from "./errors.ts";
 export * from "./events.ts";

@@ -20,10 +20,12 @@ WITH
      SELECT blocked_id AS id FROM blocks_cdc FINAL WHERE blocker_id = {viewer:UUID} AND deleted_at IS NULL
      UNION ALL
      SELECT blocker_id AS id FROM blocks_cdc FINAL WHERE blocked_id = {viewer:UUID} AND deleted_at IS NULL)) AS blocked_ids,
-  (SELECT groupArray((author_id, n)) FROM (
+  -- Every author the viewer interacted with (the affinity feature of any candidate), most
+  -- interactions first; only the F3 source below is bounded (to the first affinity_authors).
+  (SELECT arraySort(x -> (-x.2, x.1), groupArray((author_id, n))) FROM (
      SELECT author_id, sum(interactions) AS n FROM user_author_90d
      WHERE user_id = {viewer:UUID} AND day >= today() - 90
-     GROUP BY author_id HAVING n > 0 ORDER BY n DESC, author_id LIMIT {affinity_authors:UInt32})) AS affinity_pairs,
+     GROUP BY author_id HAVING n > 0)) AS affinity_pairs,
   (SELECT groupArray((id, author_id, text, created_at, src)) FROM (
      SELECT * FROM (
        SELECT id, author_id, text, created_at, 1 AS src FROM posts_cdc FINAL
@@ -50,7 +52,7 @@ WITH
      UNION ALL
      SELECT * FROM (
        SELECT id, author_id, text, created_at, 3 AS src FROM posts_cdc FINAL
-       WHERE author_id IN (SELECT arrayJoin(affinity_pairs).1)
+       WHERE author_id IN (SELECT arrayJoin(arraySlice(affinity_pairs, 1, {affinity_authors:UInt32})).1)
          AND created_at >= now64(3) - INTERVAL 7 DAY AND deleted_at IS NULL
        ORDER BY created_at DESC LIMIT {f3_limit:UInt32}))) AS candidates,
   metrics AS (

@@ -341,6 +341,7 @@ export async function bulkLoad(
     "user_author_90d",
     "post_metrics_1h",
     "post_totals",
+    "event_counted_keys",
   ];
   const tickCompact = progress("compact", compact.length);
   for (const [i, table] of compact.entries()) {
@@ -363,6 +364,29 @@ export async function bulkLoad(
     timingsMs: timings,
   };
 }
+
+const EVENT_SLICES = 8;
+
+/**
+ * Staged events → events_raw for one slice of users, each with its `counted` flag decided as
+ * the sink decides it (edge/core/counting.ts): the first share and click per (user, post), the
+ * first impression per (user, post, day), never on the user's own post.
+ */
+const COUNTED_EVENTS_INSERT_SQL = `
+INSERT INTO events_raw (event_id, user_id, post_id, author_id, type, dwell_ms, counted, client_ts, received_at)
+SELECT event_id, user_id, post_id, author_id, type, dwell_ms,
+       toUInt8(multiIf(user_id = author_id, 0,
+                       type IN ('share', 'click'), first_ever = 1,
+                       type = 'impression', first_of_day = 1,
+                       1)),
+       client_ts, received_at
+FROM (
+  SELECT *,
+         row_number() OVER (PARTITION BY user_id, post_id, type ORDER BY received_at, event_id) AS first_ever,
+         row_number() OVER (PARTITION BY user_id, post_id, type, toDate(received_at) ORDER BY received_at, event_id) AS first_of_day
+  FROM bulk_events_stage
+  WHERE cityHash64(user_id) % {slices:UInt64} = {slice:UInt64}
+)`;
 
 /**
  * `total` events generated inside ClickHouse in chunks of 1M: index tables of users and posts
@@ -399,12 +423,16 @@ async function generateEvents(
   ).json<{ u: string; p: string }>();
   const U = Number(counts[0]?.u);
   const P = Number(counts[0]?.p);
+  // Generated into a staging table first: whether an event counts (the abuse bound) depends on
+  // the user's earlier events on the same post, which a chunk of generated events can't see.
+  await ch.command({ query: "DROP TABLE IF EXISTS bulk_events_stage" });
+  await ch.command({ query: "CREATE TABLE bulk_events_stage AS events_raw ENGINE = MergeTree ORDER BY (user_id, post_id)" });
   const CHUNK = 1_000_000;
   for (let start = 0; start < total; start += CHUNK) {
     const size = Math.min(CHUNK, total - start);
     await ch.command({
       query: `
-INSERT INTO events_raw (event_id, user_id, post_id, author_id, type, dwell_ms, client_ts, received_at)
+INSERT INTO bulk_events_stage (event_id, user_id, post_id, author_id, type, dwell_ms, client_ts, received_at)
 WITH e AS (
   SELECT number AS k,
          toUInt64(floor({u:UInt64} * pow(cityHash64({seed:UInt64}, number, 1) / 18446744073709551616, 1.5))) AS ui,
@@ -430,6 +458,11 @@ INNER JOIN bulk_post_index AS p ON p.n = e.pi`,
     });
     tick(start + size);
   }
+  // Into events_raw (and through its views) with the counted flag, a slice of users at a time.
+  for (let slice = 0; slice < EVENT_SLICES; slice++) {
+    await ch.command({ query: COUNTED_EVENTS_INSERT_SQL, query_params: { slices: EVENT_SLICES, slice } });
+  }
+  await ch.command({ query: "DROP TABLE IF EXISTS bulk_events_stage" });
   await ch.command({ query: "DROP TABLE IF EXISTS bulk_user_index" });
   await ch.command({ query: "DROP TABLE IF EXISTS bulk_post_index" });
 }

@@ -11,7 +11,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
-import { CDC_TABLES, type CdcTable, cdcTopic, EVENTS_TOPIC } from "../../../edge/core/index.ts";
+import { CDC_TABLES, type CdcTable, cdcTopic, decideCounted, EVENTS_TOPIC } from "../../../edge/core/index.ts";
 import { backoffMs } from "../connect/render.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 import { staleKeys } from "./invalidation.ts";
@@ -20,7 +20,9 @@ import {
   type CdcRow,
   type ChRow,
   cdcRow,
+  countable,
   DeadLetter,
+  type EventRow,
   eventRow,
   parseJson,
   sequenceChanges,
@@ -195,7 +197,7 @@ export class ClickHouseSink implements Part {
     const { topic, partition } = batch;
     const table = this.topicToTable.get(topic);
     const cdc: CdcRow[] = [];
-    const events: ReturnType<typeof eventRow>[] = [];
+    const events: EventRow[] = [];
     const dead: DeadRow[] = [];
     for (const m of batch.messages) {
       try {
@@ -275,7 +277,14 @@ export class ClickHouseSink implements Part {
     }
   }
 
-  private async writeEvents(rows: ReturnType<typeof eventRow>[]): Promise<void> {
+  /**
+   * Inserts the batch's new events, each with its post's author and its `counted` flag (the
+   * abuse bound, edge/core/counting.ts), decided against what already counted: the keys in
+   * `event_counted_keys` for the batch's users and posts. Events of one user share a
+   * partition, so no other batch decides for the same user at the same time; a redelivered
+   * batch finds its own events present and skips them.
+   */
+  private async writeEvents(rows: EventRow[]): Promise<void> {
     const unique = dedupeBy(rows, (r) => r.event_id);
     if (unique.length === 0) return;
     const ids = unique.map((r) => r.event_id);
@@ -286,18 +295,44 @@ export class ClickHouseSink implements Part {
         "events_raw",
         ids,
       ),
-      this.lookup<{ id: string; author: string }>(
-        "SELECT toString(id) AS id, toString(author_id) AS author FROM {t:Identifier} WHERE id IN {ids:Array(UUID)}",
+      // The aliases must not shadow `id`: ClickHouse resolves an alias inside WHERE.
+      this.lookup<{ pid: string; author: string }>(
+        "SELECT toString(id) AS pid, toString(author_id) AS author FROM {t:Identifier} WHERE id IN {ids:Array(UUID)}",
         "posts_by_id",
         postIds,
       ),
     ]);
     const present = new Set(existing.map((r) => r.id));
-    const authorOf = new Map(authors.map((a) => [a.id, a.author]));
+    const authorOf = new Map(authors.map((a) => [a.pid, a.author]));
     const fresh = unique.filter((r) => !present.has(r.event_id));
     this.stats.duplicatesSkipped += rows.length - fresh.length;
-    for (const r of fresh) r.author_id = authorOf.get(r.post_id) ?? r.author_id;
-    if (fresh.length) await this.insert("events_raw", fresh);
+    if (fresh.length === 0) return;
+    const counted = await this.countedKeys(fresh);
+    const flags = decideCounted(fresh.map(countable), (p) => authorOf.get(p), counted);
+    fresh.forEach((r, i) => {
+      r.author_id = authorOf.get(r.post_id) ?? r.author_id;
+      r.counted = flags[i] ? 1 : 0;
+    });
+    await this.insert("events_raw", fresh);
+  }
+
+  /** The keys (`user|post|type|day`) that already counted for these events' users and posts. */
+  private async countedKeys(rows: EventRow[]): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (const part of chunks(rows, LOOKUP_CHUNK / 2)) {
+      const rs = await this.ch.query({
+        query: `SELECT concat(toString(user_id), '|', toString(post_id), '|', toString(type), '|', toString(day)) AS k
+                FROM event_counted_keys
+                WHERE user_id IN {users:Array(UUID)} AND post_id IN {posts:Array(UUID)}`,
+        query_params: {
+          users: [...new Set(part.map((r) => r.user_id))],
+          posts: [...new Set(part.map((r) => r.post_id))],
+        },
+        format: "JSONEachRow",
+      });
+      for (const r of await rs.json<{ k: string }>()) keys.add(r.k);
+    }
+    return keys;
   }
 
   /** Runs a lookup `... IN {ids:Array(UUID)}` over `ids` in URL-sized chunks. */

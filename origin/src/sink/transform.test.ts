@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cdcRow, chTime, DeadLetter, eventRow, parseJson, sequenceChanges } from "./transform.ts";
+import { cdcRow, chTime, countable, DeadLetter, eventRow, parseJson, sequenceChanges } from "./transform.ts";
 
 const A = "11111111-1111-4111-8111-111111111111";
 const B = "22222222-2222-4222-8222-222222222222";
@@ -75,7 +75,7 @@ describe("eventRow", () => {
     client_ts: 1_795_608_000_000,
     received_at: 1_795_608_000_500,
   };
-  it("maps a relayed event with zero author and default dwell", () => {
+  it("maps a relayed event with zero author, default dwell and counted until the sink decides", () => {
     expect(eventRow(ev)).toEqual({
       event_id: A,
       user_id: B,
@@ -83,9 +83,13 @@ describe("eventRow", () => {
       author_id: "00000000-0000-0000-0000-000000000000",
       type: "share",
       dwell_ms: 0,
+      counted: 1,
       client_ts: "2026-11-25 12:00:00.000",
       received_at: "2026-11-25 12:00:00.500",
     });
+  });
+  it("gives the counting rule the receive time back in epoch ms", () => {
+    expect(countable(eventRow(ev))).toEqual({ user_id: B, post_id: P, type: "share", received_at_ms: ev.received_at });
   });
   it("dead-letters an invalid event naming the field", () => {
     expect(() => eventRow({ ...ev, type: "purchase" })).toThrow(/type/);

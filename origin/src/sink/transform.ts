@@ -2,7 +2,7 @@
  * Pure transforms of the ClickHouse sink: a Kafka message in, a ClickHouse row out, or a
  * DeadLetter naming why the message cannot be used. No I/O here.
  */
-import { type CdcTable, eventRecordSchema } from "../../../edge/core/index.ts";
+import { type CdcTable, type CountableEvent, type EventType, eventRecordSchema } from "../../../edge/core/index.ts";
 
 export class DeadLetter extends Error {
   override readonly name = "DeadLetter";
@@ -146,8 +146,19 @@ export function cdcRow(table: CdcTable, value: unknown): CdcRow | null {
   return { table, row, key, version: lsn, live };
 }
 
-/** A relayed event record → an events_raw row (author resolved later by the sink). */
-export function eventRow(value: unknown): ChRow & { event_id: string; post_id: string; author_id: string } {
+/** An events_raw row as the sink builds it; `author_id` and `counted` are settled by the sink. */
+export type EventRow = ChRow & {
+  event_id: string;
+  user_id: string;
+  post_id: string;
+  author_id: string;
+  type: EventType;
+  received_at: string;
+  counted: number;
+};
+
+/** A relayed event record → an events_raw row (author and counted flag resolved later by the sink). */
+export function eventRow(value: unknown): EventRow {
   const parsed = eventRecordSchema.safeParse(value);
   if (!parsed.success) {
     throw new DeadLetter(parsed.error.issues.map((i) => `${i.path.join(".") || "event"}: ${i.message}`).join("; "));
@@ -160,8 +171,19 @@ export function eventRow(value: unknown): ChRow & { event_id: string; post_id: s
     author_id: ZERO_UUID,
     type: e.type,
     dwell_ms: e.dwell_ms,
+    counted: 1,
     client_ts: chTime(e.client_ts),
     received_at: chTime(e.received_at),
+  };
+}
+
+/** The fields of an events_raw row the counting rule reads (edge/core/counting.ts). */
+export function countable(r: EventRow): CountableEvent {
+  return {
+    user_id: r.user_id,
+    post_id: r.post_id,
+    type: r.type,
+    received_at_ms: Date.parse(`${r.received_at.replace(" ", "T")}Z`),
   };
 }
 
