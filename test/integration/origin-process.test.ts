@@ -28,7 +28,8 @@ describe("origin process on the real stack", () => {
   const stream = `t:events:${randomBytes(4).toString("hex")}`;
 
   function startOrigin(env: Record<string, string>): OriginProc {
-    // node --import tsx, as in production: signals reach the origin itself, not a wrapper.
+    // node --import tsx: signals reach the origin itself, not a wrapper. (Production runs the
+    // bundle of `npm run build:origin`; origin-production-install.test.ts covers that.)
     const child = spawn(resolve(ROOT, "node_modules/.bin/node"), ["--import", "tsx", "origin/main.ts"], {
       cwd: ROOT,
       env: {
