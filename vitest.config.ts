@@ -1,10 +1,10 @@
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 /**
  * Three projects:
  * - unit: pure code (edge/core, pure origin modules), no services;
- * - workers: the edge worker inside workerd (@cloudflare/vitest-pool-workers);
+ * - workers: the edge worker inside workerd (@cloudflare/vitest-plugin);
  * - integration: real services started by `npm run stack:up` (see scripts/test.sh).
  */
 export default defineConfig({
