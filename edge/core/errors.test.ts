@@ -1,5 +1,7 @@
+// The real framework error, to pin that errorAnswer recognises it by shape (tests may import it).
+import { HTTPException } from "hono/http-exception";
 import { describe, expect, it } from "vitest";
-import { ApiError, errorBody, STATUS_OF } from "./errors.ts";
+import { ApiError, errorAnswer, errorBody, STATUS_OF } from "./errors.ts";
 import { healthBody } from "./service.ts";
 
 describe("error envelope", () => {
@@ -21,6 +23,49 @@ describe("error envelope", () => {
   it("ApiError takes its status from the code unless overridden", () => {
     expect(new ApiError("rate_limited", "slow down").status).toBe(429);
     expect(new ApiError("internal", "x", undefined, { status: 502 }).status).toBe(502);
+  });
+});
+
+describe("errorAnswer", () => {
+  it("keeps an ApiError's code, status, details and headers", () => {
+    const err = new ApiError("rate_limited", "slow down", [1], { headers: { "Retry-After": "3" } });
+    expect(errorAnswer(err)).toEqual({
+      status: 429,
+      body: { error: { code: "rate_limited", message: "slow down", details: [1] } },
+      headers: { "Retry-After": "3" },
+      unexpected: false,
+    });
+  });
+
+  it.each([
+    [400, "bad_request"],
+    [401, "unauthorized"],
+    [413, "payload_too_large"],
+    [415, "bad_request"],
+    [503, "internal"],
+  ] as const)("maps a framework HTTP error %i to %s, keeping its status", (status, code) => {
+    const a = errorAnswer(new HTTPException(status, { message: "Malformed JSON in request body" }));
+    expect([a.status, a.body.error.code, a.body.error.message, a.unexpected]).toEqual([
+      status,
+      code,
+      "Malformed JSON in request body",
+      false,
+    ]);
+  });
+
+  it("answers anything else as a bare 500 and flags it for the log", () => {
+    for (const err of [new Error("db password is hunter2"), "a string", null]) {
+      expect(errorAnswer(err)).toEqual({
+        status: 500,
+        body: { error: { code: "internal", message: "internal error" } },
+        headers: {},
+        unexpected: true,
+      });
+    }
+  });
+
+  it("does not take an ordinary error with a status field for a framework error", () => {
+    expect(errorAnswer(Object.assign(new Error("upstream"), { status: 404 })).status).toBe(500);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * The one JSON error envelope of the public API: `{"error": {"code", "message"}}`.
- * Both runtimes build error bodies through `errorBody` so the shape cannot drift.
+ * Both runtimes build error bodies through `errorBody` so the shape cannot drift, and turn a
+ * thrown error into an answer through `errorAnswer`.
  */
 
 /** Stable machine-readable error codes. */
@@ -58,4 +59,52 @@ export class ApiError extends Error {
     this.status = options?.status ?? STATUS_OF[code];
     if (options?.headers) this.headers = options.headers;
   }
+}
+
+/** A thrown error as an HTTP answer in the envelope. */
+export interface ErrorAnswer {
+  status: number;
+  body: ErrorEnvelope;
+  headers: Record<string, string>;
+  /** Neither an ApiError nor a framework HTTP error: a bug or an outage the caller logs. */
+  unexpected: boolean;
+}
+
+/**
+ * A web framework's HTTP error (hono's HTTPException: body limit, malformed JSON…), recognised
+ * by shape as hono's own default handler does, so this module needs no framework import.
+ */
+function isHttpError(err: unknown): err is Error & { status: number } {
+  return err instanceof Error && "getResponse" in err && typeof (err as { status?: unknown }).status === "number";
+}
+
+/** The nearest code for a framework error's status. */
+function codeForStatus(status: number): ErrorCode {
+  if (status === 401) return "unauthorized";
+  if (status === 413) return "payload_too_large";
+  return status >= 500 ? "internal" : "bad_request";
+}
+
+/**
+ * Answers any thrown value: an ApiError keeps its code, status, details and headers; a framework
+ * HTTP error maps to the nearest code; anything else is a 500 that says nothing more.
+ */
+export function errorAnswer(err: unknown): ErrorAnswer {
+  if (err instanceof ApiError) {
+    return {
+      status: err.status,
+      body: errorBody(err.code, err.message, err.details),
+      headers: { ...err.headers },
+      unexpected: false,
+    };
+  }
+  if (isHttpError(err)) {
+    return {
+      status: err.status,
+      body: errorBody(codeForStatus(err.status), err.message || "request rejected"),
+      headers: {},
+      unexpected: false,
+    };
+  }
+  return { status: 500, body: errorBody("internal", "internal error"), headers: {}, unexpected: true };
 }

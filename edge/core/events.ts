@@ -3,6 +3,7 @@
  * edge → Redis stream → Kafka `events` → ClickHouse `events_raw`.
  */
 import { z } from "zod";
+import { uuidSchema as uuid } from "./uuid.ts";
 
 export const EVENT_TYPES = ["impression", "view", "click", "share", "dwell"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -13,10 +14,6 @@ export const MAX_EVENTS_PER_REQUEST = 500;
 export const MAX_EVENTS_BODY_BYTES = 256 * 1024;
 /** Client timestamps further than this from the server's clock are refused. */
 export const MAX_CLOCK_SKEW_MS = 7 * 24 * 3600 * 1000;
-
-const uuid = z
-  .string()
-  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, "must be a UUID");
 
 /** One event as a client sends it. `ts` is epoch ms or an ISO-8601 string. */
 export const clientEventSchema = z

@@ -1,3 +1,4 @@
+export * from "./clickhouse-time.ts";
 export * from "./counting.ts";
 export * from "./cursor.ts";
 export * from "./errors.ts";
@@ -15,4 +16,7 @@ export * from "./service.ts";
 export * from "./sql.ts";
 export * from "./suggestions.ts";
 export * from "./topics.ts";
+export * from "./user-token.ts";
+export * from "./uuid.ts";
+export * from "./validation.ts";
 export * from "./writes.ts";

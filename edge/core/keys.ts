@@ -7,7 +7,7 @@
 export const HOT_POSTS_KEY = "hot:posts:1h";
 export const HOT_POSTS_TTL_S = 120;
 
-/** Suggested users for one user (JSON list of SuggestedUser, up to 20). Written every 300 s for active users, TTL 600 s. */
+/** Suggested users for one user (JSON list of SuggestedUser, up to SUGGESTIONS_PER_USER). Written every 300 s for active users, TTL 600 s. */
 export const suggestKey = (userId: string): string => `suggest:users:${userId}`;
 export const SUGGEST_TTL_S = 600;
 
@@ -39,3 +39,9 @@ export const SEEN_TTL_S = 7 * 24 * 3600;
 
 /** The edge's event stream, consumed by the origin relay's consumer group. */
 export const EVENTS_STREAM_KEY = "events:ingest";
+
+/**
+ * Prefix of the edge's per-user event-intake rate limiter (@upstash/ratelimit keeps its
+ * windows under `<prefix>:<user id>:…`).
+ */
+export const EVENTS_RATE_LIMIT_PREFIX = "rl:events";

@@ -1,0 +1,6 @@
+/** Time values as ClickHouse's text formats take them, shared by every writer of rows. */
+
+/** Epoch ms → ClickHouse DateTime64(3) text in UTC ("YYYY-MM-DD hh:mm:ss.mmm"). */
+export function chDateTime64(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
+}
