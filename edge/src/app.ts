@@ -1,12 +1,13 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
-import { errorBody, healthBody } from "../core/index.ts";
+import { ApiError, healthBody } from "../core/index.ts";
 import type { AppEnv } from "./env.ts";
 import { errorResponse } from "./http-errors.ts";
-import { requestId, requestLog } from "./middleware.ts";
+import { appContext, requestId, requestLog } from "./middleware.ts";
 import { discoverRoutes } from "./routes/discover.ts";
 import { eventsRoutes } from "./routes/events.ts";
 import { feedRoutes } from "./routes/feed.ts";
+import { trendingRoutes } from "./routes/trending.ts";
 import { writeRoutes } from "./routes/writes.ts";
 
 /** Builds the edge Hono app. Errors of every kind leave through `onError` as one envelope. */
@@ -14,18 +15,14 @@ export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestId());
   app.use(requestLog());
+  app.use(appContext());
   app.use(
     "/api/*",
     cors({
       origin: (origin, c) => {
-        const allowed = (c.env as AppEnv["Bindings"]).CORS_ORIGINS ?? "*";
-        if (allowed.trim() === "*") return "*";
-        return allowed
-          .split(",")
-          .map((o) => o.trim())
-          .includes(origin)
-          ? origin
-          : null;
+        const allowed = (c as Context<AppEnv>).var.config.corsOrigins;
+        if (allowed === "*") return "*";
+        return allowed.includes(origin) ? origin : null;
       },
       allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
       allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
@@ -37,16 +34,17 @@ export function createApp(): Hono<AppEnv> {
   app.get("/healthz", (c) => c.json(healthBody("edge")));
   app.route("/api/v1/events", eventsRoutes);
   app.route("/api/v1/feed", feedRoutes);
+  app.route("/api/v1/trending", trendingRoutes);
   app.route("/api/v1", discoverRoutes);
   app.route("/api/v1", writeRoutes);
 
-  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
-
-  app.onError((err, c) =>
-    errorResponse(err, c, (e) => {
-      c.get("logFields").error = String(e);
-    }),
+  const logUnexpected = (c: Context<AppEnv>) => (e: unknown) => {
+    c.get("logFields").error = String(e);
+  };
+  app.notFound((c) =>
+    errorResponse(new ApiError("not_found", `no route for ${c.req.method} ${c.req.path}`), c, logUnexpected(c)),
   );
+  app.onError((err, c) => errorResponse(err, c, logUnexpected(c)));
 
   return app;
 }

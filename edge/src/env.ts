@@ -1,4 +1,10 @@
-/** The worker's bindings (wrangler.toml vars and secrets). Typed once, here. */
+/**
+ * The worker's bindings (wrangler.toml vars and secrets). Typed once, here, and read only by
+ * config.ts (readEdgeConfig), which validates them; defaults below are applied there.
+ */
+import type { EdgeClients } from "./clients.ts";
+import type { EdgeConfig } from "./config.ts";
+
 export interface Env {
   /** Base URL of the origin write API. Default (wrangler.toml): http://127.0.0.1:8788. */
   ORIGIN_URL: string;
@@ -45,6 +51,10 @@ export interface Env {
 export interface AppEnv {
   Bindings: Env;
   Variables: {
+    /** Set first by the context middleware: the validated configuration. */
+    config: EdgeConfig;
+    /** Set with it: the isolate's clients for that configuration. */
+    clients: EdgeClients;
     requestId: string;
     /** Set by the auth middleware: the caller's user id (JWT `sub`). */
     userId: string;

@@ -1,8 +1,10 @@
-/** The edge's middleware: request id, one log line per request, auth, body limit. */
+/** The edge's middleware: request id, one log line per request, context, auth, body limit. */
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../core/index.ts";
 import { authenticate } from "./auth.ts";
+import { clientsFor } from "./clients.ts";
+import { readEdgeConfig } from "./config.ts";
 import type { AppEnv } from "./env.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{8,128}$/;
@@ -35,9 +37,27 @@ export const requestLog = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   console.log(JSON.stringify(line));
 };
 
+/**
+ * Puts the validated configuration and its clients on the context (`c.var.config`,
+ * `c.var.clients`); the only reader of `c.env`. A bad configuration throws its 500 here, for
+ * every request, so it cannot go unnoticed (see config.ts).
+ */
+export const appContext = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+  let config: ReturnType<typeof readEdgeConfig>;
+  try {
+    config = readEdgeConfig(c.env);
+  } catch (err) {
+    c.get("logFields").config = "invalid";
+    throw err;
+  }
+  c.set("config", config);
+  c.set("clients", clientsFor(config));
+  await next();
+};
+
 /** Requires a valid bearer token; sets `userId`. */
 export const requireUser = (): MiddlewareHandler<AppEnv> => async (c, next) => {
-  c.set("userId", await authenticate(c.req.header("authorization"), c.env));
+  c.set("userId", await authenticate(c.req.header("authorization"), c.var.config.auth));
   await next();
 };
 

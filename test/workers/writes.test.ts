@@ -30,6 +30,21 @@ describe("write endpoints at the edge", () => {
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/user_id: must be a UUID/);
   });
 
+  it.each([
+    ["DELETE", "/api/v1/posts/not-a-uuid", /^id: must be a UUID/],
+    ["POST", "/api/v1/posts/1234/comments", /^id: must be a UUID/],
+    ["PUT", "/api/v1/blocks/22222222-2222-4222-8222-22222222222", /^user_id: must be a UUID/],
+  ])("refuse %s %s (a bad path id) with 400", async (method, path, message) => {
+    const res = await call(method, path);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
+  });
+
+  it("take path ids in either case", async () => {
+    // Past validation, the origin (unreachable here) is what answers.
+    expect((await call("PUT", `/api/v1/follows/${OTHER.toUpperCase()}`)).status).toBe(503);
+  });
+
   it("refuse a body over 16 KiB with 413", async () => {
     const res = await call("POST", "/api/v1/posts", JSON.stringify({ text: "x".repeat(20_000) }));
     expect(res.status).toBe(413);

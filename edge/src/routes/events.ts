@@ -4,65 +4,62 @@
  * in one round trip (impressions also mark the post seen). 202 means the events are in Redis:
  * from there the relay moves them to Kafka without losing any.
  */
+import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import {
   ApiError,
   acceptEvents,
   EVENT_BATCH_STREAM_FIELD,
-  EVENTS_STREAM_KEY,
   eventsEnvelopeSchema,
   MAX_EVENTS_BODY_BYTES,
+  rejectInvalid,
   SEEN_TTL_S,
   seenKey,
 } from "../../core/index.ts";
-import { redisFor } from "../clients.ts";
 import type { AppEnv } from "../env.ts";
 import { limitBody, requireUser } from "../middleware.ts";
 import { enforceEventsLimit } from "../ratelimit.ts";
+import { jsonBody } from "../validation.ts";
 
 /** How many seen posts per user are kept (newest first). */
 const MAX_SEEN_PER_USER = 5000;
 
-export const eventsRoutes = new Hono<AppEnv>().post("/", requireUser(), limitBody(MAX_EVENTS_BODY_BYTES), async (c) => {
-  const userId = c.get("userId");
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw new ApiError("bad_request", 'body must be JSON: {"events": [...]}');
-  }
-  const envelope = eventsEnvelopeSchema.safeParse(body);
-  if (!envelope.success) {
-    const issue = envelope.error.issues[0];
-    throw new ApiError("bad_request", `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
-  }
-  const now = Date.now();
-  const { records, rejected } = acceptEvents(envelope.data.events, userId, now, () => crypto.randomUUID());
-  if (records.length === 0) {
-    throw new ApiError("bad_request", "no valid events", rejected);
-  }
-  const redis = redisFor(c.env);
-  const limiterReason = await enforceEventsLimit(c.env, redis, userId);
-  if (limiterReason === "timeout" || limiterReason === "error-fail-open") c.get("logFields").ratelimit = limiterReason;
+export const eventsRoutes = new Hono<AppEnv>().post(
+  "/",
+  requireUser(),
+  limitBody(MAX_EVENTS_BODY_BYTES),
+  jsonBody('{"events": [...]}'),
+  zValidator("json", eventsEnvelopeSchema, rejectInvalid),
+  async (c) => {
+    const userId = c.get("userId");
+    const now = Date.now();
+    const { records, rejected } = acceptEvents(c.req.valid("json").events, userId, now, () => crypto.randomUUID());
+    if (records.length === 0) {
+      throw new ApiError("bad_request", "no valid events", rejected);
+    }
+    const { redis, eventsLimiter } = c.var.clients;
+    const limiterReason = await enforceEventsLimit(eventsLimiter, userId);
+    if (limiterReason === "timeout" || limiterReason === "error-fail-open")
+      c.get("logFields").ratelimit = limiterReason;
 
-  // One round trip: one stream entry holding the whole batch, plus the seen-set update for
-  // impressions. The relay turns the entry back into one Kafka message per event.
-  const p = redis.pipeline();
-  const stream = c.env.EVENTS_STREAM || EVENTS_STREAM_KEY;
-  p.xadd(stream, "*", { [EVENT_BATCH_STREAM_FIELD]: JSON.stringify(records) });
-  const impressions = records.filter((r) => r.type === "impression");
-  if (impressions.length) {
-    const key = seenKey(userId);
-    const [first, ...rest] = impressions.map((r) => ({ score: r.received_at, member: r.post_id }));
-    p.zadd(key, first as { score: number; member: string }, ...rest);
-    p.zremrangebyrank(key, 0, -(MAX_SEEN_PER_USER + 1));
-    p.expire(key, SEEN_TTL_S);
-  }
-  try {
-    await p.exec();
-  } catch (err) {
-    throw new ApiError("unavailable", "event store unavailable; retry later", undefined, { cause: err });
-  }
-  c.get("logFields").events = { accepted: records.length, rejected: rejected.length };
-  return c.json({ accepted: records.length, rejected }, 202);
-});
+    // One round trip: one stream entry holding the whole batch, plus the seen-set update for
+    // impressions. The relay turns the entry back into one Kafka message per event.
+    const p = redis.pipeline();
+    p.xadd(c.var.config.events.stream, "*", { [EVENT_BATCH_STREAM_FIELD]: JSON.stringify(records) });
+    const impressions = records.filter((r) => r.type === "impression");
+    if (impressions.length) {
+      const key = seenKey(userId);
+      const [first, ...rest] = impressions.map((r) => ({ score: r.received_at, member: r.post_id }));
+      p.zadd(key, first as { score: number; member: string }, ...rest);
+      p.zremrangebyrank(key, 0, -(MAX_SEEN_PER_USER + 1));
+      p.expire(key, SEEN_TTL_S);
+    }
+    try {
+      await p.exec();
+    } catch (err) {
+      throw new ApiError("unavailable", "event store unavailable; retry later", undefined, { cause: err });
+    }
+    c.get("logFields").events = { accepted: records.length, rejected: rejected.length };
+    return c.json({ accepted: records.length, rejected }, 202);
+  },
+);

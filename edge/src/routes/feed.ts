@@ -1,26 +1,34 @@
 /** GET /api/v1/feed?limit=20&cursor=…&explain=1 */
+import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
-import {
-  ApiError,
-  CursorError,
-  decodeCursor,
-  encodeCursor,
-  type FeedCursor,
-  pageOf,
-  parseWeights,
-  presentItem,
-} from "../../core/index.ts";
-import { clickhouseFor, redisFor } from "../clients.ts";
+import { CursorError, decodeCursor, encodeCursor, pageOf, presentItem, rejectInvalid } from "../../core/index.ts";
 import type { AppEnv } from "../env.ts";
 import { getFeed, type Timing } from "../feed/service.ts";
 import { requireUser } from "../middleware.ts";
+import { pageLimit } from "../validation.ts";
 
-const querySchema = z
+const feedQuery = z
   .object({
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().max(200).optional(),
-    explain: z.enum(["0", "1", "true", "false"]).optional(),
+    limit: pageLimit,
+    // A malformed or tampered cursor is a 400 like any bad parameter ("cursor: …").
+    cursor: z
+      .string()
+      .max(200)
+      .transform((raw, ctx) => {
+        try {
+          return decodeCursor(raw);
+        } catch (err) {
+          if (!(err instanceof CursorError)) throw err;
+          ctx.addIssue({ code: "custom", message: err.message });
+          return z.NEVER;
+        }
+      })
+      .optional(),
+    explain: z
+      .enum(["0", "1", "true", "false"])
+      .optional()
+      .transform((v) => v === "1" || v === "true"),
   })
   .strict();
 
@@ -28,49 +36,35 @@ export function serverTiming(timings: Timing[], totalMs: number): string {
   return [...timings.map((t) => `${t.name};dur=${t.ms.toFixed(1)}`), `total;dur=${totalMs.toFixed(1)}`].join(", ");
 }
 
-export const feedRoutes = new Hono<AppEnv>().get("/", requireUser(), async (c) => {
-  const t0 = performance.now();
-  const q = querySchema.safeParse(c.req.query());
-  if (!q.success) {
-    const issue = q.error.issues[0];
-    throw new ApiError("bad_request", `${issue?.path.join(".") || "query"}: ${issue?.message ?? "invalid"}`);
-  }
-  let cursor: FeedCursor | null = null;
-  if (q.data.cursor !== undefined) {
-    try {
-      cursor = decodeCursor(q.data.cursor);
-    } catch (err) {
-      if (err instanceof CursorError) throw new ApiError("bad_request", `cursor: ${err.message}`);
-      throw err;
-    }
-  }
-  const explain = q.data.explain === "1" || q.data.explain === "true";
-  const logFields = c.get("logFields");
-  const result = await getFeed(
-    {
-      redis: redisFor(c.env),
-      clickhouse: clickhouseFor(c.env),
-      ranking: {
-        weights: parseWeights({
-          freshness: c.env.RANK_WEIGHT_FRESHNESS,
-          engagement: c.env.RANK_WEIGHT_ENGAGEMENT,
-          affinity: c.env.RANK_WEIGHT_AFFINITY,
-        }),
+export const feedRoutes = new Hono<AppEnv>().get(
+  "/",
+  requireUser(),
+  zValidator("query", feedQuery, rejectInvalid),
+  async (c) => {
+    const t0 = performance.now();
+    const q = c.req.valid("query");
+    const logFields = c.get("logFields");
+    const { redis, clickhouse } = c.var.clients;
+    const result = await getFeed(
+      {
+        redis,
+        clickhouse,
+        ranking: c.var.config.ranking,
+        now: () => Date.now(),
+        waitUntil: (p) => c.executionCtx.waitUntil(p),
+        log: logFields,
       },
-      now: () => Date.now(),
-      waitUntil: (p) => c.executionCtx.waitUntil(p),
-      log: logFields,
-    },
-    c.get("userId"),
-    cursor,
-  );
-  const page = pageOf(result.entry, result.offset, q.data.limit);
-  logFields.cache = result.cache;
-  c.header("X-Cache", result.cache);
-  c.header("Server-Timing", serverTiming(result.timings, performance.now() - t0));
-  c.header("Cache-Control", "private, no-store");
-  return c.json({
-    items: page.items.map((i) => presentItem(i, explain)),
-    next_cursor: page.next ? encodeCursor(page.next) : null,
-  });
-});
+      c.get("userId"),
+      q.cursor ?? null,
+    );
+    const page = pageOf(result.entry, result.offset, q.limit);
+    logFields.cache = result.cache;
+    c.header("X-Cache", result.cache);
+    c.header("Server-Timing", serverTiming(result.timings, performance.now() - t0));
+    c.header("Cache-Control", "private, no-store");
+    return c.json({
+      items: page.items.map((i) => presentItem(i, q.explain)),
+      next_cursor: page.next ? encodeCursor(page.next) : null,
+    });
+  },
+);

@@ -3,21 +3,19 @@
  * signed so the origin knows the user id came from a verified token (edge/core/origin-auth.ts).
  * The origin validates bodies and owns the transaction. Origin down or slow → 503.
  */
-import { type Context, Hono } from "hono";
-import { ApiError, signRequest } from "../../core/index.ts";
+import { zValidator } from "@hono/zod-validator";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { ApiError, rejectInvalid, signRequest, uuidSchema } from "../../core/index.ts";
 import type { AppEnv } from "../env.ts";
 import { limitBody, requireUser } from "../middleware.ts";
 
 /** Write bodies are small (a post is ≤ 2000 chars). */
 export const MAX_WRITE_BODY_BYTES = 16 * 1024;
-const DEFAULT_ORIGIN_TIMEOUT_MS = 3000;
-const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 async function forward(c: Context<AppEnv>): Promise<Response> {
-  for (const [name, value] of Object.entries(c.req.param() as Record<string, string>)) {
-    if (!UUID_RE.test(value)) throw new ApiError("bad_request", `${name}: must be a UUID`);
-  }
-  const secret = c.env.ORIGIN_SHARED_SECRET;
+  const { origin } = c.var.config;
+  const secret = origin.sharedSecret;
   if (!secret) throw new ApiError("internal", "ORIGIN_SHARED_SECRET is not configured");
   const body = new Uint8Array(await c.req.arrayBuffer());
   const url = new URL(c.req.url);
@@ -30,14 +28,13 @@ async function forward(c: Context<AppEnv>): Promise<Response> {
     requestId: c.get("requestId"),
     body,
   });
-  const timeoutMs = Number(c.env.ORIGIN_TIMEOUT_MS) || DEFAULT_ORIGIN_TIMEOUT_MS;
   let res: Response;
   try {
-    res = await fetch(new URL(pathWithQuery, c.env.ORIGIN_URL), {
+    res = await fetch(new URL(pathWithQuery, origin.url), {
       method: c.req.method,
       headers: { ...headers, "content-type": c.req.header("content-type") ?? "application/json" },
       body: body.length ? body : null,
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: AbortSignal.timeout(origin.timeoutMs),
     });
   } catch (err) {
     c.get("logFields").origin_error = String(err);
@@ -64,8 +61,23 @@ const WRITE_PATHS: [method: "put" | "post" | "delete", path: string][] = [
   ["delete", "/blocks/:user_id"],
 ];
 
+/** Every path id (`:id`, `:user_id`) is a UUID; the origin validates the bodies. */
+function uuidParams(path: string): MiddlewareHandler<AppEnv>[] {
+  const names = [...path.matchAll(/:(\w+)/g)].map((m) => m[1] as string);
+  if (names.length === 0) return [];
+  const schema = z.object(Object.fromEntries(names.map((n) => [n, uuidSchema])));
+  return [zValidator("param", schema, rejectInvalid)];
+}
+
 /** Mounted at /api/v1; auth and the body limit apply to these routes only. */
 export const writeRoutes = new Hono<AppEnv>();
 for (const [method, path] of WRITE_PATHS) {
-  writeRoutes.on(method.toUpperCase(), path, requireUser(), limitBody(MAX_WRITE_BODY_BYTES), forward);
+  writeRoutes.on(
+    method.toUpperCase(),
+    path,
+    requireUser(),
+    limitBody(MAX_WRITE_BODY_BYTES),
+    ...uuidParams(path),
+    forward,
+  );
 }

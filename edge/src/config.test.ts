@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_WEIGHTS, EVENTS_STREAM_KEY } from "../core/index.ts";
+import { parseEdgeConfig, parseRateLimit, readEdgeConfig } from "./config.ts";
+import type { Env } from "./env.ts";
+
+const minimal: Env = {
+  ORIGIN_URL: "http://127.0.0.1:8788",
+  UPSTASH_REDIS_REST_URL: "http://127.0.0.1:8079",
+  UPSTASH_REDIS_REST_TOKEN: "token",
+  CLICKHOUSE_URL: "http://127.0.0.1:8123",
+};
+
+describe("parseEdgeConfig", () => {
+  it("applies the documented defaults", () => {
+    expect(parseEdgeConfig(minimal)).toEqual({
+      origin: { url: "http://127.0.0.1:8788", sharedSecret: undefined, timeoutMs: 3000 },
+      redis: { url: "http://127.0.0.1:8079", token: "token", timeoutMs: 300 },
+      clickhouse: {
+        url: "http://127.0.0.1:8123",
+        username: "default",
+        password: "",
+        database: "feed",
+        timeoutMs: 1500,
+      },
+      auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
+      corsOrigins: "*",
+      events: { stream: EVENTS_STREAM_KEY, rateLimit: { tokens: 120, window: "10 s" } },
+      ranking: { weights: DEFAULT_WEIGHTS },
+    });
+  });
+
+  it("types what is set", () => {
+    const c = parseEdgeConfig({
+      ...minimal,
+      ORIGIN_TIMEOUT_MS: "2500",
+      REDIS_TIMEOUT_MS: "150",
+      CORS_ORIGINS: " https://a.example , https://b.example,",
+      EVENTS_RATE_LIMIT: "5/1m",
+      RANK_WEIGHT_ENGAGEMENT: "0.5",
+      JWT_JWKS_URL: "https://id.example/.well-known/jwks.json",
+      JWT_ISSUER: "https://id.example",
+    });
+    expect(c.origin.timeoutMs).toBe(2500);
+    expect(c.redis.timeoutMs).toBe(150);
+    expect(c.corsOrigins).toEqual(["https://a.example", "https://b.example"]);
+    expect(c.events.rateLimit).toEqual({ tokens: 5, window: "1 m" });
+    expect(c.ranking.weights).toEqual({ ...DEFAULT_WEIGHTS, engagement: 0.5 });
+    expect(c.auth).toMatchObject({ jwksUrl: "https://id.example/.well-known/jwks.json", issuer: "https://id.example" });
+  });
+
+  it("throws one 500 ApiError naming each bad variable", () => {
+    let err: unknown;
+    try {
+      parseEdgeConfig({ ...minimal, REDIS_TIMEOUT_MS: "x", UPSTASH_REDIS_REST_TOKEN: "" });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ status: 500, code: "internal" });
+    expect((err as Error).message).toBe(
+      "invalid edge configuration: UPSTASH_REDIS_REST_TOKEN: is not set; REDIS_TIMEOUT_MS: must be a positive integer",
+    );
+  });
+});
+
+describe("readEdgeConfig", () => {
+  it("parses a bindings object once and hands back the same config", () => {
+    const env = { ...minimal };
+    expect(readEdgeConfig(env)).toBe(readEdgeConfig(env));
+    expect(readEdgeConfig({ ...minimal })).not.toBe(readEdgeConfig(env));
+  });
+});
+
+describe("parseRateLimit", () => {
+  it.each([
+    ["120/10s", { tokens: 120, window: "10 s" }],
+    [" 3/2h ", { tokens: 3, window: "2 h" }],
+    ["0/10s", null],
+    ["10/0s", null],
+    ["10 per s", null],
+  ])("%j", (spec, expected) => {
+    expect(parseRateLimit(spec)).toEqual(expected);
+  });
+});

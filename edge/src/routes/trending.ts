@@ -1,0 +1,56 @@
+/**
+ * GET /api/v1/trending (public): the hot-posts generator's Redis key when present, else
+ * ranked here from ClickHouse's trending candidates and cached in waitUntil.
+ */
+import { zValidator } from "@hono/zod-validator";
+import { Hono } from "hono";
+import { z } from "zod";
+import {
+  ApiError,
+  type CandidateRowLike,
+  HOT_POSTS_KEY,
+  HOT_POSTS_TTL_S,
+  presentItem,
+  type RankedItem,
+  rankHotPosts,
+  rejectInvalid,
+  TRENDING_CANDIDATES_SQL,
+} from "../../core/index.ts";
+import type { AppEnv } from "../env.ts";
+import { pageLimit } from "../validation.ts";
+
+/** Trending pool size read from ClickHouse before ranking. */
+const TRENDING_POOL = 1000;
+
+export const trendingRoutes = new Hono<AppEnv>().get(
+  "/",
+  zValidator("query", z.object({ limit: pageLimit }).strict(), rejectInvalid),
+  async (c) => {
+    const { limit } = c.req.valid("query");
+    const { redis, clickhouse } = c.var.clients;
+    let items = await redis.get<RankedItem[]>(HOT_POSTS_KEY).catch((err) => {
+      c.get("logFields").redis_error = String(err);
+      return null;
+    });
+    let cache = "HIT";
+    if (!items) {
+      cache = "MISS";
+      try {
+        const rs = await clickhouse.query({
+          query: TRENDING_CANDIDATES_SQL,
+          query_params: { pool: TRENDING_POOL },
+          format: "JSONEachRow",
+        });
+        items = rankHotPosts(await rs.json<CandidateRowLike>(), Date.now());
+      } catch (err) {
+        c.get("logFields").clickhouse_error = String(err);
+        throw new ApiError("unavailable", "trending temporarily unavailable; retry shortly");
+      }
+      const computed = items;
+      c.executionCtx.waitUntil(redis.set(HOT_POSTS_KEY, computed, { ex: HOT_POSTS_TTL_S }).catch(() => {}));
+    }
+    c.header("X-Cache", cache);
+    c.get("logFields").cache = cache;
+    return c.json({ items: items.slice(0, limit).map((i) => presentItem(i, false)) });
+  },
+);
