@@ -19,20 +19,24 @@ import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createAdaptorServer } from "@hono/node-server";
-import { Hono, type MiddlewareHandler } from "hono";
+import { zValidator } from "@hono/zod-validator";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { jwtVerify } from "jose";
 import pg from "pg";
 import { z } from "zod";
 import {
   ApiError,
   acceptEvents,
+  authenticateUser,
   DEFAULT_WEIGHTS,
-  errorBody,
+  errorAnswer,
   eventsEnvelopeSchema,
   MAX_EVENTS_BODY_BYTES,
+  rejectInvalid,
+  userTokenChecks,
 } from "../../edge/core/index.ts";
-import { authenticate } from "../../edge/src/auth.ts";
-import { errorResponse } from "../../edge/src/http-errors.ts";
 import { readDevVar } from "../token.ts";
 
 export interface BaselineOptions {
@@ -219,18 +223,26 @@ type Env = { Variables: { userId: string } };
 
 const feedQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
 const suggestQuery = z.object({ limit: z.coerce.number().int().min(1).max(50).default(20) }).strict();
-function badRequest(error: z.ZodError, what: string): ApiError {
-  const issue = error.issues[0];
-  return new ApiError("bad_request", `${issue?.path.join(".") || what}: ${issue?.message ?? "invalid"}`);
-}
 
-/** Bearer JWT as the edge checks it: HS256 only, exp and sub required, sub a user UUID. */
-/** The edge's own bearer-token check (edge/src/auth.ts), with the same HS256 secret. */
+/**
+ * Bearer JWT as the edge checks it (edge/core/user-token.ts: header, claims, `sub` a user
+ * UUID), verified with the edge's HS256 secret.
+ */
 function requireUser(jwtSecret: string): MiddlewareHandler<Env> {
+  const key = new TextEncoder().encode(jwtSecret);
+  const checks = { algorithms: ["HS256"], ...userTokenChecks() };
+  const verify = async (token: string) => (await jwtVerify(token, key, checks)).payload;
   return async (c, next) => {
-    c.set("userId", await authenticate(c.req.header("authorization"), { JWT_SECRET: jwtSecret }));
+    c.set("userId", await authenticateUser(c.req.header("authorization"), verify));
     await next();
   };
+}
+
+/** Any error as the edge answers it: the one envelope (edge/core/errors.ts). */
+function answerError(err: unknown, c: Context<Env>): Response {
+  const answer = errorAnswer(err);
+  if (answer.unexpected) console.error(`[baseline] ${c.req.method} ${c.req.path}: ${String(err)}`);
+  return c.json(answer.body, answer.status as ContentfulStatusCode, answer.headers);
 }
 
 function createBaselineApp(pool: pg.Pool, jwtSecret: string, now: () => number): Hono<Env> {
@@ -239,9 +251,8 @@ function createBaselineApp(pool: pg.Pool, jwtSecret: string, now: () => number):
 
   app.get("/healthz", (c) => c.json({ ok: true }));
 
-  app.get("/api/v1/feed", auth, async (c) => {
-    const q = feedQuery.safeParse(c.req.query());
-    if (!q.success) throw badRequest(q.error, "query");
+  app.get("/api/v1/feed", auth, zValidator("query", feedQuery, rejectInvalid), async (c) => {
+    const { limit } = c.req.valid("query");
     const w = DEFAULT_WEIGHTS;
     const { rows } = await pool.query<{
       post_id: string;
@@ -252,7 +263,7 @@ function createBaselineApp(pool: pg.Pool, jwtSecret: string, now: () => number):
     }>(BASELINE_FEED_SQL, [
       c.get("userId"),
       new Date(now()),
-      q.data.limit,
+      limit,
       w.freshness,
       w.engagement,
       w.affinity,
@@ -272,12 +283,11 @@ function createBaselineApp(pool: pg.Pool, jwtSecret: string, now: () => number):
     });
   });
 
-  app.get("/api/v1/discover/suggested-users", auth, async (c) => {
-    const q = suggestQuery.safeParse(c.req.query());
-    if (!q.success) throw badRequest(q.error, "query");
+  app.get("/api/v1/discover/suggested-users", auth, zValidator("query", suggestQuery, rejectInvalid), async (c) => {
+    const { limit } = c.req.valid("query");
     const { rows } = await pool.query<{ user_id: string; score: number; reason: "followed_by_your_follows" }>(
       BASELINE_SUGGESTED_USERS_SQL,
-      [c.get("userId"), q.data.limit],
+      [c.get("userId"), limit],
     );
     return c.json({ users: rows.map((r) => ({ user_id: r.user_id, score: r.score, reason: r.reason })) });
   });
@@ -291,16 +301,10 @@ function createBaselineApp(pool: pg.Pool, jwtSecret: string, now: () => number):
         throw new ApiError("payload_too_large", `request body exceeds ${MAX_EVENTS_BODY_BYTES} bytes`);
       },
     }),
+    zValidator("json", eventsEnvelopeSchema, rejectInvalid),
     async (c) => {
-      let body: unknown;
-      try {
-        body = await c.req.json();
-      } catch {
-        throw new ApiError("bad_request", 'body must be JSON: {"events": [...]}');
-      }
-      const envelope = eventsEnvelopeSchema.safeParse(body);
-      if (!envelope.success) throw badRequest(envelope.error, "body");
-      const { records, rejected } = acceptEvents(envelope.data.events, c.get("userId"), now(), () => randomUUID());
+      const { events } = c.req.valid("json");
+      const { records, rejected } = acceptEvents(events, c.get("userId"), now(), () => randomUUID());
       if (records.length === 0) throw new ApiError("bad_request", "no valid events", rejected);
       await pool.query(BASELINE_EVENTS_INSERT_SQL, [
         c.get("userId"),
@@ -314,11 +318,8 @@ function createBaselineApp(pool: pg.Pool, jwtSecret: string, now: () => number):
     },
   );
 
-  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
-
-  app.onError((err, c) =>
-    errorResponse(err, c, (e) => console.error(`[baseline] ${c.req.method} ${c.req.path}: ${String(e)}`)),
-  );
+  app.notFound((c) => answerError(new ApiError("not_found", `no route for ${c.req.method} ${c.req.path}`), c));
+  app.onError(answerError);
 
   return app;
 }

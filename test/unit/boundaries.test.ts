@@ -77,4 +77,18 @@ describe("product boundaries", () => {
     }
     expect(offenders).toEqual([]);
   });
+
+  it("the benchmark imports edge code from edge/core only, never the worker (edge/src)", () => {
+    const core = join(ROOT, "edge/core");
+    const offenders: string[] = [];
+    for (const file of sources(join(ROOT, "scripts/bench"))) {
+      for (const spec of importSpecifiers(readFileSync(file, "utf8"))) {
+        const target = resolveSpecifier(file, spec);
+        if (target !== null && inside(target, join(ROOT, "edge")) && !inside(target, core)) {
+          offenders.push(`${relative(ROOT, file)}: ${spec}`);
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
 });
