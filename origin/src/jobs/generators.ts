@@ -9,6 +9,7 @@ import {
   ACTIVE_USERS_SQL,
   type CandidateRowLike,
   candidatesFromRows,
+  chDateTime64,
   FEED_CANDIDATES_SQL,
   FEED_QUERY_LIMITS,
   FEED_TTL_S,
@@ -25,6 +26,7 @@ import {
   rankHotPosts,
   SUGGEST_TTL_S,
   SUGGESTED_USERS_BATCH_SQL,
+  SUGGESTIONS_PER_USER,
   seenKey,
   suggestionsFromRows,
   suggestKey,
@@ -65,7 +67,7 @@ export async function generateHotPosts(deps: GeneratorDeps): Promise<Record<stri
   const hot = rankHotPosts(candidates, now, deps.ranking);
   await deps.redis.set(deps.hotKey ?? HOT_POSTS_KEY, JSON.stringify(hot), "EX", HOT_POSTS_TTL_S);
   if (hot.length) {
-    const computedAt = new Date(now).toISOString().replace("T", " ").replace("Z", "");
+    const computedAt = chDateTime64(now);
     await deps.ch.insert({
       table: "trending_posts",
       values: hot.map((h, rank) => ({
@@ -116,7 +118,7 @@ export async function generateSuggestions(
     const found = await rows<{ viewer_id: string; user_id: string; score: string; reason: string }>(
       deps.ch,
       SUGGESTED_USERS_BATCH_SQL,
-      { viewers, limit: 20 },
+      { viewers, limit: SUGGESTIONS_PER_USER },
     );
     const byViewer = new Map<string, typeof found>();
     for (const r of found) {
