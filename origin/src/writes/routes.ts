@@ -13,6 +13,8 @@ import {
   ApiError,
   errorBody,
   feedKey,
+  firstIssueError,
+  isUuid,
   newCommentSchema,
   newPostSchema,
   profileSchema,
@@ -23,7 +25,6 @@ import { invalidateKeys } from "../cache.ts";
 
 export type WriteEnv = { Variables: { userId: string; body: Uint8Array } };
 type Vars = WriteEnv;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface WriteDeps {
   pg: pg.Pool;
@@ -52,6 +53,10 @@ function verifyEdge(deps: WriteDeps): MiddlewareHandler<Vars> {
   };
 }
 
+/**
+ * Parses the body from the bytes verifyEdge checked the signature of (not a second read of the
+ * request, as hono's json validator would do), with the shared first-issue message.
+ */
 function parseBody<T extends z.ZodType>(schema: T, body: Uint8Array): z.infer<T> {
   let json: unknown;
   try {
@@ -60,16 +65,13 @@ function parseBody<T extends z.ZodType>(schema: T, body: Uint8Array): z.infer<T>
     throw new ApiError("bad_request", "body must be JSON");
   }
   const r = schema.safeParse(json);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new ApiError("bad_request", `${i?.path.join(".") || "body"}: ${i?.message ?? "invalid"}`);
-  }
+  if (!r.success) throw firstIssueError(r.error.issues, "body");
   return r.data;
 }
 
 function uuidParam(value: string | undefined, name: string): string {
   const v = (value ?? "").toLowerCase();
-  if (!UUID_RE.test(v)) throw new ApiError("bad_request", `${name}: must be a UUID`);
+  if (!isUuid(v)) throw new ApiError("bad_request", `${name}: must be a UUID`);
   return v;
 }
 
