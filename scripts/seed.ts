@@ -6,7 +6,7 @@
  * comments, and events with realistic ratios (impressions ≫ views > clicks > shares, dwell).
  * It goes through the real path: rows into PostgreSQL (batched multi-row inserts; Debezium
  * carries them to ClickHouse) and events into Kafka `events` (the sink carries them to
- * ClickHouse). Prints a progress line with rate and ETA, and a user id to try.
+ * ClickHouse). Prints a progress bar with rate and ETA (scripts/lib/progress.ts), and a user id to try.
  *
  * `--bulk` (for large scales, e.g. the benchmark's 100k users): PostgreSQL COPY, the Debezium
  * connector registered with snapshot.mode=no_data, the same rows inserted straight into
@@ -20,7 +20,9 @@ import pg from "pg";
 import { EVENTS_TOPIC } from "../edge/core/index.ts";
 import { type OriginConfig, readConfig } from "../origin/src/config.ts";
 import { bulkLoad } from "./lib/bulk.ts";
+import { intArg, parseCli, UsageError } from "./lib/cli.ts";
 import { applyConnector } from "./lib/connector.ts";
+import { progress } from "./lib/progress.ts";
 import { rng, uuidFrom } from "./lib/rng.ts";
 
 interface SeedOptions {
@@ -31,50 +33,30 @@ interface SeedOptions {
   eventsPerUser: number;
 }
 
-function parseArgs(argv: string[]): SeedOptions {
-  const opts: SeedOptions = { bulk: false, users: 1000, seed: 1, postsPerUser: 3, eventsPerUser: 30 };
-  const names: Record<string, Exclude<keyof SeedOptions, "bulk">> = {
-    "--users": "users",
-    "--seed": "seed",
-    "--posts-per-user": "postsPerUser",
-    "--events-per-user": "eventsPerUser",
-  };
-  for (let i = 0; i < argv.length; i += 2) {
-    if (argv[i] === "--bulk") {
-      opts.bulk = true;
-      i--;
-      continue;
-    }
-    const key = names[argv[i] as string];
-    const value = Number(argv[i + 1]);
-    if (!key || !Number.isInteger(value) || value < 0) {
-      throw new Error(
-        `usage: npm run seed -- --users N [--bulk] [--seed S] [--posts-per-user P] [--events-per-user E] (bad: ${argv[i]})`,
-      );
-    }
-    opts[key] = value;
-  }
-  if (opts.users < 2) throw new Error("--users must be at least 2");
-  return opts;
-}
+const USAGE = "npm run seed -- --users N [--bulk] [--seed S] [--posts-per-user P] [--events-per-user E]";
 
-/** One progress line on stderr: done/total, rate and ETA. */
-export function progress(label: string, total: number) {
-  const t0 = Date.now();
-  let last = 0;
-  return (done: number) => {
-    const now = Date.now();
-    if (done < total && now - last < 250) return;
-    last = now;
-    const rate = done / Math.max(0.001, (now - t0) / 1000);
-    const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
-    const pct = Math.floor((done / total) * 100);
-    const bar = "#".repeat(Math.floor(pct / 5)).padEnd(20, ".");
-    process.stderr.write(
-      `\r[seed] ${label.padEnd(8)} [${bar}] ${pct}% ${done}/${total} ${Math.round(rate)}/s ETA ${eta.toFixed(0)}s   `,
-    );
-    if (done >= total) process.stderr.write("\n");
+/** The command line of `npm run seed`; a UsageError names what is wrong. */
+export function parseSeedArgs(args: string[]): SeedOptions {
+  const { values } = parseCli(
+    USAGE,
+    {
+      users: { type: "string" },
+      seed: { type: "string" },
+      "posts-per-user": { type: "string" },
+      "events-per-user": { type: "string" },
+      bulk: { type: "boolean", default: false },
+    },
+    { args },
+  );
+  const opts: SeedOptions = {
+    bulk: values.bulk,
+    users: intArg(USAGE, "--users", values.users, 1000),
+    seed: intArg(USAGE, "--seed", values.seed, 1),
+    postsPerUser: intArg(USAGE, "--posts-per-user", values["posts-per-user"], 3),
+    eventsPerUser: intArg(USAGE, "--events-per-user", values["events-per-user"], 30),
   };
+  if (opts.users < 2) throw new UsageError("--users must be at least 2");
+  return opts;
 }
 
 /** Inserts rows with one multi-row statement per chunk: `unnest` of typed arrays. */
@@ -252,7 +234,7 @@ async function seedBulk(opts: SeedOptions, cfg: OriginConfig) {
 const isMain = process.argv[1]?.endsWith("seed.ts");
 if (isMain) {
   try {
-    const opts = parseArgs(process.argv.slice(2));
+    const opts = parseSeedArgs(process.argv.slice(2));
     const cfg = readConfig();
     const t0 = Date.now();
     const r = opts.bulk

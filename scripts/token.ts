@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { SignJWT } from "jose";
+import { argsOrExit, intArg, parseCli, UsageError } from "./lib/cli.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -38,14 +39,15 @@ export async function devToken(
 
 const isMain = process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename);
 if (isMain) {
-  const args = process.argv.slice(2);
-  const userId = args.find((a) => !a.startsWith("--"));
-  const ttlIdx = args.indexOf("--ttl");
-  const ttl = ttlIdx >= 0 ? Number(args[ttlIdx + 1]) : 86_400;
-  if (!userId || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(userId) || !(ttl > 0)) {
-    console.error("usage: npm run token -- <user-uuid> [--ttl seconds]");
-    process.exit(2);
-  }
+  const usage = "npm run token -- <user-uuid> [--ttl seconds]";
+  const { userId, ttl } = argsOrExit("[token]", () => {
+    const { values, positionals } = parseCli(usage, { ttl: { type: "string" } }, { positionals: 1 });
+    const userId = positionals[0];
+    if (!userId || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(userId)) {
+      throw new UsageError(`${userId ? `'${userId}' is not a UUID` : "a user UUID is required"}\nusage: ${usage}`);
+    }
+    return { userId, ttl: intArg(usage, "--ttl", values.ttl, 86_400, 1) };
+  });
   const token = await devToken(userId.toLowerCase(), ttl);
   console.log(`# development token for ${userId.toLowerCase()}, valid ${ttl} s`);
   console.log(token);

@@ -5,10 +5,14 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
+import { argsOrExit, intArg, parseCli } from "../lib/cli.ts";
 import { benchClickHouseGateway } from "./clickhouse-gateway.ts";
 import { benchRedisBridge } from "./redis-bridge.ts";
 
-const iterations = Number(process.argv[2] ?? 2000);
+const USAGE = "npm run bench:bridges -- [iterations]";
+const iterations = argsOrExit("[bench:bridges]", () =>
+  intArg(USAGE, "iterations", parseCli(USAGE, {}, { positionals: 1 }).positionals[0], 2000, 1),
+);
 const redis = await benchRedisBridge({ iterations });
 const clickhouse = await benchClickHouseGateway({ iterations });
 const report = {

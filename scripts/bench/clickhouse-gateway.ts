@@ -13,6 +13,7 @@ import { pathToFileURL } from "node:url";
 import { createClient } from "@clickhouse/client-web";
 import { Session } from "chdb";
 import { pino } from "pino";
+import { argsOrExit, intArg, parseCli } from "../lib/cli.ts";
 import { createClickHouseGateway } from "../local/clickhouse-http-gateway/app.ts";
 import { readGatewayConfig } from "../local/clickhouse-http-gateway/config.ts";
 import { connectionArgs } from "../local/clickhouse-http-gateway/settings.ts";
@@ -143,6 +144,9 @@ function fmt(n: number): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const iterations = Number(process.argv[2] ?? 500);
+  const usage = "tsx scripts/bench/clickhouse-gateway.ts [iterations]";
+  const iterations = argsOrExit("[bench]", () =>
+    intArg(usage, "iterations", parseCli(usage, {}, { positionals: 1 }).positionals[0], 500, 1),
+  );
   await benchClickHouseGateway({ iterations });
 }

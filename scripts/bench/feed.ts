@@ -11,10 +11,14 @@ import { feedKey } from "../../edge/core/index.ts";
 import { CH_URL, startCdcHarness, waitFor } from "../../test/integration/support/cdc.ts";
 import { rng } from "../../test/integration/support/workload.ts";
 import { startWranglerDev } from "../../test/integration/support/wrangler.ts";
+import { argsOrExit, intArg, parseCli } from "../lib/cli.ts";
 import { devToken } from "../token.ts";
 
-const USERS = Number(process.argv[2] ?? 2000);
-const SAMPLES = Number(process.argv[3] ?? 200);
+const USAGE = "npm run bench:feed -- [users] [samples]";
+const [USERS, SAMPLES] = argsOrExit("[bench:feed]", () => {
+  const { positionals } = parseCli(USAGE, {}, { positionals: 2 });
+  return [intArg(USAGE, "users", positionals[0], 2000, 1), intArg(USAGE, "samples", positionals[1], 200, 1)];
+});
 const secret = randomBytes(24).toString("hex");
 const h = await startCdcHarness();
 const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");

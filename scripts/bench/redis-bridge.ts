@@ -12,6 +12,7 @@ import { pathToFileURL } from "node:url";
 import { Redis } from "@upstash/redis";
 import { Redis as IORedis } from "ioredis";
 import { pino } from "pino";
+import { argsOrExit, intArg, parseCli } from "../lib/cli.ts";
 import { createRedisBridge } from "../local/redis-rest-bridge/app.ts";
 import { readBridgeConfig } from "../local/redis-rest-bridge/config.ts";
 
@@ -138,7 +139,11 @@ export async function benchRedisBridge(opts: { iterations?: number } = {}): Prom
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const iterations = process.argv[2] ? Number(process.argv[2]) : undefined;
+  const usage = "tsx scripts/bench/redis-bridge.ts [iterations]";
+  const iterations = argsOrExit("[bench]", () => {
+    const raw = parseCli(usage, {}, { positionals: 1 }).positionals[0];
+    return raw === undefined ? undefined : intArg(usage, "iterations", raw, 0, 1);
+  });
   benchRedisBridge(iterations ? { iterations } : {}).then(
     () => process.exit(0),
     (err) => {

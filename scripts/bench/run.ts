@@ -30,10 +30,11 @@ import { migrate } from "../../origin/db/migrate.ts";
 import { readConfig } from "../../origin/src/config.ts";
 import { ConnectClient } from "../../origin/src/connect/manager.ts";
 import { type BulkResult, bulkLoad } from "../lib/bulk.ts";
+import { argsOrExit, intArg, parseCli, UsageError } from "../lib/cli.ts";
 import { applyConnector } from "../lib/connector.ts";
+import { progress } from "../lib/progress.ts";
 import { rng } from "../lib/rng.ts";
 import { freePort, startWranglerDev } from "../lib/wrangler.ts";
-import { progress } from "../seed.ts";
 import { devToken } from "../token.ts";
 import { BASELINE_FEED_SQL, startBaseline } from "./baseline.ts";
 import { closedLoop, type LoadResult, percentile, type Shot, summarize, zipf } from "./load.ts";
@@ -48,19 +49,27 @@ const SCALES = {
 class LoadOnly extends Error {}
 
 // ---------------------------------------------------------------- arguments
-const argv = process.argv.slice(2);
-const arg = (name: string) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-const scale = (arg("--scale") ?? "S").toUpperCase() as keyof typeof SCALES;
-if (!(scale in SCALES)) {
-  console.error("usage: npm run bench -- [--scale S|M] [--keep] [--seconds N]");
-  process.exit(2);
-}
-const LOAD_ONLY = argv.includes("--load-only");
-const KEEP = argv.includes("--keep") || LOAD_ONLY;
-const PHASE_S = Number(arg("--seconds") ?? 15);
+const USAGE = "npm run bench -- [--scale S|M] [--seconds N] [--keep] [--load-only]";
+const args = argsOrExit("[bench]", () => {
+  const { values } = parseCli(USAGE, {
+    scale: { type: "string", default: "S" },
+    seconds: { type: "string" },
+    keep: { type: "boolean", default: false },
+    "load-only": { type: "boolean", default: false },
+  });
+  const scale = values.scale.toUpperCase();
+  if (!(scale in SCALES)) throw new UsageError(`--scale must be S or M, not '${values.scale}'\nusage: ${USAGE}`);
+  return {
+    scale: scale as keyof typeof SCALES,
+    loadOnly: values["load-only"],
+    keep: values.keep,
+    seconds: intArg(USAGE, "--seconds", values.seconds, 15, 1),
+  };
+});
+const scale = args.scale;
+const LOAD_ONLY = args.loadOnly;
+const KEEP = args.keep || LOAD_ONLY;
+const PHASE_S = args.seconds;
 const shape = SCALES[scale];
 const name = `bench_${scale.toLowerCase()}`;
 

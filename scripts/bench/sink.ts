@@ -14,8 +14,12 @@ import { ALL_TOPICS } from "../../edge/core/index.ts";
 import { migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { ClickHouseSink } from "../../origin/src/sink/sink.ts";
 import { eventRow } from "../../origin/src/sink/transform.ts";
+import { argsOrExit, intArg, parseCli } from "../lib/cli.ts";
 
-const N = Number(process.argv[2] ?? 100_000);
+const USAGE = "npm run bench:sink -- [events]";
+const N = argsOrExit("[bench:sink]", () =>
+  intArg(USAGE, "events", parseCli(USAGE, {}, { positionals: 1 }).positionals[0], 100_000, 1),
+);
 const CH_URL = process.env.CLICKHOUSE_URL ?? "http://127.0.0.1:8123";
 const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
 const id = randomBytes(4).toString("hex");

@@ -426,7 +426,9 @@ async function generateEvents(
   // Generated into a staging table first: whether an event counts (the abuse bound) depends on
   // the user's earlier events on the same post, which a chunk of generated events can't see.
   await ch.command({ query: "DROP TABLE IF EXISTS bulk_events_stage" });
-  await ch.command({ query: "CREATE TABLE bulk_events_stage AS events_raw ENGINE = MergeTree ORDER BY (user_id, post_id)" });
+  await ch.command({
+    query: "CREATE TABLE bulk_events_stage AS events_raw ENGINE = MergeTree ORDER BY (user_id, post_id)",
+  });
   const CHUNK = 1_000_000;
   for (let start = 0; start < total; start += CHUNK) {
     const size = Math.min(CHUNK, total - start);

@@ -17,6 +17,7 @@
  */
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { parseCli, UsageError } from "../../lib/cli.ts";
 import type { Component, ComponentStatus, UpOutcome } from "./component.ts";
 import { readStackConfig, type StackConfig } from "./config.ts";
 import { connect } from "./connect.ts";
@@ -162,8 +163,28 @@ async function status(cfg: StackConfig, quiet: boolean): Promise<boolean> {
   return ok;
 }
 
+const USAGE = "tsx scripts/local/stack/cli.ts up | down | status [--quiet]";
+
 async function main(argv: string[]): Promise<number> {
-  const [command, ...flags] = argv;
+  let command: string | undefined;
+  let quiet: boolean;
+  try {
+    // --quiet only changes `status`; `up --quiet` is accepted (the benchmark passes it).
+    const { values, positionals } = parseCli(
+      USAGE,
+      { quiet: { type: "boolean", default: false } },
+      {
+        args: argv,
+        positionals: 1,
+      },
+    );
+    command = positionals[0];
+    quiet = values.quiet;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`[stack] ${err.message}`);
+    return 2;
+  }
   const cfg = readStackConfig();
   switch (command) {
     case "up":
@@ -171,9 +192,9 @@ async function main(argv: string[]): Promise<number> {
     case "down":
       return (await withLock(cfg, "down", () => down(cfg))) ? 0 : 1;
     case "status":
-      return (await status(cfg, flags.includes("--quiet"))) ? 0 : 1;
+      return (await status(cfg, quiet)) ? 0 : 1;
     default:
-      console.error("usage: tsx scripts/local/stack/cli.ts up | down | status [--quiet]");
+      console.error(`usage: ${USAGE}`);
       return 2;
   }
 }
