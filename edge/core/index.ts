@@ -20,3 +20,6 @@ export * from "./user-token.ts";
 export * from "./uuid.ts";
 export * from "./validation.ts";
 export * from "./writes.ts";
+export * from "./ranking/build.ts";
+export * from "./serving/read.ts";
+export * from "./serving/snapshot.ts";

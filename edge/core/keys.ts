@@ -45,3 +45,62 @@ export const EVENTS_STREAM_KEY = "events:ingest";
  * windows under `<prefix>:<user id>:…`).
  */
 export const EVENTS_RATE_LIMIT_PREFIX = "rl:events";
+
+/**
+ * The serving index (README "Serving index"): the state a feed needs, kept in Redis by the
+ * origin's index updater from the same Kafka streams the ClickHouse sink reads. `ns` prefixes
+ * every key (INDEX_NAMESPACE; "" in production, unique per test). The values:
+ * - `ready`: set (to the bootstrap's finish time) once the index holds everything; absent →
+ *   the edge takes the ClickHouse path.
+ * - `authorPosts(a)`: HASH of the author's posts of the last 7 days (at most
+ *   INDEX_POSTS_PER_AUTHOR): field `{post}` = "createdMs\ttext", counters `{post}:l|c|s|i`
+ *   (likes, comments, counted shares, counted impressions). Deleted posts leave it.
+ * - `post(p)`: HASH of what the updater needs to apply a change exactly once: `a` author,
+ *   `t` created ms, `d` deleted, and one field per counted interaction (`l:{user}`,
+ *   `c:{comment}`, `s:{user}`, `k:{user}`), so a redelivered change finds itself and is a no-op.
+ * - `followees(u)`, `blocksOut(u)` (whom u blocked), `blocksIn(u)` (who blocked u): SETs.
+ * - `affinity(u)`: HASH author → interactions over 90 days (likes, comments, counted shares and
+ *   clicks), loaded from ClickHouse and bumped by the updater; `_b` = ms of the last bump.
+ * - `impressions(u, day)`: SET of posts whose impression counted that UTC day (2 days TTL).
+ * - `deletedUsers`: SET of deleted user ids; `popularAuthors`: JSON list of the 20 most
+ *   followed authors (the cold-start source).
+ */
+export function indexKeys(ns = "") {
+  const p = `${ns}fi:`;
+  return {
+    ready: `${p}ready`,
+    authorPosts: (authorId: string) => `${p}ap:${authorId}`,
+    post: (postId: string) => `${p}p:${postId}`,
+    followees: (userId: string) => `${p}fo:${userId}`,
+    blocksOut: (userId: string) => `${p}bo:${userId}`,
+    blocksIn: (userId: string) => `${p}bi:${userId}`,
+    affinity: (userId: string) => `${p}af:${userId}`,
+    impressions: (userId: string, day: string) => `${p}im:${userId}:${day}`,
+    deletedUsers: `${p}du`,
+    popularAuthors: `${p}popular`,
+    hotPosts: `${ns}${HOT_POSTS_KEY}`,
+  };
+}
+export type IndexKeys = ReturnType<typeof indexKeys>;
+
+/** Posts kept per author (newest first); more than the F1 and F3 sources read of one author. */
+export const INDEX_POSTS_PER_AUTHOR = 200;
+/** How long a post stays in the index after it was created: the longest source window (F3). */
+export const INDEX_POST_WINDOW_MS = 7 * 24 * 3600 * 1000;
+/** A post's keys outlive the window by a day, so late changes still find their post. */
+export const INDEX_POST_TTL_S = 8 * 24 * 3600;
+export const INDEX_IMPRESSIONS_TTL_S = 2 * 24 * 3600;
+/** An affinity refresh from ClickHouse skips a user bumped this recently (the two pipelines' lag). */
+export const AFFINITY_REFRESH_QUIET_MS = 30_000;
+
+/**
+ * Feed snapshots (README "Paging"): a built ranking, immutable under its ranking id. A LIST:
+ * element 0 is the metadata (JSON SnapshotMeta), then one JSON item per ranked post, so a page
+ * is one LRANGE. Kept SNAPSHOT_TTL_S after it was built and SNAPSHOT_PAGING_TTL_S after its
+ * last page read.
+ */
+export const snapshotKey = (rankingId: string): string => `feed:v2:snap:${rankingId}`;
+export const SNAPSHOT_TTL_S = 5 * 60;
+export const SNAPSHOT_PAGING_TTL_S = 30 * 60;
+/** The viewer's newest snapshot (JSON SnapshotPointer): what a new session may start from. */
+export const snapshotPointerKey = (userId: string): string => `feed:v2:${userId}`;

@@ -1,0 +1,53 @@
+/**
+ * One ranking pipeline for every caller (the edge on a miss, the origin's warmer): load the
+ * viewer's candidates through a port (the serving index, or ClickHouse on the cold path),
+ * rank them with the pure code, and save the result as an immutable snapshot through another
+ * port. Only the ports do I/O.
+ */
+import { newRankingId } from "../feed/paging.ts";
+import type { IndexCandidates } from "../serving/read.ts";
+import type { RankingPath, Snapshot } from "../serving/snapshot.ts";
+import { type RankingOptions, rankFeed } from "./rank.ts";
+
+export interface CandidatePort {
+  /** The viewer's candidates, and which path they came from. */
+  load(viewerId: string, nowMs: number): Promise<{ candidates: IndexCandidates; path: RankingPath }>;
+}
+
+export interface SnapshotPort {
+  save(snapshot: Snapshot): Promise<void>;
+}
+
+export interface BuildOptions {
+  ranking?: RankingOptions;
+  now: () => number;
+  /** The viewer's feed version, read before the candidates (see feedVersionKey). */
+  ver: number;
+  /** Timings of the parts, for Server-Timing. */
+  timings?: { name: string; ms: number; desc?: string }[];
+}
+
+export async function buildRanking(
+  ports: { candidates: CandidatePort; snapshots: SnapshotPort },
+  viewerId: string,
+  opts: BuildOptions,
+): Promise<Snapshot> {
+  const t0 = performance.now();
+  const nowMs = opts.now();
+  const { candidates, path } = await ports.candidates.load(viewerId, nowMs);
+  const t1 = performance.now();
+  const items = rankFeed(
+    candidates.bySource,
+    { viewerId, blockedAuthorIds: candidates.blockedAuthorIds, seenPostIds: candidates.seenPostIds },
+    nowMs,
+    opts.ranking,
+  );
+  const snapshot: Snapshot = {
+    meta: { v: 2, rankingId: newRankingId(), viewerId, builtAtMs: nowMs, count: items.length, path, ver: opts.ver },
+    items,
+  };
+  opts.timings?.push({ name: path === "index" ? "index" : "ch", ms: t1 - t0 });
+  opts.timings?.push({ name: "rank", ms: performance.now() - t1 });
+  await ports.snapshots.save(snapshot);
+  return snapshot;
+}

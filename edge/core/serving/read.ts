@@ -1,0 +1,242 @@
+/**
+ * Reading the serving index for one viewer, pure: which keys the two round trips read, and
+ * how their answers become ranking candidates. The I/O (a Redis pipeline per round trip) is the
+ * caller's, so the edge (Upstash REST) and the origin's warmer (ioredis) share this code.
+ *
+ * Round trip 1 (`viewerReads`): the viewer's own keys plus the global ones (ready flag, hot
+ * list, popular authors, the seen set). Round trip 2 (`authorReads`): the posts of every author
+ * the sources need (followees, the top affinity authors, the authors of trending posts, the
+ * popular authors for a cold viewer) and which of those authors are deleted. Every key of the
+ * second trip is known after the first, so both are plain pipelines: they work unchanged on
+ * Upstash REST and split by slot on a Redis Cluster.
+ *
+ * The sources and their bounds mirror FEED_CANDIDATES_SQL (the ClickHouse path) exactly, so
+ * both paths rank the same candidates with the same features.
+ */
+
+import type { IndexKeys } from "../keys.ts";
+import type { Candidate, CandidateSource } from "../ranking/candidates.ts";
+import { FEED_QUERY_LIMITS } from "../sql.ts";
+
+export const F1_WINDOW_MS = 72 * 3600 * 1000;
+export const F2_COLD_WINDOW_MS = 72 * 3600 * 1000;
+export const F3_WINDOW_MS = 7 * 24 * 3600 * 1000;
+export const POPULAR_AUTHORS = 20;
+
+/** A Redis command as plain strings. */
+export type Command = [string, ...string[]];
+
+/** What round trip 1 read, parsed. */
+export interface ViewerState {
+  ready: boolean;
+  followees: string[];
+  blockedIds: Set<string>;
+  /** Author → interactions over 90 days (> 0 only). */
+  affinity: Map<string, number>;
+  /** Trending posts in rank order (from the hot list). */
+  trending: { postId: string; authorId: string }[];
+  popularAuthors: string[];
+  seenPostIds: Set<string>;
+}
+
+/** Round trip 1: one command per part of ViewerState, in this order. */
+export function viewerReads(keys: IndexKeys, viewerId: string, seenKey: string): Command[] {
+  return [
+    ["GET", keys.ready],
+    ["SMEMBERS", keys.followees(viewerId)],
+    ["SMEMBERS", keys.blocksOut(viewerId)],
+    ["SMEMBERS", keys.blocksIn(viewerId)],
+    ["HGETALL", keys.affinity(viewerId)],
+    ["GET", keys.hotPosts],
+    ["GET", keys.popularAuthors],
+    ["ZRANGE", seenKey, "0", "-1"],
+  ];
+}
+
+/** A HGETALL answer: an object (Upstash) or a flat [field, value, …] list (RESP). */
+export type HashReply = Record<string, unknown> | unknown[] | null;
+
+export function hashEntries(reply: HashReply): [string, string][] {
+  if (!reply) return [];
+  if (Array.isArray(reply)) {
+    const out: [string, string][] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) out.push([String(reply[i]), String(reply[i + 1])]);
+    return out;
+  }
+  return Object.entries(reply).map(([k, v]) => [k, String(v)]);
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+
+function json<T>(v: unknown): T | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== "string") return v as T; // already parsed by the client
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** Parses round trip 1's replies (in `viewerReads` order). */
+export function parseViewerState(replies: unknown[]): ViewerState {
+  const [ready, followees, out, inn, affinity, hot, popular, seen] = replies;
+  const aff = new Map<string, number>();
+  for (const [author, n] of hashEntries(affinity as HashReply)) {
+    if (author.startsWith("_")) continue;
+    const v = Number(n);
+    if (v > 0) aff.set(author, v);
+  }
+  const hotItems = json<{ postId: string; authorId: string }[]>(hot) ?? [];
+  return {
+    ready: ready !== null && ready !== undefined,
+    followees: strings(followees),
+    blockedIds: new Set([...strings(out), ...strings(inn)]),
+    affinity: aff,
+    trending: hotItems
+      .filter((h) => typeof h?.postId === "string" && typeof h?.authorId === "string")
+      .slice(0, FEED_QUERY_LIMITS.f2_limit)
+      .map((h) => ({ postId: h.postId, authorId: h.authorId })),
+    popularAuthors: (json<string[]>(popular) ?? []).slice(0, POPULAR_AUTHORS),
+    seenPostIds: new Set(strings(seen)),
+  };
+}
+
+/** The authors the F3 source reads: the most interacted-with first, ties by id (as the SQL). */
+export function topAffinityAuthors(affinity: ReadonlyMap<string, number>, n = FEED_QUERY_LIMITS.affinity_authors) {
+  return [...affinity]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .slice(0, n)
+    .map(([author]) => author);
+}
+
+/** Authors whose whole post hash round trip 2 reads. */
+export function authorsToRead(s: ViewerState): string[] {
+  const cold = s.followees.length === 0;
+  return [
+    ...new Set([
+      ...s.followees,
+      ...topAffinityAuthors(s.affinity),
+      ...s.trending.map((t) => t.authorId),
+      ...(cold ? s.popularAuthors : []),
+    ]),
+  ];
+}
+
+/** Round trip 2: HGETALL per author in `authors`, then one SMISMEMBER over them (deleted). */
+export function authorReads(keys: IndexKeys, authors: string[]): Command[] {
+  const cmds: Command[] = authors.map((a) => ["HGETALL", keys.authorPosts(a)]);
+  if (authors.length) cmds.push(["SMISMEMBER", keys.deletedUsers, ...authors]);
+  return cmds;
+}
+
+/** One post as the author hash holds it. */
+export interface IndexedPost {
+  postId: string;
+  authorId: string;
+  createdAtMs: number;
+  text: string;
+  likes: number;
+  comments: number;
+  shares: number;
+  impressions: number;
+}
+
+/** An author hash's entries → its posts (fields without a base entry are ignored). */
+export function postsOfAuthor(authorId: string, entries: [string, string][]): Map<string, IndexedPost> {
+  const base = new Map<string, IndexedPost>();
+  const counters: [string, string, number][] = [];
+  for (const [field, value] of entries) {
+    const colon = field.indexOf(":");
+    if (colon < 0) {
+      const tab = value.indexOf("\t");
+      if (tab < 0) continue;
+      base.set(field, {
+        postId: field,
+        authorId,
+        createdAtMs: Number(value.slice(0, tab)),
+        text: value.slice(tab + 1),
+        likes: 0,
+        comments: 0,
+        shares: 0,
+        impressions: 0,
+      });
+    } else {
+      counters.push([field.slice(0, colon), field.slice(colon + 1), Number(value)]);
+    }
+  }
+  for (const [postId, kind, n] of counters) {
+    const p = base.get(postId);
+    if (!p || !Number.isFinite(n)) continue;
+    if (kind === "l") p.likes = n;
+    else if (kind === "c") p.comments = n;
+    else if (kind === "s") p.shares = n;
+    else if (kind === "i") p.impressions = n;
+  }
+  return base;
+}
+
+export interface IndexCandidates {
+  bySource: Record<CandidateSource, Candidate[]>;
+  blockedAuthorIds: Set<string>;
+  seenPostIds: Set<string>;
+}
+
+/** Round trip 2's replies (in `authorReads` order) + the viewer state → candidates by source. */
+export function assembleCandidates(
+  s: ViewerState,
+  authors: string[],
+  replies: unknown[],
+  nowMs: number,
+): IndexCandidates {
+  const posts = new Map<string, Map<string, IndexedPost>>();
+  authors.forEach((a, i) => {
+    posts.set(a, postsOfAuthor(a, hashEntries(replies[i] as HashReply)));
+  });
+  const deletedFlags = (replies[authors.length] as unknown[] | undefined) ?? [];
+  const deleted = new Set(authors.filter((_, i) => Number(deletedFlags[i]) === 1));
+
+  const candidate = (p: IndexedPost, source: CandidateSource): Candidate => ({
+    postId: p.postId,
+    authorId: p.authorId,
+    text: p.text,
+    source,
+    createdAtMs: p.createdAtMs,
+    likes: p.likes,
+    comments: p.comments,
+    shares: p.shares,
+    impressions: p.impressions,
+    authorInteractions90d: s.affinity.get(p.authorId) ?? 0,
+    authorDeleted: deleted.has(p.authorId),
+  });
+  /** The newest posts of `from` created at or after `sinceMs`, at most `limit` (as ORDER BY created_at DESC LIMIT). */
+  const newest = (from: string[], sinceMs: number, limit: number): IndexedPost[] =>
+    from
+      .flatMap((a) => [...(posts.get(a)?.values() ?? [])])
+      .filter((p) => p.createdAtMs >= sinceMs)
+      .sort((x, y) => y.createdAtMs - x.createdAtMs || (x.postId < y.postId ? 1 : x.postId > y.postId ? -1 : 0))
+      .slice(0, limit);
+
+  const L = FEED_QUERY_LIMITS;
+  const cold = s.followees.length === 0;
+  const trending: Candidate[] = [];
+  for (const t of s.trending) {
+    const p = posts.get(t.authorId)?.get(t.postId);
+    if (p) trending.push(candidate(p, "trending"));
+  }
+  if (cold) {
+    for (const p of newest(s.popularAuthors, nowMs - F2_COLD_WINDOW_MS, L.f2_limit))
+      trending.push(candidate(p, "trending"));
+  }
+  return {
+    bySource: {
+      follow: newest(s.followees, nowMs - F1_WINDOW_MS, L.f1_limit).map((p) => candidate(p, "follow")),
+      trending,
+      affinity: newest(topAffinityAuthors(s.affinity), nowMs - F3_WINDOW_MS, L.f3_limit).map((p) =>
+        candidate(p, "affinity"),
+      ),
+    },
+    blockedAuthorIds: s.blockedIds,
+    seenPostIds: s.seenPostIds,
+  };
+}
