@@ -24,7 +24,7 @@ import { createClient } from "@clickhouse/client";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
-import { feedKey, suggestKey } from "../../edge/core/index.ts";
+import { EVENTS_STREAM_KEY, feedKey, HOT_POSTS_KEY, jobLockKey, suggestKey } from "../../edge/core/index.ts";
 import { migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { migrate } from "../../origin/db/migrate.ts";
 import { readConfig } from "../../origin/src/config.ts";
@@ -220,7 +220,7 @@ try {
   await migrateClickHouse(chAdmin, ch, name);
   await chAdmin.close();
   // Shared Redis keys the dev data may have left: the hot list and the generators' locks.
-  await redis.del("hot:posts:1h", "lock:job:hot-posts", "lock:job:suggested-users", "lock:job:feed-warmer");
+  await redis.del(HOT_POSTS_KEY, jobLockKey("hot-posts"), jobLockKey("suggested-users"), jobLockKey("feed-warmer"));
 
   const tLoad = Date.now();
   loaded = await bulkLoad(
@@ -502,7 +502,7 @@ try {
   log("waiting for the intake backlog to drain, then event → ClickHouse visibility");
   const drainStart = Date.now();
   for (;;) {
-    const len = await redis.xlen("events:ingest");
+    const len = await redis.xlen(EVENTS_STREAM_KEY);
     if (len === 0 || Date.now() - drainStart > 300_000) break;
     await sleep(500);
   }

@@ -21,7 +21,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { chTime } from "../../origin/src/sink/transform.ts";
+import { chDateTime64 } from "../../edge/core/index.ts";
 import { rng, uuidFrom } from "./rng.ts";
 
 export interface BulkOptions {
@@ -179,7 +179,13 @@ async function insertCdcTable(ch: ClickHouseClient, t: TableLoad, tick: (done: n
     const values: Record<string, Value>[] = [];
     for (let k = i; k < Math.min(t.count, i + CHUNK); k++) {
       const at = t.at(k);
-      values.push({ ...t.row(k), created_at: chTime(at), updated_at: chTime(at), deleted_at: null, ...cdcCols(at) });
+      values.push({
+        ...t.row(k),
+        created_at: chDateTime64(at),
+        updated_at: chDateTime64(at),
+        deleted_at: null,
+        ...cdcCols(at),
+      });
     }
     await ch.insert({ table: `${t.table}_cdc`, values, format: "JSONEachRow" });
     tick(Math.min(t.count, i + CHUNK));
@@ -191,7 +197,7 @@ const cdcCols = (createdMs: number) => ({
   _version: 1,
   _is_deleted: 0,
   _sign: 1,
-  _source_ts: chTime(createdMs),
+  _source_ts: chDateTime64(createdMs),
 });
 
 export async function bulkLoad(
