@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { SignJWT } from "jose";
+import { isUuid } from "../edge/core/index.ts";
 import { argsOrExit, intArg, parseCli, UsageError } from "./lib/cli.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -43,7 +44,7 @@ if (isMain) {
   const { userId, ttl } = argsOrExit("[token]", () => {
     const { values, positionals } = parseCli(usage, { ttl: { type: "string" } }, { positionals: 1 });
     const userId = positionals[0];
-    if (!userId || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(userId)) {
+    if (!userId || !isUuid(userId)) {
       throw new UsageError(`${userId ? `'${userId}' is not a UUID` : "a user UUID is required"}\nusage: ${usage}`);
     }
     return { userId, ttl: intArg(usage, "--ttl", values.ttl, 86_400, 1) };
