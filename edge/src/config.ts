@@ -1,7 +1,7 @@
 /**
  * The edge's typed configuration, read from the worker's bindings once per isolate. Nothing
- * else in edge/src reads `env`: the config middleware puts this (and the clients built from
- * it) on the request context, and handlers take what they need from there.
+ * else in edge/src reads `env`: the appContext middleware (middleware.ts) puts this and the
+ * clients built from it on the request context, and handlers take what they need from there.
  *
  * What a bad configuration does: any variable that is set but malformed, or a required one
  * that is missing, makes every request (health check included) answer 500 in the error

@@ -4,7 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../core/index.ts";
 import { authenticate } from "./auth.ts";
 import { clientsFor } from "./clients.ts";
-import { readEdgeConfig } from "./config.ts";
+import { type EdgeConfig, readEdgeConfig } from "./config.ts";
 import type { AppEnv } from "./env.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{8,128}$/;
@@ -43,7 +43,7 @@ export const requestLog = (): MiddlewareHandler<AppEnv> => async (c, next) => {
  * every request, so it cannot go unnoticed (see config.ts).
  */
 export const appContext = (): MiddlewareHandler<AppEnv> => async (c, next) => {
-  let config: ReturnType<typeof readEdgeConfig>;
+  let config: EdgeConfig;
   try {
     config = readEdgeConfig(c.env);
   } catch (err) {
