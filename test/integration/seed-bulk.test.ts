@@ -58,8 +58,21 @@ describe("npm run seed -- --bulk: COPY into PostgreSQL, rows straight into Click
     const impressions = await num(h, "SELECT countIf(type = 'impression') AS n FROM events_raw");
     expect(impressions / r.events).toBeGreaterThan(0.65);
     expect(impressions / r.events).toBeLessThan(0.75);
-    expect(await num(h, "SELECT sum(impressions) AS n FROM post_metrics_1h")).toBe(impressions);
-    expect(await num(h, "SELECT sum(impressions) AS n FROM post_totals")).toBe(impressions);
+    // Counted as the sink counts: one impression per (user, post, day), one share per (user,
+    // post), none on the user's own post (computed here independently of the counted flag).
+    const countedImpressions = await num(
+      h,
+      `SELECT count() AS n FROM (SELECT user_id, post_id, toDate(received_at) AS d FROM events_raw
+         WHERE type = 'impression' AND user_id != author_id GROUP BY user_id, post_id, d)`,
+    );
+    const countedShares = await num(
+      h,
+      "SELECT uniqExact(user_id, post_id) AS n FROM events_raw WHERE type = 'share' AND user_id != author_id",
+    );
+    expect(countedImpressions).toBeLessThan(impressions); // the generator repeats some
+    expect(await num(h, "SELECT sum(impressions) AS n FROM post_metrics_1h")).toBe(countedImpressions);
+    expect(await num(h, "SELECT sum(impressions) AS n FROM post_totals")).toBe(countedImpressions);
+    expect(await num(h, "SELECT sum(shares) AS n FROM post_totals")).toBe(countedShares);
 
     // From here on CDC carries changes: a new like and a soft-deleted post reach ClickHouse.
     const { rows } = await h.pg.query<{ id: string; author_id: string }>(
