@@ -50,3 +50,11 @@ export function candidatesFromRows(rows: CandidateRowLike[]): {
   }
   return { bySource, blockedAuthorIds };
 }
+
+/** The ClickHouse path's candidates: the candidates query's rows plus the viewer's seen set. */
+export function candidatesFromQuery(
+  rows: CandidateRowLike[],
+  seen: readonly string[],
+): { bySource: Record<CandidateSource, Candidate[]>; blockedAuthorIds: Set<string>; seenPostIds: Set<string> } {
+  return { ...candidatesFromRows(rows), seenPostIds: new Set(seen) };
+}

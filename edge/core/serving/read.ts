@@ -240,3 +240,24 @@ export function assembleCandidates(
     seenPostIds: s.seenPostIds,
   };
 }
+
+/** Runs commands as one pipeline (one round trip) and returns their replies in order. */
+export type PipelineExec = (commands: Command[]) => Promise<unknown[]>;
+
+/**
+ * The viewer's candidates from the serving index in two round trips, or null when the index
+ * is not ready (not bootstrapped yet, or flushed): the caller then takes the ClickHouse path.
+ */
+export async function loadFromIndex(
+  exec: PipelineExec,
+  keys: IndexKeys,
+  viewerId: string,
+  seenKey: string,
+  nowMs: number,
+): Promise<IndexCandidates | null> {
+  const state = parseViewerState(await exec(viewerReads(keys, viewerId, seenKey)));
+  if (!state.ready) return null;
+  const authors = authorsToRead(state);
+  const replies = authors.length ? await exec(authorReads(keys, authors)) : [];
+  return assembleCandidates(state, authors, replies, nowMs);
+}

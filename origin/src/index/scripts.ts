@@ -1,0 +1,140 @@
+/**
+ * The serving index's write scripts (Lua, run by Redis atomically). Each applies one change
+ * and is idempotent: a change records itself in the post's hash (`l:{user}`, `c:{comment}`,
+ * `s:{user}`, `k:{user}`) or the viewer's impressions set, and a counter or an affinity moves
+ * only when that record changes. So a redelivered batch, or a replay from any earlier offset
+ * in order, leaves every counter as it was. Layout: edge/core/keys.ts (indexKeys).
+ *
+ * The author hash of an event's post is found through the post hash (`a`), so SHARE_EVENT
+ * touches a key it does not declare; standalone Redis and Upstash allow that. On a Redis
+ * Cluster, tag the keys by post or author ({…}) and split the affinity bump into a second
+ * script with its own record, as the README describes.
+ */
+
+/**
+ * A post appears, changes or disappears.
+ * KEYS: post hash, author hash. ARGV: post id, author id, created ms, text, live (1/0), now ms,
+ * post ttl s, window ms, posts per author.
+ * A live post gets its base field and counters recomputed from the post hash's records (so
+ * likes or shares that arrived before the post count), minus the author's own share.
+ */
+export const UPSERT_POST_LUA = `
+local pk, ak = KEYS[1], KEYS[2]
+local pid, author, created, text = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local live, now, ttl, window, cap = ARGV[5] == '1', tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local expire_at = math.floor(created / 1000) + ttl
+if not live then
+  redis.call('HSET', pk, 'a', author, 't', created, 'd', '1')
+  redis.call('EXPIREAT', pk, expire_at)
+  redis.call('HDEL', ak, pid, pid .. ':l', pid .. ':c', pid .. ':s', pid .. ':i')
+  return 0
+end
+if created < now - window then return 0 end
+redis.call('HSET', pk, 'a', author, 't', created)
+redis.call('HDEL', pk, 'd')
+redis.call('EXPIREAT', pk, expire_at)
+local l, c, s = 0, 0, 0
+for _, f in ipairs(redis.call('HKEYS', pk)) do
+  local kind = string.sub(f, 1, 2)
+  if kind == 'l:' then l = l + 1
+  elseif kind == 'c:' then c = c + 1
+  elseif kind == 's:' and string.sub(f, 3) ~= author then s = s + 1 end
+end
+redis.call('HSET', ak, pid, created .. '\\t' .. text)
+local counts = { l = l, c = c, s = s }
+for kind, n in pairs(counts) do
+  if n > 0 then redis.call('HSET', ak, pid .. ':' .. kind, n) else redis.call('HDEL', ak, pid .. ':' .. kind) end
+end
+if redis.call('EXPIRETIME', ak) < expire_at then redis.call('EXPIREAT', ak, expire_at) end
+-- Keep the newest posts of the window, at most cap.
+local fields = redis.call('HGETALL', ak)
+local posts = {}
+for i = 1, #fields, 2 do
+  local f = fields[i]
+  if not string.find(f, ':', 1, true) then
+    local t = tonumber(string.match(fields[i + 1], '^(%d+)')) or 0
+    table.insert(posts, { f, t })
+  end
+end
+if #posts > 0 then
+  table.sort(posts, function(x, y) if x[2] == y[2] then return x[1] > y[1] end return x[2] > y[2] end)
+  for i, p in ipairs(posts) do
+    if i > cap or p[2] < now - window then
+      redis.call('HDEL', ak, p[1], p[1] .. ':l', p[1] .. ':c', p[1] .. ':s', p[1] .. ':i')
+    end
+  end
+end
+return 1
+`;
+
+/**
+ * A like or a comment appears (live 1) or goes (live 0).
+ * KEYS: post hash, the post author's hash, the actor's affinity hash. ARGV: record field
+ * (`l:{user}` or `c:{comment}`), counter kind (l or c), post id, actor id, post author id,
+ * live, now ms, post ttl s.
+ */
+export const INTERACTION_LUA = `
+local pk, ak, af = KEYS[1], KEYS[2], KEYS[3]
+local field, kind, pid, actor, author = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local live, now, ttl = ARGV[6] == '1', ARGV[7], tonumber(ARGV[8])
+local changed
+if live then changed = redis.call('HSETNX', pk, field, '1') else changed = redis.call('HDEL', pk, field) end
+if changed == 0 then return 0 end
+if redis.call('TTL', pk) == -1 then redis.call('EXPIRE', pk, ttl) end
+local delta = live and 1 or -1
+if redis.call('HGET', pk, 'd') ~= '1' and redis.call('HEXISTS', ak, pid) == 1 then
+  redis.call('HINCRBY', ak, pid .. ':' .. kind, delta)
+end
+if actor ~= author then
+  redis.call('HINCRBY', af, author, delta)
+  redis.call('HSET', af, '_b', now)
+end
+return delta
+`;
+
+/**
+ * An event. KEYS: post hash, the user's affinity hash, the user's impressions set of the day.
+ * ARGV: post id, user id, type, now ms, post ttl s, impressions ttl s, author-hash key prefix.
+ * A share or click counts once per (user, post), an impression once per (user, post, day),
+ * never on the user's own post; a counted share or click is an interaction with the author.
+ */
+export const EVENT_LUA = `
+local pk, af, imk = KEYS[1], KEYS[2], KEYS[3]
+local pid, user, kind, now, ttl, imttl, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+local author = redis.call('HGET', pk, 'a')
+if author == user then return 0 end
+local ak = author and (prefix .. author) or nil
+local live = author and redis.call('HGET', pk, 'd') ~= '1' and redis.call('HEXISTS', ak, pid) == 1
+if kind == 'share' or kind == 'click' then
+  local field = (kind == 'share' and 's:' or 'k:') .. user
+  if redis.call('HSETNX', pk, field, '1') == 0 then return 0 end
+  if redis.call('TTL', pk) == -1 then redis.call('EXPIRE', pk, ttl) end
+  if not author then return 1 end
+  if kind == 'share' and live then redis.call('HINCRBY', ak, pid .. ':s', 1) end
+  redis.call('HINCRBY', af, author, 1)
+  redis.call('HSET', af, '_b', now)
+  return 1
+elseif kind == 'impression' then
+  if not author then return 0 end
+  if redis.call('SADD', imk, pid) == 0 then return 0 end
+  if redis.call('TTL', imk) == -1 then redis.call('EXPIRE', imk, imttl) end
+  if live then redis.call('HINCRBY', ak, pid .. ':i', 1) end
+  return 1
+end
+return 0
+`;
+
+/**
+ * Replaces a user's affinity with ClickHouse's numbers unless the updater bumped it in the
+ * last `quiet` ms (the two pipelines may then disagree about which changes are included).
+ * KEYS: affinity hash. ARGV: now ms, quiet ms, then author, n pairs.
+ */
+export const REFRESH_AFFINITY_LUA = `
+local af = KEYS[1]
+local now, quiet = tonumber(ARGV[1]), tonumber(ARGV[2])
+local b = tonumber(redis.call('HGET', af, '_b') or '0')
+if now - b < quiet then return 0 end
+redis.call('DEL', af)
+for i = 3, #ARGV - 1, 2 do redis.call('HSET', af, ARGV[i], ARGV[i + 1]) end
+return 1
+`;

@@ -1,0 +1,148 @@
+/**
+ * The serving index as one origin part: bootstrap from ClickHouse when the index is missing,
+ * then keep it current with the updater. If the index disappears while running (a flush, a
+ * failover to an empty replica), the part notices within `watchMs`, stops the updater,
+ * bootstraps again and resumes. While it bootstraps the edge answers from ClickHouse.
+ */
+import type { ClickHouseClient } from "@clickhouse/client";
+import type { Redis } from "ioredis";
+import type { Admin, Kafka } from "kafkajs";
+import type { Logger } from "pino";
+import { ALL_TOPICS, type IndexKeys } from "../../../edge/core/index.ts";
+import type { Part, PartHealth } from "../lifecycle.ts";
+import { type BootstrapReport, bootstrapIndex } from "./bootstrap.ts";
+import { IndexUpdater, type IndexUpdaterOptions } from "./updater.ts";
+import { IndexWriter } from "./writer.ts";
+
+export interface ServingIndexOptions extends IndexUpdaterOptions {
+  /** The ClickHouse sink's consumer group: the updater starts where it stands after a bootstrap. */
+  sinkGroupId: string;
+  /** How often the part checks that the index is still there. Default 5000 ms. */
+  watchMs?: number;
+}
+
+export class ServingIndex implements Part {
+  readonly name = "serving-index";
+  readonly writer: IndexWriter;
+  private updater: IndexUpdater | null = null;
+  private state: "idle" | "bootstrapping" | "serving" | "stopped" = "idle";
+  private lastBootstrap: BootstrapReport | null = null;
+  private lastError: string | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private cycle: Promise<void> | null = null;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly ch: ClickHouseClient,
+    private readonly redis: Redis,
+    readonly keys: IndexKeys,
+    private readonly log: Logger,
+    private readonly opts: ServingIndexOptions,
+  ) {
+    this.writer = new IndexWriter(redis, keys);
+  }
+
+  /** Returns at once: a bootstrap may take minutes, and the edge has the ClickHouse path meanwhile. */
+  async start(): Promise<void> {
+    this.cycle = this.ensure();
+    this.timer = setInterval(() => {
+      if (this.state === "serving" && !this.cycle) this.cycle = this.ensure();
+    }, this.opts.watchMs ?? 5000);
+    this.timer.unref();
+  }
+
+  /** Bootstraps when `ready` is missing, then (re)starts the updater; retries until it has. */
+  private async ensure(): Promise<void> {
+    while (!this.stopped()) {
+      try {
+        await this.ensureOnce();
+        this.lastError = null;
+        break;
+      } catch (err) {
+        this.lastError = (err as Error).message;
+        this.log.error({ err: this.lastError }, "serving index bootstrap failed; retrying");
+        if (!this.stopped()) this.state = "idle";
+        await new Promise((r) => setTimeout(r, 2000).unref());
+      }
+    }
+    this.cycle = null;
+  }
+
+  private async ensureOnce(): Promise<void> {
+    const ready = await this.redis.exists(this.keys.ready);
+    if (ready && this.updater) return;
+    if (!ready) {
+      await this.updater?.stop().catch(() => {});
+      this.updater = null;
+      if (this.stopped()) return;
+      this.state = "bootstrapping";
+      const t0 = Date.now();
+      const admin = this.kafka.admin();
+      await admin.connect();
+      try {
+        // The offsets first: ClickHouse then holds at least everything before them.
+        const sinkOffsets = await this.committedOffsets(admin, this.opts.sinkGroupId);
+        this.lastBootstrap = await bootstrapIndex(this.ch, this.redis, this.keys, (msg, detail) =>
+          this.log.info(detail ?? {}, msg),
+        );
+        await this.startFrom(admin, sinkOffsets);
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+      this.log.info({ ms: Date.now() - t0 }, "serving index bootstrapped");
+    }
+    if (this.stopped()) return;
+    if (!this.updater) {
+      this.updater = new IndexUpdater(this.kafka, this.writer, this.log, this.opts);
+      await this.updater.start();
+    }
+    this.state = "serving";
+  }
+
+  /** A method, not a comparison, so TypeScript does not narrow it away across awaits. */
+  private stopped(): boolean {
+    return this.state === "stopped";
+  }
+
+  private async committedOffsets(admin: Admin, groupId: string) {
+    const ns = this.opts.topicNamespace ?? "";
+    const topics = ALL_TOPICS.map((t) => ns + t);
+    return admin.fetchOffsets({ groupId, topics });
+  }
+
+  /** Sets the updater group's offsets to the sink's (where it has any; the rest start at the beginning). */
+  private async startFrom(admin: Admin, offsets: Awaited<ReturnType<ServingIndex["committedOffsets"]>>) {
+    const groupId = this.opts.groupId ?? "serving-index";
+    for (const { topic, partitions } of offsets) {
+      const known = partitions.filter((p) => Number(p.offset) >= 0);
+      if (known.length) {
+        await admin.setOffsets({
+          groupId,
+          topic,
+          partitions: known.map((p) => ({ partition: p.partition, offset: p.offset })),
+        });
+      } else {
+        await admin.resetOffsets({ groupId, topic, earliest: true }).catch(() => {});
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.state = "stopped";
+    if (this.timer) clearInterval(this.timer);
+    await this.cycle?.catch(() => {});
+    await this.updater?.stop();
+  }
+
+  health(): PartHealth {
+    return {
+      ok: this.state === "serving" || this.state === "bootstrapping",
+      detail: {
+        state: this.state,
+        lastBootstrap: this.lastBootstrap,
+        lastError: this.lastError,
+        updater: this.updater?.stats,
+      },
+    };
+  }
+}
