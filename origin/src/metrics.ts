@@ -97,6 +97,21 @@ export function createMetrics(): Metrics {
     () => (watched.sink ? watched.sink.stats.crashes + watched.sink.stats.stalls : undefined),
     "counter",
   );
+  new Counter({
+    name: "origin_retries_total",
+    help: "Waits before another attempt, by part and operation (every retry is also logged)",
+    labelNames: ["part", "op"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [part, retries] of [
+        ["relay", watched.relay?.stats.retries],
+        ["sink", watched.sink?.stats.retries],
+      ] as const) {
+        for (const [op, n] of Object.entries(retries ?? {})) this.inc({ part, op }, n);
+      }
+    },
+  });
   new Gauge({
     name: "origin_sink_lag_seconds",
     help: "Kafka append → ClickHouse insert lag of the last batch, per topic",

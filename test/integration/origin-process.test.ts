@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENT_FIELD } from "../../origin/src/relay/relay.ts";
+import { EVENT_STREAM_FIELD } from "../../edge/core/index.ts";
 import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -68,7 +68,7 @@ describe("origin process on the real stack", () => {
           dwell_ms: 0,
         };
         ids.push(e.event_id);
-        p.xadd(stream, "*", EVENT_FIELD, JSON.stringify(e));
+        p.xadd(stream, "*", EVENT_STREAM_FIELD, JSON.stringify(e));
       }
       await p.exec();
     }

@@ -3,7 +3,8 @@ import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BATCH_FIELD, EVENT_FIELD, EventRelay } from "../../origin/src/relay/relay.ts";
+import { EVENT_BATCH_STREAM_FIELD, EVENT_STREAM_FIELD } from "../../edge/core/index.ts";
+import { EventRelay } from "../../origin/src/relay/relay.ts";
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -85,14 +86,14 @@ describe("event relay: Redis stream → Kafka", () => {
     const pipe = redis.pipeline();
     // 600 single-event entries, three batches of 100 (as the edge writes them) and one batch of
     // 2500 (more than one Kafka produce request).
-    for (const e of sent.slice(0, 600)) pipe.xadd(stream, "*", EVENT_FIELD, JSON.stringify(e));
+    for (const e of sent.slice(0, 600)) pipe.xadd(stream, "*", EVENT_STREAM_FIELD, JSON.stringify(e));
     for (const [from, to] of [
       [600, 700],
       [700, 800],
       [800, 900],
       [900, 3400],
     ] as const)
-      pipe.xadd(stream, "*", BATCH_FIELD, JSON.stringify(sent.slice(from, to)));
+      pipe.xadd(stream, "*", EVENT_BATCH_STREAM_FIELD, JSON.stringify(sent.slice(from, to)));
     await pipe.exec();
 
     const relayRedis = redis.duplicate();
@@ -116,7 +117,7 @@ describe("event relay: Redis stream → Kafka", () => {
     const group = `g2-${id}`;
     const topic2 = `${topic}-b`;
     const sent = Array.from({ length: 50 }, () => event(randomUUID()));
-    for (const e of sent) await redis.xadd(stream, "*", EVENT_FIELD, JSON.stringify(e));
+    for (const e of sent) await redis.xadd(stream, "*", EVENT_STREAM_FIELD, JSON.stringify(e));
     await redis.xgroup("CREATE", stream, group, "0");
     // A relay that read the entries and died before producing them: they stay pending.
     await redis.xreadgroup("GROUP", group, "dead-relay", "COUNT", 1000, "STREAMS", stream, ">");

@@ -12,8 +12,8 @@ import type { Logger } from "pino";
 import { ALL_TOPICS } from "../../../edge/core/index.ts";
 import type { OriginConfig } from "../config.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
+import { backoffMs, retriable } from "../retry.ts";
 import {
-  backoffMs,
   type ConnectorHealth,
   type ConnectorStatus,
   type ConnectorTemplate,
@@ -114,12 +114,6 @@ export class ConnectClient {
     const res = await this.call("DELETE", `/connectors/${encodeURIComponent(name)}`);
     if (!res.ok && res.status !== 404) await this.fail(res, `delete ${name}`);
   }
-
-  async plugins(): Promise<{ class: string }[]> {
-    const res = await this.call("GET", "/connector-plugins");
-    if (!res.ok) return this.fail(res, "GET /connector-plugins");
-    return (await res.json()) as { class: string }[];
-  }
 }
 
 /** Creates missing topics; existing ones are left as they are. */
@@ -150,7 +144,7 @@ export interface ConnectorManagerDeps {
 
 export class ConnectorManager implements Part {
   readonly name = "connector";
-  private state: ConnectorHealth | { kind: "unknown" } = { kind: "unknown" };
+  private state: ConnectorHealth | { kind: "unknown"; error?: string } = { kind: "unknown" };
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
   private restartAttempt = 0;
@@ -227,9 +221,13 @@ export class ConnectorManager implements Part {
           if (h.kind !== "running") this.deps.log.info({ connector: this.connector.name, state: h }, "connector state");
         })
         .catch((err: unknown) => {
+          // The watcher checks again next interval either way; a failure no retry fixes (a
+          // wrong URL, a refused request) is an operator's to see, so it is an error.
           this.stats.checkErrors++;
-          this.state = { kind: "unknown" };
-          this.deps.log.warn({ err: (err as Error).message }, "connector check failed");
+          const error = (err as Error).message;
+          this.state = { kind: "unknown", error };
+          if (retriable(err)) this.deps.log.warn({ err: error }, "connector check failed");
+          else this.deps.log.error({ err: error }, "connector check failed; not retriable");
         })
         .finally(() => {
           this.inFlight = null;

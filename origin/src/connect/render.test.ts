@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffMs, judgeStatus, renderConnector } from "./render.ts";
+import { judgeStatus, renderConnector } from "./render.ts";
 
 describe("renderConnector", () => {
   it("substitutes ${NAME} placeholders and leaves regex $1 alone", () => {
@@ -33,13 +33,5 @@ describe("judgeStatus", () => {
   });
   it("treats an unknown connector as missing", () => {
     expect(judgeStatus(null)).toEqual({ kind: "missing" });
-  });
-});
-
-describe("backoffMs", () => {
-  it("grows exponentially, is jittered into [ceiling/2, ceiling] and capped", () => {
-    expect(backoffMs(0, 1000, 60_000, () => 0)).toBe(500);
-    expect(backoffMs(3, 1000, 60_000, () => 1)).toBe(8000);
-    expect(backoffMs(20, 1000, 60_000, () => 1)).toBe(60_000);
   });
 });

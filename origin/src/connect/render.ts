@@ -61,9 +61,3 @@ export function judgeStatus(status: ConnectorStatus | null): ConnectorHealth {
   const states = status.tasks.map((t) => `${t.id}:${t.state}`).join(",");
   return { kind: "starting", detail: `connector ${status.connector.state}, tasks [${states}]` };
 }
-
-/** Capped exponential backoff with full jitter (attempt 0 → up to baseMs). */
-export function backoffMs(attempt: number, baseMs = 1000, capMs = 60_000, random: () => number = Math.random): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}

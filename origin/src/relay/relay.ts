@@ -4,15 +4,16 @@
  * (acks from all in-sync replicas, key = user id), and only after Kafka acknowledged the batch
  * acknowledges and deletes the entries (XACK + XDEL in one MULTI). Entries left pending by a
  * relay that died are reclaimed with XAUTOCLAIM. When Kafka is down the batch is retried with
- * backoff and nothing is acknowledged: the stream grows and nothing is dropped.
+ * backoff and nothing is acknowledged: the stream grows and nothing is dropped. A failure no
+ * retry can fix (retry.ts) stops the relay and its health says why; the entries stay pending.
  */
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
 import type { Producer } from "kafkajs";
 import type { Logger } from "pino";
 import { EVENT_BATCH_STREAM_FIELD, EVENT_STREAM_FIELD } from "../../../edge/core/index.ts";
-import { backoffMs } from "../connect/render.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
+import { retry } from "../retry.ts";
 
 export interface RelayOptions {
   stream: string;
@@ -36,6 +37,8 @@ export interface RelayStats {
   entries: number;
   batches: number;
   produceErrors: number;
+  /** Waits before another attempt: of a Kafka produce (`produce`), of a stream read or ack (`stream`). */
+  retries: { produce: number; stream: number };
   reclaimed: number;
   /** Age of the oldest entry of the last batch when Kafka acknowledged it. */
   lastLagMs: number;
@@ -43,11 +46,6 @@ export interface RelayStats {
 }
 
 type Entry = [id: string, fields: string[]];
-
-/** Field of a stream entry that holds one event's JSON. */
-export const EVENT_FIELD = EVENT_STREAM_FIELD;
-/** Field of a stream entry that holds a JSON array of events (the edge writes one per request). */
-export const BATCH_FIELD = EVENT_BATCH_STREAM_FIELD;
 
 /** Messages per Kafka produce request: well under the broker's 1 MiB record-batch limit. */
 const MAX_MESSAGES_PER_SEND = 1000;
@@ -59,12 +57,18 @@ export class EventRelay implements Part {
     entries: 0,
     batches: 0,
     produceErrors: 0,
+    retries: { produce: 0, stream: 0 },
     reclaimed: 0,
     lastLagMs: 0,
     lastBatchAt: null,
   };
   private stopping = false;
   private loop: Promise<void> | null = null;
+  /** Cuts a retry's wait short on stop. */
+  private abort = new AbortController();
+  /** Why the relay stopped by itself (a failure no retry can fix). */
+  private failure: string | null = null;
+  private lastClaim = 0;
   private readonly group: string;
   private readonly consumer: string;
 
@@ -86,49 +90,59 @@ export class EventRelay implements Part {
       if (!String((err as Error).message).includes("BUSYGROUP")) throw err;
     }
     this.stopping = false;
+    this.failure = null;
+    this.abort = new AbortController();
     this.loop = this.run();
   }
 
-  /** Finishes the batch in flight (Kafka ack, then stream ack), then stops reading. */
+  /**
+   * Finishes the batch in flight (Kafka ack, then stream ack), then stops reading. A batch
+   * waiting to be retried is left unacknowledged, for the next relay.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.abort.abort();
     await this.loop;
   }
 
   health(): PartHealth {
-    return { ok: this.loop !== null && !this.stopping, detail: this.stats };
-  }
-
-  /** Entries in the stream not yet delivered to this group plus those pending (unacked). */
-  async backlog(): Promise<{ pending: number; undelivered: number | null }> {
-    const groups = (await this.redis.xinfo("GROUPS", this.opts.stream)) as unknown[][];
-    for (const g of groups) {
-      const info: Record<string, unknown> = {};
-      for (let i = 0; i + 1 < g.length; i += 2) info[String(g[i])] = g[i + 1];
-      if (info.name === this.group) {
-        return { pending: Number(info.pending ?? 0), undelivered: info.lag == null ? null : Number(info.lag) };
-      }
-    }
-    return { pending: 0, undelivered: null };
+    const ok = this.loop !== null && !this.stopping && this.failure === null;
+    return { ok, detail: this.failure ? { ...this.stats, error: this.failure } : this.stats };
   }
 
   private async run(): Promise<void> {
-    let lastClaim = 0;
     while (!this.stopping) {
       try {
-        let entries: Entry[] = [];
-        if (Date.now() - lastClaim > (this.opts.claimIdleMs ?? 30_000) / 2) {
-          lastClaim = Date.now();
-          entries = await this.reclaim();
-        }
-        if (entries.length === 0) entries = await this.readNew();
-        if (entries.length) await this.relay(entries);
+        // Redis away (a restart, a failover): the stream holds the events, so wait for it as
+        // long as it takes.
+        await retry(() => this.step(), {
+          retries: Number.POSITIVE_INFINITY,
+          minMs: 500,
+          maxMs: 10_000,
+          signal: this.abort.signal,
+          onRetry: ({ error, attempt, waitMs }) => {
+            this.stats.retries.stream++;
+            this.log.warn({ err: error.message, attempt, waitMs }, "relay stream step failed; retrying");
+          },
+        });
       } catch (err) {
         if (this.stopping) break;
-        this.log.error({ err: (err as Error).message }, "relay loop error; retrying");
-        await sleep(1000);
+        this.failure = (err as Error).message;
+        this.log.error({ err: this.failure }, "relay stopped: a failure no retry can fix");
+        break;
       }
     }
+  }
+
+  /** One round: reclaim what another relay left behind (every claimIdleMs / 2), else read new entries. */
+  private async step(): Promise<void> {
+    let entries: Entry[] = [];
+    if (Date.now() - this.lastClaim > (this.opts.claimIdleMs ?? 30_000) / 2) {
+      this.lastClaim = Date.now();
+      entries = await this.reclaim();
+    }
+    if (entries.length === 0) entries = await this.readNew();
+    if (entries.length) await this.relay(entries);
   }
 
   private async readNew(): Promise<Entry[]> {
@@ -172,23 +186,32 @@ export class EventRelay implements Part {
     const messages = entries.flatMap(([id, fields]) => messagesOf(id, fields));
     for (let i = 0; i < messages.length; i += MAX_MESSAGES_PER_SEND) {
       const chunk = messages.slice(i, i + MAX_MESSAGES_PER_SEND);
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await this.producer.send({ topic: this.opts.topic, acks: -1, messages: chunk });
-          break;
-        } catch (err) {
-          this.stats.produceErrors++;
-          // Even while stopping, an unacknowledged batch just stays pending for the next relay
-          // (chunks already produced come again then; the sink drops them by event_id).
-          if (this.stopping) return;
-          const wait = backoffMs(Math.min(attempt, 6), 250, 10_000);
-          this.log.warn(
-            { err: (err as Error).message, attempt, wait, batch: entries.length, messages: chunk.length },
-            "Kafka produce failed; holding batch",
-          );
-          await sleep(wait);
-        }
-      }
+      // Kafka down: hold the batch until Kafka takes it. A stop cuts the wait short and leaves
+      // the batch pending for the next relay (chunks already produced come again then; the sink
+      // drops them by event_id).
+      await retry(
+        async () => {
+          try {
+            await this.producer.send({ topic: this.opts.topic, acks: -1, messages: chunk });
+          } catch (err) {
+            this.stats.produceErrors++;
+            throw err;
+          }
+        },
+        {
+          retries: Number.POSITIVE_INFINITY,
+          minMs: 250,
+          maxMs: 10_000,
+          signal: this.abort.signal,
+          onRetry: ({ error, attempt, waitMs }) => {
+            this.stats.retries.produce++;
+            this.log.warn(
+              { err: error.message, attempt, waitMs, batch: entries.length, messages: chunk.length },
+              "Kafka produce failed; holding batch",
+            );
+          },
+        },
+      );
     }
     const ids = entries.map(([id]) => id);
     await this.redis
@@ -216,7 +239,7 @@ interface RelayMessage {
  * instead of the relay dropping it.
  */
 export function messagesOf(id: string, fields: string[]): RelayMessage[] {
-  const batch = fieldValue(fields, BATCH_FIELD);
+  const batch = fieldValue(fields, EVENT_BATCH_STREAM_FIELD);
   if (batch !== undefined) {
     let items: unknown;
     try {
@@ -232,7 +255,7 @@ export function messagesOf(id: string, fields: string[]): RelayMessage[] {
     }
     return [{ key: null, value: batch, headers: { "stream-id": id } }];
   }
-  const value = fieldValue(fields, EVENT_FIELD) ?? "";
+  const value = fieldValue(fields, EVENT_STREAM_FIELD) ?? "";
   return [{ key: userIdOf(value), value, headers: { "stream-id": id } }];
 }
 
@@ -249,8 +272,4 @@ export function userIdOf(json: string): string | null {
   } catch {
     return null;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

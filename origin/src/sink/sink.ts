@@ -6,14 +6,15 @@
  * and a Connect restart may replay changes or re-snapshot; both are skipped or counted as no
  * change, so the materialized views that count see every real change exactly once. A message that cannot be used goes to `dead_letters` with its reason and
  * the pipeline goes on. When ClickHouse is down the batch is retried with backoff (heartbeats
- * keep the partition assigned); nothing is committed until it lands.
+ * keep the partition assigned); nothing is committed until it lands. A failure no retry can fix
+ * (retry.ts) is thrown to kafkajs, which redelivers the batch, still uncommitted.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
 import { CDC_TABLES, type CdcTable, cdcTopic, decideCounted, EVENTS_TOPIC } from "../../../edge/core/index.ts";
-import { backoffMs } from "../connect/render.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
+import { retriable, retry } from "../retry.ts";
 import { staleKeys } from "./invalidation.ts";
 import {
   CDC_SPECS,
@@ -49,7 +50,8 @@ export interface SinkStats {
   rowsInserted: number;
   duplicatesSkipped: number;
   deadLetters: number;
-  insertRetries: number;
+  /** Waits before another attempt: of a batch's ClickHouse writes (`insert`), of a fresh consumer (`reopen`). */
+  retries: { insert: number; reopen: number };
   /** Consumer crashes seen (each followed by kafkajs's own restart or a reopen). */
   crashes: number;
   /** Times the watchdog replaced a consumer that had stopped fetching. */
@@ -75,7 +77,7 @@ export class ClickHouseSink implements Part {
     rowsInserted: 0,
     duplicatesSkipped: 0,
     deadLetters: 0,
-    insertRetries: 0,
+    retries: { insert: 0, reopen: 0 },
     crashes: 0,
     stalls: 0,
     lastLagMs: {},
@@ -87,6 +89,10 @@ export class ClickHouseSink implements Part {
   private lastActivity = Date.now();
   private watchdog: ReturnType<typeof setInterval> | null = null;
   private reopening = false;
+  /** Why no consumer runs although the sink should (a reopen failed in a way no retry fixes). */
+  private failure: string | null = null;
+  /** Cuts a retry's wait short on stop. */
+  private abort = new AbortController();
   private readonly topicToTable: Map<string, CdcTable>;
   private readonly eventsTopic: string;
 
@@ -103,6 +109,8 @@ export class ClickHouseSink implements Part {
 
   async start(): Promise<void> {
     this.running = true;
+    this.failure = null;
+    this.abort = new AbortController();
     this.lastActivity = Date.now();
     await this.open();
     const stallMs = this.opts.stallMs ?? 30_000;
@@ -161,19 +169,35 @@ export class ClickHouseSink implements Part {
     this.healthy = false;
     try {
       await old.disconnect().catch(() => {});
-      for (let attempt = 0; this.running; attempt++) {
-        await new Promise((r) => setTimeout(r, backoffMs(Math.min(attempt, 5), 500, 10_000)));
-        if (!this.running) return;
-        try {
+      // Kafka away for longer than kafkajs's own retries: keep trying until it is back.
+      const attempts = await retry(
+        async (attempt) => {
           this.lastActivity = Date.now();
-          await this.open();
-          this.healthy = true;
-          this.log.info({ attempt }, "sink consumer reopened");
-          return;
-        } catch (err) {
-          this.log.warn({ err: (err as Error).message, attempt }, "sink consumer reopen failed; retrying");
-          await this.consumer?.disconnect().catch(() => {});
-        }
+          try {
+            await this.open();
+          } catch (err) {
+            await this.consumer?.disconnect().catch(() => {});
+            throw err;
+          }
+          return attempt;
+        },
+        {
+          retries: Number.POSITIVE_INFINITY,
+          minMs: 500,
+          maxMs: 10_000,
+          signal: this.abort.signal,
+          onRetry: ({ error, attempt, waitMs }) => {
+            this.stats.retries.reopen++;
+            this.log.warn({ err: error.message, attempt, waitMs }, "sink consumer reopen failed; retrying");
+          },
+        },
+      );
+      this.healthy = true;
+      this.log.info({ attempts }, "sink consumer reopened");
+    } catch (err) {
+      if (this.running) {
+        this.failure = (err as Error).message;
+        this.log.error({ err: this.failure }, "sink consumer not reopened: a failure no retry can fix");
       }
     } finally {
       this.reopening = false;
@@ -183,13 +207,15 @@ export class ClickHouseSink implements Part {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.abort.abort();
     if (this.watchdog) clearInterval(this.watchdog);
     // kafkajs waits for the batch in progress before leaving the group.
     await this.consumer?.disconnect();
   }
 
   health(): PartHealth {
-    return { ok: this.running && this.healthy, detail: this.stats };
+    const ok = this.running && this.healthy;
+    return { ok, detail: this.failure ? { ...this.stats, error: this.failure } : this.stats };
   }
 
   private async handleBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
@@ -213,26 +239,58 @@ export class ClickHouseSink implements Part {
         dead.push(deadRow(topic, partition, m, err.message));
       }
     }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (table) await this.writeCdc(table, cdc);
-        else await this.writeEvents(events);
-        if (dead.length) await this.insert("dead_letters", dead);
-        break;
-      } catch (err) {
-        if (!isRunning() || isStale()) throw err; // leave it to the next owner of the partition
-        this.stats.insertRetries++;
-        this.lastActivity = Date.now(); // retrying a batch is work, not a stall
-        const wait = backoffMs(Math.min(attempt, 5), 200, 5000);
+    // ClickHouse down: hold the batch until it lands, heartbeating so that the partition stays ours.
+    let beat: ReturnType<typeof setInterval> | undefined;
+    try {
+      await retry(
+        async () => {
+          if (table) await this.writeCdc(table, cdc);
+          else await this.writeEvents(events);
+          if (dead.length) await this.insert("dead_letters", dead);
+        },
+        {
+          retries: Number.POSITIVE_INFINITY,
+          minMs: 200,
+          maxMs: 5000,
+          signal: this.abort.signal,
+          // Once the partition is no longer ours, the batch is its next owner's.
+          retriable: (err) => isRunning() && !isStale() && retriable(err),
+          onRetry: ({ error, attempt, waitMs }) => {
+            this.stats.retries.insert++;
+            this.lastActivity = Date.now(); // retrying a batch is work, not a stall
+            beat ??= setInterval(() => {
+              this.lastActivity = Date.now();
+              heartbeat().catch(() => {});
+            }, 1000);
+            const e = error as Error & { code?: string };
+            this.log.warn(
+              {
+                topic,
+                partition,
+                attempt,
+                waitMs,
+                err: e.message || e.name,
+                code: e.code,
+                cause: String(e.cause ?? ""),
+              },
+              "sink insert failed; retrying",
+            );
+          },
+        },
+      );
+    } catch (err) {
+      if (isRunning() && !isStale() && !this.abort.signal.aborted) {
         const e = err as Error & { code?: string };
-        this.log.warn(
-          { topic, partition, attempt, wait, err: e.message || e.name, code: e.code, cause: String(e.cause ?? "") },
-          "sink insert failed; retrying",
+        this.log.error(
+          { topic, partition, err: e.message || e.name, code: e.code },
+          "sink insert failed in a way no retry fixes; the batch stays uncommitted for redelivery",
         );
-        await sleepWithHeartbeat(wait, heartbeat);
-        this.lastActivity = Date.now();
       }
+      throw err;
+    } finally {
+      clearInterval(beat);
     }
+    this.lastActivity = Date.now();
     this.stats.deadLetters += dead.length;
     if (dead.length)
       this.log.warn({ topic, partition, count: dead.length, first: dead[0]?.error }, "dead-lettered messages");
@@ -382,12 +440,4 @@ function deadRow(topic: string, partition: number, m: KafkaMessage, error: strin
     value: (m.value?.toString("utf8") ?? "").slice(0, 64 * 1024),
     error: error.slice(0, 1000),
   };
-}
-
-async function sleepWithHeartbeat(ms: number, heartbeat: () => Promise<void>): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    await new Promise((r) => setTimeout(r, Math.min(1000, until - Date.now())));
-    await heartbeat().catch(() => {});
-  }
 }
