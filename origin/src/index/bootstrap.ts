@@ -1,10 +1,12 @@
 /**
- * Builds the serving index from ClickHouse: on a new deployment, after a flush or a failover
- * (the `ready` key is gone). Meanwhile the edge answers from ClickHouse (the cold path). Every
- * write is an overwrite with ClickHouse's state, so an interrupted run is finished by the next;
- * `ready` is set last. ClickHouse holds what the sink has inserted; the updater then continues
- * from the sink's committed offsets (index.ts), replaying at most the sink's in-flight batch,
- * which its records make a no-op (an impression there may count twice: `check:index` shows it).
+ * The serving index as ClickHouse knows it (`readIndexState`), written to Redis
+ * (`writeIndexState`) on a new deployment, after a flush or a failover (`ready` gone), and
+ * compared with Redis by `check:index` (check.ts). Meanwhile the edge answers from ClickHouse
+ * (the cold path). Every write overwrites with ClickHouse's state, so an interrupted run is
+ * finished by the next; `ready` is set last. ClickHouse holds what the sink has inserted; the
+ * updater then continues from the sink's committed offsets (serving-index.ts), replaying at
+ * most the sink's in-flight batch, which its records make a no-op (an impression there may
+ * count twice, which `check:index` shows).
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
@@ -45,6 +47,29 @@ export const BOOTSTRAP_SQL = {
             HAVING sum(followers) > 0 ORDER BY sum(followers) DESC, author_id LIMIT {n:UInt32}`,
 } as const;
 
+/** One post as the index holds it, with the records of what counted on it. */
+export interface PostState {
+  authorId: string;
+  createdMs: number;
+  text: string;
+  likes: string[];
+  comments: string[];
+  shares: string[];
+  clicks: string[];
+  impressions: number;
+}
+
+export interface IndexState {
+  /** Post id → state, at most INDEX_POSTS_PER_AUTHOR newest per author. */
+  posts: Map<string, PostState>;
+  followees: Map<string, Set<string>>;
+  blocksOut: Map<string, Set<string>>;
+  blocksIn: Map<string, Set<string>>;
+  deletedUsers: Set<string>;
+  affinity: Map<string, Map<string, number>>;
+  popularAuthors: string[];
+}
+
 export interface BootstrapReport {
   posts: number;
   likes: number;
@@ -58,52 +83,25 @@ export interface BootstrapReport {
   ms: number;
 }
 
-interface PostState {
-  aid: string;
-  created: number;
-  body: string;
-  likes: string[];
-  comments: string[];
-  shares: string[];
-  clicks: string[];
-  impressions: number;
-}
+const addTo = (m: Map<string, Set<string>>, k: string, v: string) => {
+  const s = m.get(k);
+  if (s) s.add(v);
+  else m.set(k, new Set([v]));
+};
 
-const FLUSH_EVERY = 2000;
-
-export async function bootstrapIndex(
-  ch: ClickHouseClient,
-  redis: Redis,
-  keys: IndexKeys,
-  log: (msg: string, detail?: Record<string, unknown>) => void = () => {},
-  nowMs = Date.now(),
-): Promise<BootstrapReport> {
-  const t0 = Date.now();
+/** What the index should hold, read from ClickHouse (streamed). */
+export async function readIndexState(ch: ClickHouseClient): Promise<IndexState> {
   const params = { window_ms: INDEX_POST_WINDOW_MS, n: POPULAR_AUTHORS };
   const each = async <T>(query: string, fn: (row: T) => void) => {
     const rs = await ch.query({ query, query_params: params, format: "JSONEachRow" });
     for await (const rows of rs.stream<T>()) for (const r of rows) fn(r.json());
   };
-  const report: BootstrapReport = {
-    posts: 0,
-    likes: 0,
-    comments: 0,
-    shares: 0,
-    clicks: 0,
-    follows: 0,
-    blocks: 0,
-    deletedUsers: 0,
-    affinityUsers: 0,
-    ms: 0,
-  };
-
-  // Posts with what counted on them, newest INDEX_POSTS_PER_AUTHOR per author.
-  const posts = new Map<string, PostState>();
+  const all = new Map<string, PostState>();
   await each<{ pid: string; aid: string; body: string; created_ms: string }>(BOOTSTRAP_SQL.posts, (r) => {
-    posts.set(r.pid, {
-      aid: r.aid,
-      created: Number(r.created_ms),
-      body: r.body,
+    all.set(r.pid, {
+      authorId: r.aid,
+      createdMs: Number(r.created_ms),
+      text: r.body,
       likes: [],
       comments: [],
       shares: [],
@@ -111,24 +109,73 @@ export async function bootstrapIndex(
       impressions: 0,
     });
   });
-  await each<{ pid: string; rec: string }>(BOOTSTRAP_SQL.likes, (r) => posts.get(r.pid)?.likes.push(r.rec));
-  await each<{ pid: string; rec: string }>(BOOTSTRAP_SQL.comments, (r) => posts.get(r.pid)?.comments.push(r.rec));
+  await each<{ pid: string; rec: string }>(BOOTSTRAP_SQL.likes, (r) => all.get(r.pid)?.likes.push(r.rec));
+  await each<{ pid: string; rec: string }>(BOOTSTRAP_SQL.comments, (r) => all.get(r.pid)?.comments.push(r.rec));
   await each<{ pid: string; rec: string; kind: string }>(BOOTSTRAP_SQL.sharesClicks, (r) => {
-    const p = posts.get(r.pid);
+    const p = all.get(r.pid);
     if (p) (r.kind === "share" ? p.shares : p.clicks).push(r.rec);
   });
   await each<{ pid: string; n: string }>(BOOTSTRAP_SQL.impressions, (r) => {
-    const p = posts.get(r.pid);
+    const p = all.get(r.pid);
     if (p) p.impressions = Number(r.n);
   });
-  log("index bootstrap: posts read", { posts: posts.size });
-
+  // The newest INDEX_POSTS_PER_AUTHOR of each author, as the updater trims.
   const byAuthor = new Map<string, [string, PostState][]>();
-  for (const entry of posts) {
-    const list = byAuthor.get(entry[1].aid);
-    if (list) list.push(entry);
-    else byAuthor.set(entry[1].aid, [entry]);
+  for (const e of all) {
+    const list = byAuthor.get(e[1].authorId);
+    if (list) list.push(e);
+    else byAuthor.set(e[1].authorId, [e]);
   }
+  const posts = new Map<string, PostState>();
+  for (const list of byAuthor.values()) {
+    list.sort((x, y) => y[1].createdMs - x[1].createdMs || (x[0] < y[0] ? 1 : -1));
+    for (const [pid, s] of list.slice(0, INDEX_POSTS_PER_AUTHOR)) posts.set(pid, s);
+  }
+
+  const state: IndexState = {
+    posts,
+    followees: new Map(),
+    blocksOut: new Map(),
+    blocksIn: new Map(),
+    deletedUsers: new Set(),
+    affinity: new Map(),
+    popularAuthors: [],
+  };
+  await each<{ a: string; b: string }>(BOOTSTRAP_SQL.follows, (r) => addTo(state.followees, r.a, r.b));
+  await each<{ a: string; b: string }>(BOOTSTRAP_SQL.blocks, (r) => {
+    addTo(state.blocksOut, r.a, r.b);
+    addTo(state.blocksIn, r.b, r.a);
+  });
+  await each<{ a: string }>(BOOTSTRAP_SQL.deletedUsers, (r) => state.deletedUsers.add(r.a));
+  await each<{ uid: string; aid: string; n: string }>(BOOTSTRAP_SQL.affinity, (r) => {
+    const m = state.affinity.get(r.uid) ?? new Map<string, number>();
+    m.set(r.aid, Number(r.n));
+    state.affinity.set(r.uid, m);
+  });
+  await each<{ aid: string }>(BOOTSTRAP_SQL.popular, (r) => state.popularAuthors.push(r.aid));
+  return state;
+}
+
+/** The author hash fields of one post: base "createdMs\ttext" and its non-zero counters. */
+export function authorFields(postId: string, s: PostState): Record<string, string> {
+  const out: Record<string, string> = { [postId]: `${s.createdMs}\t${s.text}` };
+  const shares = s.shares.filter((u) => u !== s.authorId).length;
+  if (s.likes.length) out[`${postId}:l`] = String(s.likes.length);
+  if (s.comments.length) out[`${postId}:c`] = String(s.comments.length);
+  if (shares) out[`${postId}:s`] = String(shares);
+  if (s.impressions) out[`${postId}:i`] = String(s.impressions);
+  return out;
+}
+
+const FLUSH_EVERY = 2000;
+
+/** Writes the state over what Redis holds (each key replaced whole), then sets `ready`. */
+export async function writeIndexState(
+  redis: Redis,
+  keys: IndexKeys,
+  state: IndexState,
+  nowMs = Date.now(),
+): Promise<Omit<BootstrapReport, "ms">> {
   let p = redis.pipeline();
   let queued = 0;
   const flush = async (force = false) => {
@@ -139,90 +186,85 @@ export async function bootstrapIndex(
     p = redis.pipeline();
     queued = 0;
   };
-  for (const [aid, list] of byAuthor) {
-    list.sort((x, y) => y[1].created - x[1].created || (x[0] < y[0] ? 1 : -1));
-    const ak = keys.authorPosts(aid);
-    p.del(ak);
-    let authorExpire = 0;
-    for (const [pid, s] of list.slice(0, INDEX_POSTS_PER_AUTHOR)) {
-      const pk = keys.post(pid);
-      const expireAt = Math.floor(s.created / 1000) + INDEX_POST_TTL_S;
-      authorExpire = Math.max(authorExpire, expireAt);
-      const records: string[] = ["a", aid, "t", String(s.created)];
-      for (const u of s.likes) records.push(`l:${u}`, "1");
-      for (const c of s.comments) records.push(`c:${c}`, "1");
-      for (const u of s.shares) records.push(`s:${u}`, "1");
-      for (const u of s.clicks) records.push(`k:${u}`, "1");
-      p.del(pk)
-        .hset(pk, ...records)
-        .expireat(pk, expireAt);
-      const shares = s.shares.filter((u) => u !== aid).length;
-      const fields: string[] = [pid, `${s.created}\t${s.body}`];
-      if (s.likes.length) fields.push(`${pid}:l`, String(s.likes.length));
-      if (s.comments.length) fields.push(`${pid}:c`, String(s.comments.length));
-      if (shares) fields.push(`${pid}:s`, String(shares));
-      if (s.impressions) fields.push(`${pid}:i`, String(s.impressions));
-      p.hset(ak, ...fields);
-      report.posts++;
-      report.likes += s.likes.length;
-      report.comments += s.comments.length;
-      report.shares += s.shares.length;
-      report.clicks += s.clicks.length;
-      queued += 4;
-    }
-    p.expireat(ak, authorExpire);
-    queued += 2;
+  const report = {
+    posts: 0,
+    likes: 0,
+    comments: 0,
+    shares: 0,
+    clicks: 0,
+    follows: 0,
+    blocks: 0,
+    deletedUsers: 0,
+    affinityUsers: 0,
+  };
+
+  const authorExpire = new Map<string, number>();
+  for (const s of state.posts.values()) p.del(keys.authorPosts(s.authorId));
+  for (const [pid, s] of state.posts) {
+    const pk = keys.post(pid);
+    const ak = keys.authorPosts(s.authorId);
+    const expireAt = Math.floor(s.createdMs / 1000) + INDEX_POST_TTL_S;
+    authorExpire.set(ak, Math.max(authorExpire.get(ak) ?? 0, expireAt));
+    const records: string[] = ["a", s.authorId, "t", String(s.createdMs)];
+    for (const u of s.likes) records.push(`l:${u}`, "1");
+    for (const c of s.comments) records.push(`c:${c}`, "1");
+    for (const u of s.shares) records.push(`s:${u}`, "1");
+    for (const u of s.clicks) records.push(`k:${u}`, "1");
+    p.del(pk)
+      .hset(pk, ...records)
+      .expireat(pk, expireAt);
+    p.hset(ak, authorFields(pid, s));
+    queued += 4;
+    report.posts++;
+    report.likes += s.likes.length;
+    report.comments += s.comments.length;
+    report.shares += s.shares.length;
+    report.clicks += s.clicks.length;
     await flush();
   }
+  for (const [ak, at] of authorExpire) p.expireat(ak, at);
+  queued += authorExpire.size;
   await flush(true);
-  log("index bootstrap: posts written", { posts: report.posts });
 
-  // Sets: rebuilt whole (the old members of a user go with the DEL the first time it is seen).
-  const rebuilt = new Set<string>();
-  const add = (key: string, member: string) => {
-    if (!rebuilt.has(key)) {
-      rebuilt.add(key);
-      p.del(key);
-      queued++;
+  const sets = async (m: Map<string, Set<string>>, key: (u: string) => string) => {
+    for (const [u, members] of m) {
+      p.del(key(u)).sadd(key(u), ...members);
+      queued += 2;
+      await flush();
     }
-    p.sadd(key, member);
-    queued++;
   };
-  await each<{ a: string; b: string }>(BOOTSTRAP_SQL.follows, (r) => {
-    add(keys.followees(r.a), r.b);
-    report.follows++;
-  });
-  await flush(true);
-  await each<{ a: string; b: string }>(BOOTSTRAP_SQL.blocks, (r) => {
-    add(keys.blocksOut(r.a), r.b);
-    add(keys.blocksIn(r.b), r.a);
-    report.blocks++;
-  });
-  await each<{ a: string }>(BOOTSTRAP_SQL.deletedUsers, (r) => {
-    add(keys.deletedUsers, r.a);
-    report.deletedUsers++;
-  });
-  await flush(true);
-
-  const affinity = new Map<string, string[]>();
-  await each<{ uid: string; aid: string; n: string }>(BOOTSTRAP_SQL.affinity, (r) => {
-    const list = affinity.get(r.uid);
-    if (list) list.push(r.aid, r.n);
-    else affinity.set(r.uid, [r.aid, r.n]);
-  });
-  for (const [uid, pairs] of affinity) {
-    p.del(keys.affinity(uid)).hset(keys.affinity(uid), ...pairs);
+  await sets(state.followees, keys.followees);
+  await sets(state.blocksOut, keys.blocksOut);
+  await sets(state.blocksIn, keys.blocksIn);
+  for (const s of state.followees.values()) report.follows += s.size;
+  for (const s of state.blocksOut.values()) report.blocks += s.size;
+  p.del(keys.deletedUsers);
+  if (state.deletedUsers.size) p.sadd(keys.deletedUsers, ...state.deletedUsers);
+  report.deletedUsers = state.deletedUsers.size;
+  for (const [u, m] of state.affinity) {
+    p.del(keys.affinity(u)).hset(keys.affinity(u), Object.fromEntries([...m].map(([a, n]) => [a, String(n)])));
     queued += 2;
     report.affinityUsers++;
     await flush();
   }
+  p.set(keys.popularAuthors, JSON.stringify(state.popularAuthors));
+  queued++;
   await flush(true);
-
-  const popular: string[] = [];
-  await each<{ aid: string }>(BOOTSTRAP_SQL.popular, (r) => popular.push(r.aid));
-  await redis.set(keys.popularAuthors, JSON.stringify(popular));
-  report.ms = Date.now() - t0;
   await redis.set(keys.ready, JSON.stringify({ at: nowMs, ...report }));
-  log("index bootstrap: done", { ...report });
   return report;
+}
+
+export async function bootstrapIndex(
+  ch: ClickHouseClient,
+  redis: Redis,
+  keys: IndexKeys,
+  log: (msg: string, detail?: Record<string, unknown>) => void = () => {},
+): Promise<BootstrapReport> {
+  const t0 = Date.now();
+  const state = await readIndexState(ch);
+  log("index bootstrap: read ClickHouse", { posts: state.posts.size, ms: Date.now() - t0 });
+  const report = await writeIndexState(redis, keys, state);
+  const done = { ...report, ms: Date.now() - t0 };
+  log("index bootstrap: done", done);
+  return done;
 }
