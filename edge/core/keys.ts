@@ -2,6 +2,7 @@
  * Redis key names: the contract between the edge (reads), the origin generators (writes) and
  * the relay (stream). Change a name here and both runtimes follow.
  */
+import { isUuid } from "./uuid.ts";
 
 /** Top hot posts (JSON list of RankedItem, best first, at most 200). Written every 60 s, TTL 120 s. */
 export const HOT_POSTS_KEY = "hot:posts:1h";
@@ -104,3 +105,17 @@ export const SNAPSHOT_TTL_S = 5 * 60;
 export const SNAPSHOT_PAGING_TTL_S = 30 * 60;
 /** The viewer's newest snapshot (JSON SnapshotPointer): what a new session may start from. */
 export const snapshotPointerKey = (userId: string): string => `feed:v2:${userId}`;
+
+/** The user whose feedKey `key` is; null for any other key (its :ver and :last companions too). */
+export function feedKeyUser(key: string): string | null {
+  const prefix = feedKey("");
+  const id = key.startsWith(prefix) ? key.slice(prefix.length) : "";
+  return isUuid(id) ? id : null;
+}
+
+/**
+ * A signed edge → origin request already served: the origin's replay protection. Kept for the
+ * whole ±60 s signature window (MAX_SIGNATURE_SKEW_MS), so a replay within it finds the key.
+ */
+export const originRequestKey = (requestId: string): string => `origin:req:${requestId}`;
+export const ORIGIN_REQUEST_TTL_S = 120;

@@ -3,6 +3,7 @@
  * origin reads process.env: parts receive the slice of config they need.
  */
 import { z } from "zod";
+import { EVENTS_STREAM_KEY } from "../../edge/core/index.ts";
 
 /** Local-development default of ORIGIN_SHARED_SECRET (also in .dev.vars.example). */
 const LOCAL_ORIGIN_SECRET = "local-dev-origin-secret-0123456789";
@@ -108,7 +109,7 @@ const schema = z.object({
   /** Redis over TCP (the origin runs in the data region). Default redis://127.0.0.1:6379. */
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
   /** The Redis stream the relay reads (the edge's EVENTS_STREAM). Default events:ingest. */
-  RELAY_STREAM: z.string().min(1).default("events:ingest"),
+  RELAY_STREAM: z.string().min(1).default(EVENTS_STREAM_KEY),
   /** The relay takes over entries another relay left pending this long. Default 30000 ms. */
   RELAY_CLAIM_IDLE_MS: z.coerce.number().int().min(100).default(30_000),
   /** Entries the relay moves per batch. Default 500. */

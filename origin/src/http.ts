@@ -2,8 +2,9 @@
 import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Logger } from "pino";
-import { errorBody, healthBody } from "../../edge/core/index.ts";
+import { healthBody } from "../../edge/core/index.ts";
 import type { OriginConfig } from "./config.ts";
+import { errorResponse, notFoundResponse } from "./http-errors.ts";
 import type { Part, PartHealth } from "./lifecycle.ts";
 import type { Metrics } from "./metrics.ts";
 import type { WriteEnv } from "./writes/routes.ts";
@@ -42,11 +43,8 @@ export function createOriginApp(deps: OriginAppDeps): Hono {
     c.text(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType }),
   );
   if (deps.writes) app.route("/v1", deps.writes);
-  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
-  app.onError((err, c) => {
-    deps.log.error({ err: err.message }, "unhandled origin error");
-    return c.json(errorBody("internal", "internal error"), 500);
-  });
+  app.notFound((c) => notFoundResponse(c, deps.log));
+  app.onError((err, c) => errorResponse(err, c, deps.log));
   return app;
 }
 

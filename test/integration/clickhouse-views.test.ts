@@ -7,8 +7,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import { afterEach, describe, expect, it } from "vitest";
+import { chDateTime64 } from "../../edge/core/index.ts";
 import { loadChMigrations, migrateClickHouse } from "../../origin/ch/migrate.ts";
-import { chTime, ZERO_UUID } from "../../origin/src/sink/transform.ts";
+import { ZERO_UUID } from "../../origin/src/sink/transform.ts";
 import { CH_URL } from "./support/cdc.ts";
 
 const U = randomUUID(); // the viewer
@@ -16,7 +17,7 @@ const A = randomUUID(); // an author
 const P = randomUUID(); // A's post
 const Q = randomUUID(); // U's own post
 const NOW = Date.now();
-const T = chTime(NOW - 60_000);
+const T = chDateTime64(NOW - 60_000);
 
 let dbs: { name: string; client: ClickHouseClient }[] = [];
 

@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  chDateTime64,
   type FeedCacheEntry,
   feedKey,
   lastFeedKey,
@@ -16,7 +17,6 @@ import {
 } from "../../edge/core/index.ts";
 import { SUGGESTED_USERS_SQL } from "../../edge/core/sql.ts";
 import { generateHotPosts, generateSuggestions, warmFeed } from "../../origin/src/jobs/generators.ts";
-import { chTime } from "../../origin/src/sink/transform.ts";
 import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
 import { rng } from "./support/workload.ts";
 
@@ -76,8 +76,8 @@ describe("generators on a seeded dataset", () => {
       author_id: "00000000-0000-0000-0000-000000000000",
       type: rand() < 0.8 ? "impression" : "share",
       dwell_ms: 0,
-      client_ts: chTime(now - 60_000),
-      received_at: chTime(now - 60_000),
+      client_ts: chDateTime64(now - 60_000),
+      received_at: chDateTime64(now - 60_000),
     }));
     await h.ch.insert({ table: "events_raw", values: events, format: "JSONEachRow" });
     const pgCounts = (

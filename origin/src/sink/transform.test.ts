@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cdcRow, chTime, countable, DeadLetter, eventRow, parseJson, sequenceChanges } from "./transform.ts";
+import { chDateTime64 } from "../../../edge/core/index.ts";
+import { cdcRow, countable, DeadLetter, eventRow, parseJson, sequenceChanges } from "./transform.ts";
 
 const A = "11111111-1111-4111-8111-111111111111";
 const B = "22222222-2222-4222-8222-222222222222";
@@ -27,7 +28,7 @@ describe("cdcRow", () => {
       _version: 12345,
       _is_deleted: 0,
       _sign: 0,
-      _source_ts: chTime(source.ts_ms),
+      _source_ts: chDateTime64(source.ts_ms),
     });
     expect(r?.key).toBe(`${P}|${A}`);
     expect(r?.version).toBe(12345);

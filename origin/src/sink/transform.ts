@@ -2,7 +2,13 @@
  * Pure transforms of the ClickHouse sink: a Kafka message in, a ClickHouse row out, or a
  * DeadLetter naming why the message cannot be used. No I/O here.
  */
-import { type CdcTable, type CountableEvent, type EventType, eventRecordSchema } from "../../../edge/core/index.ts";
+import {
+  type CdcTable,
+  type CountableEvent,
+  chDateTime64,
+  type EventType,
+  eventRecordSchema,
+} from "../../../edge/core/index.ts";
 
 export class DeadLetter extends Error {
   override readonly name = "DeadLetter";
@@ -37,11 +43,6 @@ export const CDC_SPECS: Record<CdcTable, TableSpec> = {
 };
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** Epoch ms → ClickHouse DateTime64(3) text in UTC ("YYYY-MM-DD hh:mm:ss.mmm"). */
-export function chTime(ms: number): string {
-  return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
-}
 
 export type ChRow = Record<string, string | number | null>;
 
@@ -112,7 +113,7 @@ function convert(table: CdcTable, image: Record<string, unknown>): ChRow {
       // Debezium sends timestamptz as an ISO-8601 string (ZonedTimestamp).
       const ms = typeof v === "string" ? Date.parse(v) : Number.NaN;
       if (!Number.isFinite(ms)) throw new DeadLetter(`${table}.${col}: expected an ISO-8601 timestamp`);
-      out[col] = chTime(ms);
+      out[col] = chDateTime64(ms);
     }
   }
   return out;
@@ -140,7 +141,7 @@ export function cdcRow(table: CdcTable, value: unknown): CdcRow | null {
   row._version = lsn;
   row._is_deleted = op === "d" ? 1 : 0;
   row._sign = 0;
-  row._source_ts = chTime(tsMs);
+  row._source_ts = chDateTime64(tsMs);
   const key = CDC_SPECS[table].keys.map((k) => row[k]).join("|");
   const live = op !== "d" && row.deleted_at === null ? 1 : 0;
   return { table, row, key, version: lsn, live };
@@ -172,8 +173,8 @@ export function eventRow(value: unknown): EventRow {
     type: e.type,
     dwell_ms: e.dwell_ms,
     counted: 1,
-    client_ts: chTime(e.client_ts),
-    received_at: chTime(e.received_at),
+    client_ts: chDateTime64(e.client_ts),
+    received_at: chDateTime64(e.received_at),
   };
 }
 

@@ -11,17 +11,19 @@ import type { Logger } from "pino";
 import type { z } from "zod";
 import {
   ApiError,
-  errorBody,
   feedKey,
   firstIssueError,
   isUuid,
   newCommentSchema,
   newPostSchema,
+  ORIGIN_REQUEST_TTL_S,
+  originRequestKey,
   profileSchema,
   suggestKey,
   verifyRequest,
 } from "../../../edge/core/index.ts";
 import { invalidateKeys } from "../cache.ts";
+import { errorResponse } from "../http-errors.ts";
 
 export type WriteEnv = { Variables: { userId: string; body: Uint8Array } };
 type Vars = WriteEnv;
@@ -45,7 +47,7 @@ function verifyEdge(deps: WriteDeps): MiddlewareHandler<Vars> {
     );
     if (!result.ok) throw new ApiError("unauthorized", `request not signed by the edge: ${result.reason}`);
     // A signed request is good for one use within the signature window.
-    const fresh = await deps.redis.set(`origin:req:${result.requestId}`, "1", "EX", 120, "NX");
+    const fresh = await deps.redis.set(originRequestKey(result.requestId), "1", "EX", ORIGIN_REQUEST_TTL_S, "NX");
     if (fresh !== "OK") throw new ApiError("conflict", "replayed request");
     c.set("userId", result.userId);
     c.set("body", body);
@@ -237,10 +239,6 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
     return c.body(null, 204);
   });
 
-  app.onError((err, c) => {
-    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.details), err.status as 400);
-    deps.log.error({ err: (err as Error).message }, "write failed");
-    return c.json(errorBody("internal", "internal error"), 500);
-  });
+  app.onError((err, c) => errorResponse(err, c, deps.log));
   return app;
 }
