@@ -1,4 +1,4 @@
-/** The origin's HTTP server as a lifecycle part: /healthz, /readyz, /metrics (and later the write API). */
+/** The origin's HTTP server as a lifecycle part: /healthz, /readyz, /metrics and the write API. */
 import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Logger } from "pino";
@@ -7,13 +7,16 @@ import type { OriginConfig } from "./config.ts";
 import { errorResponse, notFoundResponse } from "./http-errors.ts";
 import type { Part, PartHealth } from "./lifecycle.ts";
 import type { Metrics } from "./metrics.ts";
+import { type Check, runChecks } from "./readiness.ts";
 import type { WriteEnv } from "./writes/routes.ts";
 
 export interface OriginAppDeps {
   /** The write API, mounted at /v1 (signed requests from the edge only). */
   writes?: Hono<WriteEnv>;
-  /** Readiness of every part and dependency; ready when all are ok. */
-  readiness: () => Promise<Record<string, PartHealth>>;
+  /** Every part's health (Lifecycle.health): /healthz reports it, /readyz needs every part ok. */
+  parts: () => Promise<Record<string, PartHealth>>;
+  /** The services the parts depend on (readiness.ts): /readyz needs every one ok. */
+  checks: Record<string, Check>;
   metrics: Metrics;
   log: Logger;
 }
@@ -33,9 +36,12 @@ export function createOriginApp(deps: OriginAppDeps): Hono {
       );
     }
   });
-  app.get("/healthz", (c) => c.json(healthBody("origin")));
+  // Alive whatever the parts say (a 200 as long as the process answers); the parts' states are
+  // there for whoever looks.
+  app.get("/healthz", async (c) => c.json({ ...healthBody("origin"), parts: await deps.parts() }));
   app.get("/readyz", async (c) => {
-    const checks = await deps.readiness();
+    const [services, parts] = await Promise.all([runChecks(deps.checks), deps.parts()]);
+    const checks = { ...services, ...parts };
     const ready = Object.values(checks).every((h) => h.ok);
     return c.json({ ready, checks }, ready ? 200 : 503);
   });

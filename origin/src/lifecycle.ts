@@ -1,8 +1,10 @@
 /**
- * One lifecycle for every long-running origin part (HTTP server, relay, generators, watchers):
- * start, stop-and-drain, health. `Lifecycle` starts parts in order and stops them in reverse.
+ * The one lifecycle of every long-running origin-side part (clients, HTTP server, relay, sink,
+ * generators, watchers, and the local stand-ins): start, stop-and-drain, health. `Lifecycle`
+ * starts parts in the order they were added and stops them in reverse; `runProcess` is the entry
+ * point around it.
  */
-import type { Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 export interface PartHealth {
   ok: boolean;
@@ -11,20 +13,26 @@ export interface PartHealth {
 
 export interface Part {
   readonly name: string;
-  start(): Promise<void>;
+  /** Resolves once the part runs (what it resolves with is not the lifecycle's business). */
+  start(): Promise<unknown>;
   /** Stops taking new work and waits for in-flight work, within `deadline` (epoch ms). */
   stop(deadline: number): Promise<void>;
   health(): PartHealth | Promise<PartHealth>;
 }
 
 export class Lifecycle {
+  private readonly parts: Part[] = [];
   private readonly started: Part[] = [];
-  private stopping: Promise<void> | null = null;
+  private stopping: Promise<boolean> | null = null;
 
-  constructor(
-    private readonly parts: Part[],
-    private readonly log: Logger,
-  ) {}
+  constructor(private readonly log: Logger) {}
+
+  /** Adds a part; it starts after the parts added before it and stops before them. */
+  add<P extends Part>(part: P): P {
+    if (this.started.length || this.stopping) throw new Error(`part ${part.name} added after start`);
+    this.parts.push(part);
+    return part;
+  }
 
   async start(): Promise<void> {
     for (const part of this.parts) {
@@ -35,22 +43,26 @@ export class Lifecycle {
     }
   }
 
-  /** Stops every started part in reverse order; idempotent. */
-  stop(timeoutMs: number): Promise<void> {
+  /** Stops every started part in reverse order; idempotent. Resolves to whether all stopped cleanly. */
+  stop(timeoutMs: number): Promise<boolean> {
     this.stopping ??= (async () => {
       const deadline = Date.now() + timeoutMs;
+      let clean = true;
       for (const part of [...this.started].reverse()) {
         try {
           await part.stop(deadline);
           this.log.info({ part: part.name }, "part stopped");
         } catch (err) {
+          clean = false;
           this.log.error({ part: part.name, err }, "part failed to stop cleanly");
         }
       }
+      return clean;
     })();
     return this.stopping;
   }
 
+  /** Every part's health by name; a part whose check throws is not ok, with the reason. */
   async health(): Promise<Record<string, PartHealth>> {
     const out: Record<string, PartHealth> = {};
     for (const part of this.parts) {
@@ -61,5 +73,47 @@ export class Lifecycle {
       }
     }
     return out;
+  }
+}
+
+/**
+ * The entry point of an origin-side process (the origin, the local stand-ins): reads the config
+ * once (a config error is one line and exit 2), lets `wire` add the parts, starts them (a part
+ * that fails to start stops the others: exit 1), and on SIGTERM/SIGINT stops them within
+ * `shutdownTimeoutMs`: exit 0, or 1 if a part did not stop cleanly.
+ */
+export async function runProcess<C extends { logLevel: string; shutdownTimeoutMs: number }>(
+  name: string,
+  readConfig: () => C,
+  wire: (config: C, log: Logger, lifecycle: Lifecycle) => void,
+): Promise<void> {
+  let config: C;
+  try {
+    config = readConfig();
+  } catch (err) {
+    // A config error is the operator's to fix: one line, no stack.
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+  const log = pino({ level: config.logLevel, base: { service: name } });
+  const lifecycle = new Lifecycle(log);
+  wire(config, log, lifecycle);
+  const shutdown = async (exitCode: number) => {
+    const clean = await lifecycle.stop(config.shutdownTimeoutMs);
+    log.info("stopped");
+    process.exit(clean ? exitCode : 1);
+  };
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    // Once: a second signal of the same kind ends the process at once, the default action.
+    process.once(signal, () => {
+      log.info({ signal }, "shutting down");
+      void shutdown(0);
+    });
+  }
+  try {
+    await lifecycle.start();
+  } catch (err) {
+    log.fatal({ err }, `${name} failed to start`);
+    await shutdown(1);
   }
 }

@@ -1,4 +1,5 @@
 /** Dependency checks behind GET /readyz, each bounded by a timeout. */
+import type { AppContext } from "./context.ts";
 import type { PartHealth } from "./lifecycle.ts";
 
 export type Check = () => Promise<PartHealth>;
@@ -35,4 +36,17 @@ export async function runChecks(checks: Record<string, Check>): Promise<Record<s
     Object.entries(checks).map(async ([name, check]) => [name, await check()] as const),
   );
   return Object.fromEntries(entries);
+}
+
+/** Whether the context's services answer: PostgreSQL, ClickHouse, Redis, Kafka. */
+export function dependencyChecks(ctx: AppContext): Record<string, Check> {
+  return {
+    postgres: probe("PostgreSQL", () => ctx.pg.query("SELECT 1")),
+    clickhouse: probe("ClickHouse", async () => {
+      const r = await ctx.clickhouse.ping();
+      if (!r.success) throw r.error;
+    }),
+    redis: probe("Redis", () => ctx.redis.ping()),
+    kafka: probe("Kafka", () => ctx.admin.describeCluster()),
+  };
 }

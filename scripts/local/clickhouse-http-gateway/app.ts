@@ -16,6 +16,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
+import type { Part } from "../../../origin/src/lifecycle.ts";
 import type { GatewayConfig } from "./config.ts";
 import { ChdbSession, SessionInDoubtTimeout } from "./engine.ts";
 import { ClickHouseException, chError, formatExceptionText } from "./errors.ts";
@@ -28,7 +29,8 @@ import { analyzeSql } from "./sql.ts";
 const WATCHDOG_GRACE_MS = 2000;
 const DEFAULT_FORMAT = "TabSeparated";
 
-export interface ClickHouseGateway {
+/** A lifecycle part (origin/src/lifecycle.ts), so `runProcess` runs it like the origin's parts. */
+export interface ClickHouseGateway extends Part {
   readonly app: Hono;
   /** Opens the chDB sessions and listens on config.host:config.port (0 = a free port). */
   start(): Promise<{ port: number; url: string }>;
@@ -305,8 +307,10 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
   );
 
   return {
+    name: "clickhouse-gateway",
     app,
     stats: () => ({ pool: pool?.stats(), inFlight }),
+    health: () => ({ ok: server !== undefined && !draining, detail: { pool: pool?.stats(), inFlight } }),
     async start() {
       mkdirSync(config.dataDir, { recursive: true });
       pool = new SessionPool<ChdbSession>({

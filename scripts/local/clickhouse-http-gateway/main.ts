@@ -3,8 +3,14 @@
  * the default ClickHouse of the local stack. Reads config once, serves until SIGTERM/SIGINT, then
  * drains in-flight queries and closes the chDB sessions.
  */
-import { runService } from "../../../origin/src/run-service.ts";
+import { runProcess } from "../../../origin/src/lifecycle.ts";
 import { createClickHouseGateway } from "./app.ts";
 import { readGatewayConfig } from "./config.ts";
 
-await runService("clickhouse-gateway", () => readGatewayConfig(), createClickHouseGateway);
+await runProcess(
+  "clickhouse-gateway",
+  () => readGatewayConfig(),
+  (config, log, lifecycle) => {
+    lifecycle.add(createClickHouseGateway(config, log));
+  },
+);

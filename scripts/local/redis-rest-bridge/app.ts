@@ -15,6 +15,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import { ApiError, CONTRACT_VERSION, SERVICE_NAME } from "../../../edge/core/index.ts";
+import type { Part } from "../../../origin/src/lifecycle.ts";
 import type { BridgeConfig } from "./config.ts";
 import { parseCommandBody, parseCommandListBody, type ResponseEncoding, responseEncodingOf } from "./encoding.ts";
 import { BridgeExecutor } from "./executor.ts";
@@ -27,7 +28,8 @@ const HEALTH_PING_TIMEOUT_MS = 1000;
 /** Log at most this many command names per request (a pipeline may hold thousands). */
 const LOGGED_COMMANDS = 20;
 
-export interface RedisBridge {
+/** A lifecycle part (origin/src/lifecycle.ts), so `runProcess` runs it like the origin's parts. */
+export interface RedisBridge extends Part {
   readonly app: Hono<BridgeEnv>;
   /** Listens on config.host:config.port (0 = a free port) once Redis answered or 2 s passed. */
   start(): Promise<{ port: number; url: string }>;
@@ -190,7 +192,9 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
   let stopping: Promise<void> | null = null;
 
   return {
+    name: "redis-bridge",
     app,
+    health: () => ({ ok: server !== null && stopping === null, detail: pool.stats() }),
     async start() {
       if (!(await pool.waitReady(2000))) {
         log.warn({ redis: redactUrl(config.redisUrl) }, "Redis is not answering yet; serving 503s until it does");
