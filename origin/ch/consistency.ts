@@ -18,7 +18,7 @@ interface Spec {
 }
 
 const T = ["created_at", "updated_at", "deleted_at"];
-export const CONSISTENCY_SPECS: Record<CdcTable, Spec> = {
+const CONSISTENCY_SPECS: Record<CdcTable, Spec> = {
   users: { key: ["id"], cols: ["handle", "display_name", "bio"], times: T },
   posts: { key: ["id"], cols: ["author_id", "text"], times: T },
   follows: { key: ["follower_id", "followee_id"], cols: [], times: T },

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ClickHouseClient } from "@clickhouse/client";
 
-export const CLICKHOUSE_SQL_DIR = join(import.meta.dirname, "../../clickhouse");
+const CLICKHOUSE_SQL_DIR = join(import.meta.dirname, "../../clickhouse");
 
 export interface ChMigration {
   version: string;

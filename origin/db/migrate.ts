@@ -22,10 +22,10 @@ export interface MigrateResult {
 }
 
 /** Default folder of the project's migrations. */
-export const MIGRATIONS_DIR = join(import.meta.dirname, "migrations");
+const MIGRATIONS_DIR = join(import.meta.dirname, "migrations");
 const LOCK_KEY = 7_302_811_455; // arbitrary, fixed: identifies "edge-feed migrations" in pg_locks
 
-export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith(".sql"))
     .sort();

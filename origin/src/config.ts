@@ -108,7 +108,7 @@ const schema = z.object({
   WARM_TOP_USERS: z.coerce.number().int().min(1).default(100),
   /** Redis over TCP (the origin runs in the data region). Default redis://127.0.0.1:6379. */
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
-  /** The Redis stream the relay reads (the edge's EVENTS_STREAM). Default events:ingest. */
+  /** The Redis stream the relay reads (the edge's EVENTS_STREAM_KEY). Default events:ingest. */
   RELAY_STREAM: z.string().min(1).default(EVENTS_STREAM_KEY),
   /** The relay takes over entries another relay left pending this long. Default 30000 ms. */
   RELAY_CLAIM_IDLE_MS: z.coerce.number().int().min(100).default(30_000),

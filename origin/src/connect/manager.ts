@@ -21,10 +21,7 @@ import {
   renderConnector,
 } from "./render.ts";
 
-export const CONNECTOR_TEMPLATE_PATH = join(
-  import.meta.dirname,
-  "../../../connectors/debezium-postgres-connector.json",
-);
+const CONNECTOR_TEMPLATE_PATH = join(import.meta.dirname, "../../../connectors/debezium-postgres-connector.json");
 const REQUEST_TIMEOUT_MS = 10_000;
 
 export class ConnectError extends Error {
@@ -39,10 +36,7 @@ export class ConnectError extends Error {
 }
 
 /** Renders the connector template from the origin's configuration. */
-export function connectorFromConfig(
-  cdc: OriginConfig["cdc"],
-  templatePath = CONNECTOR_TEMPLATE_PATH,
-): ConnectorTemplate {
+function connectorFromConfig(cdc: OriginConfig["cdc"], templatePath = CONNECTOR_TEMPLATE_PATH): ConnectorTemplate {
   const template = JSON.parse(readFileSync(templatePath, "utf8")) as ConnectorTemplate;
   return renderConnector(template, {
     CDC_CONNECTOR_NAME: cdc.connectorName,

@@ -265,7 +265,7 @@ function fieldValue(fields: string[], name: string): string | undefined {
 }
 
 /** Kafka key = user id, so one user's events stay ordered on one partition. */
-export function userIdOf(json: string): string | null {
+function userIdOf(json: string): string | null {
   try {
     const v = JSON.parse(json) as { user_id?: unknown };
     return typeof v.user_id === "string" ? v.user_id : null;

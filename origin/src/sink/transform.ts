@@ -190,7 +190,7 @@ export function countable(r: EventRow): CountableEvent {
 
 export const ZERO_UUID = "00000000-0000-0000-0000-000000000000";
 
-/** Parses a Kafka message value as JSON; undefined for an empty value (tombstone). */
+/** Parses a Kafka message value as JSON; null for an empty value (tombstone). */
 export function parseJson(buf: Buffer | null): unknown {
   if (buf === null || buf.length === 0) return null;
   try {
