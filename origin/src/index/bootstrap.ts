@@ -28,13 +28,13 @@ export const BOOTSTRAP_SQL = {
             toUnixTimestamp64Milli(created_at) AS created_ms
           FROM posts_current
           WHERE deleted_at IS NULL AND created_at >= now64(3) - toIntervalMillisecond({window_ms:UInt64})`,
-  likes: `SELECT toString(post_id) AS pid, toString(user_id) AS rec FROM likes_current
-          WHERE deleted_at IS NULL AND post_id IN (${WINDOW_POSTS})`,
-  comments: `SELECT toString(post_id) AS pid, toString(id) AS rec FROM comments_current
-             WHERE deleted_at IS NULL AND post_id IN (${WINDOW_POSTS})`,
+  // Records of every interaction, not only on the window's posts: a change the updater replays
+  // after the bootstrap (one ClickHouse already holds) must find its record and be a no-op.
+  likes: `SELECT toString(post_id) AS pid, toString(user_id) AS rec FROM likes_current WHERE deleted_at IS NULL`,
+  comments: `SELECT toString(post_id) AS pid, toString(id) AS rec FROM comments_current WHERE deleted_at IS NULL`,
   sharesClicks: `SELECT toString(post_id) AS pid, toString(user_id) AS rec, toString(type) AS kind
                  FROM event_counted_keys FINAL
-                 WHERE type IN ('share', 'click') AND post_id IN (${WINDOW_POSTS})`,
+                 WHERE type IN ('share', 'click') AND first_at >= now64(3) - toIntervalSecond({post_ttl_s:UInt64})`,
   impressions: `SELECT toString(post_id) AS pid, sum(impressions) AS n FROM post_totals
                 WHERE post_id IN (${WINDOW_POSTS}) GROUP BY post_id HAVING n > 0`,
   follows: `SELECT toString(follower_id) AS a, toString(followee_id) AS b FROM follows_current WHERE deleted_at IS NULL`,
@@ -47,21 +47,27 @@ export const BOOTSTRAP_SQL = {
             HAVING sum(followers) > 0 ORDER BY sum(followers) DESC, author_id LIMIT {n:UInt32}`,
 } as const;
 
-/** One post as the index holds it, with the records of what counted on it. */
-export interface PostState {
-  authorId: string;
-  createdMs: number;
-  text: string;
+/** Records of what counted on one post. */
+export interface PostRecords {
   likes: string[];
   comments: string[];
   shares: string[];
   clicks: string[];
+}
+
+/** One post of the window as the index holds it, with the records of what counted on it. */
+export interface PostState extends PostRecords {
+  authorId: string;
+  createdMs: number;
+  text: string;
   impressions: number;
 }
 
 export interface IndexState {
   /** Post id → state, at most INDEX_POSTS_PER_AUTHOR newest per author. */
   posts: Map<string, PostState>;
+  /** Records on posts outside the window (their post hashes hold only these). */
+  otherRecords: Map<string, PostRecords>;
   followees: Map<string, Set<string>>;
   blocksOut: Map<string, Set<string>>;
   blocksIn: Map<string, Set<string>>;
@@ -91,10 +97,18 @@ const addTo = (m: Map<string, Set<string>>, k: string, v: string) => {
 
 /** What the index should hold, read from ClickHouse (streamed). */
 export async function readIndexState(ch: ClickHouseClient): Promise<IndexState> {
-  const params = { window_ms: INDEX_POST_WINDOW_MS, n: POPULAR_AUTHORS };
+  const params = { window_ms: INDEX_POST_WINDOW_MS, n: POPULAR_AUTHORS, post_ttl_s: INDEX_POST_TTL_S };
   const each = async <T>(query: string, fn: (row: T) => void) => {
     const rs = await ch.query({ query, query_params: params, format: "JSONEachRow" });
     for await (const rows of rs.stream<T>()) for (const r of rows) fn(r.json());
+  };
+  const otherRecords = new Map<string, PostRecords>();
+  const recordsOf = (pid: string): PostRecords => {
+    const p = all.get(pid) ?? otherRecords.get(pid);
+    if (p) return p;
+    const r: PostRecords = { likes: [], comments: [], shares: [], clicks: [] };
+    otherRecords.set(pid, r);
+    return r;
   };
   const all = new Map<string, PostState>();
   await each<{ pid: string; aid: string; body: string; created_ms: string }>(BOOTSTRAP_SQL.posts, (r) => {
@@ -109,11 +123,11 @@ export async function readIndexState(ch: ClickHouseClient): Promise<IndexState> 
       impressions: 0,
     });
   });
-  await each<{ pid: string; rec: string }>(BOOTSTRAP_SQL.likes, (r) => all.get(r.pid)?.likes.push(r.rec));
-  await each<{ pid: string; rec: string }>(BOOTSTRAP_SQL.comments, (r) => all.get(r.pid)?.comments.push(r.rec));
+  await each<{ pid: string; rec: string }>(BOOTSTRAP_SQL.likes, (r) => recordsOf(r.pid).likes.push(r.rec));
+  await each<{ pid: string; rec: string }>(BOOTSTRAP_SQL.comments, (r) => recordsOf(r.pid).comments.push(r.rec));
   await each<{ pid: string; rec: string; kind: string }>(BOOTSTRAP_SQL.sharesClicks, (r) => {
-    const p = all.get(r.pid);
-    if (p) (r.kind === "share" ? p.shares : p.clicks).push(r.rec);
+    const p = recordsOf(r.pid);
+    (r.kind === "share" ? p.shares : p.clicks).push(r.rec);
   });
   await each<{ pid: string; n: string }>(BOOTSTRAP_SQL.impressions, (r) => {
     const p = all.get(r.pid);
@@ -130,10 +144,12 @@ export async function readIndexState(ch: ClickHouseClient): Promise<IndexState> 
   for (const list of byAuthor.values()) {
     list.sort((x, y) => y[1].createdMs - x[1].createdMs || (x[0] < y[0] ? 1 : -1));
     for (const [pid, s] of list.slice(0, INDEX_POSTS_PER_AUTHOR)) posts.set(pid, s);
+    for (const [pid, s] of list.slice(INDEX_POSTS_PER_AUTHOR)) otherRecords.set(pid, s);
   }
 
   const state: IndexState = {
     posts,
+    otherRecords,
     followees: new Map(),
     blocksOut: new Map(),
     blocksIn: new Map(),
@@ -164,6 +180,16 @@ export function authorFields(postId: string, s: PostState): Record<string, strin
   if (s.comments.length) out[`${postId}:c`] = String(s.comments.length);
   if (shares) out[`${postId}:s`] = String(shares);
   if (s.impressions) out[`${postId}:i`] = String(s.impressions);
+  return out;
+}
+
+/** The post hash's record fields (`l:{user}`, `c:{comment}`, `s:{user}`, `k:{user}`). */
+function recordFields(r: PostRecords): string[] {
+  const out: string[] = [];
+  for (const u of r.likes) out.push(`l:${u}`, "1");
+  for (const c of r.comments) out.push(`c:${c}`, "1");
+  for (const u of r.shares) out.push(`s:${u}`, "1");
+  for (const u of r.clicks) out.push(`k:${u}`, "1");
   return out;
 }
 
@@ -224,6 +250,15 @@ export async function writeIndexState(
   }
   for (const [ak, at] of authorExpire) p.expireat(ak, at);
   queued += authorExpire.size;
+  for (const [pid, r] of state.otherRecords) {
+    const fields = recordFields(r);
+    if (fields.length === 0) continue;
+    p.del(keys.post(pid))
+      .hset(keys.post(pid), ...fields)
+      .expire(keys.post(pid), INDEX_POST_TTL_S);
+    queued += 3;
+    await flush();
+  }
   await flush(true);
 
   const sets = async (m: Map<string, Set<string>>, key: (u: string) => string) => {

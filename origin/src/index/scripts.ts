@@ -82,11 +82,12 @@ if live then changed = redis.call('HSETNX', pk, field, '1') else changed = redis
 if changed == 0 then return 0 end
 if redis.call('TTL', pk) == -1 then redis.call('EXPIRE', pk, ttl) end
 local delta = live and 1 or -1
+-- A count that reaches zero leaves its hash, as if it had never been.
 if redis.call('HGET', pk, 'd') ~= '1' and redis.call('HEXISTS', ak, pid) == 1 then
-  redis.call('HINCRBY', ak, pid .. ':' .. kind, delta)
+  if redis.call('HINCRBY', ak, pid .. ':' .. kind, delta) <= 0 then redis.call('HDEL', ak, pid .. ':' .. kind) end
 end
 if actor ~= author then
-  redis.call('HINCRBY', af, author, delta)
+  if redis.call('HINCRBY', af, author, delta) <= 0 then redis.call('HDEL', af, author) end
   redis.call('HSET', af, '_b', now)
 end
 return delta

@@ -110,21 +110,23 @@ export class ServingIndex implements Part {
     return admin.fetchOffsets({ groupId, topics });
   }
 
-  /** Sets the updater group's offsets to the sink's (where it has any; the rest start at the beginning). */
+  /**
+   * Sets the updater group's offsets to the sink's, partition by partition; where the sink has
+   * none yet, to the beginning (ClickHouse then holds nothing from that partition either).
+   */
   private async startFrom(admin: Admin, offsets: Awaited<ReturnType<ServingIndex["committedOffsets"]>>) {
-    const groupId = this.opts.groupId ?? "serving-index";
+    const entries: { topic: string; partition: number; offset: string }[] = [];
     for (const { topic, partitions } of offsets) {
-      const known = partitions.filter((p) => Number(p.offset) >= 0);
-      if (known.length) {
-        await admin.setOffsets({
-          groupId,
+      const low = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.low]));
+      for (const p of partitions) {
+        entries.push({
           topic,
-          partitions: known.map((p) => ({ partition: p.partition, offset: p.offset })),
+          partition: p.partition,
+          offset: Number(p.offset) >= 0 ? p.offset : (low.get(p.partition) ?? "0"),
         });
-      } else {
-        await admin.resetOffsets({ groupId, topic, earliest: true }).catch(() => {});
       }
     }
+    await commitGroupOffsets(this.kafka, this.opts.groupId ?? "serving-index", entries);
   }
 
   async stop(): Promise<void> {
@@ -144,5 +146,34 @@ export class ServingIndex implements Part {
         updater: this.updater?.stats,
       },
     };
+  }
+}
+
+/**
+ * Commits offsets for a consumer group that has no running member, all topics at once: what
+ * kafkajs's admin.setOffsets does per topic (a paused consumer that seeks, with auto-commit,
+ * then stops at its first fetch), in one group join instead of one per topic.
+ */
+export async function commitGroupOffsets(
+  kafka: Kafka,
+  groupId: string,
+  entries: { topic: string; partition: number; offset: string }[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  const topics = [...new Set(entries.map((e) => e.topic))];
+  const consumer = kafka.consumer({ groupId });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      consumer.on(consumer.events.FETCH, () => {
+        consumer.stop().then(resolve, reject);
+      });
+      consumer.run({ eachBatchAutoResolve: false, eachBatch: async () => {} }).catch(reject);
+      consumer.pause(topics.map((topic) => ({ topic })));
+      for (const e of entries) consumer.seek(e);
+    });
+  } finally {
+    await consumer.disconnect().catch(() => {});
   }
 }
