@@ -92,7 +92,7 @@ export function pageFromReplies(
   itemReplies: unknown,
 ): { meta: SnapshotMeta; items: RankedItem[]; next: FeedCursor | null } {
   const meta = parse<SnapshotMeta>(metaReply);
-  if (!meta || meta.v !== 2 || meta.rankingId !== cursor.rankingId) {
+  if (meta?.v !== 2 || meta.rankingId !== cursor.rankingId) {
     throw new SnapshotError("expired", "this feed cursor has expired; start again without a cursor");
   }
   if (meta.viewerId !== viewerId) throw new SnapshotError("foreign", "this feed cursor belongs to another user");
