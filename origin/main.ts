@@ -2,13 +2,16 @@
  * Origin entry point: wires the parts this instance runs (ORIGIN_PARTS) from one app context.
  * Building clients is context.ts's, running parts lifecycle.ts's; this file only connects them.
  */
-import { EVENTS_TOPIC } from "../edge/core/index.ts";
+import { EVENTS_TOPIC, indexKeys } from "../edge/core/index.ts";
 import { invalidateKeys } from "./src/cache.ts";
 import { readConfig } from "./src/config.ts";
 import { grantCdcAccess } from "./src/connect/grant.ts";
 import { ConnectorManager } from "./src/connect/manager.ts";
 import { createContext } from "./src/context.ts";
 import { createOriginApp, httpServerPart } from "./src/http.ts";
+import { refreshAffinity, refreshPopularAuthors } from "./src/index/refresh.ts";
+import { ServingIndex } from "./src/index/serving-index.ts";
+import { IndexWriter } from "./src/index/writer.ts";
 import { generateHotPosts, generateSuggestions, warmFeeds } from "./src/jobs/generators.ts";
 import { JobGroup, PeriodicJob } from "./src/jobs/periodic.ts";
 import { runProcess } from "./src/lifecycle.ts";
@@ -51,6 +54,17 @@ await runProcess(
       metrics.watch({ sink });
     }
 
+    const keys = indexKeys(config.index.namespace);
+    if (config.parts.includes("index")) {
+      lifecycle.add(
+        new ServingIndex(ctx.kafka, ctx.clickhouse, ctx.redis, keys, log.child({ part: "index" }), {
+          groupId: config.index.groupId,
+          topicNamespace: config.kafka.topicNamespace,
+          sinkGroupId: config.sinkGroupId,
+        }),
+      );
+    }
+
     // The context builds the relay's own clients only when ORIGIN_PARTS has the relay.
     if (ctx.relay) {
       const relay = lifecycle.add(
@@ -65,13 +79,21 @@ await runProcess(
     }
 
     if (config.parts.includes("jobs")) {
-      const deps = { ch: ctx.clickhouse, redis: ctx.redis };
+      const deps = { ch: ctx.clickhouse, redis: ctx.redis, keys };
+      const writer = new IndexWriter(ctx.redis, keys);
       const jobLog = log.child({ part: "jobs" });
       const { jobs } = config;
       const group = lifecycle.add(
         new JobGroup([
           new PeriodicJob(
-            { name: "hot-posts", intervalMs: jobs.hotPostsMs, run: () => generateHotPosts(deps) },
+            {
+              name: "hot-posts",
+              intervalMs: jobs.hotPostsMs,
+              run: async () => ({
+                ...(await generateHotPosts(deps)),
+                popular: await refreshPopularAuthors(ctx.clickhouse, ctx.redis, keys),
+              }),
+            },
             ctx.redis,
             jobLog,
           ),
@@ -88,7 +110,16 @@ await runProcess(
             {
               name: "feed-warmer",
               intervalMs: jobs.warmMs,
-              run: (signal) => warmFeeds(deps, { topUsers: jobs.warmTopUsers, intervalMs: jobs.warmMs, signal }),
+              run: (signal) => warmFeeds(deps, { topUsers: jobs.warmTopUsers, signal }),
+            },
+            ctx.redis,
+            jobLog,
+          ),
+          new PeriodicJob(
+            {
+              name: "index-affinity",
+              intervalMs: jobs.affinityMs,
+              run: (signal) => refreshAffinity(ctx.clickhouse, writer, { signal }),
             },
             ctx.redis,
             jobLog,

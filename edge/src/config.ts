@@ -54,6 +54,8 @@ export interface EdgeConfig {
   corsOrigins: "*" | string[];
   events: { stream: string; rateLimit: RateLimit };
   ranking: RankingOptions;
+  /** The serving index's key namespace (indexKeys); "" in production. */
+  index: { namespace: string };
 }
 
 const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
@@ -118,6 +120,12 @@ const schema = z.object({
   RANK_WEIGHT_FRESHNESS: variable(weight()),
   RANK_WEIGHT_ENGAGEMENT: variable(weight()),
   RANK_WEIGHT_AFFINITY: variable(weight()),
+  INDEX_NAMESPACE: variable(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{0,64}$/, "must be up to 64 letters, digits or _.:-")
+      .default(""),
+  ),
 });
 
 /** Every binding of Env has a schema entry: one added to Env alone fails the typecheck here. */
@@ -152,6 +160,7 @@ export function parseEdgeConfig(env: Partial<Record<keyof Env, unknown>>): EdgeC
             .map((o) => o.trim())
             .filter(Boolean),
     events: { stream: e.EVENTS_STREAM, rateLimit: e.EVENTS_RATE_LIMIT },
+    index: { namespace: e.INDEX_NAMESPACE },
     // The schema already refused bad weights; parseWeights owns the defaults.
     ranking: {
       weights: parseWeights({

@@ -42,6 +42,8 @@ export interface Env {
   RANK_WEIGHT_FRESHNESS?: string;
   RANK_WEIGHT_ENGAGEMENT?: string;
   RANK_WEIGHT_AFFINITY?: string;
+  /** Prefix of every serving-index key (the origin's INDEX_NAMESPACE). Default "". */
+  INDEX_NAMESPACE?: string;
   /** Per-call timeout to Redis, ms. Default 300. */
   REDIS_TIMEOUT_MS?: string;
   /** Per-query timeout to ClickHouse, ms. Default 1500. */

@@ -83,19 +83,28 @@ const schema = z.object({
   STARTUP_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
   /**
    * Which long-running parts this process runs, comma separated, from: http, connector, sink,
-   * relay, jobs (the three generators). Default all of them. (Several origins may run side by side; the sink and the relay
+   * index (the serving index: bootstrap and updater), relay, jobs (the generators). Default all of them. (Several origins may run side by side; the sink and the relay
    * share work through consumer groups.)
    */
   ORIGIN_PARTS: z
     .string()
-    .default("http,connector,sink,relay,jobs")
+    .default("http,connector,sink,index,relay,jobs")
     .transform((s) =>
       s
         .split(",")
         .map((p) => p.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(["http", "connector", "sink", "relay", "jobs"]))),
+    .pipe(z.array(z.enum(["http", "connector", "sink", "index", "relay", "jobs"]))),
+  /** Prefix of every serving-index key (the edge's INDEX_NAMESPACE). Default "". */
+  INDEX_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{0,64}$/, "must be up to 64 letters, digits or _.:-")
+    .default(""),
+  /** The index updater's consumer group. Default serving-index. */
+  INDEX_GROUP_ID: z.string().min(1).default("serving-index"),
+  /** How often affinity in the index is refreshed from ClickHouse. Default 600000 ms. */
+  AFFINITY_REFRESH_INTERVAL_MS: z.coerce.number().int().min(1000).default(600_000),
   /** HotPostGenerator interval. Default 60000 ms. */
   HOT_POSTS_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
   /** SuggestedUsersGenerator interval. Default 300000 ms. */
@@ -149,8 +158,16 @@ export type OriginConfig = {
     watchIntervalMs: number;
   };
   startupTimeoutMs: number;
-  parts: ("http" | "connector" | "sink" | "relay" | "jobs")[];
-  jobs: { hotPostsMs: number; suggestMs: number; suggestMaxUsers: number; warmMs: number; warmTopUsers: number };
+  parts: ("http" | "connector" | "sink" | "index" | "relay" | "jobs")[];
+  jobs: {
+    hotPostsMs: number;
+    suggestMs: number;
+    suggestMaxUsers: number;
+    warmMs: number;
+    warmTopUsers: number;
+    affinityMs: number;
+  };
+  index: { namespace: string; groupId: string };
   redisUrl: string;
   relayBatchSize: number;
   relayStream: string;
@@ -212,7 +229,9 @@ export function readConfig(env: Record<string, string | undefined> = process.env
       suggestMaxUsers: e.SUGGEST_MAX_USERS,
       warmMs: e.WARM_INTERVAL_MS,
       warmTopUsers: e.WARM_TOP_USERS,
+      affinityMs: e.AFFINITY_REFRESH_INTERVAL_MS,
     },
+    index: { namespace: e.INDEX_NAMESPACE, groupId: e.INDEX_GROUP_ID },
     redisUrl: e.REDIS_URL,
     relayBatchSize: e.RELAY_BATCH_SIZE,
     relayStream: e.RELAY_STREAM,

@@ -8,10 +8,10 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   chDateTime64,
-  type FeedCacheEntry,
-  feedKey,
-  lastFeedKey,
+  indexKeys,
   type RankedItem,
+  snapshotKey,
+  snapshotPointerKey,
   suggestionsFromRows,
   suggestKey,
 } from "../../edge/core/index.ts";
@@ -173,10 +173,13 @@ describe("generators on a seeded dataset", () => {
     }
   });
 
-  it("feed warmer: the followees' recent posts, minus the viewer's own, ranked like the edge", async () => {
+  it("feed warmer: the followees' recent posts, minus the viewer's own, ranked like the edge, saved as the viewer's newest snapshot", async () => {
     const viewer = users[1] as string;
-    const entry: FeedCacheEntry = await warmFeed({ ch: h.ch, redis }, viewer);
-    touched.push(feedKey(viewer), lastFeedKey(viewer));
+    // A namespace with no index: the warmer takes the ClickHouse path, as the edge would.
+    const snapshot = await warmFeed({ ch: h.ch, redis, keys: indexKeys(`t${h.id}:`) }, viewer);
+    const entry = snapshot;
+    expect(snapshot.meta.path).toBe("clickhouse");
+    touched.push(snapshotKey(snapshot.meta.rankingId), snapshotPointerKey(viewer));
     const follow = await h.pg.query<{ id: string }>(
       `SELECT p.id FROM posts p JOIN follows f ON f.followee_id = p.author_id AND f.follower_id = $1 AND f.deleted_at IS NULL
        WHERE p.deleted_at IS NULL AND p.created_at >= now() - interval '72 hours' AND p.author_id <> $1`,
@@ -186,7 +189,9 @@ describe("generators on a seeded dataset", () => {
     const fromFollow = entry.items.filter((i) => i.source === "follow").map((i) => i.postId);
     expect(new Set(fromFollow)).toEqual(followIds);
     expect(entry.items.every((i) => i.authorId !== viewer)).toBe(true);
-    const cached = JSON.parse((await redis.get(feedKey(viewer))) as string) as FeedCacheEntry;
-    expect(cached.items.map((i) => i.postId)).toEqual(entry.items.map((i) => i.postId));
+    const pointer = JSON.parse((await redis.get(snapshotPointerKey(viewer))) as string) as { rankingId: string };
+    expect(pointer.rankingId).toBe(snapshot.meta.rankingId);
+    const stored = await redis.lrange(snapshotKey(pointer.rankingId), 1, -1);
+    expect(stored.map((i) => (JSON.parse(i) as { postId: string }).postId)).toEqual(entry.items.map((i) => i.postId));
   });
 });

@@ -1,31 +1,53 @@
 /**
- * GET /api/v1/feed as a pipeline: cache → (on a miss) one ClickHouse round trip in parallel with
- * the viewer's seen set → pure ranking → cache write in waitUntil → the page. Every outbound call
- * has a timeout; a failed ClickHouse call falls back to the last ranking, else trending, marked
- * STALE.
+ * GET /api/v1/feed as a pipeline over the serving index (README "Read path"):
+ * - a cursor pages its own snapshot: one round trip (the page, the snapshot's metadata and a
+ *   longer TTL); a cursor that names no snapshot of this viewer is a 400, never a rebuild;
+ * - a request without a cursor reads the viewer's index keys (round trip 1) and, unless the
+ *   viewer's newest snapshot is under SNAPSHOT_REUSE_MS old, the posts of the authors its
+ *   sources need (round trip 2), ranks with the pure code and saves the ranking as a new
+ *   immutable snapshot (in waitUntil); the page is served from memory;
+ * - when the index is not ready (not bootstrapped, flushed) the candidates come from the one
+ *   ClickHouse query (the cold path, named in Server-Timing); when that fails too, the viewer's
+ *   last snapshot, else trending, marked STALE.
+ * Every outbound call has a timeout (the clients').
  */
 import type { ClickHouseClient } from "@clickhouse/client-web";
 import type { Redis } from "@upstash/redis/cloudflare";
 import {
   ApiError,
+  assembleCandidates,
+  authorReads,
+  authorsToRead,
+  buildRanking,
+  type CandidatePort,
   type CandidateRowLike,
-  candidatesFromRows,
-  FEED_TTL_S,
-  type FeedCacheEntry,
+  type Command,
+  candidatesFromQuery,
+  FEED_CANDIDATES_SQL,
+  FEED_QUERY_LIMITS,
   type FeedCursor,
-  feedKey,
   feedVersionKey,
-  HOT_POSTS_KEY,
-  LAST_FEED_TTL_S,
-  lastFeedKey,
-  newRankingId,
+  type IndexKeys,
+  nextCursor,
+  type PipelineExec,
+  pageFromReplies,
+  pageRange,
+  parseViewerState,
+  pointerOf,
   type RankedItem,
   type RankingOptions,
-  rankFeed,
+  reusable,
+  SNAPSHOT_PAGING_TTL_S,
+  SNAPSHOT_TTL_S,
+  type Snapshot,
+  SnapshotError,
+  type SnapshotPointer,
   seenKey,
-  servedIds,
+  snapshotElements,
+  snapshotKey,
+  snapshotPointerKey,
+  viewerReads,
 } from "../../core/index.ts";
-import { FEED_CANDIDATES_SQL, FEED_QUERY_LIMITS } from "../../core/sql.ts";
 
 export type CacheOutcome = "HIT" | "MISS" | "STALE";
 
@@ -38,142 +60,213 @@ export interface Timing {
 export interface FeedDeps {
   redis: Redis;
   clickhouse: ClickHouseClient;
+  keys: IndexKeys;
   ranking: RankingOptions;
   now: () => number;
   waitUntil: (p: Promise<unknown>) => void;
   log: Record<string, unknown>;
 }
 
-export interface FeedResult {
-  entry: FeedCacheEntry;
-  offset: number;
+export interface FeedPage {
+  items: RankedItem[];
+  next: FeedCursor | null;
   cache: CacheOutcome;
   timings: Timing[];
 }
 
-async function timed<T>(timings: Timing[], name: string, fn: () => Promise<T>): Promise<T> {
+async function timed<T>(timings: Timing[], name: string, fn: () => Promise<T>, desc?: string): Promise<T> {
   const t0 = performance.now();
   try {
     return await fn();
   } finally {
-    timings.push({ name, ms: performance.now() - t0 });
+    timings.push({ name, ms: performance.now() - t0, ...(desc ? { desc } : {}) });
   }
 }
 
-/**
- * Reads the fresh ranking and the feed version in one round trip (auto-pipelined). A fresh
- * ranking recorded under an older version was invalidated: it reads as a miss. Redis trouble
- * reads as a miss too.
- */
-async function readCache(deps: FeedDeps, userId: string): Promise<{ fresh: FeedCacheEntry | null; ver: number }> {
-  try {
-    const [fresh, ver] = await Promise.all([
-      deps.redis.get<FeedCacheEntry>(feedKey(userId)),
-      deps.redis.get<number>(feedVersionKey(userId)),
-    ]);
-    const v = Number(ver ?? 0);
-    return { fresh: fresh?.v === 1 && (fresh.ver ?? 0) === v ? fresh : null, ver: v };
-  } catch (err) {
-    deps.log.redis_error = String(err);
-    return { fresh: null, ver: 0 };
-  }
-}
-
-/** The long-lived copy, read only off the hit path: for paging an expired ranking or degrading. */
-async function readLast(deps: FeedDeps, userId: string): Promise<FeedCacheEntry | null> {
-  try {
-    const last = await deps.redis.get<FeedCacheEntry>(lastFeedKey(userId));
-    return last?.v === 1 ? last : null;
-  } catch {
-    return null;
-  }
-}
-
-export async function buildRanking(
-  deps: Pick<FeedDeps, "redis" | "clickhouse" | "ranking" | "now" | "log">,
-  userId: string,
-  excluded: string[],
-  timings: Timing[],
-  ver = 0,
-): Promise<FeedCacheEntry> {
-  const [rows, seen] = await Promise.all([
-    timed(timings, "ch", async () => {
-      const rs = await deps.clickhouse.query({
-        query: FEED_CANDIDATES_SQL,
-        query_params: { viewer: userId, ...FEED_QUERY_LIMITS },
-        format: "JSONEachRow",
-      });
-      return rs.json<CandidateRowLike>();
-    }),
-    timed(timings, "seen", async () => {
-      try {
-        return await deps.redis.zrange<string[]>(seenKey(userId), 0, -1);
-      } catch (err) {
-        deps.log.seen_error = String(err); // rank without it rather than fail
-        return [] as string[];
+/** Runs plain commands as one Upstash pipeline (one HTTP round trip). */
+export function upstashExec(redis: Redis): PipelineExec {
+  return async (commands: Command[]) => {
+    if (commands.length === 0) return [];
+    const p = redis.pipeline();
+    for (const [verb, key, ...args] of commands) {
+      switch (verb) {
+        case "GET":
+          p.get(key as string);
+          break;
+        case "SMEMBERS":
+          p.smembers(key as string);
+          break;
+        case "HGETALL":
+          p.hgetall(key as string);
+          break;
+        case "ZRANGE":
+          p.zrange(key as string, Number(args[0]), Number(args[1]));
+          break;
+        case "SMISMEMBER":
+          p.smismember(key as string, args);
+          break;
+        case "LINDEX":
+          p.lindex(key as string, Number(args[0]));
+          break;
+        case "LRANGE":
+          p.lrange(key as string, Number(args[0]), Number(args[1]));
+          break;
+        case "EXPIRE":
+          p.expire(key as string, Number(args[0]));
+          break;
+        default:
+          throw new Error(`upstashExec: unsupported command ${verb}`);
       }
-    }),
-  ]);
-  const t0 = performance.now();
-  const { bySource, blockedAuthorIds } = candidatesFromRows(rows);
-  const items = rankFeed(
-    bySource,
-    { viewerId: userId, blockedAuthorIds, seenPostIds: new Set(seen), servedPostIds: new Set(excluded) },
-    deps.now(),
-    deps.ranking,
-  );
-  timings.push({ name: "rank", ms: performance.now() - t0 });
-  return { v: 1, rankingId: newRankingId(), builtAtMs: deps.now(), ver, excluded, items };
+    }
+    return p.exec();
+  };
 }
 
-/** Writes the fresh (60 s) and last (24 h) copies in one round trip. */
-export function writeCache(redis: Redis, userId: string, entry: FeedCacheEntry): Promise<unknown> {
+/** A page of a snapshot in one round trip; the read also keeps the snapshot for the session. */
+async function readPage(
+  exec: PipelineExec,
+  viewerId: string,
+  cursor: FeedCursor,
+  limit: number,
+): Promise<{ items: RankedItem[]; next: FeedCursor | null }> {
+  const key = snapshotKey(cursor.rankingId);
+  const [from, to] = pageRange(cursor.offset, limit);
+  const [meta, items] = await exec([
+    ["LINDEX", key, "0"],
+    ["LRANGE", key, String(from), String(to)],
+    ["EXPIRE", key, String(SNAPSHOT_PAGING_TTL_S)],
+  ]);
+  return pageFromReplies(viewerId, cursor, limit, meta, items);
+}
+
+/** Saves a snapshot and points the viewer at it, in one round trip. */
+function saveSnapshot(redis: Redis, s: Snapshot): Promise<unknown> {
   const p = redis.pipeline();
-  p.set(feedKey(userId), entry, { ex: FEED_TTL_S });
-  p.set(lastFeedKey(userId), entry, { ex: LAST_FEED_TTL_S });
+  const key = snapshotKey(s.meta.rankingId);
+  p.rpush(key, ...snapshotElements(s));
+  p.expire(key, SNAPSHOT_TTL_S);
+  p.set(snapshotPointerKey(s.meta.viewerId), JSON.stringify(pointerOf(s.meta)), { ex: SNAPSHOT_PAGING_TTL_S });
   return p.exec();
 }
 
-export async function getFeed(deps: FeedDeps, userId: string, cursor: FeedCursor | null): Promise<FeedResult> {
+/** The ClickHouse path's candidates (the cold path): the one candidates query. */
+async function fromClickHouse(deps: FeedDeps, viewerId: string, seen: Iterable<string>) {
+  const rs = await deps.clickhouse.query({
+    query: FEED_CANDIDATES_SQL,
+    query_params: { viewer: viewerId, ...FEED_QUERY_LIMITS },
+    format: "JSONEachRow",
+  });
+  return candidatesFromQuery(await rs.json<CandidateRowLike>(), [...seen]);
+}
+
+function pageOfSnapshot(s: Snapshot, limit: number): { items: RankedItem[]; next: FeedCursor | null } {
+  const items = s.items.slice(0, limit);
+  return { items, next: nextCursor(s.meta, 0, items.length) };
+}
+
+export async function getFeed(
+  deps: FeedDeps,
+  viewerId: string,
+  cursor: FeedCursor | null,
+  limit: number,
+): Promise<FeedPage> {
   const timings: Timing[] = [];
-  const { fresh, ver } = await timed(timings, "redis", () => readCache(deps, userId));
+  const exec = upstashExec(deps.redis);
 
-  // Paging through a ranking we still have: serve it as it was, whatever changed since.
   if (cursor) {
-    if (fresh?.rankingId === cursor.rankingId) return { entry: fresh, offset: cursor.offset, cache: "HIT", timings };
-  } else if (fresh) {
-    return { entry: fresh, offset: 0, cache: "HIT", timings };
+    try {
+      const page = await timed(timings, "redis", () => readPage(exec, viewerId, cursor, limit));
+      return { ...page, cache: "HIT", timings };
+    } catch (err) {
+      if (err instanceof SnapshotError) throw new ApiError("bad_request", err.message);
+      deps.log.redis_error = String(err);
+      throw new ApiError("unavailable", "feed temporarily unavailable; retry shortly");
+    }
   }
 
-  // The cursor's ranking expired: exclude what it already served.
-  let last = cursor ? await timed(timings, "redis-last", () => readLast(deps, userId)) : undefined;
-  const excluded = cursor && last?.rankingId === cursor.rankingId ? servedIds(last, cursor.offset) : [];
-  if (cursor && last?.rankingId !== cursor.rankingId) deps.log.cursor = "ranking-gone";
+  // Round trip 1: the viewer's pointer and version with the viewer's index keys.
+  let replies: unknown[] | null = null;
   try {
-    const entry = await buildRanking(deps, userId, excluded, timings, ver);
-    deps.waitUntil(writeCache(deps.redis, userId, entry).catch((err) => (deps.log.cache_write_error = String(err))));
-    return { entry, offset: 0, cache: "MISS", timings };
+    replies = await timed(timings, "redis", () =>
+      exec([
+        ["GET", snapshotPointerKey(viewerId)],
+        ["GET", feedVersionKey(viewerId)],
+        ...viewerReads(deps.keys, viewerId, seenKey(viewerId)),
+      ]),
+    );
   } catch (err) {
-    deps.log.clickhouse_error = String(err);
+    deps.log.redis_error = String(err); // Redis down: rank from ClickHouse, without snapshots
+  }
+  const pointer = (replies?.[0] ?? null) as SnapshotPointer | null;
+  const ver = Number(replies?.[1] ?? 0);
+  const state = replies ? parseViewerState(replies.slice(2)) : null;
+  const now = deps.now();
+
+  if (replies && reusable(pointer, ver, now)) {
+    try {
+      const page = await timed(timings, "snapshot", () =>
+        readPage(exec, viewerId, { rankingId: pointer.rankingId, offset: 0 }, limit),
+      );
+      return { ...page, cache: "HIT", timings };
+    } catch (err) {
+      deps.log.reuse_error = String(err); // gone in between: build a new one
+    }
   }
 
-  // ClickHouse down or slow: the last ranking, else trending.
-  if (last === undefined) last = await readLast(deps, userId);
-  if (last) {
-    const offset = cursor && last.rankingId === cursor.rankingId ? cursor.offset : 0;
-    deps.log.fallback = "last-ranking";
-    return { entry: last, offset, cache: "STALE", timings };
+  const candidates: CandidatePort = {
+    load: async (viewer, nowMs) => {
+      if (state?.ready) {
+        const authors = authorsToRead(state);
+        const second = await exec(authorReads(deps.keys, authors));
+        return { candidates: assembleCandidates(state, authors, second, nowMs), path: "index" };
+      }
+      deps.log.path = "cold";
+      return { candidates: await fromClickHouse(deps, viewer, state?.seenPostIds ?? []), path: "clickhouse" };
+    },
+  };
+  try {
+    const snapshot = await buildRanking(
+      {
+        candidates,
+        snapshots: {
+          save: async (s) => {
+            if (!replies) return; // no Redis, no snapshot: this answer has no next page
+            deps.waitUntil(saveSnapshot(deps.redis, s).catch((e) => (deps.log.snapshot_write_error = String(e))));
+          },
+        },
+      },
+      viewerId,
+      { ranking: deps.ranking, now: () => now, ver, timings },
+    );
+    for (const t of timings) if (t.name === "ch") t.desc = "cold path";
+    const page = pageOfSnapshot(snapshot, limit);
+    return { items: page.items, next: replies ? page.next : null, cache: "MISS", timings };
+  } catch (err) {
+    deps.log.build_error = String(err);
   }
-  const hot = await deps.redis.get<RankedItem[]>(HOT_POSTS_KEY).catch(() => null);
-  if (hot?.length) {
+
+  // Neither the index nor ClickHouse: the viewer's last snapshot, else trending.
+  if (pointer) {
+    try {
+      const page = await readPage(exec, viewerId, { rankingId: pointer.rankingId, offset: 0 }, limit);
+      deps.log.fallback = "last-snapshot";
+      return { ...page, cache: "STALE", timings };
+    } catch {
+      // gone too
+    }
+  }
+  const hot = state?.trending.length ? await hotItems(deps) : [];
+  if (hot.length) {
     deps.log.fallback = "trending";
-    const items = hot.filter((i) => i.authorId !== userId);
-    return {
-      entry: { v: 1, rankingId: "trending", builtAtMs: deps.now(), excluded: [], items },
-      offset: cursor?.rankingId === "trending" ? cursor.offset : 0,
-      cache: "STALE",
-      timings,
-    };
+    return { items: hot.filter((i) => i.authorId !== viewerId).slice(0, limit), next: null, cache: "STALE", timings };
   }
   throw new ApiError("unavailable", "feed temporarily unavailable; retry shortly");
+}
+
+async function hotItems(deps: FeedDeps): Promise<RankedItem[]> {
+  try {
+    return (await deps.redis.get<RankedItem[]>(deps.keys.hotPosts)) ?? [];
+  } catch {
+    return [];
+  }
 }

@@ -11,6 +11,8 @@ import {
   acceptEvents,
   EVENT_BATCH_STREAM_FIELD,
   eventsEnvelopeSchema,
+  FEED_VERSION_TTL_S,
+  feedVersionKey,
   MAX_EVENTS_BODY_BYTES,
   rejectInvalid,
   SEEN_TTL_S,
@@ -53,6 +55,12 @@ export const eventsRoutes = new Hono<AppEnv>().post(
       p.zadd(key, first as { score: number; member: string }, ...rest);
       p.zremrangebyrank(key, 0, -(MAX_SEEN_PER_USER + 1));
       p.expire(key, SEEN_TTL_S);
+    }
+    // The viewer's own signals show in their next new session at once: a newer feed version
+    // keeps their last snapshot from being reused (see SNAPSHOT_REUSE_MS).
+    if (records.some((r) => r.type === "impression" || r.type === "share" || r.type === "click")) {
+      p.incr(feedVersionKey(userId));
+      p.expire(feedVersionKey(userId), FEED_VERSION_TTL_S);
     }
     try {
       await p.exec();

@@ -2,7 +2,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
-import { CursorError, decodeCursor, encodeCursor, pageOf, presentItem, rejectInvalid } from "../../core/index.ts";
+import { CursorError, decodeCursor, encodeCursor, indexKeys, presentItem, rejectInvalid } from "../../core/index.ts";
 import type { AppEnv } from "../env.ts";
 import { getFeed, type Timing } from "../feed/service.ts";
 import { requireUser } from "../middleware.ts";
@@ -33,7 +33,10 @@ const feedQuery = z
   .strict();
 
 export function serverTiming(timings: Timing[], totalMs: number): string {
-  return [...timings.map((t) => `${t.name};dur=${t.ms.toFixed(1)}`), `total;dur=${totalMs.toFixed(1)}`].join(", ");
+  return [
+    ...timings.map((t) => `${t.name};dur=${t.ms.toFixed(1)}${t.desc ? `;desc="${t.desc}"` : ""}`),
+    `total;dur=${totalMs.toFixed(1)}`,
+  ].join(", ");
 }
 
 export const feedRoutes = new Hono<AppEnv>().get(
@@ -49,6 +52,7 @@ export const feedRoutes = new Hono<AppEnv>().get(
       {
         redis,
         clickhouse,
+        keys: indexKeys(c.var.config.index.namespace),
         ranking: c.var.config.ranking,
         now: () => Date.now(),
         waitUntil: (p) => c.executionCtx.waitUntil(p),
@@ -56,15 +60,15 @@ export const feedRoutes = new Hono<AppEnv>().get(
       },
       c.get("userId"),
       q.cursor ?? null,
+      q.limit,
     );
-    const page = pageOf(result.entry, result.offset, q.limit);
     logFields.cache = result.cache;
     c.header("X-Cache", result.cache);
     c.header("Server-Timing", serverTiming(result.timings, performance.now() - t0));
     c.header("Cache-Control", "private, no-store");
     return c.json({
-      items: page.items.map((i) => presentItem(i, q.explain)),
-      next_cursor: page.next ? encodeCursor(page.next) : null,
+      items: result.items.map((i) => presentItem(i, q.explain)),
+      next_cursor: result.next ? encodeCursor(result.next) : null,
     });
   },
 );

@@ -1,29 +1,26 @@
 /**
  * The three generators: hot posts (→ hot:posts:1h and the trending_posts snapshot the feed's F2
  * source reads), suggested users for active users (→ suggest:users:{id}) and the feed cache
- * warmer for the most active users (→ feed:v1:{id}, ranked by the same pure code as the edge).
+ * warmer for the most active users (→ their newest feed snapshot, built by the edge's pipeline).
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
 import {
   ACTIVE_USERS_SQL,
+  buildRanking,
   type CandidateRowLike,
-  candidatesFromRows,
+  candidatesFromQuery,
   chDateTime64,
   FEED_CANDIDATES_SQL,
   FEED_QUERY_LIMITS,
-  FEED_TTL_S,
-  type FeedCacheEntry,
-  feedKey,
   feedVersionKey,
-  HOT_POSTS_KEY,
   HOT_POSTS_TTL_S,
-  LAST_FEED_TTL_S,
-  lastFeedKey,
-  newRankingId,
+  type IndexKeys,
+  indexKeys,
+  loadFromIndex,
   type RankingOptions,
-  rankFeed,
   rankHotPosts,
+  type Snapshot,
   SUGGEST_TTL_S,
   SUGGESTED_USERS_BATCH_SQL,
   SUGGESTIONS_PER_USER,
@@ -32,12 +29,15 @@ import {
   suggestKey,
   TRENDING_CANDIDATES_SQL,
 } from "../../../edge/core/index.ts";
+import { ioredisExec, saveSnapshot } from "../index/exec.ts";
 
 export interface GeneratorDeps {
   ch: ClickHouseClient;
   redis: Redis;
   /** Where the hot list goes. Default HOT_POSTS_KEY (tests use their own). */
   hotKey?: string;
+  /** The serving index's keys (INDEX_NAMESPACE). Default indexKeys(). */
+  keys?: IndexKeys;
   ranking?: RankingOptions;
   now?: () => number;
 }
@@ -65,7 +65,7 @@ export async function generateHotPosts(deps: GeneratorDeps): Promise<Record<stri
   const now = deps.now?.() ?? Date.now();
   const candidates = await rows<CandidateRowLike>(deps.ch, TRENDING_CANDIDATES_SQL, { pool: TRENDING_POOL });
   const hot = rankHotPosts(candidates, now, deps.ranking);
-  await deps.redis.set(deps.hotKey ?? HOT_POSTS_KEY, JSON.stringify(hot), "EX", HOT_POSTS_TTL_S);
+  await deps.redis.set(deps.hotKey ?? (deps.keys ?? indexKeys()).hotPosts, JSON.stringify(hot), "EX", HOT_POSTS_TTL_S);
   if (hot.length) {
     const computedAt = chDateTime64(now);
     await deps.ch.insert({
@@ -138,49 +138,49 @@ export async function generateSuggestions(
 }
 
 /**
- * Builds one user's ranking exactly as the edge does on a miss, and caches it for `ttlS`
- * (default the edge's FEED_TTL_S). The warmer passes its interval plus a margin, so that a
- * warmed user stays warm until the next run instead of going cold half of each interval;
- * writes still reach the next read at once, because they bump the feed version.
+ * Builds one user's ranking with the edge's pipeline (buildRanking: the serving index, or the
+ * ClickHouse query when the index is not ready) and saves it as the viewer's newest snapshot.
+ * A new session starts from it only while it is under SNAPSHOT_REUSE_MS old; after that it is
+ * the viewer's degraded answer when neither the index nor ClickHouse can serve.
  */
-export async function warmFeed(deps: GeneratorDeps, userId: string, ttlS = FEED_TTL_S): Promise<FeedCacheEntry> {
+export async function warmFeed(deps: GeneratorDeps, userId: string): Promise<Snapshot> {
   const now = deps.now?.() ?? Date.now();
+  const keys = deps.keys ?? indexKeys();
   // The version is read before the candidates, as the edge does (see feedVersionKey).
   const ver = Number((await deps.redis.get(feedVersionKey(userId))) ?? 0);
-  const [candidateRows, seen] = await Promise.all([
-    rows<CandidateRowLike>(deps.ch, FEED_CANDIDATES_SQL, { viewer: userId, ...FEED_QUERY_LIMITS }),
-    deps.redis.zrange(seenKey(userId), 0, -1),
-  ]);
-  const { bySource, blockedAuthorIds } = candidatesFromRows(candidateRows);
-  const items = rankFeed(
-    bySource,
-    { viewerId: userId, blockedAuthorIds, seenPostIds: new Set(seen) },
-    now,
-    deps.ranking,
+  const exec = ioredisExec(deps.redis);
+  return buildRanking(
+    {
+      candidates: {
+        load: async (viewer, nowMs) => {
+          const fromIndex = await loadFromIndex(exec, keys, viewer, seenKey(viewer), nowMs);
+          if (fromIndex) return { candidates: fromIndex, path: "index" };
+          const [candidateRows, seen] = await Promise.all([
+            rows<CandidateRowLike>(deps.ch, FEED_CANDIDATES_SQL, { viewer, ...FEED_QUERY_LIMITS }),
+            deps.redis.zrange(seenKey(viewer), 0, -1),
+          ]);
+          return { candidates: candidatesFromQuery(candidateRows, seen), path: "clickhouse" };
+        },
+      },
+      snapshots: { save: (s) => saveSnapshot(deps.redis, s) },
+    },
+    userId,
+    { ranking: deps.ranking, now: () => now, ver },
   );
-  const entry: FeedCacheEntry = { v: 1, rankingId: newRankingId(), builtAtMs: now, ver, excluded: [], items };
-  const json = JSON.stringify(entry);
-  await deps.redis
-    .multi()
-    .set(feedKey(userId), json, "EX", ttlS)
-    .set(lastFeedKey(userId), json, "EX", LAST_FEED_TTL_S)
-    .exec();
-  return entry;
 }
 
 export async function warmFeeds(
   deps: GeneratorDeps,
-  opts: { topUsers: number; intervalMs?: number; concurrency?: number; signal?: AbortSignal },
+  opts: { topUsers: number; concurrency?: number; signal?: AbortSignal },
 ): Promise<Record<string, number>> {
   const users = await activeUsers(deps, 24, opts.topUsers);
-  const ttlS = Math.max(FEED_TTL_S, Math.ceil((opts.intervalMs ?? 0) / 1000) + 30);
   let items = 0;
-  // Two at a time: the warmer should leave most of ClickHouse to the edge's misses.
+  // Two at a time: the warmer should leave most of the stores to the edge.
   await eachLimited(
     users,
     opts.concurrency ?? 2,
     async (userId) => {
-      items += (await warmFeed(deps, userId, ttlS)).items.length;
+      items += (await warmFeed(deps, userId)).items.length;
     },
     opts.signal,
   );

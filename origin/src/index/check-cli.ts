@@ -1,0 +1,37 @@
+/**
+ * `npm run check:index`: the serving index in Redis vs what ClickHouse says it should hold;
+ * exit 1 on any difference (like check:consistency), 2 when the check itself fails.
+ */
+import { createClient } from "@clickhouse/client";
+import { Redis } from "ioredis";
+import { indexKeys } from "../../../edge/core/index.ts";
+import { readConfig } from "../config.ts";
+import { checkIndex } from "./check.ts";
+
+const cfg = readConfig();
+const ch = createClient({
+  url: cfg.clickhouse.url,
+  username: cfg.clickhouse.username,
+  password: cfg.clickhouse.password,
+  database: cfg.clickhouse.database,
+});
+const redis = new Redis(cfg.redisUrl);
+try {
+  const keys = indexKeys(cfg.index.namespace);
+  if (!(await redis.exists(keys.ready))) console.log("the index is not ready (no bootstrap yet, or flushed)");
+  const report = await checkIndex(ch, redis, keys);
+  for (const d of report.differences) {
+    console.log(`${d.key}${d.field ? ` ${d.field}` : ""}: index ${d.index ?? "-"} | clickhouse ${d.clickhouse ?? "-"}`);
+  }
+  const n = report.differences.length;
+  console.log(
+    `${report.keysCompared} keys compared: ${n === 0 ? "consistent, 0 differences" : `INCONSISTENT: ${n} differences`}`,
+  );
+  process.exitCode = n === 0 ? 0 : 1;
+} catch (err) {
+  console.error(`check:index failed: ${(err as Error).message}`);
+  process.exitCode = 2;
+} finally {
+  redis.disconnect();
+  await ch.close();
+}

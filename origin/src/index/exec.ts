@@ -1,0 +1,40 @@
+/**
+ * The serving index's reads from the origin (the feed warmer, tests, check tools): the same
+ * pure read plan as the edge (edge/core/serving/read.ts), run as ioredis pipelines, and the
+ * snapshot writes the edge does through Upstash.
+ */
+import type { Redis } from "ioredis";
+import {
+  type Command,
+  type PipelineExec,
+  pointerOf,
+  SNAPSHOT_PAGING_TTL_S,
+  SNAPSHOT_TTL_S,
+  type Snapshot,
+  snapshotElements,
+  snapshotKey,
+  snapshotPointerKey,
+} from "../../../edge/core/index.ts";
+
+/** Runs commands as one pipeline; a failed command fails the whole call. */
+export function ioredisExec(redis: Redis): PipelineExec {
+  return async (commands: Command[]) => {
+    if (commands.length === 0) return [];
+    const res = (await redis.pipeline(commands.map(([verb, ...args]) => [verb.toLowerCase(), ...args])).exec()) ?? [];
+    return res.map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+  };
+}
+
+/** Saves a snapshot and points its viewer at it, in one round trip. */
+export async function saveSnapshot(redis: Redis, s: Snapshot): Promise<void> {
+  const key = snapshotKey(s.meta.rankingId);
+  await redis
+    .multi()
+    .rpush(key, ...snapshotElements(s))
+    .expire(key, SNAPSHOT_TTL_S)
+    .set(snapshotPointerKey(s.meta.viewerId), JSON.stringify(pointerOf(s.meta)), "EX", SNAPSHOT_PAGING_TTL_S)
+    .exec();
+}
