@@ -37,6 +37,8 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
+          // The first request of a file loads the worker into workerd: seconds on a busy 2-core machine.
+          testTimeout: 30_000,
         },
       },
       {
