@@ -39,6 +39,7 @@ describe("origin process on the real stack", () => {
         CLICKHOUSE_DATABASE: h.config.clickhouse.database,
         KAFKA_TOPIC_NAMESPACE: h.config.kafka.topicNamespace,
         RELAY_STREAM: stream,
+        INDEX_NAMESPACE: `t${h.id}:`,
         RELAY_CLAIM_IDLE_MS: "1000",
         RELAY_BATCH_SIZE: "200",
         LOG_LEVEL: "info",
@@ -94,7 +95,15 @@ describe("origin process on the real stack", () => {
   }, 180_000);
 
   afterAll(async () => {
-    await redis?.del(stream, "lock:job:hot-posts", "lock:job:suggested-users", "lock:job:feed-warmer");
+    await redis?.del(
+      stream,
+      "lock:job:hot-posts",
+      "lock:job:suggested-users",
+      "lock:job:feed-warmer",
+      "lock:job:index-affinity",
+    );
+    const left = h && redis ? await redis.keys(`t${h.id}:*`) : [];
+    if (left.length) await redis?.del(...left);
     redis?.disconnect();
     await h?.teardown();
   }, 60_000);

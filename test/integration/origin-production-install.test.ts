@@ -53,11 +53,15 @@ describe("origin production install (build, npm install --omit=dev, start)", () 
     }
     const redis = new Redis(REDIS_URL);
     await redis.del(stream).catch(() => {});
+    if (h) {
+      const left = await redis.keys(`t${h.id}:*`);
+      if (left.length) await redis.del(...left);
+    }
     redis.disconnect();
     if (h) {
       const admin = h.kafka.admin();
       await admin.connect().catch(() => {});
-      await admin.deleteGroups([`test-prod-sink-${h.id}`]).catch(() => {});
+      await admin.deleteGroups([`test-prod-sink-${h.id}`, `test-prod-index-${h.id}`]).catch(() => {});
       await admin.disconnect().catch(() => {});
       await h.teardown();
     }
@@ -115,8 +119,11 @@ describe("origin production install (build, npm install --omit=dev, start)", () 
       env: releaseEnv({
         ORIGIN_HOST: "127.0.0.1",
         ORIGIN_PORT: String(port),
-        // Everything but the generators, which write the shared hot/suggestion keys.
-        ORIGIN_PARTS: "http,connector,sink,relay",
+        // Everything but the generators, which write the shared hot/suggestion keys; the
+        // serving index in a namespace of its own.
+        ORIGIN_PARTS: "http,connector,sink,index,relay",
+        INDEX_NAMESPACE: `t${h.id}:`,
+        INDEX_GROUP_ID: `test-prod-index-${h.id}`,
         CDC_WATCH_INTERVAL_MS: "500",
         STARTUP_TIMEOUT_MS: "90000",
         SINK_GROUP_ID: `test-prod-sink-${h.id}`,
