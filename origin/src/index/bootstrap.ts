@@ -200,7 +200,8 @@ export async function writeIndexState(
   redis: Redis,
   keys: IndexKeys,
   state: IndexState,
-  nowMs = Date.now(),
+  /** When the bootstrap began (reading ClickHouse included): `ready` records how long it took. */
+  startedAtMs = Date.now(),
 ): Promise<Omit<BootstrapReport, "ms">> {
   let p = redis.pipeline();
   let queued = 0;
@@ -285,7 +286,7 @@ export async function writeIndexState(
   p.set(keys.popularAuthors, JSON.stringify(state.popularAuthors));
   queued++;
   await flush(true);
-  await redis.set(keys.ready, JSON.stringify({ at: nowMs, ...report }));
+  await redis.set(keys.ready, JSON.stringify({ at: Date.now(), ms: Date.now() - startedAtMs, ...report }));
   return report;
 }
 
@@ -298,7 +299,7 @@ export async function bootstrapIndex(
   const t0 = Date.now();
   const state = await readIndexState(ch);
   log("index bootstrap: read ClickHouse", { posts: state.posts.size, ms: Date.now() - t0 });
-  const report = await writeIndexState(redis, keys, state);
+  const report = await writeIndexState(redis, keys, state, t0);
   const done = { ...report, ms: Date.now() - t0 };
   log("index bootstrap: done", done);
   return done;

@@ -1,0 +1,43 @@
+/**
+ * Runs the built worker bundle (`wrangler deploy --dry-run --outdir …`) under plain workerd
+ * through miniflare's API: one workerd process, as in production, without the extra local
+ * proxy hop `wrangler dev` puts in front of the worker. For the benchmark.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { freePort } from "./wrangler.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+export interface PlainWorkerd {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Builds the bundle once per call (offline) and serves it with `bindings` on a free loopback port. */
+export async function startPlainWorkerd(bindings: Record<string, string>): Promise<PlainWorkerd> {
+  const out = mkdtempSync(join(tmpdir(), "edge-bundle-"));
+  execFileSync(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", out], {
+    cwd: ROOT,
+    stdio: "ignore",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(toml)?.[1] ?? "2026-05-01";
+  const port = await freePort();
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      modules: true,
+      scriptPath: join(out, "index.js"),
+      compatibilityDate,
+      bindings,
+      host: "127.0.0.1",
+      port,
+    }),
+  );
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, stop: () => mf.dispose() };
+}
