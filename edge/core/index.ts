@@ -4,7 +4,6 @@ export * from "./cursor.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
 export * from "./feed/hot-posts.ts";
-export * from "./feed/paging.ts";
 export * from "./feed/present.ts";
 export * from "./feed/rows.ts";
 export * from "./keys.ts";

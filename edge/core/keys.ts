@@ -12,24 +12,19 @@ export const HOT_POSTS_TTL_S = 120;
 export const suggestKey = (userId: string): string => `suggest:users:${userId}`;
 export const SUGGEST_TTL_S = 600;
 
-/** One user's ranked candidate list; one entry serves every page. TTL 60 s. */
+/**
+ * The name of one user's feed in an invalidation (origin/src/cache.ts): invalidating it bumps
+ * the user's feed version. Nothing is stored under it (rankings live in snapshots).
+ */
 export const feedKey = (userId: string): string => `feed:v1:${userId}`;
-export const FEED_TTL_S = 60;
 
 /**
- * A user's feed version, bumped by every invalidation. A cached ranking is valid only while its
- * recorded version is current, so a ranking built from data read before a change landed can't
- * outlive the invalidation even if its cache write arrives after it. Kept 24 h.
+ * A user's feed version, bumped by every invalidation and by the user's own events. A new
+ * session reuses the user's newest snapshot only while its recorded version is current (see
+ * SNAPSHOT_REUSE_MS), so a change the user made shows in their next session at once. Kept 24 h.
  */
 export const feedVersionKey = (userId: string): string => `feed:v1:${userId}:ver`;
 export const FEED_VERSION_TTL_S = 24 * 3600;
-
-/**
- * The same ranking kept longer (24 h): the degraded answer when ClickHouse is down, and the
- * record of what a paging session already served after the fresh copy expired.
- */
-export const lastFeedKey = (userId: string): string => `feed:v1:${userId}:last`;
-export const LAST_FEED_TTL_S = 24 * 3600;
 
 /** Leader lock of a periodic origin job (one origin runs each job per interval). */
 export const jobLockKey = (job: string): string => `lock:job:${job}`;
@@ -106,7 +101,7 @@ export const SNAPSHOT_PAGING_TTL_S = 30 * 60;
 /** The viewer's newest snapshot (JSON SnapshotPointer): what a new session may start from. */
 export const snapshotPointerKey = (userId: string): string => `feed:v2:${userId}`;
 
-/** The user whose feedKey `key` is; null for any other key (its :ver and :last companions too). */
+/** The user whose feedKey `key` is; null for any other key (its :ver companion too). */
 export function feedKeyUser(key: string): string | null {
   const prefix = feedKey("");
   const id = key.startsWith(prefix) ? key.slice(prefix.length) : "";

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { FEED_VERSION_TTL_S, feedKey, feedKeyUser, lastFeedKey, suggestKey } from "../../edge/core/index.ts";
+import { FEED_VERSION_TTL_S, feedKey, feedKeyUser, suggestKey } from "../../edge/core/index.ts";
 import { invalidateKeys } from "./cache.ts";
 
 const U = "11111111-1111-4111-8111-111111111111";
@@ -51,7 +51,7 @@ describe("feedKeyUser", () => {
   it("is the inverse of feedKey and nothing else", () => {
     expect(feedKeyUser(feedKey(U))).toBe(U);
     expect(feedKeyUser(`feed:v1:${U}:ver`)).toBeNull();
-    expect(feedKeyUser(lastFeedKey(U))).toBeNull();
+    expect(feedKeyUser(`${feedKey(U)}:last`)).toBeNull();
     expect(feedKeyUser(suggestKey(U))).toBeNull();
     expect(feedKeyUser("feed:v1:not-a-user")).toBeNull();
   });

@@ -32,10 +32,13 @@ export async function startPlainWorkerd(bindings: Record<string, string>): Promi
     convertV4MiniflareOptions({
       modules: true,
       scriptPath: join(out, "index.js"),
+      modulesRoot: out,
       compatibilityDate,
       bindings,
       host: "127.0.0.1",
       port,
+      // The worker logs a line per request; a benchmark would print thousands of them.
+      handleStructuredLogs: () => {},
     }),
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");

@@ -14,8 +14,8 @@ import {
   type FeedItemOut,
   feedKey,
   feedVersionKey,
-  lastFeedKey,
   seenKey,
+  snapshotPointerKey,
   suggestKey,
 } from "../../edge/core/index.ts";
 import { writeApp } from "../../origin/src/writes/routes.ts";
@@ -128,7 +128,7 @@ describe("edge API on the real stack", () => {
       const users = [viewer, ...authors, ...fans];
       await redis.del(
         eventsStream,
-        ...users.flatMap((u) => [feedKey(u), lastFeedKey(u), feedVersionKey(u), seenKey(u), suggestKey(u)]),
+        ...users.flatMap((u) => [feedKey(u), snapshotPointerKey(u), feedVersionKey(u), seenKey(u), suggestKey(u)]),
       );
       redis.disconnect();
     }

@@ -10,7 +10,7 @@ import { Hono } from "hono";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FeedItemOut, feedKey, feedVersionKey, lastFeedKey, seenKey } from "../../edge/core/index.ts";
+import { type FeedItemOut, feedKey, feedVersionKey, seenKey, snapshotPointerKey } from "../../edge/core/index.ts";
 import { EventRelay } from "../../origin/src/relay/relay.ts";
 import { writeApp } from "../../origin/src/writes/routes.ts";
 import { devToken } from "../../scripts/token.ts";
@@ -64,7 +64,9 @@ describe("signals through the whole pipeline, as explain=1 shows them", () => {
     ok(api(viewer, "POST", "/api/v1/events", { events: list }), 202);
   /** The viewer's explain for one post, from a ranking built now (the cached one dropped). */
   const explainOf = async (postId: string) => {
-    await redis.del(feedKey(viewer), seenKey(viewer));
+    // A new session that may not reuse the last snapshot (a newer feed version), nothing seen.
+    await redis.del(seenKey(viewer));
+    await redis.incr(feedVersionKey(viewer));
     const r = await ok(api(viewer, "GET", "/api/v1/feed?limit=100&explain=1"), 200);
     const items = ((await r.json()) as { items: FeedItemOut[] }).items;
     return items.find((i) => i.post_id === postId)?.explain;
@@ -151,7 +153,10 @@ describe("signals through the whole pipeline, as explain=1 shows them", () => {
     await relay?.stop().catch(() => {});
     relayRedis?.disconnect();
     if (redis) {
-      await redis.del(stream, ...users.flatMap((u) => [feedKey(u), lastFeedKey(u), feedVersionKey(u), seenKey(u)]));
+      await redis.del(
+        stream,
+        ...users.flatMap((u) => [feedKey(u), snapshotPointerKey(u), feedVersionKey(u), seenKey(u)]),
+      );
       redis.disconnect();
     }
     await h?.teardown();

@@ -4,9 +4,8 @@
  * rank them with the pure code, and save the result as an immutable snapshot through another
  * port. Only the ports do I/O.
  */
-import { newRankingId } from "../feed/paging.ts";
 import type { IndexCandidates } from "../serving/read.ts";
-import type { RankingPath, Snapshot } from "../serving/snapshot.ts";
+import { newRankingId, type RankingPath, type Snapshot } from "../serving/snapshot.ts";
 import { type RankingOptions, rankFeed } from "./rank.ts";
 
 export interface CandidatePort {

@@ -7,6 +7,11 @@
 import type { FeedCursor } from "../cursor.ts";
 import type { RankedItem } from "../ranking/rank.ts";
 
+/** A random, URL-safe ranking id (Web Crypto exists in both runtimes): 96 bits, unguessable. */
+export function newRankingId(): string {
+  return crypto.randomUUID().replace(/-/g, "").slice(0, 24);
+}
+
 /** Which path built the ranking: the serving index, or ClickHouse (the cold path). */
 export type RankingPath = "index" | "clickhouse";
 
