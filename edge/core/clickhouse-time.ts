@@ -4,3 +4,8 @@
 export function chDateTime64(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
 }
+
+/** ClickHouse DateTime64(3) text in UTC (as chDateTime64 prints it) → epoch ms. */
+export function msFromChDateTime64(text: string): number {
+  return Date.parse(`${text.replace(" ", "T")}Z`);
+}

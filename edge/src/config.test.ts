@@ -26,7 +26,13 @@ describe("parseEdgeConfig", () => {
       corsOrigins: "*",
       events: { stream: EVENTS_STREAM_KEY, rateLimit: { tokens: 120, window: "10 s" } },
       ranking: { weights: DEFAULT_WEIGHTS },
+      index: { namespace: "" },
     });
+  });
+
+  it("takes the serving index's namespace and refuses a malformed one, naming it", () => {
+    expect(parseEdgeConfig({ ...minimal, INDEX_NAMESPACE: "bench_m:" }).index.namespace).toBe("bench_m:");
+    expect(() => parseEdgeConfig({ ...minimal, INDEX_NAMESPACE: "has space" })).toThrow(/INDEX_NAMESPACE/);
   });
 
   it("types what is set", () => {

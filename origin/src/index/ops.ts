@@ -3,7 +3,7 @@
  * reuses the sink's transforms, so both consumers read a message the same way; a message the
  * sink would dead-letter is skipped here (the sink records it).
  */
-import type { CdcTable, EventType } from "../../../edge/core/index.ts";
+import { type CdcTable, type EventType, msFromChDateTime64 } from "../../../edge/core/index.ts";
 import { cdcRow, DeadLetter, eventRow, parseJson } from "../sink/transform.ts";
 
 export type IndexOp =
@@ -23,10 +23,7 @@ export type IndexOp =
   | { kind: "block"; blockerId: string; blockedId: string; live: boolean }
   | { kind: "user"; userId: string; deleted: boolean };
 
-/** "YYYY-MM-DD hh:mm:ss.mmm" (UTC, as the transforms print it) → epoch ms. */
-export function msOf(chTime: unknown): number {
-  return Date.parse(`${String(chTime).replace(" ", "T")}Z`);
-}
+const msOf = (v: unknown) => msFromChDateTime64(String(v));
 
 /** One CDC message → its operation (null for a tombstone or an unusable message). */
 export function cdcOp(table: CdcTable, value: unknown): IndexOp | null {

@@ -10,6 +10,7 @@ import type { Admin, Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import { ALL_TOPICS, type IndexKeys } from "../../../edge/core/index.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
+import { retry } from "../retry.ts";
 import { type BootstrapReport, bootstrapIndex } from "./bootstrap.ts";
 import { IndexUpdater, type IndexUpdaterOptions } from "./updater.ts";
 import { IndexWriter } from "./writer.ts";
@@ -25,7 +26,8 @@ export class ServingIndex implements Part {
   readonly name = "serving-index";
   readonly writer: IndexWriter;
   private updater: IndexUpdater | null = null;
-  private state: "idle" | "bootstrapping" | "serving" | "stopped" = "idle";
+  private state: "idle" | "bootstrapping" | "serving" | "failed" | "stopped" = "idle";
+  private readonly abort = new AbortController();
   private lastBootstrap: BootstrapReport | null = null;
   private lastError: string | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -51,21 +53,34 @@ export class ServingIndex implements Part {
     this.timer.unref();
   }
 
-  /** Bootstraps when `ready` is missing, then (re)starts the updater; retries until it has. */
+  /**
+   * Bootstraps when `ready` is missing, then (re)starts the updater; retries while the failure
+   * may pass (ClickHouse, Kafka or Redis away). A failure no retry fixes leaves the part
+   * unhealthy with the reason in its health, and the edge on the ClickHouse path.
+   */
   private async ensure(): Promise<void> {
-    while (!this.stopped()) {
-      try {
-        await this.ensureOnce();
-        this.lastError = null;
-        break;
-      } catch (err) {
+    try {
+      await retry(() => this.ensureOnce(), {
+        retries: Number.POSITIVE_INFINITY,
+        minMs: 1000,
+        maxMs: 30_000,
+        signal: this.abort.signal,
+        onRetry: ({ error, attempt, waitMs }) => {
+          this.lastError = error.message;
+          if (!this.stopped()) this.state = "idle";
+          this.log.warn({ err: error.message, attempt, waitMs }, "serving index bootstrap failed; retrying");
+        },
+      });
+      this.lastError = null;
+    } catch (err) {
+      if (!this.stopped()) {
+        this.state = "failed";
         this.lastError = (err as Error).message;
-        this.log.error({ err: this.lastError }, "serving index bootstrap failed; retrying");
-        if (!this.stopped()) this.state = "idle";
-        await new Promise((r) => setTimeout(r, 2000).unref());
+        this.log.error({ err: this.lastError }, "serving index not built: a failure no retry can fix");
       }
+    } finally {
+      this.cycle = null;
     }
-    this.cycle = null;
   }
 
   private async ensureOnce(): Promise<void> {
@@ -131,6 +146,7 @@ export class ServingIndex implements Part {
 
   async stop(): Promise<void> {
     this.state = "stopped";
+    this.abort.abort();
     if (this.timer) clearInterval(this.timer);
     await this.cycle?.catch(() => {});
     await this.updater?.stop();

@@ -10,6 +10,7 @@ import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import { CDC_TABLES, type CdcTable, cdcTopic, EVENTS_TOPIC } from "../../../edge/core/index.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
+import { retriable, retry } from "../retry.ts";
 import { type IndexOp, opOf } from "./ops.ts";
 import type { IndexWriter } from "./writer.ts";
 
@@ -26,6 +27,7 @@ export interface IndexUpdaterStats {
   batches: number;
   ops: number;
   applyRetries: number;
+  reopenRetries: number;
   crashes: number;
   /** Produce → applied lag of the last message applied, by topic. */
   lastLagMs: Record<string, number>;
@@ -38,6 +40,7 @@ export class IndexUpdater implements Part {
     batches: 0,
     ops: 0,
     applyRetries: 0,
+    reopenRetries: 0,
     crashes: 0,
     lastLagMs: {},
     lastBatchAt: null,
@@ -46,6 +49,7 @@ export class IndexUpdater implements Part {
   private running = false;
   private healthy = true;
   private readonly topicToTable: Map<string, CdcTable | null>;
+  private readonly abort = new AbortController();
 
   constructor(
     private readonly kafka: Kafka,
@@ -95,23 +99,40 @@ export class IndexUpdater implements Part {
   private async reopen(old: Consumer): Promise<void> {
     this.healthy = false;
     await old.disconnect().catch(() => {});
-    for (let attempt = 0; this.running; attempt++) {
-      await sleep(Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2));
-      if (!this.running) return;
-      try {
-        await this.open();
+    // Kafka away for longer than kafkajs's own retries: keep trying until it is back.
+    await retry(
+      async () => {
+        try {
+          await this.open();
+        } catch (err) {
+          await this.consumer?.disconnect().catch(() => {});
+          throw err;
+        }
+      },
+      {
+        retries: Number.POSITIVE_INFINITY,
+        minMs: 500,
+        maxMs: 10_000,
+        signal: this.abort.signal,
+        onRetry: ({ error, attempt, waitMs }) => {
+          this.stats.reopenRetries++;
+          this.log.warn({ err: error.message, attempt, waitMs }, "index updater reopen failed; retrying");
+        },
+      },
+    )
+      .then(() => {
         this.healthy = true;
-        this.log.info({ attempt }, "index updater consumer reopened");
-        return;
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message, attempt }, "index updater reopen failed; retrying");
-        await this.consumer?.disconnect().catch(() => {});
-      }
-    }
+        this.log.info("index updater consumer reopened");
+      })
+      .catch((err: Error) => {
+        if (this.running)
+          this.log.error({ err: err.message }, "index updater not reopened: a failure no retry can fix");
+      });
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.abort.abort();
     await this.consumer?.disconnect();
   }
 
@@ -128,18 +149,23 @@ export class IndexUpdater implements Part {
       const op = opOf(table, m.value);
       if (op) ops.push(op);
     }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.writer.apply(ops);
-        break;
-      } catch (err) {
-        if (!isRunning() || isStale()) throw err;
-        this.stats.applyRetries++;
-        const wait = Math.min(5000, 200 * 2 ** Math.min(attempt, 5));
-        this.log.warn({ topic, partition, attempt, wait, err: (err as Error).message }, "index apply failed; retrying");
-        await sleep(wait);
-        await heartbeat().catch(() => {});
-      }
+    // Redis away: hold the batch until it lands (heartbeats keep the partition ours).
+    let beat: ReturnType<typeof setInterval> | undefined;
+    try {
+      await retry(() => this.writer.apply(ops), {
+        retries: Number.POSITIVE_INFINITY,
+        minMs: 200,
+        maxMs: 5000,
+        signal: this.abort.signal,
+        retriable: (err) => isRunning() && !isStale() && retriable(err),
+        onRetry: ({ error, attempt, waitMs }) => {
+          this.stats.applyRetries++;
+          beat ??= setInterval(() => heartbeat().catch(() => {}), 1000);
+          this.log.warn({ topic, partition, attempt, waitMs, err: error.message }, "index apply failed; retrying");
+        },
+      });
+    } finally {
+      if (beat) clearInterval(beat);
     }
     const last = batch.messages[batch.messages.length - 1];
     if (!last) return;
@@ -150,8 +176,4 @@ export class IndexUpdater implements Part {
     this.stats.lastBatchAt = Date.now();
     this.stats.lastLagMs[topic] = Date.now() - Number(last.timestamp);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

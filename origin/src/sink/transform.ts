@@ -8,6 +8,7 @@ import {
   chDateTime64,
   type EventType,
   eventRecordSchema,
+  msFromChDateTime64,
 } from "../../../edge/core/index.ts";
 
 export class DeadLetter extends Error {
@@ -184,7 +185,7 @@ export function countable(r: EventRow): CountableEvent {
     user_id: r.user_id,
     post_id: r.post_id,
     type: r.type,
-    received_at_ms: Date.parse(`${r.received_at.replace(" ", "T")}Z`),
+    received_at_ms: msFromChDateTime64(r.received_at),
   };
 }
 
