@@ -3,9 +3,9 @@ import { indexKeys } from "../keys.ts";
 import {
   assembleCandidates,
   authorReads,
-  authorsToRead,
   F1_WINDOW_MS,
   parseViewerState,
+  planAuthorReads,
   postsOfAuthor,
   topAffinityAuthors,
   viewerReads,
@@ -58,12 +58,25 @@ describe("serving index read plan", () => {
     expect(parseViewerState(viewerReplies({ ready: null })).ready).toBe(false);
   });
 
-  it("reads the followees, the top affinity authors and the trending authors; the popular ones only when cold", () => {
+  it("reads whole hashes of the followees and top affinity authors (popular ones only when cold), only the fields of other trending posts", () => {
     const s = parseViewerState(viewerReplies());
-    expect(authorsToRead(s)).toEqual([id(10), id(11), id(20), id(30)]);
-    const cold = parseViewerState(viewerReplies({ followees: [] }));
-    expect(authorsToRead(cold)).toEqual([id(20), id(10), id(30), id(40)]);
-    expect(authorReads(keys, [id(10), id(11)]).at(-1)).toEqual(["SMISMEMBER", "t:fi:du", id(10), id(11)]);
+    const plan = planAuthorReads(s);
+    expect(plan.full).toEqual([id(10), id(11), id(20)]);
+    expect(plan.trendingOnly).toEqual([{ postId: id(301), authorId: id(30) }]);
+    expect(plan.authors).toEqual([id(10), id(11), id(20), id(30)]);
+    const cmds = authorReads(keys, plan);
+    expect(cmds[3]).toEqual([
+      "HMGET",
+      `t:fi:ap:${id(30)}`,
+      id(301),
+      `${id(301)}:l`,
+      `${id(301)}:c`,
+      `${id(301)}:s`,
+      `${id(301)}:i`,
+    ]);
+    expect(cmds.at(-1)).toEqual(["SMISMEMBER", "t:fi:du", id(10), id(11), id(20), id(30)]);
+    const cold = planAuthorReads(parseViewerState(viewerReplies({ followees: [] })));
+    expect(cold.full).toEqual([id(20), id(10), id(40)]);
   });
 
   it("orders affinity authors by interactions, ties by id, at most 50", () => {
@@ -96,19 +109,21 @@ describe("serving index read plan", () => {
 
   it("assembles the sources as the ClickHouse query does: windows, trending order, affinity feature, deleted authors", () => {
     const s = parseViewerState(viewerReplies());
-    const authors = authorsToRead(s);
+    const plan = planAuthorReads(s);
     const hashes: Record<string, unknown> = {
       [id(10)]: Object.fromEntries([post(100, 1), post(101, 80), [`${id(100)}:c`, "1"]]),
       [id(11)]: Object.fromEntries([post(110, 2)]),
       [id(20)]: Object.fromEntries([post(200, 100), post(201, 200)]), // 100 h: F3 (7 days) yes; 200 h no
-      [id(30)]: Object.fromEntries([post(301, 3)]),
     };
-    const replies = [...authors.map((a) => hashes[a] ?? null), [0, 1, 0, 0]];
-    const c = assembleCandidates(s, authors, replies, NOW);
+    // The lone trending post as HMGET answers: base, then l, c, s, i (absent ones null).
+    const hmget = [post(301, 3)[1], "2", null, null, null];
+    const replies = [...plan.full.map((a) => hashes[a] ?? null), hmget, [0, 1, 0, 0]];
+    const c = assembleCandidates(s, plan, replies, NOW);
     expect(c.bySource.follow.map((p) => p.postId)).toEqual([id(100), id(110)]); // 80 h old is out of 72 h
     expect(c.bySource.follow[0]).toMatchObject({ comments: 1, authorInteractions90d: 1 });
     expect(c.bySource.follow[1]?.authorDeleted).toBe(true);
     expect(c.bySource.trending.map((p) => p.postId)).toEqual([id(301)]);
+    expect(c.bySource.trending[0]?.likes).toBe(2);
     // The F3 window is 7 days: 80 h and 100 h old posts are in, 200 h is out.
     expect(c.bySource.affinity.map((p) => p.postId)).toEqual([id(100), id(101), id(200)]);
     expect(c.bySource.affinity[2]?.authorInteractions90d).toBe(3);
@@ -118,8 +133,9 @@ describe("serving index read plan", () => {
 
   it("drops a trending post its author's hash no longer has (deleted)", () => {
     const s = parseViewerState(viewerReplies({ followees: [id(10)], affinity: {} }));
-    const authors = authorsToRead(s);
-    const c = assembleCandidates(s, authors, [...authors.map(() => ({})), authors.map(() => 0)], NOW);
+    const plan = planAuthorReads(s);
+    const replies = [...plan.full.map(() => ({})), [null, null, null, null, null], plan.authors.map(() => 0)];
+    const c = assembleCandidates(s, plan, replies, NOW);
     expect(c.bySource.trending).toEqual([]);
   });
 });

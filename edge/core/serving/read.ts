@@ -110,23 +110,34 @@ export function topAffinityAuthors(affinity: ReadonlyMap<string, number>, n = FE
     .map(([author]) => author);
 }
 
-/** Authors whose whole post hash round trip 2 reads. */
-export function authorsToRead(s: ViewerState): string[] {
-  const cold = s.followees.length === 0;
-  return [
-    ...new Set([
-      ...s.followees,
-      ...topAffinityAuthors(s.affinity),
-      ...s.trending.map((t) => t.authorId),
-      ...(cold ? s.popularAuthors : []),
-    ]),
-  ];
+/**
+ * What round trip 2 reads: the whole post hash of the authors whose recent posts are sources
+ * (followees, the top affinity authors, the popular authors for a cold viewer), and only the
+ * fields of each trending post whose author is not among them.
+ */
+export interface AuthorReadPlan {
+  full: string[];
+  trendingOnly: { postId: string; authorId: string }[];
+  /** Every author a candidate may come from, for the deleted check. */
+  authors: string[];
 }
 
-/** Round trip 2: HGETALL per author in `authors`, then one SMISMEMBER over them (deleted). */
-export function authorReads(keys: IndexKeys, authors: string[]): Command[] {
-  const cmds: Command[] = authors.map((a) => ["HGETALL", keys.authorPosts(a)]);
-  if (authors.length) cmds.push(["SMISMEMBER", keys.deletedUsers, ...authors]);
+export function planAuthorReads(s: ViewerState): AuthorReadPlan {
+  const cold = s.followees.length === 0;
+  const full = [...new Set([...s.followees, ...topAffinityAuthors(s.affinity), ...(cold ? s.popularAuthors : [])])];
+  const fullSet = new Set(full);
+  const trendingOnly = s.trending.filter((t) => !fullSet.has(t.authorId));
+  const authors = [...new Set([...full, ...trendingOnly.map((t) => t.authorId)])];
+  return { full, trendingOnly, authors };
+}
+
+const POST_FIELDS = (postId: string) => [postId, `${postId}:l`, `${postId}:c`, `${postId}:s`, `${postId}:i`];
+
+/** Round trip 2: HGETALL per full author, HMGET per lone trending post, one SMISMEMBER (deleted). */
+export function authorReads(keys: IndexKeys, plan: AuthorReadPlan): Command[] {
+  const cmds: Command[] = plan.full.map((a) => ["HGETALL", keys.authorPosts(a)]);
+  for (const t of plan.trendingOnly) cmds.push(["HMGET", keys.authorPosts(t.authorId), ...POST_FIELDS(t.postId)]);
+  if (plan.authors.length) cmds.push(["SMISMEMBER", keys.deletedUsers, ...plan.authors]);
   return cmds;
 }
 
@@ -185,16 +196,28 @@ export interface IndexCandidates {
 /** Round trip 2's replies (in `authorReads` order) + the viewer state → candidates by source. */
 export function assembleCandidates(
   s: ViewerState,
-  authors: string[],
+  plan: AuthorReadPlan,
   replies: unknown[],
   nowMs: number,
 ): IndexCandidates {
   const posts = new Map<string, Map<string, IndexedPost>>();
-  authors.forEach((a, i) => {
+  plan.full.forEach((a, i) => {
     posts.set(a, postsOfAuthor(a, hashEntries(replies[i] as HashReply)));
   });
-  const deletedFlags = (replies[authors.length] as unknown[] | undefined) ?? [];
-  const deleted = new Set(authors.filter((_, i) => Number(deletedFlags[i]) === 1));
+  plan.trendingOnly.forEach((t, j) => {
+    // HMGET: a list in field order (RESP), or an object by field (Upstash's client).
+    const reply = replies[plan.full.length + j] as unknown[] | Record<string, unknown> | null;
+    const entries: [string, string][] = [];
+    POST_FIELDS(t.postId).forEach((f, k) => {
+      const v = Array.isArray(reply) ? reply[k] : reply?.[f];
+      if (v !== null && v !== undefined) entries.push([f, String(v)]);
+    });
+    const mine = posts.get(t.authorId) ?? new Map<string, IndexedPost>();
+    for (const [pid, p] of postsOfAuthor(t.authorId, entries)) mine.set(pid, p);
+    posts.set(t.authorId, mine);
+  });
+  const deletedFlags = (replies[plan.full.length + plan.trendingOnly.length] as unknown[] | undefined) ?? [];
+  const deleted = new Set(plan.authors.filter((_, i) => Number(deletedFlags[i]) === 1));
 
   const candidate = (p: IndexedPost, source: CandidateSource): Candidate => ({
     postId: p.postId,
@@ -257,7 +280,7 @@ export async function loadFromIndex(
 ): Promise<IndexCandidates | null> {
   const state = parseViewerState(await exec(viewerReads(keys, viewerId, seenKey)));
   if (!state.ready) return null;
-  const authors = authorsToRead(state);
-  const replies = authors.length ? await exec(authorReads(keys, authors)) : [];
-  return assembleCandidates(state, authors, replies, nowMs);
+  const plan = planAuthorReads(state);
+  const replies = plan.authors.length ? await exec(authorReads(keys, plan)) : [];
+  return assembleCandidates(state, plan, replies, nowMs);
 }

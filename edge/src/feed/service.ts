@@ -17,7 +17,6 @@ import {
   ApiError,
   assembleCandidates,
   authorReads,
-  authorsToRead,
   buildRanking,
   type CandidatePort,
   type CandidateRowLike,
@@ -33,6 +32,7 @@ import {
   pageFromReplies,
   pageRange,
   parseViewerState,
+  planAuthorReads,
   pointerOf,
   type RankedItem,
   type RankingOptions,
@@ -58,6 +58,7 @@ export interface Timing {
 }
 
 export interface FeedDeps {
+  /** Without automatic JSON parsing (EdgeClients.rawRedis): replies are parsed here. */
   redis: Redis;
   clickhouse: ClickHouseClient;
   keys: IndexKeys;
@@ -101,6 +102,9 @@ export function upstashExec(redis: Redis): PipelineExec {
           break;
         case "ZRANGE":
           p.zrange(key as string, Number(args[0]), Number(args[1]));
+          break;
+        case "HMGET":
+          p.hmget(key as string, ...args);
           break;
         case "SMISMEMBER":
           p.smismember(key as string, args);
@@ -197,7 +201,7 @@ export async function getFeed(
   } catch (err) {
     deps.log.redis_error = String(err); // Redis down: rank from ClickHouse, without snapshots
   }
-  const pointer = (replies?.[0] ?? null) as SnapshotPointer | null;
+  const pointer = parseJson<SnapshotPointer>(replies?.[0]);
   const ver = Number(replies?.[1] ?? 0);
   const state = replies ? parseViewerState(replies.slice(2)) : null;
   const now = deps.now();
@@ -216,9 +220,9 @@ export async function getFeed(
   const candidates: CandidatePort = {
     load: async (viewer, nowMs) => {
       if (state?.ready) {
-        const authors = authorsToRead(state);
-        const second = await exec(authorReads(deps.keys, authors));
-        return { candidates: assembleCandidates(state, authors, second, nowMs), path: "index" };
+        const plan = planAuthorReads(state);
+        const second = await exec(authorReads(deps.keys, plan));
+        return { candidates: assembleCandidates(state, plan, second, nowMs), path: "index" };
       }
       deps.log.path = "cold";
       return { candidates: await fromClickHouse(deps, viewer, state?.seenPostIds ?? []), path: "clickhouse" };
@@ -265,8 +269,18 @@ export async function getFeed(
 
 async function hotItems(deps: FeedDeps): Promise<RankedItem[]> {
   try {
-    return (await deps.redis.get<RankedItem[]>(deps.keys.hotPosts)) ?? [];
+    return parseJson<RankedItem[]>(await deps.redis.get(deps.keys.hotPosts)) ?? [];
   } catch {
     return [];
+  }
+}
+
+function parseJson<T>(v: unknown): T | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== "string") return v as T;
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    return null;
   }
 }

@@ -47,7 +47,7 @@ export const feedRoutes = new Hono<AppEnv>().get(
     const t0 = performance.now();
     const q = c.req.valid("query");
     const logFields = c.get("logFields");
-    const { redis, clickhouse } = c.var.clients;
+    const { rawRedis: redis, clickhouse } = c.var.clients;
     const result = await getFeed(
       {
         redis,
