@@ -200,6 +200,16 @@ async function dropAll(): Promise<void> {
   const ch = createClient({ url: CH_URL });
   await ch.command({ query: `DROP DATABASE IF EXISTS ${name}` });
   await ch.close();
+  // The bench's serving index (both namespaces) and its consumer group.
+  for (const ns of [`${name}:`, `${name}-cold:`]) {
+    let cursor = "0";
+    do {
+      const [next, found] = await redis.scan(cursor, "MATCH", `${ns}*`, "COUNT", 5000);
+      cursor = next;
+      if (found.length) await redis.unlink(...found);
+    } while (cursor !== "0");
+  }
+  await admin.deleteGroups([`${name}-index`, `${name}-sink`]).catch(() => {});
 }
 
 const children: ChildProcess[] = [];
@@ -788,10 +798,26 @@ try {
     if (res.status !== 201) throw new Error(`post answered ${res.status}: ${await res.text()}`);
     const id = ((await res.json()) as { post: { id: string } }).post.id;
     const s0 = performance.now();
+    // Anywhere in the new session's ranking (a fresh post without engagement may rank past
+    // the first page): the session's pages, read through its cursors.
+    const inSession = async () => {
+      let cursor: string | null = null;
+      do {
+        const q: string = cursor ? `&cursor=${cursor}` : "";
+        let r = await fetch(`${edge.url}/api/v1/feed?limit=100${q}`, { headers: auth(follower) });
+        for (let k = 0; !r.ok && cursor && k < 10; k++) {
+          await sleep(20); // its snapshot still being saved
+          r = await fetch(`${edge.url}/api/v1/feed?limit=100${q}`, { headers: auth(follower) });
+        }
+        if (!r.ok) throw new Error(`feed answered ${r.status}: ${await r.text()}`);
+        const page = (await r.json()) as { items: { post_id: string }[]; next_cursor: string | null };
+        if (page.items.some((i) => i.post_id === id)) return true;
+        cursor = page.next_cursor;
+      } while (cursor);
+      return false;
+    };
     for (;;) {
-      const r = await fetch(`${edge.url}/api/v1/feed?limit=100`, { headers: auth(follower) });
-      const items = ((await r.json()) as { items: { post_id: string }[] }).items;
-      if (items.some((i) => i.post_id === id)) break;
+      if (await inSession()) break;
       if (performance.now() - s0 > 30_000) throw new Error("followee post not in the follower's feed after 30 s");
       await sleep(20);
     }
