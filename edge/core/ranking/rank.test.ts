@@ -89,17 +89,17 @@ describe("rankFeed", () => {
   });
 });
 
-describe("author diversity", () => {
-  const item = (postId: string, authorId: string, score: number): RankedItem => ({
-    postId,
-    authorId,
-    createdAtMs: NOW,
-    text: "",
-    source: "follow",
-    score,
-    explain: { freshness: 0, engagement: 0, affinity: 0, score, diversityMultiplier: 1 },
-  });
+const item = (postId: string, authorId: string, score: number): RankedItem => ({
+  postId,
+  authorId,
+  createdAtMs: NOW,
+  text: "",
+  source: "follow",
+  score,
+  explain: { freshness: 0, engagement: 0, affinity: 0, score, diversityMultiplier: 1 },
+});
 
+describe("author diversity", () => {
   it("decays a repeat author's score by position so another author can come between", () => {
     // a1 1.0, a2 0.9, a3 0.85, b1 0.8 with decay 0.8: a1 1.0, a2 0.72 vs b1 0.8 → b1, then a2 0.72, a3 0.85*0.64
     const out = diversify([item("a1", "A", 1), item("a2", "A", 0.9), item("a3", "A", 0.85), item("b1", "B", 0.8)], 0.8);
@@ -116,5 +116,54 @@ describe("author diversity", () => {
     expect(new Set(out.map((i) => i.postId)).size).toBe(60);
     for (let i = 1; i < out.length; i++)
       expect(compareRanked(out[i - 1] as RankedItem, out[i] as RankedItem)).toBeLessThan(0);
+  });
+});
+
+/** The pass as first written: scan every author's head at each step (the definition). */
+function diversifyByScan(sorted: readonly RankedItem[], decay: number): RankedItem[] {
+  if (decay >= 1 || sorted.length < 2) return [...sorted];
+  const queues = new Map<string, RankedItem[]>();
+  for (const i of sorted) queues.set(i.authorId, [...(queues.get(i.authorId) ?? []), i]);
+  const placed = new Map<string, number>();
+  const heads = new Map<string, number>();
+  const out: RankedItem[] = [];
+  while (out.length < sorted.length) {
+    let best: { author: string; item: RankedItem; score: number; multiplier: number } | null = null;
+    for (const [author, q] of queues) {
+      const item = q[heads.get(author) ?? 0];
+      if (!item) continue;
+      const multiplier = decay ** (placed.get(author) ?? 0);
+      const score = item.score * multiplier;
+      if (!best || compareRanked({ score, postId: item.postId }, { score: best.score, postId: best.item.postId }) < 0)
+        best = { author, item, score, multiplier };
+    }
+    if (!best) break;
+    heads.set(best.author, (heads.get(best.author) ?? 0) + 1);
+    placed.set(best.author, (placed.get(best.author) ?? 0) + 1);
+    out.push({
+      ...best.item,
+      score: best.score,
+      explain: { ...best.item.explain, diversityMultiplier: best.multiplier },
+    });
+  }
+  return out;
+}
+
+describe("diversify (heap) equals the definition (scan every head)", () => {
+  it("on 200 random rankings with ties, few and many authors", () => {
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let run = 0; run < 200; run++) {
+      const authors = 1 + Math.floor(rand() * 40);
+      const n = Math.floor(rand() * 120);
+      const items = Array.from({ length: n }, (_, k) =>
+        item(`p${run}_${k}`, `a${Math.floor(rand() * authors)}`, Math.round(rand() * 20) / 20),
+      ).sort(compareRanked);
+      const decay = [0.5, 0.8, 0.95, 1][run % 4] as number;
+      expect(diversify(items, decay)).toEqual(diversifyByScan(items, decay));
+    }
   });
 });

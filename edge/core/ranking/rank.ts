@@ -70,7 +70,9 @@ export function rankFeed(
  * Greedy author-diversity pass over items already in rank order. At each step it places the
  * item whose score × decay^(posts of that author already placed) is highest (ties by post id).
  * Within one author the order is kept, so only the heads of each author's queue compete; the
- * placed scores never increase, so the output stays sorted by its final score.
+ * placed scores never increase, so the output stays sorted by its final score. The heads sit in
+ * a binary heap: placing one item only changes its author's head, so a step costs log(authors)
+ * instead of a scan of every author (500 items by 250 authors: ~4,000 steps instead of 125,000).
  */
 export function diversify(sorted: readonly RankedItem[], decay: number): RankedItem[] {
   if (decay >= 1 || sorted.length < 2) return [...sorted];
@@ -80,29 +82,61 @@ export function diversify(sorted: readonly RankedItem[], decay: number): RankedI
     if (q) q.push(item);
     else queues.set(item.authorId, [item]);
   }
-  const placed = new Map<string, number>();
-  const heads = new Map<string, number>();
+  interface Head {
+    queue: RankedItem[];
+    next: number;
+    placed: number;
+    score: number;
+    multiplier: number;
+  }
+  const before = (a: Head, b: Head) =>
+    compareRanked(
+      { score: a.score, postId: (a.queue[a.next] as RankedItem).postId },
+      { score: b.score, postId: (b.queue[b.next] as RankedItem).postId },
+    ) < 0;
+  const heap: Head[] = [];
+  const up = (i: number) => {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(heap[i] as Head, heap[parent] as Head)) break;
+      [heap[i], heap[parent]] = [heap[parent] as Head, heap[i] as Head];
+      i = parent;
+    }
+  };
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && before(heap[l] as Head, heap[m] as Head)) m = l;
+      if (r < heap.length && before(heap[r] as Head, heap[m] as Head)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m] as Head, heap[i] as Head];
+      i = m;
+    }
+  };
+  for (const queue of queues.values()) {
+    heap.push({ queue, next: 0, placed: 0, score: (queue[0] as RankedItem).score, multiplier: 1 });
+    up(heap.length - 1);
+  }
   const out: RankedItem[] = [];
-  while (out.length < sorted.length) {
-    let best: { author: string; item: RankedItem; score: number; multiplier: number } | null = null;
-    for (const [author, q] of queues) {
-      const idx = heads.get(author) ?? 0;
-      const item = q[idx];
-      if (!item) continue;
-      const multiplier = decay ** (placed.get(author) ?? 0);
-      const score = item.score * multiplier;
-      if (!best || compareRanked({ score, postId: item.postId }, { score: best.score, postId: best.item.postId }) < 0) {
-        best = { author, item, score, multiplier };
+  while (heap.length) {
+    const h = heap[0] as Head;
+    const item = h.queue[h.next] as RankedItem;
+    out.push({ ...item, score: h.score, explain: { ...item.explain, diversityMultiplier: h.multiplier } });
+    h.next++;
+    h.placed++;
+    if (h.next < h.queue.length) {
+      h.multiplier = decay ** h.placed;
+      h.score = (h.queue[h.next] as RankedItem).score * h.multiplier;
+      down(0);
+    } else {
+      const last = heap.pop() as Head;
+      if (heap.length) {
+        heap[0] = last;
+        down(0);
       }
     }
-    if (!best) break;
-    heads.set(best.author, (heads.get(best.author) ?? 0) + 1);
-    placed.set(best.author, (placed.get(best.author) ?? 0) + 1);
-    out.push({
-      ...best.item,
-      score: best.score,
-      explain: { ...best.item.explain, diversityMultiplier: best.multiplier },
-    });
   }
   return out;
 }
