@@ -835,12 +835,13 @@ try {
   });
 
   // ------------------------------------------------------------ 8. paging while things change
-  log("paging at limit=5 through whole snapshots while followees post and the generators run");
+  log("paging at limit=20 through whole snapshots while followees post and the generators run");
   let repeats = 0;
   let skips = 0;
   let pagesRead = 0;
-  for (const u of sample.slice(60, 80)) {
-    const first = await fetch(`${edge.url}/api/v1/feed?limit=5`, { headers: auth(u) });
+  const PAGING_SESSIONS = 10;
+  for (const u of sample.slice(60, 60 + PAGING_SESSIONS)) {
+    const first = await fetch(`${edge.url}/api/v1/feed?limit=20`, { headers: auth(u) });
     let body = (await first.json()) as { items: { post_id: string }[]; next_cursor: string | null };
     await sleep(50); // the snapshot is saved after the answer
     const pointer = JSON.parse((await redis.get(snapshotPointerKey(u))) ?? "{}") as { rankingId?: string };
@@ -861,7 +862,7 @@ try {
         });
       }
       await fetch(`${edge.url}/api/v1/feed?limit=3`, { headers: auth(u) }); // a second device
-      const r = await fetch(`${edge.url}/api/v1/feed?limit=5&cursor=${body.next_cursor}`, { headers: auth(u) });
+      const r = await fetch(`${edge.url}/api/v1/feed?limit=20&cursor=${body.next_cursor}`, { headers: auth(u) });
       body = (await r.json()) as typeof body;
       served.push(...body.items.map((i) => i.post_id));
       pagesRead++;
