@@ -13,6 +13,7 @@ export * from "./ranking/candidates.ts";
 export * from "./ranking/rank.ts";
 export * from "./ranking/score.ts";
 export * from "./service.ts";
+export * from "./serving/json.ts";
 export * from "./serving/read.ts";
 export * from "./serving/snapshot.ts";
 export * from "./sql.ts";

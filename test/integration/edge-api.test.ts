@@ -3,55 +3,27 @@
  * an origin write API on real PostgreSQL, CDC carries them to ClickHouse, and the feed is ranked
  * from there through the Redis bridge and the ClickHouse gateway.
  */
-import { randomBytes, randomUUID } from "node:crypto";
-import { type ServerType, serve } from "@hono/node-server";
-import { Hono } from "hono";
-import { Redis } from "ioredis";
-import { pino } from "pino";
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  DEFAULT_WEIGHTS,
-  type FeedItemOut,
-  feedKey,
-  feedVersionKey,
-  seenKey,
-  snapshotPointerKey,
-  suggestKey,
-} from "../../edge/core/index.ts";
-import { writeApp } from "../../origin/src/writes/routes.ts";
+import { DEFAULT_WEIGHTS, type FeedItemOut, feedVersionKey, suggestKey } from "../../edge/core/index.ts";
 import { devToken } from "../../scripts/token.ts";
-import { type CdcHarness, CH_URL, startCdcHarness, waitFor } from "./support/cdc.ts";
-import { freePort, startWranglerDev, type WranglerDev } from "./support/wrangler.ts";
-
-const JWT_SECRET = `edge-api-test-${randomBytes(16).toString("hex")}`;
-const ORIGIN_SECRET = `origin-test-${randomBytes(16).toString("hex")}`;
-const BRIDGE_URL = `http://127.0.0.1:${process.env.REDIS_BRIDGE_PORT ?? 8079}`;
-const BRIDGE_TOKEN = process.env.REDIS_BRIDGE_TOKEN ?? "local-dev-token";
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
+import { type EdgeWorld, startEdgeWorld } from "./support/edge-world.ts";
+import { startWranglerDev } from "./support/wrangler.ts";
 
 type FeedItem = FeedItemOut;
 
 describe("edge API on the real stack", () => {
   let h: CdcHarness;
-  let origin: ServerType;
-  let edge: WranglerDev;
+  let w: EdgeWorld;
   let redis: Redis;
   const viewer = randomUUID();
   const authors = [randomUUID(), randomUUID(), randomUUID()];
   const fans = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   const posts: { id: string; author: string }[] = [];
-  const tokens = new Map<string, string>();
-  const eventsStream = `t:events:${randomBytes(4).toString("hex")}`;
-
-  const tokenFor = async (user: string) => {
-    if (!tokens.has(user)) tokens.set(user, await devToken(user, 3600, JWT_SECRET));
-    return tokens.get(user) as string;
-  };
-  const api = async (user: string | null, method: string, path: string, body?: unknown, base = edge.url) => {
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    if (user) headers.authorization = `Bearer ${await tokenFor(user)}`;
-    return fetch(`${base}${path}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
-  };
+  const api = (user: string | null, method: string, path: string, body?: unknown, base?: string) =>
+    w.api(user, method, path, body, base);
   const feed = async (query = "", user = viewer) => {
     const res = await api(user, "GET", `/api/v1/feed${query}`);
     expect(res.status, await res.clone().text()).toBe(200);
@@ -65,27 +37,9 @@ describe("edge API on the real stack", () => {
 
   beforeAll(async () => {
     h = await startCdcHarness();
-    redis = new Redis(REDIS_URL);
-    const port = await freePort();
-    const app = new Hono().route(
-      "/v1",
-      writeApp({ pg: h.pg, redis, sharedSecret: ORIGIN_SECRET, log: pino({ level: "silent" }) }),
-    );
-    origin = serve({ fetch: app.fetch, hostname: "127.0.0.1", port });
-    edge = await startWranglerDev({
-      config: "wrangler.toml",
-      vars: {
-        JWT_SECRET,
-        ORIGIN_SHARED_SECRET: ORIGIN_SECRET,
-        ORIGIN_URL: `http://127.0.0.1:${port}`,
-        UPSTASH_REDIS_REST_URL: BRIDGE_URL,
-        UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
-        CLICKHOUSE_URL: CH_URL,
-        CLICKHOUSE_DATABASE: h.config.clickhouse.database,
-        EVENTS_RATE_LIMIT: "20/30s",
-        EVENTS_STREAM: eventsStream,
-      },
-    });
+    // No serving index here: every feed is ranked from ClickHouse (the cold path).
+    w = await startEdgeWorld(h, { vars: { EVENTS_RATE_LIMIT: "20/30s" } });
+    redis = w.redis;
 
     for (const [i, u] of [viewer, ...authors, ...fans].entries()) {
       const res = await api(u, "PUT", "/api/v1/users/me", { handle: `e${h.id}_${i}` });
@@ -122,16 +76,8 @@ describe("edge API on the real stack", () => {
   }, 240_000);
 
   afterAll(async () => {
-    await edge?.stop();
-    origin?.close();
-    if (redis) {
-      const users = [viewer, ...authors, ...fans];
-      await redis.del(
-        eventsStream,
-        ...users.flatMap((u) => [feedKey(u), snapshotPointerKey(u), feedVersionKey(u), seenKey(u), suggestKey(u)]),
-      );
-      redis.disconnect();
-    }
+    await w?.redis.del(...[viewer, ...authors, ...fans].map(suggestKey)).catch(() => {});
+    await w?.stop();
     await h?.teardown();
   }, 60_000);
 
@@ -191,7 +137,7 @@ describe("edge API on the real stack", () => {
     expect(await res.json()).toEqual({ accepted: 1, rejected: [] });
     // Appended to the stream for the relay, with the user from the token and a server time.
     // One entry per request, holding the batch (field "b").
-    const latest = (await redis.xrevrange(eventsStream, "+", "-", "COUNT", 1))[0];
+    const latest = (await redis.xrevrange(w.stream, "+", "-", "COUNT", 1))[0];
     expect(latest?.[1][0]).toBe("b");
     const batch = JSON.parse(latest?.[1][1] as string) as unknown[];
     expect(batch).toHaveLength(1);
@@ -244,10 +190,10 @@ describe("edge API on the real stack", () => {
   });
 
   it("refuses invalid, expired and alg:none tokens with 401", async () => {
-    const expired = await devToken(viewer, -120, JWT_SECRET);
+    const expired = await devToken(viewer, -120, w.jwtSecret);
     const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ sub: viewer, exp: 9e9 })).toString("base64url")}.`;
     for (const token of ["garbage", expired, none]) {
-      const res = await fetch(`${edge.url}/api/v1/feed`, { headers: { authorization: `Bearer ${token}` } });
+      const res = await fetch(`${w.edge.url}/api/v1/feed`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(401);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
     }
@@ -286,13 +232,7 @@ describe("edge API on the real stack", () => {
   it("answers STALE (not a 500) when ClickHouse is unreachable", async () => {
     const broken = await startWranglerDev({
       config: "wrangler.toml",
-      vars: {
-        JWT_SECRET,
-        UPSTASH_REDIS_REST_URL: BRIDGE_URL,
-        UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
-        CLICKHOUSE_URL: "http://127.0.0.1:9",
-        CLICKHOUSE_DATABASE: h.config.clickhouse.database,
-      },
+      vars: { ...w.vars, CLICKHOUSE_URL: "http://127.0.0.1:9" },
     });
     try {
       await redis.incr(feedVersionKey(viewer)); // the last snapshot may not be reused: a build is needed

@@ -22,10 +22,12 @@ import {
   seenKey,
 } from "../../edge/core/index.ts";
 import { checkIndex } from "../../origin/src/index/check.ts";
+import { ioredisExec } from "../../origin/src/index/exec.ts";
 import { refreshPopularAuthors } from "../../origin/src/index/refresh.ts";
 import { ServingIndex } from "../../origin/src/index/serving-index.ts";
 import { generateHotPosts } from "../../origin/src/jobs/generators.ts";
 import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
+import { dropKeys } from "./support/edge-world.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -41,13 +43,7 @@ describe("serving index", () => {
   const viewers = Object.values(u);
   const posts: Record<string, string> = {};
 
-  const exec: PipelineExec = async (cmds) => {
-    const res = (await redis.pipeline(cmds.map(([c, ...args]) => [c.toLowerCase(), ...args])).exec()) ?? [];
-    return res.map(([err, v]) => {
-      if (err) throw err;
-      return v;
-    });
-  };
+  const exec: PipelineExec = (cmds) => ioredisExec(redis)(cmds);
   const sql = (text: string, params: unknown[] = []) => h.pg.query(text, params);
   const post = async (name: string, author: string) => {
     const r = await sql("INSERT INTO posts (author_id, text) VALUES ($1, $2) RETURNING id", [author, `post ${name}`]);
@@ -227,14 +223,7 @@ describe("serving index", () => {
   afterAll(async () => {
     await index?.stop().catch(() => {});
     if (redis) {
-      const all: string[] = [];
-      let cursor = "0";
-      do {
-        const [next, found] = await redis.scan(cursor, "MATCH", `${ns}*`, "COUNT", 1000);
-        cursor = next;
-        all.push(...found);
-      } while (cursor !== "0");
-      if (all.length) await redis.del(...all);
+      await dropKeys(redis, `${ns}*`);
       await redis.del(...viewers.map(seenKey));
       redis.disconnect();
     }

@@ -4,56 +4,26 @@
  * PostgreSQL → Debezium → Kafka → sink → ClickHouse for writes; edge → Redis stream → relay →
  * Kafka → sink → ClickHouse for events).
  */
-import { randomBytes, randomUUID } from "node:crypto";
-import { type ServerType, serve } from "@hono/node-server";
-import { Hono } from "hono";
-import { Redis } from "ioredis";
-import { pino } from "pino";
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FeedItemOut, feedKey, feedVersionKey, seenKey, snapshotPointerKey } from "../../edge/core/index.ts";
-import { EventRelay } from "../../origin/src/relay/relay.ts";
-import { writeApp } from "../../origin/src/writes/routes.ts";
-import { devToken } from "../../scripts/token.ts";
-import { type CdcHarness, CH_URL, startCdcHarness, waitFor } from "./support/cdc.ts";
-import { freePort, startWranglerDev, type WranglerDev } from "./support/wrangler.ts";
+import { type FeedItemOut, feedVersionKey, seenKey } from "../../edge/core/index.ts";
+import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
+import { type EdgeWorld, startEdgeWorld } from "./support/edge-world.ts";
 
-const JWT_SECRET = `signals-test-${randomBytes(16).toString("hex")}`;
-const ORIGIN_SECRET = `origin-test-${randomBytes(16).toString("hex")}`;
-const BRIDGE_URL = `http://127.0.0.1:${process.env.REDIS_BRIDGE_PORT ?? 8079}`;
-const BRIDGE_TOKEN = process.env.REDIS_BRIDGE_TOKEN ?? "local-dev-token";
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 /** Authors beyond the top-50 bound of the F3 source. */
 const MANY = 52;
 
 describe("signals through the whole pipeline, as explain=1 shows them", () => {
   let h: CdcHarness;
-  let origin: ServerType;
-  let edge: WranglerDev;
-  let redis: Redis;
-  let relay: EventRelay;
-  let relayRedis: Redis;
-  const stream = `t:events:${randomBytes(4).toString("hex")}`;
+  let w: EdgeWorld;
   const viewer = randomUUID();
   const author = randomUUID(); // followed by the viewer
   const others = Array.from({ length: MANY }, () => randomUUID()); // each gets 2 interactions
   const far = randomUUID(); // followed, 1 interaction: ranks below the other 52 authors
   const users = [viewer, author, far, ...others];
   const postOf = new Map<string, string[]>();
-  const tokens = new Map<string, string>();
-
-  const api = async (user: string, method: string, path: string, body?: unknown) => {
-    if (!tokens.has(user)) tokens.set(user, await devToken(user, 3600, JWT_SECRET));
-    return fetch(`${edge.url}${path}`, {
-      method,
-      headers: { "content-type": "application/json", authorization: `Bearer ${tokens.get(user)}` },
-      body: body === undefined ? null : JSON.stringify(body),
-    });
-  };
-  const ok = async (res: Promise<Response>, status: number) => {
-    const r = await res;
-    expect(r.status, await r.clone().text()).toBe(status);
-    return r;
-  };
+  const api = (user: string, method: string, path: string, body?: unknown) => w.api(user, method, path, body);
+  const ok = (res: Promise<Response>, status: number) => w.ok(res, status);
   const post = async (by: string, text: string) => {
     const r = await ok(api(by, "POST", "/api/v1/posts", { text }), 201);
     const id = ((await r.json()) as { post: { id: string } }).post.id;
@@ -65,8 +35,8 @@ describe("signals through the whole pipeline, as explain=1 shows them", () => {
   /** The viewer's explain for one post, from a ranking built now (the cached one dropped). */
   const explainOf = async (postId: string) => {
     // A new session that may not reuse the last snapshot (a newer feed version), nothing seen.
-    await redis.del(seenKey(viewer));
-    await redis.incr(feedVersionKey(viewer));
+    await w.redis.del(seenKey(viewer));
+    await w.redis.incr(feedVersionKey(viewer));
     const r = await ok(api(viewer, "GET", "/api/v1/feed?limit=100&explain=1"), 200);
     const items = ((await r.json()) as { items: FeedItemOut[] }).items;
     return items.find((i) => i.post_id === postId)?.explain;
@@ -92,37 +62,7 @@ describe("signals through the whole pipeline, as explain=1 shows them", () => {
 
   beforeAll(async () => {
     h = await startCdcHarness();
-    redis = new Redis(REDIS_URL);
-    relayRedis = new Redis(REDIS_URL);
-    const producer = h.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    relay = new EventRelay(relayRedis, producer, pino({ level: "warn" }), {
-      stream,
-      topic: h.topic("events"),
-      group: `relay-${h.id}`,
-      blockMs: 100,
-    });
-    await relay.start();
-    const port = await freePort();
-    const app = new Hono().route(
-      "/v1",
-      writeApp({ pg: h.pg, redis, sharedSecret: ORIGIN_SECRET, log: pino({ level: "silent" }) }),
-    );
-    origin = serve({ fetch: app.fetch, hostname: "127.0.0.1", port });
-    edge = await startWranglerDev({
-      config: "wrangler.toml",
-      vars: {
-        JWT_SECRET,
-        ORIGIN_SHARED_SECRET: ORIGIN_SECRET,
-        ORIGIN_URL: `http://127.0.0.1:${port}`,
-        UPSTASH_REDIS_REST_URL: BRIDGE_URL,
-        UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
-        CLICKHOUSE_URL: CH_URL,
-        CLICKHOUSE_DATABASE: h.config.clickhouse.database,
-        EVENTS_RATE_LIMIT: "1000/10s",
-        EVENTS_STREAM: stream,
-      },
-    });
+    w = await startEdgeWorld(h, { relay: true });
     for (const [i, u] of users.entries()) await ok(api(u, "PUT", "/api/v1/users/me", { handle: `s${h.id}_${i}` }), 200);
     await ok(api(viewer, "PUT", `/api/v1/follows/${author}`), 204);
     await ok(api(viewer, "PUT", `/api/v1/follows/${far}`), 204);
@@ -148,17 +88,7 @@ describe("signals through the whole pipeline, as explain=1 shows them", () => {
   }, 300_000);
 
   afterAll(async () => {
-    await edge?.stop();
-    origin?.close();
-    await relay?.stop().catch(() => {});
-    relayRedis?.disconnect();
-    if (redis) {
-      await redis.del(
-        stream,
-        ...users.flatMap((u) => [feedKey(u), snapshotPointerKey(u), feedVersionKey(u), seenKey(u)]),
-      );
-      redis.disconnect();
-    }
+    await w?.stop();
     await h?.teardown();
   }, 60_000);
 

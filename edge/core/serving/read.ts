@@ -17,6 +17,7 @@
 import type { IndexKeys } from "../keys.ts";
 import type { Candidate, CandidateSource } from "../ranking/candidates.ts";
 import { FEED_QUERY_LIMITS } from "../sql.ts";
+import { jsonReply } from "./json.ts";
 
 export const F1_WINDOW_MS = 72 * 3600 * 1000;
 export const F2_COLD_WINDOW_MS = 72 * 3600 * 1000;
@@ -68,16 +69,6 @@ export function hashEntries(reply: HashReply): [string, string][] {
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 
-function json<T>(v: unknown): T | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v !== "string") return v as T; // already parsed by the client
-  try {
-    return JSON.parse(v) as T;
-  } catch {
-    return null;
-  }
-}
-
 /** Parses round trip 1's replies (in `viewerReads` order). */
 export function parseViewerState(replies: unknown[]): ViewerState {
   const [ready, followees, out, inn, affinity, hot, popular, seen] = replies;
@@ -87,7 +78,7 @@ export function parseViewerState(replies: unknown[]): ViewerState {
     const v = Number(n);
     if (v > 0) aff.set(author, v);
   }
-  const hotItems = json<{ postId: string; authorId: string }[]>(hot) ?? [];
+  const hotItems = jsonReply<{ postId: string; authorId: string }[]>(hot) ?? [];
   return {
     ready: ready !== null && ready !== undefined,
     followees: strings(followees),
@@ -97,7 +88,7 @@ export function parseViewerState(replies: unknown[]): ViewerState {
       .filter((h) => typeof h?.postId === "string" && typeof h?.authorId === "string")
       .slice(0, FEED_QUERY_LIMITS.f2_limit)
       .map((h) => ({ postId: h.postId, authorId: h.authorId })),
-    popularAuthors: (json<string[]>(popular) ?? []).slice(0, POPULAR_AUTHORS),
+    popularAuthors: (jsonReply<string[]>(popular) ?? []).slice(0, POPULAR_AUTHORS),
     seenPostIds: new Set(strings(seen)),
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { FeedCursor } from "../cursor.ts";
 import type { RankedItem } from "../ranking/rank.ts";
+import { jsonReply } from "./json.ts";
 
 /** A random, URL-safe ranking id (Web Crypto exists in both runtimes): 96 bits, unguessable. */
 export function newRankingId(): string {
@@ -74,16 +75,6 @@ export class SnapshotError extends Error {
   }
 }
 
-function parse<T>(v: unknown): T | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v !== "string") return v as T;
-  try {
-    return JSON.parse(v) as T;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * A page read back from Redis (`metaReply` = LINDEX 0, `itemReplies` = the page's LRANGE),
  * checked against the cursor: a snapshot that is gone, another viewer's, or an offset past its
@@ -96,14 +87,14 @@ export function pageFromReplies(
   metaReply: unknown,
   itemReplies: unknown,
 ): { meta: SnapshotMeta; items: RankedItem[]; next: FeedCursor | null } {
-  const meta = parse<SnapshotMeta>(metaReply);
+  const meta = jsonReply<SnapshotMeta>(metaReply);
   if (meta?.v !== 2 || meta.rankingId !== cursor.rankingId) {
     throw new SnapshotError("expired", "this feed cursor has expired; start again without a cursor");
   }
   if (meta.viewerId !== viewerId) throw new SnapshotError("foreign", "this feed cursor belongs to another user");
   if (cursor.offset > meta.count) throw new SnapshotError("out_of_range", "feed cursor offset out of range");
   const items = (Array.isArray(itemReplies) ? itemReplies : [])
-    .map((r) => parse<RankedItem>(r))
+    .map((r) => jsonReply<RankedItem>(r))
     .filter((i): i is RankedItem => i !== null)
     .slice(0, limit);
   return { meta, items, next: nextCursor(meta, cursor.offset, items.length) };

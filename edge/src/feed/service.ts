@@ -27,6 +27,7 @@ import {
   type FeedCursor,
   feedVersionKey,
   type IndexKeys,
+  jsonReply,
   nextCursor,
   type PipelineExec,
   pageFromReplies,
@@ -201,7 +202,7 @@ export async function getFeed(
   } catch (err) {
     deps.log.redis_error = String(err); // Redis down: rank from ClickHouse, without snapshots
   }
-  const pointer = parseJson<SnapshotPointer>(replies?.[0]);
+  const pointer = jsonReply<SnapshotPointer>(replies?.[0]);
   const ver = Number(replies?.[1] ?? 0);
   const state = replies ? parseViewerState(replies.slice(2)) : null;
   const now = deps.now();
@@ -269,18 +270,8 @@ export async function getFeed(
 
 async function hotItems(deps: FeedDeps): Promise<RankedItem[]> {
   try {
-    return parseJson<RankedItem[]>(await deps.redis.get(deps.keys.hotPosts)) ?? [];
+    return jsonReply<RankedItem[]>(await deps.redis.get(deps.keys.hotPosts)) ?? [];
   } catch {
     return [];
-  }
-}
-
-function parseJson<T>(v: unknown): T | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v !== "string") return v as T;
-  try {
-    return JSON.parse(v) as T;
-  } catch {
-    return null;
   }
 }

@@ -6,9 +6,10 @@
  * backoff, heartbeats keep the partition) until it lands. Independent of ClickHouse: with
  * ClickHouse down the index stays current.
  */
-import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import { CDC_TABLES, type CdcTable, cdcTopic, EVENTS_TOPIC } from "../../../edge/core/index.ts";
+import { ResilientConsumer } from "../kafka/resilient-consumer.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 import { retriable, retry } from "../retry.ts";
 import { type IndexOp, opOf } from "./ops.ts";
@@ -29,6 +30,7 @@ export interface IndexUpdaterStats {
   applyRetries: number;
   reopenRetries: number;
   crashes: number;
+  stalls: number;
   /** Produce → applied lag of the last message applied, by topic. */
   lastLagMs: Record<string, number>;
   lastBatchAt: number | null;
@@ -36,23 +38,18 @@ export interface IndexUpdaterStats {
 
 export class IndexUpdater implements Part {
   readonly name = "index-updater";
-  readonly stats: IndexUpdaterStats = {
+  private readonly own = {
     batches: 0,
     ops: 0,
     applyRetries: 0,
-    reopenRetries: 0,
-    crashes: 0,
-    lastLagMs: {},
-    lastBatchAt: null,
+    lastLagMs: {} as Record<string, number>,
+    lastBatchAt: null as number | null,
   };
-  private consumer: Consumer | null = null;
-  private running = false;
-  private healthy = true;
+  private readonly consumer: ResilientConsumer;
   private readonly topicToTable: Map<string, CdcTable | null>;
-  private readonly abort = new AbortController();
 
   constructor(
-    private readonly kafka: Kafka,
+    kafka: Kafka,
     private readonly writer: IndexWriter,
     private readonly log: Logger,
     private readonly opts: IndexUpdaterOptions = {},
@@ -62,82 +59,34 @@ export class IndexUpdater implements Part {
       ...CDC_TABLES.map((t) => [ns + cdcTopic(t), t] as [string, CdcTable]),
       [ns + EVENTS_TOPIC, null],
     ]);
+    this.consumer = new ResilientConsumer(kafka, log, {
+      groupId: this.groupId,
+      topics: [...this.topicToTable.keys()],
+      concurrency: opts.concurrency,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
   }
 
   get groupId(): string {
     return this.opts.groupId ?? "serving-index";
   }
 
-  async start(): Promise<void> {
-    this.running = true;
-    await this.open();
+  get stats(): IndexUpdaterStats {
+    const c = this.consumer.stats;
+    return { ...this.own, reopenRetries: c.reopenRetries, crashes: c.crashes, stalls: c.stalls };
   }
 
-  private async open(): Promise<void> {
-    const consumer = this.kafka.consumer({
-      groupId: this.groupId,
-      maxBytesPerPartition: 4 * 1024 * 1024,
-      maxWaitTimeInMs: 100,
-    });
-    this.consumer = consumer;
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      const { error, restart } = payload as { error: Error; restart: boolean };
-      this.stats.crashes++;
-      this.log.error({ err: error.message, restart }, "index updater consumer crashed");
-      if (!restart && this.running && this.consumer === consumer) void this.reopen(consumer);
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...this.topicToTable.keys()], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.concurrency ?? 3,
-      eachBatch: (payload) => this.handleBatch(payload),
-    });
+  start(): Promise<void> {
+    return this.consumer.start();
   }
 
-  private async reopen(old: Consumer): Promise<void> {
-    this.healthy = false;
-    await old.disconnect().catch(() => {});
-    // Kafka away for longer than kafkajs's own retries: keep trying until it is back.
-    await retry(
-      async () => {
-        try {
-          await this.open();
-        } catch (err) {
-          await this.consumer?.disconnect().catch(() => {});
-          throw err;
-        }
-      },
-      {
-        retries: Number.POSITIVE_INFINITY,
-        minMs: 500,
-        maxMs: 10_000,
-        signal: this.abort.signal,
-        onRetry: ({ error, attempt, waitMs }) => {
-          this.stats.reopenRetries++;
-          this.log.warn({ err: error.message, attempt, waitMs }, "index updater reopen failed; retrying");
-        },
-      },
-    )
-      .then(() => {
-        this.healthy = true;
-        this.log.info("index updater consumer reopened");
-      })
-      .catch((err: Error) => {
-        if (this.running)
-          this.log.error({ err: err.message }, "index updater not reopened: a failure no retry can fix");
-      });
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    this.abort.abort();
-    await this.consumer?.disconnect();
+  stop(): Promise<void> {
+    return this.consumer.stop();
   }
 
   health(): PartHealth {
-    return { ok: this.running && this.healthy, detail: this.stats };
+    const f = this.consumer.failure;
+    return { ok: this.consumer.ok, detail: f ? { ...this.stats, error: f } : this.stats };
   }
 
   private async handleBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
@@ -156,11 +105,15 @@ export class IndexUpdater implements Part {
         retries: Number.POSITIVE_INFINITY,
         minMs: 200,
         maxMs: 5000,
-        signal: this.abort.signal,
+        signal: this.consumer.signal,
         retriable: (err) => isRunning() && !isStale() && retriable(err),
         onRetry: ({ error, attempt, waitMs }) => {
-          this.stats.applyRetries++;
-          beat ??= setInterval(() => heartbeat().catch(() => {}), 1000);
+          this.own.applyRetries++;
+          this.consumer.touch();
+          beat ??= setInterval(() => {
+            this.consumer.touch();
+            heartbeat().catch(() => {});
+          }, 1000);
           this.log.warn({ topic, partition, attempt, waitMs, err: error.message }, "index apply failed; retrying");
         },
       });
@@ -170,10 +123,10 @@ export class IndexUpdater implements Part {
     const last = batch.messages[batch.messages.length - 1];
     if (!last) return;
     resolveOffset(last.offset);
-    await this.consumer?.commitOffsets([{ topic, partition, offset: (BigInt(last.offset) + 1n).toString() }]);
-    this.stats.batches++;
-    this.stats.ops += ops.length;
-    this.stats.lastBatchAt = Date.now();
-    this.stats.lastLagMs[topic] = Date.now() - Number(last.timestamp);
+    await this.consumer.commit(topic, partition, last.offset);
+    this.own.batches++;
+    this.own.ops += ops.length;
+    this.own.lastBatchAt = Date.now();
+    this.own.lastLagMs[topic] = Date.now() - Number(last.timestamp);
   }
 }

@@ -10,9 +10,10 @@
  * (retry.ts) is thrown to kafkajs, which redelivers the batch, still uncommitted.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import type { EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
 import { CDC_TABLES, type CdcTable, cdcTopic, decideCounted, EVENTS_TOPIC } from "../../../edge/core/index.ts";
+import { ResilientConsumer } from "../kafka/resilient-consumer.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 import { retriable, retry } from "../retry.ts";
 import { staleKeys } from "./invalidation.ts";
@@ -72,150 +73,57 @@ interface DeadRow extends ChRow {
 
 export class ClickHouseSink implements Part {
   readonly name = "clickhouse-sink";
-  readonly stats: SinkStats = {
+  private readonly own = {
     batches: 0,
     rowsInserted: 0,
     duplicatesSkipped: 0,
     deadLetters: 0,
-    retries: { insert: 0, reopen: 0 },
-    crashes: 0,
-    stalls: 0,
-    lastLagMs: {},
-    lastBatchAt: null,
+    insertRetries: 0,
+    lastLagMs: {} as Record<string, number>,
+    lastBatchAt: null as number | null,
   };
-  private consumer: Consumer | null = null;
-  private running = false;
-  private healthy = true;
-  private lastActivity = Date.now();
-  private watchdog: ReturnType<typeof setInterval> | null = null;
-  private reopening = false;
-  /** Why no consumer runs although the sink should (a reopen failed in a way no retry fixes). */
-  private failure: string | null = null;
-  /** Cuts a retry's wait short on stop. */
-  private abort = new AbortController();
+  private readonly consumer: ResilientConsumer;
   private readonly topicToTable: Map<string, CdcTable>;
-  private readonly eventsTopic: string;
 
   constructor(
-    private readonly kafka: Kafka,
+    kafka: Kafka,
     private readonly ch: ClickHouseClient,
     private readonly log: Logger,
     private readonly opts: SinkOptions = {},
   ) {
     const ns = opts.topicNamespace ?? "";
     this.topicToTable = new Map(CDC_TABLES.map((t) => [ns + cdcTopic(t), t]));
-    this.eventsTopic = ns + EVENTS_TOPIC;
-  }
-
-  async start(): Promise<void> {
-    this.running = true;
-    this.failure = null;
-    this.abort = new AbortController();
-    this.lastActivity = Date.now();
-    await this.open();
-    const stallMs = this.opts.stallMs ?? 30_000;
-    this.watchdog = setInterval(
-      () => {
-        const idle = Date.now() - this.lastActivity;
-        if (!this.running || this.reopening || idle < stallMs || !this.consumer) return;
-        this.stats.stalls++;
-        this.log.error({ idleMs: idle }, "sink consumer stalled; opening a fresh one");
-        void this.reopen(this.consumer);
-      },
-      Math.min(5000, stallMs),
-    );
-    this.watchdog.unref();
-  }
-
-  /**
-   * Creates, connects and runs a consumer. kafkajs restarts a crashed consumer by itself only
-   * after retriable errors; after any other crash (seen when the broker goes away for longer
-   * than the retry budget) the sink opens a fresh consumer with backoff, so a Kafka restart
-   * never leaves it silently stopped. Offsets are committed only after inserts, so a reopen
-   * resumes exactly where the last committed batch ended.
-   */
-  private async open(): Promise<void> {
-    const consumer = this.kafka.consumer({
-      groupId: this.opts.groupId ?? "clickhouse-sink",
-      // Large enough for a few thousand rows per partition per batch.
-      maxBytesPerPartition: 4 * 1024 * 1024,
-      maxWaitTimeInMs: 100,
-    });
-    this.consumer = consumer;
-    const touch = () => {
-      this.lastActivity = Date.now();
-    };
-    for (const ev of [consumer.events.FETCH, consumer.events.START_BATCH_PROCESS, consumer.events.HEARTBEAT])
-      consumer.on(ev, touch);
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      const { error, restart } = payload as { error: Error; restart: boolean };
-      this.stats.crashes++;
-      this.log.error({ err: error.message, name: error.name, restart }, "sink consumer crashed");
-      if (!restart && this.running && this.consumer === consumer) void this.reopen(consumer);
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...this.topicToTable.keys(), this.eventsTopic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.concurrency ?? 3,
+    this.consumer = new ResilientConsumer(kafka, log, {
+      groupId: opts.groupId ?? "clickhouse-sink",
+      topics: [...this.topicToTable.keys(), ns + EVENTS_TOPIC],
+      concurrency: opts.concurrency,
+      stallMs: opts.stallMs,
       eachBatch: (payload) => this.handleBatch(payload),
     });
   }
 
-  private async reopen(old: Consumer): Promise<void> {
-    if (this.reopening) return;
-    this.reopening = true;
-    this.healthy = false;
-    try {
-      await old.disconnect().catch(() => {});
-      // Kafka away for longer than kafkajs's own retries: keep trying until it is back.
-      const attempts = await retry(
-        async (attempt) => {
-          this.lastActivity = Date.now();
-          try {
-            await this.open();
-          } catch (err) {
-            await this.consumer?.disconnect().catch(() => {});
-            throw err;
-          }
-          return attempt;
-        },
-        {
-          retries: Number.POSITIVE_INFINITY,
-          minMs: 500,
-          maxMs: 10_000,
-          signal: this.abort.signal,
-          onRetry: ({ error, attempt, waitMs }) => {
-            this.stats.retries.reopen++;
-            this.log.warn({ err: error.message, attempt, waitMs }, "sink consumer reopen failed; retrying");
-          },
-        },
-      );
-      this.healthy = true;
-      this.log.info({ attempts }, "sink consumer reopened");
-    } catch (err) {
-      if (this.running) {
-        this.failure = (err as Error).message;
-        this.log.error({ err: this.failure }, "sink consumer not reopened: a failure no retry can fix");
-      }
-    } finally {
-      this.reopening = false;
-      this.lastActivity = Date.now();
-    }
+  get stats(): SinkStats {
+    const { insertRetries, ...own } = this.own;
+    const c = this.consumer.stats;
+    return {
+      ...own,
+      retries: { insert: insertRetries, reopen: c.reopenRetries },
+      crashes: c.crashes,
+      stalls: c.stalls,
+    };
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.abort.abort();
-    if (this.watchdog) clearInterval(this.watchdog);
-    // kafkajs waits for the batch in progress before leaving the group.
-    await this.consumer?.disconnect();
+  start(): Promise<void> {
+    return this.consumer.start();
+  }
+
+  stop(): Promise<void> {
+    return this.consumer.stop();
   }
 
   health(): PartHealth {
-    const ok = this.running && this.healthy;
-    return { ok, detail: this.failure ? { ...this.stats, error: this.failure } : this.stats };
+    const f = this.consumer.failure;
+    return { ok: this.consumer.ok, detail: f ? { ...this.stats, error: f } : this.stats };
   }
 
   private async handleBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
@@ -252,14 +160,14 @@ export class ClickHouseSink implements Part {
           retries: Number.POSITIVE_INFINITY,
           minMs: 200,
           maxMs: 5000,
-          signal: this.abort.signal,
+          signal: this.consumer.signal,
           // Once the partition is no longer ours, the batch is its next owner's.
           retriable: (err) => isRunning() && !isStale() && retriable(err),
           onRetry: ({ error, attempt, waitMs }) => {
-            this.stats.retries.insert++;
-            this.lastActivity = Date.now(); // retrying a batch is work, not a stall
+            this.own.insertRetries++;
+            this.consumer.touch(); // retrying a batch is work, not a stall
             beat ??= setInterval(() => {
-              this.lastActivity = Date.now();
+              this.consumer.touch();
               heartbeat().catch(() => {});
             }, 1000);
             const e = error as Error & { code?: string };
@@ -279,7 +187,7 @@ export class ClickHouseSink implements Part {
         },
       );
     } catch (err) {
-      if (isRunning() && !isStale() && !this.abort.signal.aborted) {
+      if (isRunning() && !isStale() && !this.consumer.signal.aborted) {
         const e = err as Error & { code?: string };
         this.log.error(
           { topic, partition, err: e.message || e.name, code: e.code },
@@ -290,18 +198,18 @@ export class ClickHouseSink implements Part {
     } finally {
       clearInterval(beat);
     }
-    this.lastActivity = Date.now();
-    this.stats.deadLetters += dead.length;
+    this.consumer.touch();
+    this.own.deadLetters += dead.length;
     if (dead.length)
       this.log.warn({ topic, partition, count: dead.length, first: dead[0]?.error }, "dead-lettered messages");
     const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
     // Move the fetch position past the batch (kafkajs re-fetches unresolved offsets), then
     // commit it: both only after the rows are in ClickHouse.
     resolveOffset(last.offset);
-    await this.consumer?.commitOffsets([{ topic, partition, offset: (BigInt(last.offset) + 1n).toString() }]);
-    this.stats.batches++;
-    this.stats.lastBatchAt = Date.now();
-    this.stats.lastLagMs[topic] = Date.now() - Number(last.timestamp);
+    await this.consumer.commit(topic, partition, last.offset);
+    this.own.batches++;
+    this.own.lastBatchAt = Date.now();
+    this.own.lastLagMs[topic] = Date.now() - Number(last.timestamp);
   }
 
   private async writeCdc(table: CdcTable, changes: CdcRow[]): Promise<void> {
@@ -322,7 +230,7 @@ export class ClickHouseSink implements Part {
     );
     const known = new Map(found.map((r) => [r.k, { version: Number(r.v), live: Number(r.live) }]));
     const { rows, skipped } = sequenceChanges(changes, known);
-    this.stats.duplicatesSkipped += skipped;
+    this.own.duplicatesSkipped += skipped;
     if (rows.length === 0) return;
     await this.insert(target, rows);
     if (this.opts.invalidate) {
@@ -363,7 +271,7 @@ export class ClickHouseSink implements Part {
     const present = new Set(existing.map((r) => r.id));
     const authorOf = new Map(authors.map((a) => [a.pid, a.author]));
     const fresh = unique.filter((r) => !present.has(r.event_id));
-    this.stats.duplicatesSkipped += rows.length - fresh.length;
+    this.own.duplicatesSkipped += rows.length - fresh.length;
     if (fresh.length === 0) return;
     const counted = await this.countedKeys(fresh);
     const flags = decideCounted(fresh.map(countable), (p) => authorOf.get(p), counted);
@@ -405,7 +313,7 @@ export class ClickHouseSink implements Part {
 
   private async insert(table: string, values: ChRow[]): Promise<void> {
     await this.ch.insert({ table, values, format: "JSONEachRow" });
-    this.stats.rowsInserted += values.length;
+    this.own.rowsInserted += values.length;
   }
 }
 

@@ -1,0 +1,167 @@
+/**
+ * A kafkajs batch consumer that does not stay down: the one shape the ClickHouse sink and the
+ * serving-index updater share. kafkajs restarts a crashed consumer by itself only after
+ * retriable errors; after any other crash (seen when the broker goes away for longer than its
+ * retry budget) this opens a fresh consumer with backoff, and a watchdog replaces a consumer
+ * that has neither fetched, heartbeated nor worked on a batch for `stallMs` (kafkajs consumers
+ * can hang after a broker restart without crashing). Offsets are the handler's to commit, after
+ * its writes, so a reopen resumes exactly where the last committed batch ended.
+ */
+import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Logger } from "pino";
+import { retry } from "../retry.ts";
+
+export interface ResilientConsumerOptions {
+  groupId: string;
+  topics: string[];
+  /** Partitions processed at once. Default 3. */
+  concurrency?: number;
+  /** A consumer idle this long is replaced by a fresh one. Default 30 s. */
+  stallMs?: number;
+  /** Handles one batch: writes, then `commit`s; a throw leaves the batch to kafkajs (redelivery). */
+  eachBatch: (payload: EachBatchPayload) => Promise<void>;
+}
+
+export interface ResilientConsumerStats {
+  /** Consumer crashes seen (each followed by kafkajs's own restart or a reopen). */
+  crashes: number;
+  /** Times the watchdog replaced a consumer that had stopped fetching. */
+  stalls: number;
+  /** Waits before another attempt to open a fresh consumer. */
+  reopenRetries: number;
+}
+
+export class ResilientConsumer {
+  readonly stats: ResilientConsumerStats = { crashes: 0, stalls: 0, reopenRetries: 0 };
+  private consumer: Consumer | null = null;
+  private running = false;
+  private healthy = true;
+  private reopening = false;
+  private lastActivity = Date.now();
+  private watchdog: ReturnType<typeof setInterval> | null = null;
+  /** Why no consumer runs although one should (a reopen failed in a way no retry fixes). */
+  failure: string | null = null;
+  private abortController = new AbortController();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly log: Logger,
+    private readonly opts: ResilientConsumerOptions,
+  ) {}
+
+  /** Aborted on stop: a handler's retry waits on it. */
+  get signal(): AbortSignal {
+    return this.abortController.signal;
+  }
+
+  get ok(): boolean {
+    return this.running && this.healthy;
+  }
+
+  /** Marks work in progress (a handler retrying a batch is not a stall). */
+  touch(): void {
+    this.lastActivity = Date.now();
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    this.failure = null;
+    this.abortController = new AbortController();
+    this.touch();
+    await this.open();
+    const stallMs = this.opts.stallMs ?? 30_000;
+    this.watchdog = setInterval(
+      () => {
+        const idle = Date.now() - this.lastActivity;
+        if (!this.running || this.reopening || idle < stallMs || !this.consumer) return;
+        this.stats.stalls++;
+        this.log.error({ idleMs: idle }, "consumer stalled; opening a fresh one");
+        void this.reopen(this.consumer);
+      },
+      Math.min(5000, stallMs),
+    );
+    this.watchdog.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abortController.abort();
+    if (this.watchdog) clearInterval(this.watchdog);
+    // kafkajs waits for the batch in progress before leaving the group.
+    await this.consumer?.disconnect();
+  }
+
+  /** Commits a partition's offset after `lastOffset` (call after the batch's writes). */
+  async commit(topic: string, partition: number, lastOffset: string): Promise<void> {
+    await this.consumer?.commitOffsets([{ topic, partition, offset: (BigInt(lastOffset) + 1n).toString() }]);
+  }
+
+  private async open(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.opts.groupId,
+      // Large enough for a few thousand rows per partition per batch.
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxWaitTimeInMs: 100,
+    });
+    this.consumer = consumer;
+    const touch = () => this.touch();
+    for (const ev of [consumer.events.FETCH, consumer.events.START_BATCH_PROCESS, consumer.events.HEARTBEAT])
+      consumer.on(ev, touch);
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      const { error, restart } = payload as { error: Error; restart: boolean };
+      this.stats.crashes++;
+      this.log.error({ err: error.message, name: error.name, restart }, "consumer crashed");
+      if (!restart && this.running && this.consumer === consumer) void this.reopen(consumer);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: this.opts.topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.concurrency ?? 3,
+      eachBatch: (payload) => this.opts.eachBatch(payload),
+    });
+  }
+
+  private async reopen(old: Consumer): Promise<void> {
+    if (this.reopening) return;
+    this.reopening = true;
+    this.healthy = false;
+    try {
+      await old.disconnect().catch(() => {});
+      // Kafka away for longer than kafkajs's own retries: keep trying until it is back.
+      const attempts = await retry(
+        async (attempt) => {
+          this.touch();
+          try {
+            await this.open();
+          } catch (err) {
+            await this.consumer?.disconnect().catch(() => {});
+            throw err;
+          }
+          return attempt;
+        },
+        {
+          retries: Number.POSITIVE_INFINITY,
+          minMs: 500,
+          maxMs: 10_000,
+          signal: this.signal,
+          onRetry: ({ error, attempt, waitMs }) => {
+            this.stats.reopenRetries++;
+            this.log.warn({ err: error.message, attempt, waitMs }, "consumer reopen failed; retrying");
+          },
+        },
+      );
+      this.healthy = true;
+      this.log.info({ attempts }, "consumer reopened");
+    } catch (err) {
+      if (this.running) {
+        this.failure = (err as Error).message;
+        this.log.error({ err: this.failure }, "consumer not reopened: a failure no retry can fix");
+      }
+    } finally {
+      this.reopening = false;
+      this.touch();
+    }
+  }
+}
