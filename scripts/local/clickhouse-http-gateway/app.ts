@@ -17,12 +17,13 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import type { Part } from "../../../origin/src/lifecycle.ts";
+import { writeEngineConfig } from "./access.ts";
 import type { GatewayConfig } from "./config.ts";
 import { ChdbSession, SessionInDoubtTimeout } from "./engine.ts";
 import { ClickHouseException, chError, formatExceptionText } from "./errors.ts";
 import { SessionPool } from "./pool.ts";
 import { composeSqlText, type GatewayRequest, parseRequestParameters, requestedTimeoutMs } from "./request.ts";
-import { buildPrelude } from "./settings.ts";
+import { buildPrelude, statementGuard } from "./settings.ts";
 import { analyzeSql } from "./sql.ts";
 
 /** Extra time the JS watchdog gives the engine's own `max_execution_time` to fire first. */
@@ -213,7 +214,9 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
         const analyzed = analyzeSql(composeSqlText(req.queryParam, bodyText), req.params);
         kind = analyzed.kind;
         if (analyzed.format) format = analyzed.format;
-        if (c.req.method === "GET" && analyzed.kind !== "select") {
+        const readonly = c.req.method === "GET";
+        // Early, clearer answer for the plain case; the engine's `readonly = 2` is what enforces it.
+        if (readonly && analyzed.kind !== "select") {
           throw chError(
             "READONLY",
             "Cannot execute query in readonly mode. For queries over HTTP, method GET implies readonly. You should use method POST for modifying queries",
@@ -229,6 +232,8 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
         // A request that changed settings, or ran SET/USE itself, leaves state behind: retire it.
         let retire = req.settings.size > (req.settings.has("max_execution_time") ? 1 : 0);
         retire ||= analyzed.kind === "set" || analyzed.kind === "use";
+        // `readonly = 2` persists on the session like any SET: a GET's session is not reused.
+        retire ||= readonly;
         try {
           // Queue wait counts against the deadline; a negligible wait keeps the round figure the
           // client asked for, so the engine's error reads like the server's.
@@ -240,10 +245,12 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
             maxExecutionSeconds: remainingMs / 1000,
             currentDatabase: session.database,
             targetDatabase: targetDb,
+            readonly,
           });
+          const guard = statementGuard(analyzed.statement, analyzed.kind);
           session.database = undefined; // unknown until the call succeeds
           try {
-            const result = await session.run(prelude + analyzed.sql, format, remainingMs + WATCHDOG_GRACE_MS);
+            const result = await session.run(guard + prelude + analyzed.sql, format, remainingMs + WATCHDOG_GRACE_MS);
             session.database = targetDb;
             summary = summaryOf(result);
             const codec = responseCodec(req, c.req.header("accept-encoding"));
@@ -313,10 +320,11 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
     health: () => ({ ok: server !== undefined && !draining, detail: { pool: pool?.stats(), inFlight } }),
     async start() {
       mkdirSync(config.dataDir, { recursive: true });
+      const configFile = writeEngineConfig(config.dataDir, { hostAccess: config.hostAccess });
       pool = new SessionPool<ChdbSession>({
         size: config.sessions,
         queueSize: config.queueSize,
-        create: () => new ChdbSession(config.dataDir, config.timeoutMs),
+        create: () => new ChdbSession(config.dataDir, config.timeoutMs, configFile),
         retire: (s) => s.close(),
       });
       // The engine's version goes into every exception text, like the server's `(version …)`.
@@ -339,7 +347,14 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
       });
       const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${listening.port}`;
       log.info(
-        { url, dataDir: config.dataDir, sessions: config.sessions, queue: config.queueSize, version },
+        {
+          url,
+          dataDir: config.dataDir,
+          sessions: config.sessions,
+          queue: config.queueSize,
+          version,
+          hostAccess: config.hostAccess,
+        },
         "clickhouse-gateway listening",
       );
       return { port: listening.port, url };

@@ -9,6 +9,7 @@ describe("readGatewayConfig", () => {
       dataDir: "/srv/app/.stack/data/chdb",
       user: "default",
       password: "",
+      hostAccess: false,
       sessions: 4,
       queueSize: 64,
       timeoutMs: 30_000,
@@ -62,5 +63,14 @@ describe("readGatewayConfig", () => {
     expect(() => readGatewayConfig({ CH_GATEWAY_HOST: "0.0.0.0" })).toThrow(/CH_GATEWAY_PASSWORD: must be set/);
     expect(readGatewayConfig({ CH_GATEWAY_HOST: "::1" }).password).toBe("");
     expect(readGatewayConfig({ CH_GATEWAY_HOST: "0.0.0.0", CH_GATEWAY_PASSWORD: "x" }).host).toBe("0.0.0.0");
+    for (const host of ["::", "[::]", "10.0.0.5", "192.168.1.2", "example.com", "127.0.0.1.nip.io"]) {
+      expect(() => readGatewayConfig({ CH_GATEWAY_HOST: host })).toThrow(/CH_GATEWAY_PASSWORD: must be set/);
+    }
+  });
+
+  it("keeps host access (file, url, s3, remote… table functions) off unless CH_GATEWAY_HOST_ACCESS=1", () => {
+    expect(readGatewayConfig({}).hostAccess).toBe(false);
+    expect(readGatewayConfig({ CH_GATEWAY_HOST_ACCESS: "1" }).hostAccess).toBe(true);
+    expect(() => readGatewayConfig({ CH_GATEWAY_HOST_ACCESS: "yes" })).toThrow(/CH_GATEWAY_HOST_ACCESS/);
   });
 });

@@ -29,6 +29,12 @@ const schema = z.object({
    * That user's password. Default empty, which is refused unless CH_GATEWAY_HOST is loopback.
    */
   CH_GATEWAY_PASSWORD: z.string().default(""),
+  /**
+   * `1` lets queries reach the host and the network: table functions and engines such as file,
+   * url, s3, hdfs, remote, mysql, postgresql, jdbc, odbc, Kafka, and dictionaries. Default `0`:
+   * the engine refuses them (ACCESS_DENIED, see access.ts).
+   */
+  CH_GATEWAY_HOST_ACCESS: z.enum(["0", "1", "false", "true"]).default("0"),
   /** chDB sessions, i.e. queries running at once. Default 4. */
   CH_GATEWAY_SESSIONS: z.coerce.number().int().min(1).max(256).default(4),
   /** Requests allowed to wait for a session; beyond that the gateway answers 503. Default 64. */
@@ -58,6 +64,8 @@ export interface GatewayConfig {
   dataDir: string;
   user: string;
   password: string;
+  /** Table functions/engines that touch the host or the network are allowed (CH_GATEWAY_HOST_ACCESS). */
+  hostAccess: boolean;
   sessions: number;
   queueSize: number;
   timeoutMs: number;
@@ -91,6 +99,7 @@ export function readGatewayConfig(
     dataDir: resolve(cwd, e.CH_GATEWAY_DATA_DIR),
     user: e.CH_GATEWAY_USER,
     password: e.CH_GATEWAY_PASSWORD,
+    hostAccess: e.CH_GATEWAY_HOST_ACCESS === "1" || e.CH_GATEWAY_HOST_ACCESS === "true",
     sessions: e.CH_GATEWAY_SESSIONS,
     queueSize: e.CH_GATEWAY_QUEUE_SIZE,
     timeoutMs: e.CH_GATEWAY_TIMEOUT_MS,

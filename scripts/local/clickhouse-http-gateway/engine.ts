@@ -29,8 +29,8 @@ export class ChdbSession {
   database: string | undefined = "default";
   private readonly session: Session;
 
-  constructor(dataDir: string, timeoutMs: number) {
-    this.session = new Session(dataDir, { connectionArgs: connectionArgs(timeoutMs) });
+  constructor(dataDir: string, timeoutMs: number, configFile?: string) {
+    this.session = new Session(dataDir, { connectionArgs: connectionArgs(timeoutMs, configFile) });
   }
 
   /**

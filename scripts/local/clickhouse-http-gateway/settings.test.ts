@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ClickHouseException } from "./errors.ts";
-import { buildPrelude, connectionArgs } from "./settings.ts";
+import { buildPrelude, connectionArgs, statementGuard } from "./settings.ts";
 
 describe("buildPrelude", () => {
   it("sets the request's settings as string literals and always bounds the query", () => {
@@ -41,5 +41,29 @@ describe("buildPrelude", () => {
 
   it("starts every session quoting 64-bit integers in JSON and with the gateway's time limit", () => {
     expect(connectionArgs(30_000)).toEqual(["--output_format_json_quote_64bit_integers=1", "--max_execution_time=30"]);
+    expect(connectionArgs(30_000, "/d/gateway-access/config.xml")).toContain(
+      "--config-file=/d/gateway-access/config.xml",
+    );
+  });
+
+  it("GET adds readonly = 2 last, after the request's own settings", () => {
+    expect(
+      buildPrelude({
+        settings: new Map([["max_threads", "2"]]),
+        maxExecutionSeconds: 5,
+        currentDatabase: "default",
+        targetDatabase: "default",
+        readonly: true,
+      }),
+    ).toBe("SET max_threads = '2', max_execution_time = 5, readonly = 2;\n");
+  });
+});
+
+describe("statementGuard", () => {
+  it("asks the engine's parser for the statement's kind, with the SQL as one quoted literal", () => {
+    const guard = statementGuard("SELECT $$x'$$; DROP TABLE t", "select");
+    expect(guard).toContain("formatQuerySingleLine('SELECT $$x\\'$$; DROP TABLE t')");
+    expect(guard).toContain("!= 'select'");
+    expect(guard.endsWith("FORMAT Null;\n")).toBe(true);
   });
 });

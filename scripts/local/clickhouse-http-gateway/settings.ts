@@ -14,11 +14,13 @@ import { ClickHouseException, chError } from "./errors.ts";
 import { quoteString } from "./sql.ts";
 
 /** Engine-wide defaults every session starts from, matching a real server's HTTP output. */
-export function connectionArgs(timeoutMs: number): string[] {
+export function connectionArgs(timeoutMs: number, configFile?: string): string[] {
   return [
     // A real server quotes 64-bit integers in JSON formats; chDB does not by default.
     "--output_format_json_quote_64bit_integers=1",
     `--max_execution_time=${timeoutMs / 1000}`,
+    // Users, grants and server settings (access.ts): what a query may touch.
+    ...(configFile ? [`--config-file=${configFile}`] : []),
   ];
 }
 
@@ -32,6 +34,11 @@ export interface PreludeInput {
   /** Database the session is in now; undefined when unknown (after a failed USE). */
   currentDatabase: string | undefined;
   targetDatabase: string;
+  /**
+   * GET: `readonly = 2` for this query, as a server does for GET. The engine then refuses every
+   * write and DDL, and refuses changing `readonly` back (READONLY, 164), whatever the SQL hides.
+   */
+  readonly?: boolean;
 }
 
 /** The statements that put a session into the state one request asks for. */
@@ -47,10 +54,32 @@ export function buildPrelude(input: PreludeInput): string {
     assignments.push(`${name} = ${quoteString(value)}`);
   }
   assignments.push(`max_execution_time = ${Number(input.maxExecutionSeconds.toFixed(3))}`);
+  // Last, so no request setting comes after it (a later `readonly` would be refused anyway).
+  if (input.readonly) assignments.push("readonly = 2");
   let prelude = `SET ${assignments.join(", ")};\n`;
   if (input.currentDatabase !== input.targetDatabase) {
     if (!DATABASE_NAME.test(input.targetDatabase)) throw chError("BAD_ARGUMENTS", "Empty database name");
     prelude += `USE \`${input.targetDatabase.replace(/\\/g, "\\\\").replace(/`/g, "\\`")}\`;\n`;
   }
   return prelude;
+}
+
+/**
+ * A statement the engine runs before the prelude, in the same call: the engine's own parser
+ * (`formatQuerySingleLine`, which refuses multi-statements with SYNTAX_ERROR 62) reads the SQL the
+ * gateway is about to run and the kind it finds must be the kind the gateway's lexer found. So a
+ * second statement hidden from the lexer (`$$` strings, nested comments, anything the lexer gets
+ * wrong) is refused by the engine, and a SET/USE in disguise cannot leave state on a session the
+ * gateway believes clean. chDB stops a multi-statement call at the first error, so nothing after a
+ * failed guard runs. `statement` is the SQL without INSERT data.
+ */
+export function statementGuard(statement: string, kind: string): string {
+  const word = `extract(formatQuerySingleLine(${quoteString(statement)}), '^[^A-Za-z_]*([A-Za-z_]+)')`;
+  const engineKind =
+    `multiIf(upper(w) IN ('SELECT', 'WITH', 'SHOW', 'DESCRIBE', 'DESC', 'EXPLAIN', 'EXISTS', 'CHECK'), 'select', ` +
+    `upper(w) = 'INSERT', 'insert', upper(w) = 'SET', 'set', upper(w) = 'USE', 'use', 'command')`;
+  const message = quoteString(
+    "The gateway and the engine read this SQL differently (the statement kind differs); refused",
+  );
+  return `WITH ${word} AS w SELECT throwIf(${engineKind} != ${quoteString(kind)}, ${message}) FORMAT Null;\n`;
 }

@@ -40,9 +40,27 @@ describe("analyzeSql", () => {
     expect(analyzeSql('SELECT 1 AS "a;b"', none).sql).toBe('SELECT 1 AS "a;b"');
   });
 
+  it("reads $$ heredoc strings and nested comments as the engine does (no statement hides in them)", () => {
+    // Both once let a second statement past the lexer (issue 14, item 3).
+    expect(analyzeSql("SELECT $$;$$", none)).toMatchObject({ kind: "select", sql: "SELECT $$;$$" });
+    expect(analyzeSql("SELECT $tag$ ' ; $$ $tag$", none).kind).toBe("select");
+    expect(codeOf(() => analyzeSql("SELECT $$'$$; CREATE DATABASE x; SELECT '", none))).toBe(62);
+    expect(codeOf(() => analyzeSql("SELECT 1 /* /* */ ; */ ; CREATE DATABASE x", none))).toBe(62);
+    expect(analyzeSql("/* /* */ */ SET max_threads = 1", none).kind).toBe("set");
+    expect(analyzeSql("SELECT 1 /* a /* ; */ b */", none).kind).toBe("select");
+    expect(codeOf(() => analyzeSql("SELECT 1 /* /* */", none))).toBe(62);
+    expect(codeOf(() => analyzeSql("SELECT $$ x", none))).toBe(62);
+    expect(analyzeSql("SELECT a$b$ FROM t", none).kind).toBe("select");
+  });
+
   it("leaves INSERT data after FORMAT and VALUES untouched (semicolons, braces, placeholders)", () => {
     const sql = 'INSERT INTO t FORMAT JSONEachRow\n{"a":"x;y {p:String}"}\n{"a":"z"}; {b:String}';
-    expect(analyzeSql(sql, none)).toEqual({ sql, kind: "insert", format: undefined });
+    expect(analyzeSql(sql, none)).toEqual({
+      sql,
+      kind: "insert",
+      format: undefined,
+      statement: "INSERT INTO t FORMAT JSONEachRow",
+    });
     const values = "INSERT INTO t VALUES ('a;b', '{p:String}'); ";
     expect(analyzeSql(values, none).sql).toBe(values);
   });

@@ -20,6 +20,8 @@ export interface AnalyzedSql {
   kind: StatementKind;
   /** Format named by a trailing `FORMAT x` clause of a non-INSERT statement. */
   format: string | undefined;
+  /** `sql` without INSERT data: the statement the engine's parser is asked to confirm. */
+  statement: string;
 }
 
 const READ_KEYWORDS = new Set(["SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS", "CHECK"]);
@@ -32,6 +34,7 @@ interface Token {
 
 const WORD_RE = /[A-Za-z_][A-Za-z0-9_$]*/y;
 const WS_RE = /\s+/y;
+const HEREDOC_RE = /\$[A-Za-z0-9_]*\$/y;
 
 /** Index just past a quoted run starting at `start` (backslash escapes; a doubled quote is a quote). */
 function skipQuoted(sql: string, start: number, quote: string): number {
@@ -93,11 +96,33 @@ function* tokens(sql: string): Generator<Token> {
       continue;
     }
     if (ch === "/" && sql[i + 1] === "*") {
-      const close = sql.indexOf("*/", i + 2);
-      if (close === -1) throw chError("SYNTAX_ERROR", "Syntax error: unterminated comment");
-      i = close + 2;
+      // ClickHouse's comments nest: `/* a /* b */ c */` is one comment.
+      let depth = 1;
+      i += 2;
+      while (depth > 0) {
+        if (i >= sql.length) throw chError("SYNTAX_ERROR", "Syntax error: unterminated comment");
+        if (sql[i] === "/" && sql[i + 1] === "*") {
+          depth++;
+          i += 2;
+        } else if (sql[i] === "*" && sql[i + 1] === "/") {
+          depth--;
+          i += 2;
+        } else i++;
+      }
       yield { type: "comment", start, end: i };
       continue;
+    }
+    if (ch === "$") {
+      // Heredoc string: `$$…$$` or `$tag$…$tag$`, no escapes inside.
+      HEREDOC_RE.lastIndex = i;
+      const m = HEREDOC_RE.exec(sql);
+      if (m) {
+        const close = sql.indexOf(m[0], i + m[0].length);
+        if (close === -1) throw chError("SYNTAX_ERROR", "Syntax error: unterminated heredoc string");
+        i = close + m[0].length;
+        yield { type: "string", start, end: i };
+        continue;
+      }
     }
     if (ch === "'") {
       i = skipQuoted(sql, i, "'");
@@ -214,14 +239,17 @@ export function analyzeSql(text: string, params: ReadonlyMap<string, string>): A
   }
 
   let sql: string;
+  let statement: string;
   if (dataStart !== undefined) {
     sql = out + text.slice(copied);
+    statement = out + text.slice(copied, Math.max(copied, dataStart));
   } else {
     const end = sawSemicolonAt ?? text.length;
     sql = out + text.slice(copied, Math.max(copied, end));
+    statement = sql;
   }
   if (kind === undefined) throw chError("SYNTAX_ERROR", "Syntax error: Empty query");
-  return { sql, kind, format };
+  return { sql, kind, format, statement };
 }
 
 // Types whose text form is a SQL-literal-like structure (`['a','b\'c']`, `{'k':1}`, `(1,'x')`):
