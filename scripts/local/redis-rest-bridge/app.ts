@@ -16,6 +16,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import { ApiError, CONTRACT_VERSION, SERVICE_NAME } from "../../../edge/core/index.ts";
 import type { Part } from "../../../origin/src/lifecycle.ts";
+import { AclProvisioner, aclRules, aclUserName, readOrCreateSecret } from "./acl.ts";
 import type { BridgeConfig } from "./config.ts";
 import { parseCommandBody, parseCommandListBody, type ResponseEncoding, responseEncodingOf } from "./encoding.ts";
 import { BridgeExecutor } from "./executor.ts";
@@ -71,8 +72,46 @@ async function pingRedis(pool: RedisPool): Promise<{ ok: boolean; ms?: number; e
 }
 
 export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridge {
+  const acl =
+    config.aclUser === ""
+      ? null
+      : new AclProvisioner(
+          config.redisUrl,
+          {
+            username: aclUserName(config.aclUser, config.allowCommands),
+            password: readOrCreateSecret(config.aclPasswordFile),
+          },
+          aclRules(config.allowCommands),
+        );
+  const provision = async (why: string): Promise<boolean> => {
+    if (!acl) return true;
+    try {
+      await acl.ensure();
+      log.info({ user: acl.user.username, why }, "redis ACL user provisioned");
+      return true;
+    } catch (err) {
+      log.warn({ user: acl.user.username, why, err: (err as Error).message }, "could not provision the redis ACL user");
+      return false;
+    }
+  };
+  let lastAuthRepair = 0;
   const pool = new RedisPool(
-    { url: config.redisUrl, size: config.poolSize, commandTimeoutMs: config.commandTimeoutMs },
+    {
+      url: config.redisUrl,
+      size: config.poolSize,
+      commandTimeoutMs: config.commandTimeoutMs,
+      ...(acl
+        ? {
+            auth: acl.user,
+            // E.g. Redis restarted and lost the in-memory user: recreate it (at most once a second).
+            onAuthFailure: () => {
+              if (Date.now() - lastAuthRepair < 1000) return;
+              lastAuthRepair = Date.now();
+              void provision("redis refused the bridge's credentials");
+            },
+          }
+        : {}),
+    },
     log.child({ part: "redis-pool" }),
   );
   const executor = new BridgeExecutor(pool, {
@@ -196,6 +235,7 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
     app,
     health: () => ({ ok: server !== null && stopping === null, detail: pool.stats() }),
     async start() {
+      await provision("start");
       if (!(await pool.waitReady(2000))) {
         log.warn({ redis: redactUrl(config.redisUrl) }, "Redis is not answering yet; serving 503s until it does");
       }

@@ -28,6 +28,17 @@ describe("classifyCommand", () => {
     expect(classifyCommand(["CLIENT", "KILL", "ID", "1"], none)).toMatchObject({ kind: "denied" });
   });
 
+  it("denies KEYS, INFO and SLOWLOG (other clients' arguments), liftable like the others", () => {
+    for (const c of [["KEYS", "*"], ["info"], ["SLOWLOG", "GET"], ["latency", "latest"]]) {
+      expect(classifyCommand(c, none)).toEqual({
+        kind: "denied",
+        message: `ERR command '${(c[0] as string).toLowerCase()}' is disabled on this bridge`,
+      });
+    }
+    expect(classifyCommand(["KEYS", "*"], new Set(["KEYS"]))).toEqual({ kind: "shared" });
+    expect(isAllowableEntry("SLOWLOG|GET")).toBe(true);
+  });
+
   it("keeps harmless subcommands of denied commands", () => {
     expect(classifyCommand(["SCRIPT", "LOAD", "return 1"], none)).toEqual({ kind: "shared" });
     expect(classifyCommand(["client", "id"], none)).toEqual({ kind: "shared" });

@@ -6,7 +6,10 @@
  *   connection they run on (SELECT, HELLO → RESP3, CLIENT REPLY OFF, …) or turn it into a push
  *   stream (SUBSCRIBE, MONITOR, SYNC). Over request/response they cannot work, and on the shared
  *   pipelined connection they would corrupt every other request's replies.
- * - Denied by default: admin and destructive commands a team may still choose to allow.
+ * - Denied by default: admin and destructive commands a team may still choose to allow, and
+ *   commands that read other clients' data or the server's (KEYS, INFO, SLOWLOG shows other
+ *   clients' arguments). This list only sees the commands a request names; what a script calls is
+ *   refused by the bridge's Redis ACL user (acl.ts), which REDIS_BRIDGE_ALLOW_COMMANDS lifts too.
  * - Dedicated: blocking commands and the transaction commands (WATCH, MULTI, EXEC, …) run on a
  *   connection leased from the pool for the request, never on the shared one.
  */
@@ -27,16 +30,22 @@ export const DENIED_BY_DEFAULT: readonly string[] = [
   "FUNCTION|FLUSH",
   "FUNCTION|KILL",
   "FUNCTION|RESTORE",
+  "INFO",
+  "KEYS",
+  "LATENCY",
   "MIGRATE",
   "MODULE",
   "PFDEBUG",
   "PFSELFTEST",
   "REPLICAOF",
+  "RESTORE",
+  "RESTORE-ASKING",
   "SAVE",
   "SCRIPT|FLUSH",
   "SCRIPT|KILL",
   "SHUTDOWN",
   "SLAVEOF",
+  "SLOWLOG",
   "SWAPDB",
 ];
 

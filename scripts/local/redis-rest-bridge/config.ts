@@ -2,8 +2,18 @@
  * Typed configuration of the Redis REST bridge, read once from the environment. Nothing else in
  * the bridge reads process.env; `readBridgeConfig` names every missing or bad variable at once.
  */
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { DENIED_BY_DEFAULT, isAllowableEntry } from "./commands.ts";
+
+/** Where the ACL user's password lives unless REDIS_BRIDGE_ACL_PASSWORD_FILE says otherwise (gitignored). */
+export const DEFAULT_ACL_PASSWORD_FILE = join(
+  resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", ".."),
+  ".stack",
+  "redis-bridge",
+  "acl-password",
+);
 
 /** Token the bridge accepts when none is configured; only safe while it listens on loopback. */
 export const LOCAL_BRIDGE_TOKEN = "local-dev-token";
@@ -40,6 +50,21 @@ const schema = z.object({
     .url()
     .refine((u) => /^rediss?:\/\//.test(u), "must start with redis:// or rediss://")
     .default("redis://127.0.0.1:6379"),
+  /**
+   * Restricted Redis user the bridge's connections run as, created or reset at start with
+   * `ACL SETUSER` through REDIS_URL's credentials (see acl.ts): no FLUSHALL, KEYS, INFO, SLOWLOG,
+   * CONFIG… even from scripts. Empty: connect as REDIS_URL's user with no ACL of the bridge's
+   * own (the deny-list alone; scripts can then run anything). Default `edge-feed-bridge`.
+   */
+  REDIS_BRIDGE_ACL_USER: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]*$/, "letters, digits and _ . : - only")
+    .default("edge-feed-bridge"),
+  /**
+   * File holding that user's password: created with a random secret (mode 0600) when missing.
+   * Default `.stack/redis-bridge/acl-password` in the repo.
+   */
+  REDIS_BRIDGE_ACL_PASSWORD_FILE: z.string().min(1).default(DEFAULT_ACL_PASSWORD_FILE),
   /** Interface the HTTP server binds to. Default 127.0.0.1. */
   REDIS_BRIDGE_HOST: z.string().min(1).default("127.0.0.1"),
   /** Port of the HTTP server; 0 picks a free one. Default 8079. */
@@ -79,6 +104,9 @@ const schema = z.object({
 
 export interface BridgeConfig {
   redisUrl: string;
+  /** ACL user to provision and connect as; "" = REDIS_URL's own user. */
+  aclUser: string;
+  aclPasswordFile: string;
   host: string;
   port: number;
   token: string;
@@ -109,6 +137,8 @@ export function readBridgeConfig(env: Record<string, string | undefined> = proce
   const e = parsed.data;
   return {
     redisUrl: e.REDIS_URL,
+    aclUser: e.REDIS_BRIDGE_ACL_USER,
+    aclPasswordFile: resolve(e.REDIS_BRIDGE_ACL_PASSWORD_FILE),
     host: e.REDIS_BRIDGE_HOST,
     port: e.REDIS_BRIDGE_PORT,
     token: e.REDIS_BRIDGE_TOKEN,

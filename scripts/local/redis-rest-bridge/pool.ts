@@ -10,6 +10,10 @@ import type { RedisReply } from "./encoding.ts";
 
 export interface PoolOptions {
   url: string;
+  /** Credentials that replace REDIS_URL's (the bridge's ACL user), if any. */
+  auth?: { username: string; password: string };
+  /** Called when Redis refuses the credentials (WRONGPASS/NOAUTH); ioredis then reconnects. */
+  onAuthFailure?: () => void;
   size: number;
   commandTimeoutMs: number;
 }
@@ -63,9 +67,15 @@ export class RedisPool {
       // the extra second lets Redis answer "timed out" (null) itself before the client gives up.
       commandTimeout: this.options.commandTimeoutMs + (role === "shared" ? 0 : 1000),
       retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
+      // The ready check sends INFO, which the bridge's ACL user may not run.
+      enableReadyCheck: false,
+      ...(this.options.auth ?? {}),
     };
     const conn = new Redis(this.options.url, opts);
-    conn.on("error", (err: Error) => this.log.debug({ role, err: err.message }, "redis connection error"));
+    conn.on("error", (err: Error) => {
+      this.log.debug({ role, err: err.message }, "redis connection error");
+      if (/^(WRONGPASS|NOAUTH)/.test(err.message)) this.options.onAuthFailure?.();
+    });
     return conn;
   }
 
