@@ -18,6 +18,7 @@ import {
   ClickHouseError as WebClickHouseError,
 } from "@clickhouse/client-web";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { type GatewayUnderTest, startGatewayUnderTest } from "./support/clickhouse-gateway.ts";
 
 let gw: GatewayUnderTest;
@@ -449,6 +450,154 @@ describe("concurrency and back-pressure", () => {
       await smallClient.close();
     } finally {
       await small.close({ keepData: true });
+    }
+  });
+});
+
+describe("hostile SQL: what the engine refuses (issue 14, item 3)", () => {
+  /** A second gateway on the same data directory with no password (allowed on loopback only). */
+  let open: GatewayUnderTest;
+  beforeAll(async () => {
+    open = await startGatewayUnderTest({ CH_GATEWAY_PASSWORD: "" }, gw.dataDir);
+  });
+  afterAll(async () => {
+    await open?.close({ keepData: true });
+  });
+
+  /** GET with no credentials at all, as the outside probe sent it. */
+  async function anonymousGet(sql: string): Promise<{ status: number; code: string | null; text: string }> {
+    const res = await fetch(`${open.url}/?${new URLSearchParams({ query: sql })}`);
+    return { status: res.status, code: res.headers.get("x-clickhouse-exception-code"), text: await res.text() };
+  }
+
+  async function post(sql: string): Promise<{ status: number; code: string | null; text: string }> {
+    const res = await raw(sql);
+    return { status: res.status, code: res.headers.get("x-clickhouse-exception-code"), text: await res.text() };
+  }
+
+  async function databaseExists(name: string): Promise<boolean> {
+    const rs = await node.query({ query: `EXISTS DATABASE ${name}`, format: "JSONEachRow" });
+    return ((await rs.json()) as Array<{ result: number }>)[0]?.result === 1;
+  }
+
+  it("file() and url() are refused with ACCESS_DENIED (403 / 497), with or without credentials, GET or POST", async () => {
+    const file = await anonymousGet("SELECT * FROM file('/etc/hostname', 'LineAsString')");
+    expect(file).toMatchObject({ status: 403, code: "497" });
+    expect(file.text).toMatch(
+      /^Code: 497\. DB::Exception: .*necessary to have the grant READ ON FILE.*\(ACCESS_DENIED\)/s,
+    );
+    const url = await anonymousGet(`SELECT * FROM url('${gw.url}/ping', 'LineAsString')`);
+    expect(url).toMatchObject({ status: 403, code: "497" });
+    expect(url.text).toContain("necessary to have the grant READ ON URL");
+    const authed = await post("SELECT * FROM file('/etc/hostname', 'LineAsString')");
+    expect(authed).toMatchObject({ status: 403, code: "497" });
+    await expectCode(() => web.query({ query: `SELECT * FROM url('${gw.url}/ping', 'LineAsString')` }), "497");
+  });
+
+  it("every table function, engine and statement that reaches the host or the network is refused", async () => {
+    const refused: Array<[string, RegExp]> = [
+      ["SELECT * FROM s3('http://127.0.0.1:1/b/x.csv', 'CSV', 'a String')", /READ ON S3/],
+      ["SELECT * FROM remote('127.0.0.1:9000', system.one)", /READ ON REMOTE/],
+      ["SELECT * FROM mysql('127.0.0.1:3306', 'd', 't', 'u', 'p')", /READ ON MYSQL/],
+      ["SELECT * FROM postgresql('127.0.0.1:5432', 'test', 't', 'postgres', '')", /READ ON POSTGRES/],
+      ["SELECT * FROM hdfs('hdfs://127.0.0.1:1/x', 'TSV', 'a String')", /READ ON HDFS/],
+      ["SELECT * FROM jdbc('x', 'y', 'z')", /READ ON JDBC/],
+      ["SELECT * FROM odbc('x', 'y', 'z')", /READ ON ODBC/],
+      ["SELECT * FROM sqlite('/etc/passwd', 't')", /READ ON SQLITE/],
+      ["SELECT * FROM redis('127.0.0.1:6379', 'k', 'k String')", /READ ON REDIS/],
+      ["SELECT * FROM azureBlobStorage('http://127.0.0.1:1', 'c', 'b')", /READ ON AZURE/],
+      ["INSERT INTO FUNCTION file('gw_out.tsv', 'TSV', 'a String') VALUES ('x')", /WRITE ON FILE/],
+      ["CREATE TABLE gw_file_engine (a String) ENGINE = File(LineAsString, '/etc/hostname')", /TABLE ENGINE ON File/],
+      [`CREATE TABLE gw_url_engine (a String) ENGINE = URL('${gw.url}/ping', LineAsString)`, /TABLE ENGINE ON URL/],
+      [
+        "CREATE TABLE gw_kafka_engine (a String) ENGINE = Kafka SETTINGS kafka_broker_list = '127.0.0.1:9092', kafka_topic_list = 't', kafka_group_name = 'g', kafka_format = 'JSONEachRow'",
+        /TABLE ENGINE ON Kafka|READ ON KAFKA/,
+      ],
+      ["SYSTEM SHUTDOWN", /SYSTEM SHUTDOWN/],
+    ];
+    for (const [sql, why] of refused) {
+      const r = await post(sql);
+      expect({ sql, status: r.status, code: r.code }).toEqual({ sql, status: 403, code: "497" });
+      expect(r.text).toMatch(why);
+    }
+    // executable() needs no grant; the gateway's user_scripts_path is an empty directory of its own.
+    const exe = await post("SELECT * FROM executable('cat', 'TSV', 'a String', (SELECT 'x'))");
+    expect(exe.status).not.toBe(200);
+    expect(exe.text).toMatch(/does not exist inside user scripts folder .*gateway-access/);
+    expect((await post("SELECT 'still alive'")).text).toBe("still alive\n");
+  });
+
+  it("GET is read-only in the engine: readonly = 2, which the SQL cannot turn off", async () => {
+    expect((await anonymousGet("SELECT getSetting('readonly')")).text).toBe("2\n");
+    expect((await post("SELECT getSetting('readonly')")).text).toBe("0\n");
+    const off = await anonymousGet("SELECT 1 SETTINGS readonly = 0");
+    expect(off.code).toBe("164");
+    expect(off.text).toContain("Cannot modify 'readonly' setting in readonly mode");
+    // Read-only sessions are not handed on: the next POST may write again.
+    const table = uniqueName("after_get");
+    expect((await post(`CREATE TABLE ${table} (a UInt8) ENGINE = Memory`)).status).toBe(200);
+  });
+
+  it("a CREATE DATABASE hidden in a $$ string over GET does not run (the probe's bypass)", async () => {
+    const db = uniqueName("db_dollar");
+    const r = await anonymousGet(`SELECT $$'$$; CREATE DATABASE ${db}; SELECT 1 -- '`);
+    expect(r.status).toBe(400);
+    expect(r.code).toBe("62");
+    expect(r.text).toContain("Multi-statements are not allowed");
+    expect(await databaseExists(db)).toBe(false);
+  });
+
+  it("a second statement behind nested comments does not run (the probe's other bypass)", async () => {
+    const db = uniqueName("db_nested");
+    for (const send of [anonymousGet, post]) {
+      // The engine's comment nests and ends after the quote; a flat lexer saw a string to the end.
+      const r = await send(`SELECT 1 /* /* */ ' */ ; CREATE DATABASE ${db}; -- '`);
+      expect(r.status).toBe(400);
+      expect(r.code).toBe("62");
+      expect(r.text).toContain("Multi-statements are not allowed");
+      // All one comment for the engine: one statement, nothing created.
+      expect((await send(`SELECT 1 /* /* */ ; CREATE DATABASE ${db}; /* */ */`)).text).toBe("1\n");
+    }
+    expect(await databaseExists(db)).toBe(false);
+  });
+
+  it("one statement per request is the engine's rule: a split the lexer cannot see (Unicode quotes) is refused", async () => {
+    // ClickHouse reads ‘…’ as a string; the gateway's lexer does not, so it sees one statement.
+    const db = uniqueName("db_unicode");
+    for (const send of [anonymousGet, post]) {
+      const r = await send(`SELECT ‘'’; CREATE DATABASE ${db}; SELECT 1 -- '`);
+      expect(r.status).toBe(400);
+      expect(r.code).toBe("62");
+      expect(r.text).toContain("Multi-statements are not allowed");
+    }
+    expect(await databaseExists(db)).toBe(false);
+    // A SET hidden the same way cannot stay behind on a session for the next request.
+    await post("SELECT ‘'’; SET max_threads = 1; SELECT 1 -- '");
+    for (let i = 0; i < 8; i++) {
+      expect((await post("SELECT getSetting('max_threads') = 1")).text).toBe("0\n");
+    }
+  });
+
+  it("the product's own work still runs: migrations, the sink's inserts, the edge's queries, INSERT … SELECT FROM numbers()", async () => {
+    const db = uniqueName("db_product");
+    const inDb = createNodeClient({ url: gw.url, password: gw.password, database: db });
+    try {
+      const { applied } = await migrateClickHouse(node, inDb, db);
+      expect(applied.length).toBeGreaterThan(0);
+      const table = uniqueName("bulk_numbers");
+      await node.command({
+        query: `CREATE TABLE ${table} (id UInt64, s String) ENGINE = ReplacingMergeTree ORDER BY id`,
+      });
+      await node.command({ query: `INSERT INTO ${table} SELECT number, toString(number) FROM numbers(10000)` });
+      await web.insert({ table, values: [[10_000, "sink"]], format: "JSONCompactEachRow" });
+      const rs = await web.query({
+        query: `SELECT count() AS c FROM ${table} WHERE id >= {from:UInt64}`,
+        query_params: { from: 0 },
+        format: "JSONEachRow",
+      });
+      expect(await rs.json()).toEqual([{ c: "10001" }]);
+    } finally {
+      await inDb.close();
     }
   });
 });

@@ -3,6 +3,8 @@
  * bridge through the real client and checks the result against the same data read straight from
  * Redis over TCP. Protocol-level statuses (400/401/404/413) are checked with raw fetch.
  */
+
+import { randomBytes } from "node:crypto";
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -391,5 +393,204 @@ describe("lifecycle and failure modes", () => {
     expect(await inFlight).toBeNull();
     await stopped;
     await expect(fetch(`${own.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe("the bridge's Redis ACL user: scripts cannot run denied commands (issue 14, item 2)", () => {
+  const USER = "edge-feed-bridge";
+  const SCRIPT_REFUSED = /^ERR The user executing the script can't run this command or subcommand/;
+
+  /** The Redis user the bridge's shared connection is authenticated as (CLIENT INFO stays allowed). */
+  async function bridgeUser(url = t.url, token = t.token): Promise<string> {
+    const res = await fetch(`${url}/`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify(["CLIENT", "INFO"]),
+    });
+    const body = (await res.json()) as { result?: string; error?: string };
+    return /\buser=(\S+)/.exec(body.result ?? body.error ?? "")?.[1] ?? "(unknown)";
+  }
+
+  /** What Redis would answer `user` for `cmd` without running it ("OK" when allowed). */
+  async function dryRun(user: string, ...cmd: string[]): Promise<string> {
+    return String(await t.direct.call("ACL", "DRYRUN", user, ...cmd));
+  }
+
+  /**
+   * Before any destructive attack is sent: the bridge must be the restricted user and Redis must
+   * refuse it the command, so a regression fails here instead of flushing the machine's Redis.
+   */
+  async function assertRestricted(...cmd: string[]): Promise<void> {
+    expect(await bridgeUser()).toBe(USER);
+    expect(await dryRun(USER, ...cmd)).toMatch(/no permissions to run/);
+  }
+
+  it("the bridge runs as a restricted user Redis refuses dangerous commands; re-provisioning is idempotent and leaves `default` alone", async () => {
+    expect(await bridgeUser()).toBe(USER);
+    const denied = [
+      ["flushall"],
+      ["flushdb"],
+      ["swapdb", "0", "1"],
+      ["keys", "*"],
+      ["info"],
+      ["slowlog", "get"],
+      ["config", "get", "*"],
+      ["debug", "sleep", "0"],
+      ["shutdown"],
+      ["acl", "list"],
+      ["monitor"],
+      ["client", "kill", "id", "1"],
+      ["client", "list"],
+      ["script", "flush"],
+      ["function", "flush"],
+    ];
+    for (const cmd of denied)
+      expect({ cmd, answer: await dryRun(USER, ...cmd) }).toMatchObject({
+        cmd,
+        answer: expect.stringMatching(/no permissions to run/),
+      });
+    const kept = [
+      ["eval", "return 1", "0"],
+      ["evalsha", "0".repeat(40), "0"],
+      ["eval_ro", "return 1", "0"],
+      ["evalsha_ro", "0".repeat(40), "0"],
+      ["script", "load", "return 1"],
+      ["script", "exists", "0".repeat(40)],
+      ["multi"],
+      ["exec"],
+      ["xadd", "s", "*", "f", "v"],
+      ["xreadgroup", "group", "g", "c", "streams", "s", ">"],
+      ["zadd", "z", "1", "m"],
+      ["hgetall", "h"],
+      ["lrange", "l", "0", "-1"],
+      ["set", "k", "v"],
+      ["scan", "0"],
+      ["time"],
+    ];
+    for (const cmd of kept) expect({ cmd, answer: await dryRun(USER, ...cmd) }).toEqual({ cmd, answer: "OK" });
+
+    const before = (await t.direct.call("ACL", "LIST")) as string[];
+    const again = await startBridgeUnderTest();
+    try {
+      expect(await bridgeUser(again.url, again.token)).toBe(USER);
+    } finally {
+      await again.close();
+    }
+    const after = (await t.direct.call("ACL", "LIST")) as string[];
+    expect(after).toEqual(before);
+    const defaultUser = before.find((l) => l.startsWith("user default "));
+    expect(after.find((l) => l.startsWith("user default "))).toBe(defaultUser);
+  });
+
+  it("EVAL, EVALSHA, pcall and pipelined scripts cannot reach FLUSHALL, FLUSHDB or SWAPDB; the data survives", async () => {
+    for (const cmd of [["flushall"], ["flushdb"], ["swapdb", "0", "1"]]) await assertRestricted(...cmd);
+    await t.direct.set(k("sentinel"), "still here");
+    for (const script of [
+      "return redis.call('flushall')",
+      "return redis.call('FLUSHDB')",
+      "return redis.call('swapdb', 0, 1)",
+      "return redis.pcall('flushall')",
+    ]) {
+      const res = await post("/", ["EVAL", script, "0"]);
+      expect(res.status).toBe(400);
+      expect((res.body as { error: string }).error).toMatch(SCRIPT_REFUSED);
+    }
+    await expect(client.eval("return redis.call('flushall')", [], [])).rejects.toThrow(SCRIPT_REFUSED);
+    const sha = await client.scriptLoad("return redis.call('flushdb')");
+    await expect(client.evalsha(sha, [], [])).rejects.toThrow(SCRIPT_REFUSED);
+    const piped = await post("/pipeline", [
+      ["SET", k("p"), "1"],
+      ["EVAL", "return redis.call('flushall')", "0"],
+      ["GET", k("p")],
+    ]);
+    expect(piped.status).toBe(200);
+    const entries = piped.body as Array<{ result?: unknown; error?: string }>;
+    expect(entries[0]).toEqual({ result: "OK" });
+    expect(entries[1]?.error).toMatch(SCRIPT_REFUSED);
+    expect(entries[2]).toEqual({ result: "1" });
+    expect(await t.direct.get(k("sentinel"))).toBe("still here");
+  });
+
+  it("KEYS, INFO and SLOWLOG GET are refused: by the bridge when named, by Redis when a script calls them", async () => {
+    const direct = await post("/pipeline", [["KEYS", "*"], ["INFO"], ["SLOWLOG", "GET"], ["CONFIG", "GET", "*"]]);
+    expect(direct.body).toEqual([
+      { error: "ERR command 'keys' is disabled on this bridge" },
+      { error: "ERR command 'info' is disabled on this bridge" },
+      { error: "ERR command 'slowlog' is disabled on this bridge" },
+      { error: "ERR command 'config' is disabled on this bridge" },
+    ]);
+    for (const call of [
+      "'keys', '*'",
+      "'info'",
+      "'slowlog', 'get'",
+      "'config', 'get', '*'",
+      "'acl', 'list'",
+      "'client', 'list'",
+    ]) {
+      const res = await post("/", ["EVAL", `return redis.call(${call})`, "0"]);
+      expect({ call, status: res.status }).toEqual({ call, status: 400 });
+      expect((res.body as { error: string }).error).toMatch(SCRIPT_REFUSED);
+    }
+  });
+
+  it("what the product uses still works as that user: writing scripts, EVAL_RO, SCRIPT LOAD + EVALSHA, multi-exec, streams", async () => {
+    const script = `redis.call('HSET', KEYS[1], 'n', ARGV[1]); redis.call('XADD', KEYS[2], '*', 'n', ARGV[1]);
+      redis.call('ZADD', KEYS[3], ARGV[1], 'm'); redis.call('RPUSH', KEYS[4], ARGV[1]); redis.call('EXPIRE', KEYS[1], 60);
+      return redis.call('HGET', KEYS[1], 'n')`;
+    const keys = [k("h"), k("s"), k("z"), k("l")];
+    expect(await client.eval(script, keys, ["7"])).toBe(7);
+    const sha = await client.scriptLoad(script);
+    expect(await client.evalsha(sha, keys, ["8"])).toBe(8);
+    const ro = await post("/", ["EVAL_RO", "return redis.call('GET', KEYS[1])", "1", k("ro")]);
+    expect(ro).toEqual({ status: 200, body: { result: null } });
+    const res = await client
+      .multi()
+      .xadd(k("s"), "*", { n: "9" })
+      .zadd(k("z"), { score: 9, member: "m9" })
+      .hgetall(k("h"))
+      .lrange(k("l"), 0, -1)
+      .exec();
+    expect(res.slice(1)).toEqual([1, { n: 8 }, [7, 8]]);
+    expect(await t.direct.xlen(k("s"))).toBe(3);
+  });
+
+  it("a Redis that lost the user (ACL DELUSER, as after a restart) gets it back: the bridge re-creates it", async () => {
+    const user = `edge-feed-bridge-test-${randomBytes(3).toString("hex")}`;
+    const own = await startBridgeUnderTest({ REDIS_BRIDGE_ACL_USER: user, REDIS_BRIDGE_COMMAND_TIMEOUT_MS: "1000" });
+    try {
+      const c = new Redis({ url: own.url, token: own.token, retry: false });
+      expect(await c.set(k("x"), "1")).toBe("OK");
+      expect(await bridgeUser(own.url, own.token)).toBe(user);
+      expect(await t.direct.call("ACL", "DELUSER", user)).toBe(1);
+      let value: unknown;
+      const deadline = Date.now() + 8000;
+      while (Date.now() < deadline) {
+        value = await c.get(k("x")).catch(() => undefined);
+        if (value !== undefined) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(value).toBe(1);
+      expect(await bridgeUser(own.url, own.token)).toBe(user);
+    } finally {
+      await own.close();
+      await t.direct.call("ACL", "DELUSER", user);
+    }
+  }, 20_000);
+
+  it("REDIS_BRIDGE_ALLOW_COMMANDS lifts both layers, on a user of that bridge's own", async () => {
+    const wide = await startBridgeUnderTest({ REDIS_BRIDGE_ALLOW_COMMANDS: "KEYS" });
+    const user = await bridgeUser(wide.url, wide.token);
+    try {
+      expect(user).toMatch(/^edge-feed-bridge-[0-9a-f]{8}$/);
+      await t.direct.set(k("listed"), "1");
+      const c = new Redis({ url: wide.url, token: wide.token });
+      expect(await c.keys(k("list*"))).toEqual([k("listed")]);
+      expect(await c.eval("return redis.call('keys', KEYS[1])", [k("list*")], [])).toEqual([k("listed")]);
+      expect(await dryRun(user, "flushall")).toMatch(/no permissions to run/);
+      expect(await dryRun(USER, "keys", "*")).toMatch(/no permissions to run/);
+    } finally {
+      await wide.close();
+      if (user.startsWith("edge-feed-bridge-")) await t.direct.call("ACL", "DELUSER", user);
+    }
   });
 });
