@@ -250,7 +250,7 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
           const guard = statementGuard(analyzed.statement, analyzed.kind);
           session.database = undefined; // unknown until the call succeeds
           try {
-            const result = await session.run(guard + prelude + analyzed.sql, format, remainingMs + WATCHDOG_GRACE_MS);
+            const result = await session.run(prelude + guard + analyzed.sql, format, remainingMs + WATCHDOG_GRACE_MS);
             session.database = targetDb;
             summary = summaryOf(result);
             const codec = responseCodec(req, c.req.header("accept-encoding"));

@@ -65,13 +65,15 @@ export function buildPrelude(input: PreludeInput): string {
 }
 
 /**
- * A statement the engine runs before the prelude, in the same call: the engine's own parser
+ * A statement the engine runs right before the query, in the same call (after the prelude, so
+ * the request's own limits such as `max_query_size` apply to it too): the engine's own parser
  * (`formatQuerySingleLine`, which refuses multi-statements with SYNTAX_ERROR 62) reads the SQL the
  * gateway is about to run and the kind it finds must be the kind the gateway's lexer found. So a
  * second statement hidden from the lexer (`$$` strings, nested comments, anything the lexer gets
  * wrong) is refused by the engine, and a SET/USE in disguise cannot leave state on a session the
  * gateway believes clean. chDB stops a multi-statement call at the first error, so nothing after a
- * failed guard runs. `statement` is the SQL without INSERT data.
+ * failed guard runs (a prelude that ran already retires its session, see app.ts). `statement` is
+ * the SQL without INSERT data.
  */
 export function statementGuard(statement: string, kind: string): string {
   const word = `extract(formatQuerySingleLine(${quoteString(statement)}), '^[^A-Za-z_]*([A-Za-z_]+)')`;
