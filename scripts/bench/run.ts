@@ -852,14 +852,28 @@ try {
   postToFeed.sort((a, b) => a - b);
   postToIndex.sort((a, b) => a - b);
   details.post_to_follower = { samples: postToFeed.length, missing: postMissing };
-  figures.push(info("followee post → follower's new session p50 (ms)", round(percentile(postToFeed, 0.5))), {
-    name: "followee post → follower's new session p95 (ms)",
-    ours: round(percentile(postToFeed, 0.95)),
-    baseline: null,
-    ratio: null,
-    target: "≤ 2000",
-    met: percentile(postToFeed, 0.95) <= 2000,
-  });
+  figures.push(
+    info("followee post → in the serving index p50 (ms)", round(percentile(postToIndex, 0.5))),
+    info("followee post → in the serving index p95 (ms)", round(percentile(postToIndex, 0.95))),
+    info("followee post → follower's new session p50 (ms)", round(percentile(postToFeed, 0.5))),
+    {
+      name: "followee post → follower's new session p95 (ms)",
+      ours: round(percentile(postToFeed, 0.95)),
+      baseline: null,
+      ratio: null,
+      target: "≤ 2000",
+      met: percentile(postToFeed, 0.95) <= 2000 && postMissing.length === 0,
+    },
+    {
+      // In the index and the candidates, but ranked past the snapshot's 500 items (README).
+      name: "followee posts not in the follower's new session after 30 s",
+      ours: postMissing.length,
+      baseline: null,
+      ratio: null,
+      target: "0",
+      met: postMissing.length === 0,
+    },
+  );
 
   // ------------------------------------------------------------ 8. paging while things change
   log("paging at limit=20 through whole snapshots while followees post and the generators run");
@@ -898,10 +912,10 @@ try {
     const servedSet = new Set(served);
     skips += want.filter((id) => !servedSet.has(id)).length;
   }
-  details.paging = { viewers: 20, pages: pagesRead, repeats, skips };
+  details.paging = { sessions: PAGING_SESSIONS, pages: pagesRead, repeats, skips };
   figures.push(
     {
-      name: "paging: repeated items (20 sessions)",
+      name: `paging: repeated items (${PAGING_SESSIONS} whole sessions, ${pagesRead} pages)`,
       ours: repeats,
       baseline: null,
       ratio: null,
@@ -909,7 +923,7 @@ try {
       met: repeats === 0,
     },
     {
-      name: "paging: skipped items (20 sessions)",
+      name: `paging: skipped items (${PAGING_SESSIONS} whole sessions)`,
       ours: skips,
       baseline: null,
       ratio: null,
