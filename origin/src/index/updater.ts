@@ -11,7 +11,6 @@ import type { Logger } from "pino";
 import { CDC_TABLES, type CdcTable, cdcTopic, EVENTS_TOPIC } from "../../../edge/core/index.ts";
 import { ResilientConsumer } from "../kafka/resilient-consumer.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
-import { retriable, retry } from "../retry.ts";
 import { type IndexOp, opOf } from "./ops.ts";
 import type { IndexWriter } from "./writer.ts";
 
@@ -89,7 +88,8 @@ export class IndexUpdater implements Part {
     return { ok: this.consumer.ok, detail: f ? { ...this.stats, error: f } : this.stats };
   }
 
-  private async handleBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
     if (batch.messages.length === 0) return;
     const { topic, partition } = batch;
     const table = this.topicToTable.get(topic) ?? null;
@@ -98,32 +98,16 @@ export class IndexUpdater implements Part {
       const op = opOf(table, m.value);
       if (op) ops.push(op);
     }
-    // Redis away: hold the batch until it lands (heartbeats keep the partition ours).
-    let beat: ReturnType<typeof setInterval> | undefined;
-    try {
-      await retry(() => this.writer.apply(ops), {
-        retries: Number.POSITIVE_INFINITY,
-        minMs: 200,
-        maxMs: 5000,
-        signal: this.consumer.signal,
-        retriable: (err) => isRunning() && !isStale() && retriable(err),
-        onRetry: ({ error, attempt, waitMs }) => {
-          this.own.applyRetries++;
-          this.consumer.touch();
-          beat ??= setInterval(() => {
-            this.consumer.touch();
-            heartbeat().catch(() => {});
-          }, 1000);
-          this.log.warn({ topic, partition, attempt, waitMs, err: error.message }, "index apply failed; retrying");
-        },
-      });
-    } finally {
-      if (beat) clearInterval(beat);
-    }
-    const last = batch.messages[batch.messages.length - 1];
+    // Redis away: hold the batch until it lands.
+    const last = await this.consumer.land(
+      payload,
+      () => this.writer.apply(ops),
+      ({ error, attempt, waitMs }) => {
+        this.own.applyRetries++;
+        this.log.warn({ topic, partition, attempt, waitMs, err: error.message }, "index apply failed; retrying");
+      },
+    );
     if (!last) return;
-    resolveOffset(last.offset);
-    await this.consumer.commit(topic, partition, last.offset);
     this.own.batches++;
     this.own.ops += ops.length;
     this.own.lastBatchAt = Date.now();

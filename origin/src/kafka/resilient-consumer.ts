@@ -7,9 +7,9 @@
  * can hang after a broker restart without crashing). Offsets are the handler's to commit, after
  * its writes, so a reopen resumes exactly where the last committed batch ended.
  */
-import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
-import { retry } from "../retry.ts";
+import { retriable, retry } from "../retry.ts";
 
 export interface ResilientConsumerOptions {
   groupId: string;
@@ -91,9 +91,57 @@ export class ResilientConsumer {
     await this.consumer?.disconnect();
   }
 
-  /** Commits a partition's offset after `lastOffset` (call after the batch's writes). */
-  async commit(topic: string, partition: number, lastOffset: string): Promise<void> {
-    await this.consumer?.commitOffsets([{ topic, partition, offset: (BigInt(lastOffset) + 1n).toString() }]);
+  /**
+   * Writes a batch until it lands, then moves past it: `write` is retried while its failure
+   * may pass (unbounded: the design holds the batch while the store is away), heartbeating so
+   * the partition stays this consumer's; once the partition is no longer ours, or the failure is
+   * one no retry fixes, it throws and the batch stays uncommitted for redelivery. After the
+   * write, the batch's offsets are resolved and committed. Returns the last message.
+   */
+  async land(
+    { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload,
+    write: () => Promise<void>,
+    onRetry: (r: { error: Error; attempt: number; waitMs: number }) => void,
+  ): Promise<KafkaMessage | null> {
+    let beat: ReturnType<typeof setInterval> | undefined;
+    try {
+      await retry(write, {
+        retries: Number.POSITIVE_INFINITY,
+        minMs: 200,
+        maxMs: 5000,
+        signal: this.signal,
+        retriable: (err) => isRunning() && !isStale() && retriable(err),
+        onRetry: (r) => {
+          this.touch(); // retrying a batch is work, not a stall
+          beat ??= setInterval(() => {
+            this.touch();
+            heartbeat().catch(() => {});
+          }, 1000);
+          onRetry(r);
+        },
+      });
+    } catch (err) {
+      if (isRunning() && !isStale() && !this.signal.aborted) {
+        const e = err as Error & { code?: string };
+        this.log.error(
+          { topic: batch.topic, partition: batch.partition, err: e.message || e.name, code: e.code },
+          "batch write failed in a way no retry fixes; it stays uncommitted for redelivery",
+        );
+      }
+      throw err;
+    } finally {
+      clearInterval(beat);
+    }
+    this.touch();
+    const last = batch.messages[batch.messages.length - 1];
+    if (!last) return null;
+    // Move the fetch position past the batch (kafkajs re-fetches unresolved offsets), then
+    // commit it: both only after the writes.
+    resolveOffset(last.offset);
+    await this.consumer?.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+    ]);
+    return last;
   }
 
   private async open(): Promise<void> {

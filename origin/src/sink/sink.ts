@@ -15,7 +15,6 @@ import type { Logger } from "pino";
 import { CDC_TABLES, type CdcTable, cdcTopic, decideCounted, EVENTS_TOPIC } from "../../../edge/core/index.ts";
 import { ResilientConsumer } from "../kafka/resilient-consumer.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
-import { retriable, retry } from "../retry.ts";
 import { staleKeys } from "./invalidation.ts";
 import {
   CDC_SPECS,
@@ -126,7 +125,8 @@ export class ClickHouseSink implements Part {
     return { ok: this.consumer.ok, detail: f ? { ...this.stats, error: f } : this.stats };
   }
 
-  private async handleBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
     if (batch.messages.length === 0) return;
     const { topic, partition } = batch;
     const table = this.topicToTable.get(topic);
@@ -147,66 +147,27 @@ export class ClickHouseSink implements Part {
         dead.push(deadRow(topic, partition, m, err.message));
       }
     }
-    // ClickHouse down: hold the batch until it lands, heartbeating so that the partition stays ours.
-    let beat: ReturnType<typeof setInterval> | undefined;
-    try {
-      await retry(
-        async () => {
-          if (table) await this.writeCdc(table, cdc);
-          else await this.writeEvents(events);
-          if (dead.length) await this.insert("dead_letters", dead);
-        },
-        {
-          retries: Number.POSITIVE_INFINITY,
-          minMs: 200,
-          maxMs: 5000,
-          signal: this.consumer.signal,
-          // Once the partition is no longer ours, the batch is its next owner's.
-          retriable: (err) => isRunning() && !isStale() && retriable(err),
-          onRetry: ({ error, attempt, waitMs }) => {
-            this.own.insertRetries++;
-            this.consumer.touch(); // retrying a batch is work, not a stall
-            beat ??= setInterval(() => {
-              this.consumer.touch();
-              heartbeat().catch(() => {});
-            }, 1000);
-            const e = error as Error & { code?: string };
-            this.log.warn(
-              {
-                topic,
-                partition,
-                attempt,
-                waitMs,
-                err: e.message || e.name,
-                code: e.code,
-                cause: String(e.cause ?? ""),
-              },
-              "sink insert failed; retrying",
-            );
-          },
-        },
-      );
-    } catch (err) {
-      if (isRunning() && !isStale() && !this.consumer.signal.aborted) {
-        const e = err as Error & { code?: string };
-        this.log.error(
-          { topic, partition, err: e.message || e.name, code: e.code },
-          "sink insert failed in a way no retry fixes; the batch stays uncommitted for redelivery",
+    // ClickHouse down: hold the batch until it lands.
+    const last = await this.consumer.land(
+      payload,
+      async () => {
+        if (table) await this.writeCdc(table, cdc);
+        else await this.writeEvents(events);
+        if (dead.length) await this.insert("dead_letters", dead);
+      },
+      ({ error, attempt, waitMs }) => {
+        this.own.insertRetries++;
+        const e = error as Error & { code?: string };
+        this.log.warn(
+          { topic, partition, attempt, waitMs, err: e.message || e.name, code: e.code, cause: String(e.cause ?? "") },
+          "sink insert failed; retrying",
         );
-      }
-      throw err;
-    } finally {
-      clearInterval(beat);
-    }
-    this.consumer.touch();
+      },
+    );
     this.own.deadLetters += dead.length;
     if (dead.length)
       this.log.warn({ topic, partition, count: dead.length, first: dead[0]?.error }, "dead-lettered messages");
-    const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
-    // Move the fetch position past the batch (kafkajs re-fetches unresolved offsets), then
-    // commit it: both only after the rows are in ClickHouse.
-    resolveOffset(last.offset);
-    await this.consumer.commit(topic, partition, last.offset);
+    if (!last) return;
     this.own.batches++;
     this.own.lastBatchAt = Date.now();
     this.own.lastLagMs[topic] = Date.now() - Number(last.timestamp);

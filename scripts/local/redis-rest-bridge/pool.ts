@@ -52,11 +52,19 @@ export class RedisPool {
     private readonly options: PoolOptions,
     private readonly log: Logger,
   ) {
-    this.shared = this.connect("shared");
+    // Connected by `open()`, so the bridge can provision its ACL user first: a first AUTH that
+    // fails still makes ioredis emit "ready" (without a ready check) on a socket it then drops.
+    this.shared = this.connect("shared", true);
   }
 
-  private connect(role: string): Redis {
+  /** Connects the shared connection (dedicated ones connect when first leased). */
+  open(): void {
+    if (this.shared.status === "wait") this.shared.connect().catch(() => {}); // errors reach the "error" listener
+  }
+
+  private connect(role: string, lazy = false): Redis {
     const opts: RedisOptions = {
+      lazyConnect: lazy,
       connectionName: `redis-bridge:${role}`,
       // Fail fast while Redis is down: queued commands would otherwise pile up for a client
       // that only retries network errors, and a replayed INCR after a reconnect would count twice.
@@ -190,6 +198,7 @@ export class RedisPool {
     for (const waiter of this.waiters.splice(0)) waiter(new ApiError("unavailable", "ERR the bridge is shutting down"));
     for (const conn of this.idle.splice(0)) this.destroy(conn);
     for (const conn of this.leased) conn.disconnect();
-    await this.shared.quit().catch(() => this.shared.disconnect());
+    if (this.shared.status === "wait") this.shared.disconnect();
+    else await this.shared.quit().catch(() => this.shared.disconnect());
   }
 }
