@@ -236,7 +236,7 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
     health: () => ({ ok: server !== null && stopping === null, detail: pool.stats() }),
     async start() {
       await provision("start");
-      pool.open();
+      pool.connectShared();
       if (!(await pool.waitReady(2000))) {
         log.warn({ redis: redactUrl(config.redisUrl) }, "Redis is not answering yet; serving 503s until it does");
       }

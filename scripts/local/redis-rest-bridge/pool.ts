@@ -52,13 +52,13 @@ export class RedisPool {
     private readonly options: PoolOptions,
     private readonly log: Logger,
   ) {
-    // Connected by `open()`, so the bridge can provision its ACL user first: a first AUTH that
+    // Connected by `connectShared()`, so the bridge can provision its ACL user first: a first AUTH that
     // fails still makes ioredis emit "ready" (without a ready check) on a socket it then drops.
     this.shared = this.connect("shared", true);
   }
 
   /** Connects the shared connection (dedicated ones connect when first leased). */
-  open(): void {
+  connectShared(): void {
     if (this.shared.status === "wait") this.shared.connect().catch(() => {}); // errors reach the "error" listener
   }
 
