@@ -23,7 +23,7 @@ import { ChdbSession, SessionInDoubtTimeout } from "./engine.ts";
 import { ClickHouseException, chError, formatExceptionText } from "./errors.ts";
 import { SessionPool } from "./pool.ts";
 import { composeSqlText, type GatewayRequest, parseRequestParameters, requestedTimeoutMs } from "./request.ts";
-import { buildPrelude, statementGuard } from "./settings.ts";
+import { buildPrelude, statementGuard, withoutGuardScope } from "./settings.ts";
 import { analyzeSql } from "./sql.ts";
 
 /** Extra time the JS watchdog gives the engine's own `max_execution_time` to fire first. */
@@ -276,7 +276,7 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
             if (err instanceof SessionInDoubtTimeout) retire = true;
             // A failed prelude may have applied part of its settings.
             if (req.settings.size > 0) retire = true;
-            throw err;
+            throw withoutGuardScope(err);
           }
         } finally {
           pool.release(session, { retire });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ClickHouseException } from "./errors.ts";
-import { buildPrelude, connectionArgs, statementGuard } from "./settings.ts";
+import { buildPrelude, connectionArgs, statementGuard, withoutGuardScope } from "./settings.ts";
 
 describe("buildPrelude", () => {
   it("sets the request's settings as string literals and always bounds the query", () => {
@@ -65,5 +65,20 @@ describe("statementGuard", () => {
     expect(guard).toContain("formatQuerySingleLine('SELECT $$x\\'$$; DROP TABLE t')");
     expect(guard).toContain("!= 'select'");
     expect(guard.endsWith("FORMAT Null;\n")).toBe(true);
+  });
+});
+
+describe("withoutGuardScope", () => {
+  it("drops the guard's own SQL from an engine error, keeps everything else", () => {
+    const err = new ClickHouseException(
+      62,
+      "Syntax error: failed at position 7 (1): 1 FORMAT JSON. Expected one of: FROM: In scope WITH extract(formatQuerySingleLine('SELEC 1'), 'x') AS w SELECT throwIf(1)",
+      { type: "SYNTAX_ERROR" },
+    );
+    const out = withoutGuardScope(err) as ClickHouseException;
+    expect(out.message).toBe("Syntax error: failed at position 7 (1): 1 FORMAT JSON. Expected one of: FROM");
+    expect([out.code, out.type, out.status]).toEqual([62, "SYNTAX_ERROR", 400]);
+    const other = new ClickHouseException(60, "Unknown table", { type: "UNKNOWN_TABLE" });
+    expect(withoutGuardScope(other)).toBe(other);
   });
 });

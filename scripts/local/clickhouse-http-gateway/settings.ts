@@ -85,3 +85,19 @@ export function statementGuard(statement: string, kind: string): string {
   );
   return `WITH ${word} AS w SELECT throwIf(${engineKind} != ${quoteString(kind)}, ${message}) FORMAT Null;\n`;
 }
+
+const GUARD_SCOPE = /:? In scope WITH extract\(formatQuerySingleLine\([\s\S]*$/;
+
+/**
+ * The engine's error without the guard's text: a syntax error found by the guard ends with
+ * `In scope WITH extract(formatQuerySingleLine('<the SQL>')…`, which is the gateway's plumbing, not
+ * the client's query. Positions in the message are already relative to the client's statement.
+ */
+export function withoutGuardScope(err: unknown): unknown {
+  if (!(err instanceof ClickHouseException) || !GUARD_SCOPE.test(err.message)) return err;
+  return new ClickHouseException(err.code, err.message.replace(GUARD_SCOPE, "").trimEnd(), {
+    type: err.type,
+    status: err.status,
+    cause: err.cause,
+  });
+}
