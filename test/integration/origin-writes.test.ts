@@ -108,6 +108,23 @@ describe("origin write API on real PostgreSQL and Redis", () => {
     expect((await call(bob, "PUT", "/users/me", { handle: "no spaces allowed" })).status).toBe(400);
   });
 
+  it("a NUL character in user text is a 400 naming the field, not a database error, and nothing is stored", async () => {
+    await call(alice, "PUT", "/users/me", { handle: "alice_nul" });
+    for (const [path, body, field] of [
+      ["/posts", { text: "before\u0000after" }, "text"],
+      ["/users/me", { handle: "alice_nul", bio: "\u0000" }, "bio"],
+    ] as const) {
+      const res = await call(alice, path === "/posts" ? "POST" : "PUT", path, body);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(new RegExp(`${field}.*NUL`));
+    }
+    const { rows } = await pool.query(
+      "SELECT count(*)::int AS n FROM posts WHERE author_id = $1 AND text LIKE 'before%'",
+      [alice],
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
   it("a like invalidates the liker's feed; a follow invalidates suggestions", async () => {
     const post = (await (await call(bob, "POST", "/posts", { text: "likeable" })).json()) as { post: { id: string } };
     await redis.set(feedKey(alice), "cached");
