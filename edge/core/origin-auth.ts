@@ -66,7 +66,20 @@ function safeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-export type VerifyResult = { ok: true; userId: string; requestId: string } | { ok: false; reason: string };
+export type VerifyResult =
+  | {
+      ok: true;
+      userId: string;
+      requestId: string;
+      /** The verified signature: unique to this exact request, so the key of the replay guard. */
+      signature: string;
+    }
+  | { ok: false; reason: string };
+
+/** Whether a request carries every signature header (checked before its body is read). */
+export function hasSignatureHeaders(headers: (name: string) => string | undefined): boolean {
+  return Object.values(SIGNATURE_HEADERS).every((h) => Boolean(headers(h)));
+}
 
 export async function verifyRequest(
   secret: string,
@@ -95,5 +108,5 @@ export async function verifyRequest(
   );
   if (!/^[0-9a-f]{64}$/.test(signature) || !safeEqual(expected, signature))
     return { ok: false, reason: "bad signature" };
-  return { ok: true, userId, requestId };
+  return { ok: true, userId, requestId, signature };
 }

@@ -85,6 +85,32 @@ describe("origin write API on real PostgreSQL and Redis", () => {
     expect(again.status).toBe(409);
   });
 
+  it("two different writes with the same request id both pass (the guard keys on the signature); an oversized or unsigned body is refused unread", async () => {
+    const sameId = randomUUID();
+    const signed = async (user: string, text: string) => {
+      const bytes = new TextEncoder().encode(JSON.stringify({ text }));
+      const headers = await signRequest(SECRET, {
+        method: "POST",
+        pathWithQuery: "/v1/posts",
+        userId: user,
+        timestampMs: Date.now(),
+        requestId: sameId,
+        body: bytes,
+      });
+      return app.request("/v1/posts", { method: "POST", headers, body: bytes });
+    };
+    await call(alice, "PUT", "/users/me", { handle: "alice_same" });
+    await call(bob, "PUT", "/users/me", { handle: "bob_same" });
+    expect((await signed(alice, "first of two")).status).toBe(201);
+    expect((await signed(alice, "second of two")).status).toBe(201);
+    expect((await signed(bob, "another user, same id")).status).toBe(201);
+    // Refused before the body is read: 1 MiB (signed or not) is a 413, a small unsigned one a 401.
+    const big = "x".repeat(1024 * 1024);
+    expect((await app.request("/v1/posts", { method: "POST", body: big })).status).toBe(413);
+    expect((await call(alice, "POST", "/posts", { text: big })).status).toBe(413);
+    expect((await app.request("/v1/posts", { method: "POST", body: "{}" })).status).toBe(401);
+  });
+
   it("creates a profile, a post, follows idempotently and refuses a self-follow", async () => {
     expect((await call(bob, "PUT", "/users/me", { handle: "bob", bio: "hi" })).status).toBe(200);
     const post = await call(bob, "POST", "/posts", { text: "hello world" });

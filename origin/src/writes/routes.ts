@@ -5,6 +5,7 @@
  * a block change). Debezium carries the change on to ClickHouse.
  */
 import { Hono, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import type { Logger } from "pino";
@@ -13,6 +14,7 @@ import {
   ApiError,
   feedKey,
   firstIssueError,
+  hasSignatureHeaders,
   isUuid,
   newCommentSchema,
   newPostSchema,
@@ -36,8 +38,15 @@ export interface WriteDeps {
 }
 
 /** Refuses anything the edge did not sign, and replays of a signed request. */
+/** The largest write body the origin reads (the edge's own limit on writes is lower). */
+const MAX_WRITE_BODY_BYTES = 64 * 1024;
+
 function verifyEdge(deps: WriteDeps): MiddlewareHandler<Vars> {
   return async (c, next) => {
+    // Unsigned requests go before their body is read (bodyLimit bounds the signed ones).
+    if (!hasSignatureHeaders((n) => c.req.header(n))) {
+      throw new ApiError("unauthorized", "request not signed by the edge: unsigned request");
+    }
     const body = new Uint8Array(await c.req.arrayBuffer());
     const url = new URL(c.req.url);
     const result = await verifyRequest(
@@ -46,8 +55,11 @@ function verifyEdge(deps: WriteDeps): MiddlewareHandler<Vars> {
       Date.now(),
     );
     if (!result.ok) throw new ApiError("unauthorized", `request not signed by the edge: ${result.reason}`);
-    // A signed request is good for one use within the signature window.
-    const fresh = await deps.redis.set(originRequestKey(result.requestId), "1", "EX", ORIGIN_REQUEST_TTL_S, "NX");
+    // A signed request is good for one use within the signature window. The guard keys on the
+    // signature, which covers time, path, user and body: the request id alone is the client's
+    // to choose (the edge passes a sane X-Request-Id through), so two different writes with the
+    // same id must both pass.
+    const fresh = await deps.redis.set(originRequestKey(result.signature), "1", "EX", ORIGIN_REQUEST_TTL_S, "NX");
     if (fresh !== "OK") throw new ApiError("conflict", "replayed request");
     c.set("userId", result.userId);
     c.set("body", body);
@@ -104,6 +116,16 @@ async function tx<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): 
 
 export function writeApp(deps: WriteDeps): Hono<Vars> {
   const app = new Hono<Vars>();
+  // Bounded before anything else, chunked bodies too: nothing the edge forwards is larger.
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_WRITE_BODY_BYTES,
+      onError: () => {
+        throw new ApiError("payload_too_large", `request body over ${MAX_WRITE_BODY_BYTES} bytes`);
+      },
+    }),
+  );
   app.use("*", verifyEdge(deps));
 
   const invalidate = async (keys: string[]) => {
