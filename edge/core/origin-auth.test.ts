@@ -24,7 +24,12 @@ async function verify(headers: Record<string, string>, over: Partial<SignedParts
 describe("origin request signatures", () => {
   it("accepts what the edge signed", async () => {
     const h = await signRequest(SECRET, parts);
-    expect(await verify(h)).toEqual({ ok: true, userId: parts.userId, requestId: "req-0001" });
+    expect(await verify(h)).toEqual({
+      ok: true,
+      userId: parts.userId,
+      requestId: "req-0001",
+      signature: h["x-edge-signature"],
+    });
   });
 
   it.each([
