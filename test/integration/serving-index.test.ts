@@ -132,16 +132,22 @@ describe("serving index", () => {
     );
   };
 
-  beforeAll(async () => {
-    h = await startCdcHarness();
-    redis = new Redis(REDIS_URL);
-    index = new ServingIndex(h.kafka, h.ch, redis, keys, pino({ level: "warn" }), {
+  /** The index part on this file's topics, namespace and consumer group (the same each time). */
+  const startIndex = async () => {
+    const part = new ServingIndex(h.kafka, h.ch, redis, keys, pino({ level: "warn" }), {
       groupId: `index-${h.id}`,
       topicNamespace: h.config.kafka.topicNamespace,
       sinkGroupId: `test-sink-${h.id}`,
       watchMs: 500,
     });
-    await index.start();
+    await part.start();
+    return part;
+  };
+
+  beforeAll(async () => {
+    h = await startCdcHarness();
+    redis = new Redis(REDIS_URL);
+    index = await startIndex();
 
     for (const [name, id] of Object.entries(u)) {
       await sql("INSERT INTO users (id, handle) VALUES ($1, $2)", [id, `${name}_${h.id}`]);
@@ -259,13 +265,7 @@ describe("serving index", () => {
       await admin.resetOffsets({ groupId: `index-${h.id}`, topic: h.topic(`cdc.${t}`), earliest: true });
     }
     await admin.resetOffsets({ groupId: `index-${h.id}`, topic: h.topic("events"), earliest: true });
-    index = new ServingIndex(h.kafka, h.ch, redis, keys, pino({ level: "warn" }), {
-      groupId: `index-${h.id}`,
-      topicNamespace: h.config.kafka.topicNamespace,
-      sinkGroupId: `test-sink-${h.id}`,
-      watchMs: 500,
-    });
-    await index.start();
+    index = await startIndex();
     // Caught up: the group's committed offsets reach the end of every partition.
     await waitFor(
       async () => {
