@@ -109,12 +109,20 @@ describe("CDC exactly once in effect", () => {
     const writes = runWorkload(h.pg, { seed: 7, writes: 3000, concurrency: 2 });
     await new Promise((r) => setTimeout(r, 1500));
     process.kill(pid, "SIGKILL"); // no graceful offset flush: the worst case for redelivery
-    const done = await writes;
-    const up = spawnSync(resolve(ROOT, "node_modules/.bin/tsx"), ["scripts/local/stack/cli.ts", "up"], {
-      cwd: ROOT,
-      encoding: "utf8",
-      timeout: 180_000,
-    });
+    // Connect comes back whatever the workload did: the rest of the suite needs it.
+    const restart = () =>
+      spawnSync(resolve(ROOT, "node_modules/.bin/tsx"), ["scripts/local/stack/cli.ts", "up"], {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 180_000,
+      });
+    let up: ReturnType<typeof restart>;
+    let done: Awaited<typeof writes>;
+    try {
+      done = await writes;
+    } finally {
+      up = restart();
+    }
     expect(up.status, up.stdout + up.stderr).toBe(0);
     const reports = await settle(h, 120_000);
     console.log(
