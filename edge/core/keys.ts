@@ -7,6 +7,11 @@ import { isUuid } from "./uuid.ts";
 /** Top hot posts (JSON list of RankedItem, best first, at most 200). Written every 60 s, TTL 120 s. */
 export const HOT_POSTS_KEY = "hot:posts:1h";
 export const HOT_POSTS_TTL_S = 120;
+/**
+ * Beside every hot-posts list, the same posts as ids only (JSON `[[postId, authorId], …]`, same
+ * TTL): what a feed miss reads (about 15 KB instead of the list's ~80 KB of items with text).
+ */
+export const hotPostIdsKey = (hotKey: string): string => `${hotKey}:ids`;
 
 /** Suggested users for one user (JSON list of SuggestedUser, up to SUGGESTIONS_PER_USER). Written every 300 s for active users, TTL 600 s. */
 export const suggestKey = (userId: string): string => `suggest:users:${userId}`;
@@ -75,6 +80,7 @@ export function indexKeys(ns = "") {
     deletedUsers: `${p}du`,
     popularAuthors: `${p}popular`,
     hotPosts: `${ns}${HOT_POSTS_KEY}`,
+    hotPostIds: hotPostIdsKey(`${ns}${HOT_POSTS_KEY}`),
   };
 }
 export type IndexKeys = ReturnType<typeof indexKeys>;

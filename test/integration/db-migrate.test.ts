@@ -61,15 +61,18 @@ describe("PostgreSQL migrations on the real server", () => {
   it("refuses a like or comment on a post that does not exist as a foreign-key error (23503)", async () => {
     const fan = await user("dangling_fan");
     const missing = "00000000-0000-4000-8000-00000000dead";
-    const codeOf = (p: Promise<unknown>) => p.then(
-      () => "inserted",
-      (err: { code?: string }) => err.code,
-    );
+    const codeOf = (p: Promise<unknown>) =>
+      p.then(
+        () => "inserted",
+        (err: { code?: string }) => err.code,
+      );
     expect(await codeOf(client.query("INSERT INTO likes (user_id, post_id) VALUES ($1, $2)", [fan, missing]))).toBe(
       "23503",
     );
     expect(
-      await codeOf(client.query("INSERT INTO comments (post_id, author_id, text) VALUES ($1, $2, 'x')", [missing, fan])),
+      await codeOf(
+        client.query("INSERT INTO comments (post_id, author_id, text) VALUES ($1, $2, 'x')", [missing, fan]),
+      ),
     ).toBe("23503");
   });
 

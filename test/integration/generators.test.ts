@@ -104,7 +104,7 @@ describe("generators on a seeded dataset", () => {
 
   afterAll(async () => {
     if (redis) {
-      await redis.del(hotKey, ...touched);
+      await redis.del(hotKey, `${hotKey}:ids`, ...touched);
       redis.disconnect();
     }
     await h?.teardown();
@@ -139,6 +139,9 @@ describe("generators on a seeded dataset", () => {
     for (const item of hot) {
       expect(item.explain.score).toBeCloseTo(expected.get(item.postId) as number, 3);
     }
+    // Feed misses read the ids-only companion: the same posts in the same order, same TTL.
+    expect(JSON.parse((await redis.get(`${hotKey}:ids`)) as string)).toEqual(hot.map((i) => [i.postId, i.authorId]));
+    expect(await redis.ttl(`${hotKey}:ids`)).toBeGreaterThan(60);
   });
 
   it("suggested users: people your follows follow, ranked by how many of them do", async () => {

@@ -25,7 +25,7 @@ function viewerReplies(over: Partial<Record<string, unknown>> = {}) {
     over.blocksOut ?? [id(12)],
     over.blocksIn ?? [],
     over.affinity ?? { [id(20)]: "3", [id(10)]: 1, _b: 123 },
-    over.hot ?? [{ postId: id(301), authorId: id(30) }],
+    over.hot ?? [[id(301), id(30)]],
     over.popular ?? [id(40)],
     over.seen ?? [id(102)],
   ];
@@ -41,7 +41,7 @@ describe("serving index read plan", () => {
       ["SMEMBERS", `t:fi:bo:${V}`],
       ["SMEMBERS", `t:fi:bi:${V}`],
       ["HGETALL", `t:fi:af:${V}`],
-      ["GET", "t:hot:posts:1h"],
+      ["GET", "t:hot:posts:1h:ids"],
       ["GET", "t:fi:popular"],
       ["ZRANGE", `seen:${V}`],
     ]);

@@ -48,7 +48,7 @@ export function viewerReads(keys: IndexKeys, viewerId: string, seenKey: string):
     ["SMEMBERS", keys.blocksOut(viewerId)],
     ["SMEMBERS", keys.blocksIn(viewerId)],
     ["HGETALL", keys.affinity(viewerId)],
-    ["GET", keys.hotPosts],
+    ["GET", keys.hotPostIds],
     ["GET", keys.popularAuthors],
     ["ZRANGE", seenKey, "0", "-1"],
   ];
@@ -78,14 +78,20 @@ export function parseViewerState(replies: unknown[]): ViewerState {
     const v = Number(n);
     if (v > 0) aff.set(author, v);
   }
-  const hotItems = jsonReply<{ postId: string; authorId: string }[]>(hot) ?? [];
+  const hotPairs = jsonReply<unknown[]>(hot);
+  const hotItems = (Array.isArray(hotPairs) ? hotPairs : []).map((pair) =>
+    Array.isArray(pair) ? { postId: pair[0], authorId: pair[1] } : {},
+  ) as { postId?: unknown; authorId?: unknown }[];
   return {
     ready: ready !== null && ready !== undefined,
     followees: strings(followees),
     blockedIds: new Set([...strings(out), ...strings(inn)]),
     affinity: aff,
     trending: hotItems
-      .filter((h) => typeof h?.postId === "string" && typeof h?.authorId === "string")
+      .filter(
+        (h): h is { postId: string; authorId: string } =>
+          typeof h.postId === "string" && typeof h.authorId === "string",
+      )
       .slice(0, FEED_QUERY_LIMITS.f2_limit)
       .map((h) => ({ postId: h.postId, authorId: h.authorId })),
     popularAuthors: (jsonReply<string[]>(popular) ?? []).slice(0, POPULAR_AUTHORS),

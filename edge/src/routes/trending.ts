@@ -8,8 +8,9 @@ import { z } from "zod";
 import {
   ApiError,
   type CandidateRowLike,
-  HOT_POSTS_KEY,
   HOT_POSTS_TTL_S,
+  hotPostIds,
+  indexKeys,
   presentItem,
   type RankedItem,
   rankHotPosts,
@@ -28,7 +29,8 @@ export const trendingRoutes = new Hono<AppEnv>().get(
   async (c) => {
     const { limit } = c.req.valid("query");
     const { redis, clickhouse } = c.var.clients;
-    let items = await redis.get<RankedItem[]>(HOT_POSTS_KEY).catch((err) => {
+    const keys = indexKeys(c.var.config.index.namespace);
+    let items = await redis.get<RankedItem[]>(keys.hotPosts).catch((err) => {
       c.get("logFields").redis_error = String(err);
       return null;
     });
@@ -47,7 +49,11 @@ export const trendingRoutes = new Hono<AppEnv>().get(
         throw new ApiError("unavailable", "trending temporarily unavailable; retry shortly");
       }
       const computed = items;
-      c.executionCtx.waitUntil(redis.set(HOT_POSTS_KEY, computed, { ex: HOT_POSTS_TTL_S }).catch(() => {}));
+      // The list and its ids (what feed misses read) are written together, as the generator does.
+      const write = redis.multi();
+      write.set(keys.hotPosts, computed, { ex: HOT_POSTS_TTL_S });
+      write.set(keys.hotPostIds, hotPostIds(computed), { ex: HOT_POSTS_TTL_S });
+      c.executionCtx.waitUntil(write.exec().catch(() => {}));
     }
     c.header("X-Cache", cache);
     c.get("logFields").cache = cache;

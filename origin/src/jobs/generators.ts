@@ -15,6 +15,8 @@ import {
   FEED_QUERY_LIMITS,
   feedVersionKey,
   HOT_POSTS_TTL_S,
+  hotPostIds,
+  hotPostIdsKey,
   type IndexKeys,
   indexKeys,
   loadFromIndex,
@@ -65,7 +67,13 @@ export async function generateHotPosts(deps: GeneratorDeps): Promise<Record<stri
   const now = deps.now?.() ?? Date.now();
   const candidates = await rows<CandidateRowLike>(deps.ch, TRENDING_CANDIDATES_SQL, { pool: TRENDING_POOL });
   const hot = rankHotPosts(candidates, now, deps.ranking);
-  await deps.redis.set(deps.hotKey ?? (deps.keys ?? indexKeys()).hotPosts, JSON.stringify(hot), "EX", HOT_POSTS_TTL_S);
+  const hotKey = deps.hotKey ?? (deps.keys ?? indexKeys()).hotPosts;
+  // The list (for /trending) and its ids (for feed misses), replaced together.
+  await deps.redis
+    .multi()
+    .set(hotKey, JSON.stringify(hot), "EX", HOT_POSTS_TTL_S)
+    .set(hotPostIdsKey(hotKey), JSON.stringify(hotPostIds(hot)), "EX", HOT_POSTS_TTL_S)
+    .exec();
   if (hot.length) {
     const computedAt = chDateTime64(now);
     await deps.ch.insert({
