@@ -284,12 +284,15 @@ describe("errors", () => {
       body: [
         { result: "OK" },
         { error: "ERR command 'config' is disabled on this bridge" },
-        { error: "ERR command 'subscribe' is disabled on this bridge (it cannot work over request/response)" },
+        {
+          error:
+            "ERR command 'subscribe' is disabled on this bridge in a command body; use the server-sent-events form POST /subscribe/<channel>",
+        },
       ],
     });
   });
 
-  it("protocol errors: oversize body 413, bad JSON 400, wrong shape 400, unknown route 404 — all JSON", async () => {
+  it("protocol errors: oversize body 413, bad JSON 400, wrong shape 400, unknown command 400, other methods 405 — all JSON", async () => {
     const big = await post("/", ["SET", k("big"), "x".repeat(SMALL_BODY_LIMIT)]);
     expect(big.status).toBe(413);
     expect((big.body as { error: string }).error).toMatch(/larger than/);
@@ -297,9 +300,16 @@ describe("errors", () => {
     expect((await post("/", '["GET"')).status).toBe(400);
     expect((await post("/pipeline", ["GET", "x"])).status).toBe(400);
     expect((await post("/", ["SET", k("o"), { a: 1 }])).status).toBe(400);
-    const notFound = await fetch(`${t.url}/nope`, { method: "PUT", headers: { authorization: `Bearer ${t.token}` } });
-    expect(notFound.status).toBe(404);
-    expect(await notFound.json()).toHaveProperty("error");
+    // PUT is POST on Upstash (issue 15, item 4): an unknown path is an unknown command, as Redis says.
+    const unknown = await fetch(`${t.url}/nope`, { method: "PUT", headers: { authorization: `Bearer ${t.token}` } });
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { error: string }).error).toMatch(/^ERR unknown command 'NOPE'/);
+    const notAllowed = await fetch(`${t.url}/nope`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${t.token}` },
+    });
+    expect(notAllowed.status).toBe(405);
+    expect(await notAllowed.json()).toHaveProperty("error");
   });
 });
 
@@ -606,5 +616,211 @@ describe("the bridge's Redis ACL user: scripts cannot run denied commands (issue
       await wide.close();
       await t.direct.call("ACL", "DELUSER", user);
     }
+  });
+});
+
+describe("issue 15: the bridge behaves like Upstash where it differed", () => {
+  /** A path-form request with raw bytes as the body, as `curl -X POST --data-binary` sends it. */
+  async function pathForm(path: string, init: RequestInit = {}, auth = true) {
+    const headers = new Headers(init.headers);
+    if (auth) headers.set("authorization", `Bearer ${t.token}`);
+    const res = await fetch(`${t.url}${path}`, { method: "POST", ...init, headers });
+    const text = await res.text();
+    return { status: res.status, body: text === "" ? undefined : (JSON.parse(text) as unknown), headers: res.headers };
+  }
+
+  it("item 1: a binary path-form body is stored byte for byte", async () => {
+    const bytes = Buffer.from([0xff, 0xfe, 0x00, 0x80]);
+    const res = await pathForm(`/set/${encodeURIComponent(k("bin"))}`, { body: bytes });
+    expect(res).toMatchObject({ status: 200, body: { result: "OK" } });
+    const stored = await t.direct.getBuffer(k("bin"));
+    expect(stored?.toString("hex")).toBe("fffe0080");
+    // And read back through the bridge as the same bytes.
+    const back = await pathForm(`/get/${encodeURIComponent(k("bin"))}`, { headers: { "upstash-encoding": "base64" } });
+    expect(back.body).toEqual({ result: bytes.toString("base64") });
+  });
+
+  it("item 2: query parameters are appended as further arguments (POST /set/K?EX=100)", async () => {
+    const res = await pathForm(`/set/${encodeURIComponent(k("ttl"))}?EX=100`, { body: "val" });
+    expect(res).toMatchObject({ status: 200, body: { result: "OK" } });
+    expect(await t.direct.get(k("ttl"))).toBe("val");
+    const ttl = await t.direct.ttl(k("ttl"));
+    expect(ttl).toBeGreaterThan(95);
+    expect(ttl).toBeLessThanOrEqual(100);
+    // A flag without a value is one argument: NX refuses to overwrite.
+    const nx = await pathForm(`/set/${encodeURIComponent(k("ttl"))}?NX`, { body: "other" });
+    expect(nx.body).toEqual({ result: null });
+    expect(await t.direct.get(k("ttl"))).toBe("val");
+    // GET path form too: /set/key/value?PX=5000
+    await pathForm(`/set/${encodeURIComponent(k("px"))}/v?PX=5000`, { method: "GET" });
+    expect(await t.direct.pttl(k("px"))).toBeGreaterThan(4000);
+  });
+
+  it("item 3: with base64, OK comes back as OK (the client sees it unchanged); other statuses stay encoded", async () => {
+    const set = await post("/", ["SET", k("ok"), "v"], { "upstash-encoding": "base64" });
+    expect(set).toEqual({ status: 200, body: { result: "OK" } });
+    const ping = await post("/", ["PING"], { "upstash-encoding": "base64" });
+    expect(ping.body).toEqual({ result: Buffer.from("PONG").toString("base64") });
+    const pipe = await post(
+      "/pipeline",
+      [
+        ["SET", k("ok"), "w"],
+        ["GET", k("ok")],
+      ],
+      { "upstash-encoding": "base64" },
+    );
+    expect(pipe.body).toEqual([{ result: "OK" }, { result: Buffer.from("w").toString("base64") }]);
+    const tx = await post("/multi-exec", [["SET", k("ok"), "x"]], { "upstash-encoding": "base64" });
+    expect(tx.body).toEqual([{ result: "OK" }]);
+    expect(await client.set(k("ok"), "y")).toBe("OK");
+    expect(await client.multi().set(k("ok"), "z").exec()).toEqual(["OK"]);
+  });
+
+  it("item 3: a Lua error nested in a returned table is marked as an error, as Redis marks it", async () => {
+    const script = "return {1, redis.error_reply('MYERR nested'), redis.pcall('INCR', KEYS[1]), 'text'}";
+    await t.direct.set(k("str"), "not-a-number");
+    // Direct Redis: the nested entries are error replies.
+    const direct = (await t.direct.eval(script, 1, k("str")).catch((e) => e)) as unknown[];
+    expect(direct[1]).toBeInstanceOf(Error);
+    expect((direct[1] as Error).message).toBe("MYERR nested");
+    expect(direct[2]).toBeInstanceOf(Error);
+    for (const encoding of ["base64", "utf8"] as const) {
+      const res = await post(
+        "/",
+        ["EVAL", script, "1", k("str")],
+        encoding === "base64" ? { "upstash-encoding": "base64" } : {},
+      );
+      const text = encoding === "base64" ? Buffer.from("text").toString("base64") : "text";
+      expect(res, encoding).toEqual({
+        status: 200,
+        body: {
+          result: [1, { error: "MYERR nested" }, { error: (direct[2] as Error).message }, text],
+        },
+      });
+    }
+    // @upstash/redis hands the marked entries through as objects.
+    expect(await raw.eval(script, [k("str")], [])).toEqual([
+      1,
+      { error: "MYERR nested" },
+      { error: (direct[2] as Error).message },
+      "text",
+    ]);
+  });
+
+  it("item 4: ?_token= authenticates, PUT works like POST, HEAD like GET, other methods are 405", async () => {
+    const viaQuery = await pathForm(`/set/${encodeURIComponent(k("q"))}/v?_token=${t.token}`, { method: "GET" }, false);
+    expect(viaQuery).toMatchObject({ status: 200, body: { result: "OK" } });
+    expect(await t.direct.get(k("q"))).toBe("v"); // _token is not an argument
+    const wrong = await pathForm(`/get/${encodeURIComponent(k("q"))}?_token=nope`, { method: "GET" }, false);
+    expect(wrong).toMatchObject({ status: 401, body: { error: "Unauthorized" } });
+    const none = await pathForm(`/get/${encodeURIComponent(k("q"))}`, { method: "GET" }, false);
+    expect(none.status).toBe(401);
+    const put = await fetch(`${t.url}/`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${t.token}` },
+      body: JSON.stringify(["SET", k("put"), "p"]),
+    });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toEqual({ result: "OK" });
+    const putPath = await pathForm(`/set/${encodeURIComponent(k("put2"))}`, { method: "PUT", body: "pp" });
+    expect(putPath.body).toEqual({ result: "OK" });
+    expect(await t.direct.mget(k("put"), k("put2"))).toEqual(["p", "pp"]);
+    const pipe = await fetch(`${t.url}/pipeline?_token=${t.token}`, {
+      method: "PUT",
+      body: JSON.stringify([["GET", k("put")]]),
+    });
+    expect(await pipe.json()).toEqual([{ result: "p" }]);
+    const head = await fetch(`${t.url}/get/${encodeURIComponent(k("put"))}`, {
+      method: "HEAD",
+      headers: { authorization: `Bearer ${t.token}` },
+    });
+    expect(head.status).toBe(200);
+    const del = await pathForm(`/del/${encodeURIComponent(k("put"))}`, { method: "DELETE" });
+    expect(del.status).toBe(405);
+    expect(del.body).toEqual({ error: "ERR method DELETE is not allowed; use GET, HEAD, POST or PUT" });
+    expect(await t.direct.get(k("put"))).toBe("p");
+  });
+
+  it("item 5: @upstash/redis subscribe() and psubscribe() receive messages over server-sent events", async () => {
+    const channel = k("chan");
+    const sub = client.subscribe<unknown>([channel]);
+    const psub = client.psubscribe<unknown>([`${k("p")}:*`]);
+    const got: unknown[] = [];
+    const pgot: unknown[] = [];
+    const counts: number[] = [];
+    sub.on("message", (m) => got.push(m));
+    sub.on("subscribe", (n) => counts.push(n as number));
+    psub.on("pmessage", (m) => pgot.push(m));
+    const errors: unknown[] = [];
+    sub.on("error", (e) => errors.push(e));
+    try {
+      const until = async (check: () => boolean, what: string) => {
+        const deadline = Date.now() + 5000;
+        while (!check()) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      // Publish until the subscription is live (SSE setup is asynchronous on the client).
+      await until(() => counts.length > 0, "the subscribe confirmation");
+      expect(counts).toEqual([1]);
+      expect(await t.direct.publish(channel, JSON.stringify({ hello: "wörld" }))).toBe(1);
+      expect(await client.publish(channel, "plain text")).toBe(1);
+      await until(() => got.length === 2, "two messages");
+      expect(got).toEqual([
+        { channel, message: { hello: "wörld" } },
+        { channel, message: "plain text" },
+      ]);
+      const pchannel = `${k("p")}:x`;
+      const deadline = Date.now() + 5000;
+      while ((await t.direct.publish(pchannel, "42")) === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await until(() => pgot.length > 0, "a pattern message");
+      expect(pgot[0]).toEqual({ pattern: `${k("p")}:*`, channel: pchannel, message: 42 });
+      expect(errors).toEqual([]);
+    } finally {
+      await sub.unsubscribe();
+      await psub.unsubscribe();
+    }
+    // Unsubscribing (the client aborts its fetch) closes the bridge's Redis connections.
+    const deadline = Date.now() + 5000;
+    while ((await t.direct.pubsub("NUMSUB", channel))[1] !== 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await t.direct.pubsub("NUMSUB", channel))[1]).toBe(0);
+  });
+
+  it("item 5: the raw SSE stream has the Upstash event lines; a subscribe in a command body names the SSE form", async () => {
+    const channel = k("raw");
+    const ac = new AbortController();
+    const res = await fetch(`${t.url}/subscribe/${encodeURIComponent(channel)}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${t.token}`, accept: "text/event-stream" },
+      signal: ac.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    const read = async (until: string) => {
+      while (!text.includes(until)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await read("\n\n");
+    expect(text).toBe(`data: subscribe,${channel},1\n\n`);
+    await t.direct.publish(channel, "a,b");
+    await read("a,b\n\n");
+    expect(text).toBe(`data: subscribe,${channel},1\n\ndata: message,${channel},a,b\n\n`);
+    ac.abort();
+    const failed = await post("/", ["SUBSCRIBE", channel]);
+    expect(failed.status).toBe(400);
+    expect(failed.body).toEqual({
+      error:
+        "ERR command 'subscribe' is disabled on this bridge in a command body; use the server-sent-events form POST /subscribe/<channel>",
+    });
   });
 });

@@ -3,9 +3,12 @@
  * whole thing from a config so tests and benchmarks can run it in-process on port 0.
  *
  * Routes: `POST /` one command, `POST /pipeline`, `POST /multi-exec`, the Upstash path form
- * (`GET /get/key`, `POST /set/key` with the value as body), `GET /healthz` (liveness, reports
- * Redis) and `GET /readyz` (503 while Redis does not answer). Everything but the health routes
- * needs `Authorization: Bearer <REDIS_BRIDGE_TOKEN>`.
+ * (`GET /get/key`, `POST /set/key` with the value as body, query parameters appended as further
+ * arguments), server-sent-events `POST /subscribe/<channel>` and `/psubscribe/<pattern>`
+ * (subscribe.ts), `GET /healthz` (liveness, reports Redis) and `GET /readyz` (503 while Redis does
+ * not answer). PUT works wherever POST does and HEAD wherever GET does, as on Upstash; any other
+ * method is 405. Everything but the health routes needs `Authorization: Bearer <REDIS_BRIDGE_TOKEN>`
+ * or, as Upstash documents, `?_token=<REDIS_BRIDGE_TOKEN>`.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { ServerResponse } from "node:http";
@@ -18,9 +21,16 @@ import { ApiError, CONTRACT_VERSION, SERVICE_NAME } from "../../../edge/core/ind
 import type { Part } from "../../../origin/src/lifecycle.ts";
 import { AclProvisioner, aclRules, aclUserName, readOrCreateSecret } from "./acl.ts";
 import type { BridgeConfig } from "./config.ts";
-import { parseCommandBody, parseCommandListBody, type ResponseEncoding, responseEncodingOf } from "./encoding.ts";
+import {
+  parseCommandBody,
+  parseCommandListBody,
+  type RedisArg,
+  type ResponseEncoding,
+  responseEncodingOf,
+} from "./encoding.ts";
 import { BridgeExecutor } from "./executor.ts";
 import { RedisPool, sendRaw } from "./pool.ts";
+import { Subscriptions } from "./subscribe.ts";
 
 type BridgeEnv = { Variables: { commands: string[]; logPath: string } };
 
@@ -42,12 +52,19 @@ function digest(token: string): Buffer {
   return createHash("sha256").update(token).digest();
 }
 
-/** Constant-time bearer check: both sides hashed first so lengths never leak through timing. */
-function tokenMatches(header: string | undefined, expected: Buffer): boolean {
+/**
+ * Constant-time token check: both sides hashed first so lengths never leak through timing. The
+ * token comes from `Authorization: Bearer …` or, when that header is absent, from `?_token=…`.
+ */
+function tokenMatches(header: string | undefined, queryToken: string | undefined, expected: Buffer): boolean {
   const match = /^Bearer\s+(.+)$/i.exec(header ?? "");
-  const given = digest(match?.[1]?.trim() ?? "");
-  return timingSafeEqual(given, expected) && match !== null;
+  const token = header === undefined ? queryToken : match?.[1]?.trim();
+  const given = digest(token ?? "");
+  return timingSafeEqual(given, expected) && token !== undefined && token !== "";
 }
+
+/** Methods Upstash accepts; anything else is 405. */
+const ALLOWED_METHODS = new Set(["GET", "HEAD", "POST", "PUT"]);
 
 function json(c: Context, status: number, body: unknown): Response {
   return c.body(JSON.stringify(body), status as 200, { "content-type": "application/json" });
@@ -118,6 +135,14 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
     allowCommands: config.allowCommands,
     commandTimeoutMs: config.commandTimeoutMs,
   });
+  const subscriptions = new Subscriptions(
+    {
+      url: config.redisUrl,
+      connectTimeoutMs: config.commandTimeoutMs,
+      ...(acl ? { auth: acl.user } : {}),
+    },
+    log.child({ part: "redis-subscriber" }),
+  );
   const expectedToken = digest(config.token);
   let inFlight = 0;
   let drained: (() => void) | null = null;
@@ -160,7 +185,19 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
   app.use(async (c, next) => {
     // Path-form URLs carry keys and values: log only the command's position, never the path.
     if (!["/", "/pipeline", "/multi-exec"].includes(c.req.path)) c.set("logPath", "/:command/*");
-    if (!tokenMatches(c.req.header("authorization"), expectedToken)) return json(c, 401, { error: "Unauthorized" });
+    if (!ALLOWED_METHODS.has(c.req.method)) {
+      return c.body(
+        JSON.stringify({ error: `ERR method ${c.req.method} is not allowed; use GET, HEAD, POST or PUT` }),
+        405,
+        {
+          "content-type": "application/json",
+          allow: "GET, HEAD, POST, PUT",
+        },
+      );
+    }
+    if (!tokenMatches(c.req.header("authorization"), c.req.query("_token"), expectedToken)) {
+      return json(c, 401, { error: "Unauthorized" });
+    }
     await next();
   });
   app.use(
@@ -172,13 +209,13 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
 
   const encodingOf = (c: Context): ResponseEncoding => responseEncodingOf(c.req.header("upstash-encoding"));
 
-  app.post("/", async (c) => {
+  app.on(["POST", "PUT"], "/", async (c) => {
     const args = parseCommandBody(await c.req.text());
     c.set("commands", [args[0] as string]);
     const reply = await executor.command(args, encodingOf(c));
     return json(c, reply.status, reply.body);
   });
-  app.post("/pipeline", async (c) => {
+  app.on(["POST", "PUT"], "/pipeline", async (c) => {
     const commands = parseCommandListBody(await c.req.text());
     c.set(
       "commands",
@@ -186,7 +223,7 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
     );
     return json(c, 200, await executor.pipeline(commands, encodingOf(c)));
   });
-  app.post("/multi-exec", async (c) => {
+  app.on(["POST", "PUT"], "/multi-exec", async (c) => {
     const commands = parseCommandListBody(await c.req.text());
     c.set(
       "commands",
@@ -195,9 +232,11 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
     const reply = await executor.multiExec(commands, encodingOf(c));
     return json(c, reply.status, reply.body);
   });
-  // Upstash's path form: `/set/key/value`, each segment URL-decoded; a POST body is the last argument.
-  app.on(["GET", "POST"], "/*", async (c) => {
-    const args = c.req.path
+  // Upstash's path form: `/set/key/value`, each segment URL-decoded; a POST/PUT body is the next
+  // argument, as bytes; then each query parameter, as `name value` (`?EX=100` → EX 100) or just
+  // `name` when it has no value (`?NX`). `_token` is the credential, not an argument.
+  app.on(["GET", "POST", "PUT"], "/*", async (c) => {
+    const args: RedisArg[] = c.req.path
       .split("/")
       .filter((s) => s !== "")
       .map((s) => {
@@ -207,12 +246,34 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
           throw new ApiError("bad_request", "ERR malformed percent-encoding in the path");
         }
       });
-    if (c.req.method === "POST") {
-      const body = await c.req.text();
-      if (body !== "") args.push(body);
-    }
     if (args.length === 0) throw new ApiError("bad_request", "ERR no command in the path");
-    c.set("commands", [args[0] as string]);
+    const name = String(args[0]).toUpperCase();
+    c.set("commands", [name]);
+    if (name === "SUBSCRIBE" || name === "PSUBSCRIBE") {
+      const stream = await subscriptions.stream(
+        name === "SUBSCRIBE" ? "subscribe" : "psubscribe",
+        args.slice(1).map(String),
+        c.req.raw.signal,
+      );
+      return new Response(stream, {
+        status: 200,
+        headers: {
+          "content-type": "text/event-stream",
+          "cache-control": "no-cache",
+          connection: "keep-alive",
+          "x-accel-buffering": "no",
+        },
+      });
+    }
+    if (c.req.method !== "GET") {
+      const body = Buffer.from(await c.req.arrayBuffer());
+      if (body.length > 0) args.push(body);
+    }
+    for (const [key, value] of new URL(c.req.url).searchParams) {
+      if (key === "_token") continue;
+      args.push(key);
+      if (value !== "") args.push(value);
+    }
     const reply = await executor.command(args, encodingOf(c));
     return json(c, reply.status, reply.body);
   });
@@ -263,6 +324,8 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
         const deadline = Date.now() + config.shutdownTimeoutMs;
         const s = server as (ServerType & { closeAllConnections?: () => void }) | null;
         const closed = new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
+        // Subscriptions never finish on their own: end them so their requests complete.
+        subscriptions.closeAll();
         if (inFlight > 0) {
           await Promise.race([
             new Promise<void>((resolve) => {

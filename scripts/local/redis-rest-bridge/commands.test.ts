@@ -56,6 +56,11 @@ describe("classifyCommand", () => {
     for (const c of [["SUBSCRIBE", "ch"], ["select", "1"], ["HELLO", "3"], ["MONITOR"], ["CLIENT", "REPLY", "OFF"]]) {
       expect(classifyCommand(c, all), c.join(" ")).toMatchObject({ kind: "denied" });
     }
+    expect(classifyCommand(["subscribe", "ch"], none)).toEqual({
+      kind: "denied",
+      message:
+        "ERR command 'subscribe' is disabled on this bridge in a command body; use the server-sent-events form POST /subscribe/<channel>",
+    });
     expect(classifyCommand(["MONITOR"], none)).toEqual({
       kind: "denied",
       message: "ERR command 'monitor' is disabled on this bridge (it cannot work over request/response)",

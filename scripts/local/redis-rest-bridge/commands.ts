@@ -117,6 +117,9 @@ function disabled(name: string, why = ""): CommandClass {
 export function classifyCommand(args: readonly string[], allow: ReadonlySet<string>): CommandClass {
   const name = (args[0] ?? "").toUpperCase();
   const full = args.length > 1 ? `${name}|${String(args[1]).toUpperCase()}` : name;
+  if (name === "SUBSCRIBE" || name === "PSUBSCRIBE") {
+    return disabled(name, ` in a command body; use the server-sent-events form POST /${name.toLowerCase()}/<channel>`);
+  }
   if (neverSet.has(name)) return disabled(name, " (it cannot work over request/response)");
   if (neverSet.has(full)) return disabled(full, " (it cannot work over request/response)");
   if (deniedSet.has(full) && !allow.has(full)) return disabled(full);

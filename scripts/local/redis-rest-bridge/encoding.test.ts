@@ -68,6 +68,7 @@ describe("replies", () => {
       result: ["T0s=", 42, null, ["w6k=", ["UVVFVUVE", -1]], "/wA="],
     });
     expect(toWireEntry(b("PONG"), "base64")).toEqual({ result: "UE9ORw==" });
+    expect(toWireEntry(b("QUEUED"), "base64")).toEqual({ result: "UVVFVUVE" });
     expect(toWireEntry(null, "base64")).toEqual({ result: null });
     expect(toWireEntry(7, "base64")).toEqual({ result: 7 });
   });
@@ -77,11 +78,19 @@ describe("replies", () => {
     expect(toWireEntry(b("OK"), "utf8")).toEqual({ result: "OK" });
   });
 
-  it("never encodes error text, and keeps errors nested in arrays as text", () => {
+  it("leaves a top-level OK as is with base64, as Upstash does (issue 15, item 3)", () => {
+    expect(toWireEntry(b("OK"), "base64")).toEqual({ result: "OK" });
+    expect(toWireEntry(b("OKAY"), "base64")).toEqual({ result: "T0tBWQ==" });
+  });
+
+  it("never encodes error text, and marks errors nested in arrays as errors (issue 15, item 3)", () => {
     expect(toWireEntry(new ReplyError("WRONGTYPE Operation against a key"), "base64")).toEqual({
       error: "WRONGTYPE Operation against a key",
     });
-    expect(toWireEntry([new ReplyError("ERR inner")], "utf8")).toEqual({ result: ["ERR inner"] });
+    expect(toWireEntry([new ReplyError("ERR inner")], "utf8")).toEqual({ result: [{ error: "ERR inner" }] });
+    expect(toWireEntry([b("a"), [new ReplyError("ERR deep")]], "base64")).toEqual({
+      result: ["YQ==", [{ error: "ERR deep" }]],
+    });
   });
 
   it("reads the Upstash-Encoding header loosely", () => {

@@ -7,6 +7,12 @@ import { ApiError } from "../../../edge/core/errors.ts";
 /** A RESP2 reply as ioredis hands it over in buffer mode; errors nested in arrays stay inline. */
 export type RedisReply = Buffer | Uint8Array | string | number | null | Error | RedisReply[];
 
+/**
+ * One argument on its way to Redis: text from JSON bodies and URL segments, raw bytes from a
+ * path-form request body (`POST /set/key` with a binary body; bodies are bytes, never decoded).
+ */
+export type RedisArg = string | Buffer;
+
 /** `base64` when the client sent `Upstash-Encoding: base64` (the default of @upstash/redis). */
 export type ResponseEncoding = "base64" | "utf8";
 
@@ -77,18 +83,31 @@ export function parseCommandListBody(text: string): string[][] {
 function encodeValue(reply: RedisReply, encoding: ResponseEncoding): unknown {
   if (reply === null || typeof reply === "number") return reply;
   if (Array.isArray(reply)) return reply.map((r) => encodeValue(r, encoding));
-  if (reply instanceof Error) return reply.message; // an error nested below the top level (e.g. in a Lua table)
+  // An error nested below the top level (a Lua table holding `redis.error_reply(...)`, or what
+  // `pcall` caught): Redis marks it as an error, so it stays one, shaped like a failed entry.
+  if (reply instanceof Error) return { error: reply.message };
   const bytes =
     typeof reply === "string" ? Buffer.from(reply) : Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength);
   return encoding === "base64" ? bytes.toString("base64") : bytes.toString("utf8");
 }
 
+const OK = Buffer.from("OK");
+
+function isOk(reply: RedisReply): boolean {
+  return (reply instanceof Uint8Array && OK.equals(reply)) || reply === "OK";
+}
+
 /**
- * Encodes one reply: with base64 every string at any depth (status replies such as OK and
- * QUEUED included) becomes base64 of its bytes; integers and nulls pass through. Error text is
- * never encoded: the client reads it as is.
+ * Encodes one reply: with base64 every string at any depth (status replies such as PONG and
+ * QUEUED included) becomes base64 of its bytes, except a top-level `OK`, which Upstash leaves as
+ * is (its documentation, and @upstash/redis's decoder, which passes a bare "OK" through);
+ * integers and nulls pass through. Error text is never encoded: the client reads it as is.
+ * Replies are read as bytes, so a bulk string `OK` is indistinguishable from the status and is
+ * sent the same way (the client decodes both to "OK"). Inside arrays `OK` stays encoded: the
+ * client base64-decodes every string there.
  */
 export function toWireEntry(reply: RedisReply, encoding: ResponseEncoding): WireEntry {
   if (reply instanceof Error) return { error: reply.message };
+  if (encoding === "base64" && isOk(reply)) return { result: "OK" };
   return { result: encodeValue(reply, encoding) };
 }

@@ -7,7 +7,7 @@
 import type { Redis } from "ioredis";
 import { ApiError } from "../../../edge/core/errors.ts";
 import { capBlockingTimeout, classifyCommand, TRANSACTION_COMMANDS } from "./commands.ts";
-import { type RedisReply, type ResponseEncoding, toWireEntry, type WireEntry } from "./encoding.ts";
+import { type RedisArg, type RedisReply, type ResponseEncoding, toWireEntry, type WireEntry } from "./encoding.ts";
 import { connectionFailure, isReplyError, type RedisPool, sendRaw } from "./pool.ts";
 import { ScriptShaMap } from "./scripts.ts";
 
@@ -48,20 +48,22 @@ export class BridgeExecutor {
   ) {}
 
   /** Sends one command, translating Upstash-only script flags on the way. */
-  private async send(conn: Redis, args: readonly string[]): Promise<RedisReply> {
-    const { args: forRedis, loadedSha } = this.scripts.rewrite(args);
+  private async send(conn: Redis, args: readonly RedisArg[]): Promise<RedisReply> {
+    // A command carrying raw bytes (a path-form body) is no script text to rewrite.
+    if (!args.every((a) => typeof a === "string")) return sendRaw(conn, args);
+    const { args: forRedis, loadedSha } = this.scripts.rewrite(args as string[]);
     const reply = await sendRaw(conn, forRedis);
     return loadedSha === undefined ? reply : Buffer.from(loadedSha);
   }
 
-  async command(args: string[], encoding: ResponseEncoding): Promise<BridgeReply> {
+  async command(args: RedisArg[], encoding: ResponseEncoding): Promise<BridgeReply> {
     const [entry] = await this.pipeline([args], encoding);
     const e = entry as WireEntry;
     return { status: "error" in e ? 400 : 200, body: e };
   }
 
-  async pipeline(commands: string[][], encoding: ResponseEncoding): Promise<WireEntry[]> {
-    const classes = commands.map((c) => classifyCommand(c, this.options.allowCommands));
+  async pipeline(commands: RedisArg[][], encoding: ResponseEncoding): Promise<WireEntry[]> {
+    const classes = commands.map((c) => classifyCommand(c.map(String), this.options.allowCommands));
     const runnable = commands.filter((_, i) => classes[i]?.kind !== "denied");
     const needsDedicated = classes.some((c) => c.kind === "dedicated");
     const outcomes =
@@ -75,16 +77,23 @@ export class BridgeExecutor {
     });
   }
 
-  private onShared(commands: string[][]): Promise<Outcome[]> {
+  private onShared(commands: RedisArg[][]): Promise<Outcome[]> {
     // Written back to back in one tick, so the commands travel as one pipeline on the socket.
     return settle(commands.map((c) => this.send(this.pool.shared, c)));
   }
 
-  private onDedicated(commands: string[][]): Promise<Outcome[]> {
-    const stateful = commands.some((c) => TRANSACTION_COMMANDS.has((c[0] ?? "").toUpperCase()));
+  private onDedicated(commands: RedisArg[][]): Promise<Outcome[]> {
+    const stateful = commands.some((c) => TRANSACTION_COMMANDS.has(String(c[0] ?? "").toUpperCase()));
     return this.pool.withDedicated(async (conn) => {
       const outcomes = await settle(
-        commands.map((c) => this.send(conn, capBlockingTimeout(c, this.options.commandTimeoutMs))),
+        commands.map((c) =>
+          this.send(
+            conn,
+            c.every((a) => typeof a === "string")
+              ? capBlockingTimeout(c as string[], this.options.commandTimeoutMs)
+              : c,
+          ),
+        ),
       );
       let reusable = !firstConnectionFailure(outcomes);
       if (reusable && stateful) reusable = await this.resetTransactionState(conn);

@@ -6,7 +6,7 @@
 import { Command, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import { ApiError } from "../../../edge/core/errors.ts";
-import type { RedisReply } from "./encoding.ts";
+import type { RedisArg, RedisReply } from "./encoding.ts";
 
 export interface PoolOptions {
   url: string;
@@ -19,11 +19,14 @@ export interface PoolOptions {
 }
 
 /** Sends one command and resolves to its raw reply; Redis errors reject with a ReplyError. */
-export function sendRaw(conn: Redis, args: readonly string[]): Promise<RedisReply> {
+export function sendRaw(conn: Redis, args: readonly RedisArg[]): Promise<RedisReply> {
   // An upper-case name keeps ioredis's per-command reply transformers (HGETALL → object) out of
   // the way; `replyEncoding: null` keeps bulk strings as Buffers so binary values survive.
+  // Buffer arguments are written to Redis as their bytes.
   const [name = "", ...rest] = args;
-  return conn.sendCommand(new Command(name.toUpperCase(), rest, { replyEncoding: null })) as Promise<RedisReply>;
+  return conn.sendCommand(
+    new Command(String(name).toUpperCase(), rest as (string | Buffer)[], { replyEncoding: null }),
+  ) as Promise<RedisReply>;
 }
 
 /** A Redis error reply, as opposed to a connection failure or a timeout. */
