@@ -52,10 +52,13 @@ export const EVENTS_RATE_LIMIT_PREFIX = "rl:events";
  * origin's index updater from the same Kafka streams the ClickHouse sink reads. `ns` prefixes
  * every key (INDEX_NAMESPACE; "" in production, unique per test). The values:
  * - `ready`: set (to the bootstrap's finish time) once the index holds everything; absent →
- *   the edge takes the ClickHouse path.
+ *   the edge takes the ClickHouse path. Its name carries INDEX_LAYOUT, so an index written in
+ *   an older layout is not ready for this code: the origin rebuilds it, the edge meanwhile
+ *   answers from ClickHouse.
  * - `authorPosts(a)`: HASH of the author's posts of the last 7 days (at most
- *   INDEX_POSTS_PER_AUTHOR): field `{post}` = "createdMs\ttext", counters `{post}:l|c|s|i`
- *   (likes, comments, counted shares, counted impressions). Deleted posts leave it.
+ *   INDEX_POSTS_PER_AUTHOR): field `{post}` = "createdMs\ttext" and, when any is non-zero,
+ *   `{post}:n` = "likes,comments,shares,impressions" (counted shares and impressions; see
+ *   encodePostCounters). Deleted posts leave it.
  * - `post(p)`: HASH of what the updater needs to apply a change exactly once: `a` author,
  *   `t` created ms, `d` deleted, and one field per counted interaction (`l:{user}`,
  *   `c:{comment}`, `s:{user}`, `k:{user}`), so a redelivered change finds itself and is a no-op.
@@ -69,7 +72,7 @@ export const EVENTS_RATE_LIMIT_PREFIX = "rl:events";
 export function indexKeys(ns = "") {
   const p = `${ns}fi:`;
   return {
-    ready: `${p}ready`,
+    ready: `${p}ready:v${INDEX_LAYOUT}`,
     authorPosts: (authorId: string) => `${p}ap:${authorId}`,
     post: (postId: string) => `${p}p:${postId}`,
     followees: (userId: string) => `${p}fo:${userId}`,
@@ -84,6 +87,33 @@ export function indexKeys(ns = "") {
   };
 }
 export type IndexKeys = ReturnType<typeof indexKeys>;
+
+/**
+ * The serving index's layout version (part of the `ready` key). 2: a post's four counters are
+ * one field `{post}:n` (layout 1 had one field per counter: 5 fields per post instead of 2).
+ */
+export const INDEX_LAYOUT = 2;
+
+/** A post's counters as the author hash holds them (`{post}:n`). */
+export interface PostCounters {
+  likes: number;
+  comments: number;
+  shares: number;
+  impressions: number;
+}
+
+/** "likes,comments,shares,impressions", or null when all are zero (the field is then absent). */
+export function encodePostCounters(c: PostCounters): string | null {
+  if (!c.likes && !c.comments && !c.shares && !c.impressions) return null;
+  return `${c.likes},${c.comments},${c.shares},${c.impressions}`;
+}
+
+/** The inverse of encodePostCounters; a missing or malformed value counts as zeros. */
+export function decodePostCounters(v: string | null | undefined): PostCounters {
+  const n = (v ?? "").split(",").map(Number);
+  const at = (i: number) => (Number.isFinite(n[i]) && (n[i] as number) > 0 ? (n[i] as number) : 0);
+  return { likes: at(0), comments: at(1), shares: at(2), impressions: at(3) };
+}
 
 /** Posts kept per author (newest first); more than the F1 and F3 sources read of one author. */
 export const INDEX_POSTS_PER_AUTHOR = 200;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { indexKeys } from "../keys.ts";
+import { decodePostCounters, encodePostCounters, indexKeys } from "../keys.ts";
 import {
   assembleCandidates,
   authorReads,
@@ -36,7 +36,7 @@ const post = (n: number, ageH: number, text = `p${n}`) => [id(n), `${NOW - ageH 
 describe("serving index read plan", () => {
   it("round trip 1 reads the viewer's keys and the global ones", () => {
     expect(viewerReads(keys, V, `seen:${V}`).map((c) => c.slice(0, 2))).toEqual([
-      ["GET", "t:fi:ready"],
+      ["GET", "t:fi:ready:v2"],
       ["SMEMBERS", `t:fi:fo:${V}`],
       ["SMEMBERS", `t:fi:bo:${V}`],
       ["SMEMBERS", `t:fi:bi:${V}`],
@@ -65,15 +65,7 @@ describe("serving index read plan", () => {
     expect(plan.trendingOnly).toEqual([{ postId: id(301), authorId: id(30) }]);
     expect(plan.authors).toEqual([id(10), id(11), id(20), id(30)]);
     const cmds = authorReads(keys, plan);
-    expect(cmds[3]).toEqual([
-      "HMGET",
-      `t:fi:ap:${id(30)}`,
-      id(301),
-      `${id(301)}:l`,
-      `${id(301)}:c`,
-      `${id(301)}:s`,
-      `${id(301)}:i`,
-    ]);
+    expect(cmds[3]).toEqual(["HMGET", `t:fi:ap:${id(30)}`, id(301), `${id(301)}:n`]);
     expect(cmds.at(-1)).toEqual(["SMISMEMBER", "t:fi:du", id(10), id(11), id(20), id(30)]);
     const cold = planAuthorReads(parseViewerState(viewerReplies({ followees: [] })));
     expect(cold.full).toEqual([id(20), id(10), id(40)]);
@@ -86,12 +78,21 @@ describe("serving index read plan", () => {
     expect(top[0]).toBe(id(102)); // 2 interactions, the smallest id among them
   });
 
+  it("encodes a post's counters as one field, absent when all are zero, malformed parts as zero", () => {
+    const c = { likes: 3, comments: 0, shares: 1, impressions: 12 };
+    expect(encodePostCounters(c)).toBe("3,0,1,12");
+    expect(decodePostCounters(encodePostCounters(c))).toEqual(c);
+    expect(encodePostCounters({ likes: 0, comments: 0, shares: 0, impressions: 0 })).toBeNull();
+    expect(decodePostCounters(null)).toEqual({ likes: 0, comments: 0, shares: 0, impressions: 0 });
+    expect(decodePostCounters("2,x,-1")).toEqual({ likes: 2, comments: 0, shares: 0, impressions: 0 });
+  });
+
   it("parses an author hash: base fields with their counters, stray counters ignored", () => {
     const posts = postsOfAuthor(id(10), [
       [id(100), `${NOW}\ttext with\ttabs`],
-      [`${id(100)}:l`, "2"],
-      [`${id(100)}:i`, "7"],
-      [`${id(999)}:l`, "5"],
+      [`${id(100)}:n`, "2,0,0,7"],
+      [`${id(999)}:n`, "5,0,0,0"],
+      [`${id(100)}:l`, "9"], // layout 1: not read
     ]);
     expect([...posts.values()]).toEqual([
       {
@@ -111,12 +112,12 @@ describe("serving index read plan", () => {
     const s = parseViewerState(viewerReplies());
     const plan = planAuthorReads(s);
     const hashes: Record<string, unknown> = {
-      [id(10)]: Object.fromEntries([post(100, 1), post(101, 80), [`${id(100)}:c`, "1"]]),
+      [id(10)]: Object.fromEntries([post(100, 1), post(101, 80), [`${id(100)}:n`, "0,1,0,0"]]),
       [id(11)]: Object.fromEntries([post(110, 2)]),
       [id(20)]: Object.fromEntries([post(200, 100), post(201, 200)]), // 100 h: F3 (7 days) yes; 200 h no
     };
-    // The lone trending post as HMGET answers: base, then l, c, s, i (absent ones null).
-    const hmget = [post(301, 3)[1], "2", null, null, null];
+    // The lone trending post as HMGET answers: base, then the counters (null when absent).
+    const hmget = [post(301, 3)[1], "2,0,0,0"];
     const replies = [...plan.full.map((a) => hashes[a] ?? null), hmget, [0, 1, 0, 0]];
     const c = assembleCandidates(s, plan, replies, NOW);
     expect(c.bySource.follow.map((p) => p.postId)).toEqual([id(100), id(110)]); // 80 h old is out of 72 h
@@ -134,7 +135,7 @@ describe("serving index read plan", () => {
   it("drops a trending post its author's hash no longer has (deleted)", () => {
     const s = parseViewerState(viewerReplies({ followees: [id(10)], affinity: {} }));
     const plan = planAuthorReads(s);
-    const replies = [...plan.full.map(() => ({})), [null, null, null, null, null], plan.authors.map(() => 0)];
+    const replies = [...plan.full.map(() => ({})), [null, null], plan.authors.map(() => 0)];
     const c = assembleCandidates(s, plan, replies, NOW);
     expect(c.bySource.trending).toEqual([]);
   });

@@ -14,7 +14,7 @@
  * both paths rank the same candidates with the same features.
  */
 
-import type { IndexKeys } from "../keys.ts";
+import { decodePostCounters, type IndexKeys } from "../keys.ts";
 import type { Candidate, CandidateSource } from "../ranking/candidates.ts";
 import { FEED_QUERY_LIMITS } from "../sql.ts";
 import { jsonReply } from "./json.ts";
@@ -128,7 +128,7 @@ export function planAuthorReads(s: ViewerState): AuthorReadPlan {
   return { full, trendingOnly, authors };
 }
 
-const POST_FIELDS = (postId: string) => [postId, `${postId}:l`, `${postId}:c`, `${postId}:s`, `${postId}:i`];
+const POST_FIELDS = (postId: string) => [postId, `${postId}:n`];
 
 /** Round trip 2: HGETALL per full author, HMGET per lone trending post, one SMISMEMBER (deleted). */
 export function authorReads(keys: IndexKeys, plan: AuthorReadPlan): Command[] {
@@ -150,36 +150,32 @@ export interface IndexedPost {
   impressions: number;
 }
 
-/** An author hash's entries → its posts (fields without a base entry are ignored). */
+/** An author hash's entries → its posts (counters without a base entry are ignored). */
 export function postsOfAuthor(authorId: string, entries: [string, string][]): Map<string, IndexedPost> {
   const base = new Map<string, IndexedPost>();
-  const counters: [string, string, number][] = [];
+  const counters: [string, string][] = [];
   for (const [field, value] of entries) {
-    const colon = field.indexOf(":");
-    if (colon < 0) {
-      const tab = value.indexOf("\t");
-      if (tab < 0) continue;
-      base.set(field, {
-        postId: field,
-        authorId,
-        createdAtMs: Number(value.slice(0, tab)),
-        text: value.slice(tab + 1),
-        likes: 0,
-        comments: 0,
-        shares: 0,
-        impressions: 0,
-      });
-    } else {
-      counters.push([field.slice(0, colon), field.slice(colon + 1), Number(value)]);
+    if (field.endsWith(":n")) {
+      counters.push([field.slice(0, -2), value]);
+      continue;
     }
+    if (field.includes(":")) continue; // not a field of this layout
+    const tab = value.indexOf("\t");
+    if (tab < 0) continue;
+    base.set(field, {
+      postId: field,
+      authorId,
+      createdAtMs: Number(value.slice(0, tab)),
+      text: value.slice(tab + 1),
+      likes: 0,
+      comments: 0,
+      shares: 0,
+      impressions: 0,
+    });
   }
-  for (const [postId, kind, n] of counters) {
+  for (const [postId, value] of counters) {
     const p = base.get(postId);
-    if (!p || !Number.isFinite(n)) continue;
-    if (kind === "l") p.likes = n;
-    else if (kind === "c") p.comments = n;
-    else if (kind === "s") p.shares = n;
-    else if (kind === "i") p.impressions = n;
+    if (p) Object.assign(p, decodePostCounters(value));
   }
   return base;
 }

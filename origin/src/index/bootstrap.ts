@@ -11,6 +11,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
 import {
+  encodePostCounters,
   INDEX_POST_TTL_S,
   INDEX_POST_WINDOW_MS,
   INDEX_POSTS_PER_AUTHOR,
@@ -172,14 +173,16 @@ export async function readIndexState(ch: ClickHouseClient): Promise<IndexState> 
   return state;
 }
 
-/** The author hash fields of one post: base "createdMs\ttext" and its non-zero counters. */
+/** The author hash fields of one post: base "createdMs\ttext" and its counters when any is non-zero. */
 export function authorFields(postId: string, s: PostState): Record<string, string> {
   const out: Record<string, string> = { [postId]: `${s.createdMs}\t${s.text}` };
-  const shares = s.shares.filter((u) => u !== s.authorId).length;
-  if (s.likes.length) out[`${postId}:l`] = String(s.likes.length);
-  if (s.comments.length) out[`${postId}:c`] = String(s.comments.length);
-  if (shares) out[`${postId}:s`] = String(shares);
-  if (s.impressions) out[`${postId}:i`] = String(s.impressions);
+  const counters = encodePostCounters({
+    likes: s.likes.length,
+    comments: s.comments.length,
+    shares: s.shares.filter((u) => u !== s.authorId).length,
+    impressions: s.impressions,
+  });
+  if (counters) out[`${postId}:n`] = counters;
   return out;
 }
 

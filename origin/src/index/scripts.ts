@@ -9,7 +9,41 @@
  * touches a key it does not declare; standalone Redis and Upstash allow that. On a Redis
  * Cluster, tag the keys by post or author ({…}) and split the affinity bump into a second
  * script with its own record, as the README describes.
+ *
+ * A post's four counters are one author-hash field `{post}:n` = "likes,comments,shares,
+ * impressions" (edge/core/keys.ts encodePostCounters), absent when all are zero; COUNTERS_LUA
+ * below is the Lua side of that codec, prepended to the scripts that move a counter.
  */
+
+/**
+ * `set_counter(ak, pid, slot, value)` and `bump_counter(ak, pid, slot, delta)`; slot 1 likes,
+ * 2 comments, 3 shares, 4 impressions. A counter never goes below zero, and a field whose
+ * counters are all zero leaves the hash (as encodePostCounters returns null).
+ */
+const COUNTERS_LUA = `
+local function read_counters(ak, pid)
+  local n = { 0, 0, 0, 0 }
+  local v = redis.call('HGET', ak, pid .. ':n')
+  if v then
+    local i = 1
+    for x in string.gmatch(v, '[^,]+') do n[i] = tonumber(x) or 0; i = i + 1 end
+  end
+  return n
+end
+local function write_counters(ak, pid, n)
+  for i = 1, 4 do if n[i] < 0 then n[i] = 0 end end
+  if n[1] == 0 and n[2] == 0 and n[3] == 0 and n[4] == 0 then
+    redis.call('HDEL', ak, pid .. ':n')
+  else
+    redis.call('HSET', ak, pid .. ':n', n[1] .. ',' .. n[2] .. ',' .. n[3] .. ',' .. n[4])
+  end
+end
+local function bump_counter(ak, pid, slot, delta)
+  local n = read_counters(ak, pid)
+  n[slot] = n[slot] + delta
+  write_counters(ak, pid, n)
+end
+`;
 
 /**
  * A post appears, changes or disappears.
@@ -18,7 +52,7 @@
  * A live post gets its base field and counters recomputed from the post hash's records (so
  * likes or shares that arrived before the post count), minus the author's own share.
  */
-export const UPSERT_POST_LUA = `
+export const UPSERT_POST_LUA = `${COUNTERS_LUA}
 local pk, ak = KEYS[1], KEYS[2]
 local pid, author, created, text = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local live, now, ttl, window, cap = ARGV[5] == '1', tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -26,7 +60,7 @@ local expire_at = math.floor(created / 1000) + ttl
 if not live then
   redis.call('HSET', pk, 'a', author, 't', created, 'd', '1')
   redis.call('EXPIREAT', pk, expire_at)
-  redis.call('HDEL', ak, pid, pid .. ':l', pid .. ':c', pid .. ':s', pid .. ':i')
+  redis.call('HDEL', ak, pid, pid .. ':n')
   return 0
 end
 if created < now - window then return 0 end
@@ -41,10 +75,9 @@ for _, f in ipairs(redis.call('HKEYS', pk)) do
   elseif kind == 's:' and string.sub(f, 3) ~= author then s = s + 1 end
 end
 redis.call('HSET', ak, pid, created .. '\\t' .. text)
-local counts = { l = l, c = c, s = s }
-for kind, n in pairs(counts) do
-  if n > 0 then redis.call('HSET', ak, pid .. ':' .. kind, n) else redis.call('HDEL', ak, pid .. ':' .. kind) end
-end
+local n = read_counters(ak, pid)
+n[1], n[2], n[3] = l, c, s
+write_counters(ak, pid, n)
 if redis.call('EXPIRETIME', ak) < expire_at then redis.call('EXPIREAT', ak, expire_at) end
 -- Keep the newest posts of the window, at most cap.
 local fields = redis.call('HGETALL', ak)
@@ -60,7 +93,7 @@ if #posts > 0 then
   table.sort(posts, function(x, y) if x[2] == y[2] then return x[1] > y[1] end return x[2] > y[2] end)
   for i, p in ipairs(posts) do
     if i > cap or p[2] < now - window then
-      redis.call('HDEL', ak, p[1], p[1] .. ':l', p[1] .. ':c', p[1] .. ':s', p[1] .. ':i')
+      redis.call('HDEL', ak, p[1], p[1] .. ':n')
     end
   end
 end
@@ -73,7 +106,7 @@ return 1
  * (`l:{user}` or `c:{comment}`), counter kind (l or c), post id, actor id, post author id,
  * live, now ms, post ttl s.
  */
-export const INTERACTION_LUA = `
+export const INTERACTION_LUA = `${COUNTERS_LUA}
 local pk, ak, af = KEYS[1], KEYS[2], KEYS[3]
 local field, kind, pid, actor, author = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local live, now, ttl = ARGV[6] == '1', ARGV[7], tonumber(ARGV[8])
@@ -84,7 +117,7 @@ if redis.call('TTL', pk) == -1 then redis.call('EXPIRE', pk, ttl) end
 local delta = live and 1 or -1
 -- A count that reaches zero leaves its hash, as if it had never been.
 if redis.call('HGET', pk, 'd') ~= '1' and redis.call('HEXISTS', ak, pid) == 1 then
-  if redis.call('HINCRBY', ak, pid .. ':' .. kind, delta) <= 0 then redis.call('HDEL', ak, pid .. ':' .. kind) end
+  bump_counter(ak, pid, kind == 'l' and 1 or 2, delta)
 end
 if actor ~= author then
   if redis.call('HINCRBY', af, author, delta) <= 0 then redis.call('HDEL', af, author) end
@@ -99,7 +132,7 @@ return delta
  * A share or click counts once per (user, post), an impression once per (user, post, day),
  * never on the user's own post; a counted share or click is an interaction with the author.
  */
-export const EVENT_LUA = `
+export const EVENT_LUA = `${COUNTERS_LUA}
 local pk, af, imk = KEYS[1], KEYS[2], KEYS[3]
 local pid, user, kind, now, ttl, imttl, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local author = redis.call('HGET', pk, 'a')
@@ -111,7 +144,7 @@ if kind == 'share' or kind == 'click' then
   if redis.call('HSETNX', pk, field, '1') == 0 then return 0 end
   if redis.call('TTL', pk) == -1 then redis.call('EXPIRE', pk, ttl) end
   if not author then return 1 end
-  if kind == 'share' and live then redis.call('HINCRBY', ak, pid .. ':s', 1) end
+  if kind == 'share' and live then bump_counter(ak, pid, 3, 1) end
   redis.call('HINCRBY', af, author, 1)
   redis.call('HSET', af, '_b', now)
   return 1
@@ -119,7 +152,7 @@ elseif kind == 'impression' then
   if not author then return 0 end
   if redis.call('SADD', imk, pid) == 0 then return 0 end
   if redis.call('TTL', imk) == -1 then redis.call('EXPIRE', imk, imttl) end
-  if live then redis.call('HINCRBY', ak, pid .. ':i', 1) end
+  if live then bump_counter(ak, pid, 4, 1) end
   return 1
 end
 return 0
