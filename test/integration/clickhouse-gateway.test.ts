@@ -11,11 +11,15 @@ import {
   ClickHouseError,
   type ClickHouseSettings,
   createClient as createNodeClient,
+  isProgressRow,
+  isRow,
+  TupleParam,
 } from "@clickhouse/client";
 import {
   createClient as createWebClient,
   type ClickHouseClient as WebClickHouseClient,
   ClickHouseError as WebClickHouseError,
+  TupleParam as WebTupleParam,
 } from "@clickhouse/client-web";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateClickHouse } from "../../origin/ch/migrate.ts";
@@ -352,7 +356,7 @@ describe("settings, database and output", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("x-clickhouse-query-id")).toBe(queryId);
     expect(res.headers.get("x-clickhouse-format")).toBe("JSONEachRow");
-    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(res.headers.get("content-type")).toBe("application/x-ndjson; charset=UTF-8");
     const summary = JSON.parse(res.headers.get("x-clickhouse-summary") ?? "{}");
     expect(summary).toMatchObject({ result_rows: "3", written_rows: "0" });
     expect(Number(summary.elapsed_ns)).toBeGreaterThan(0);
@@ -602,6 +606,261 @@ describe("hostile SQL: what the engine refuses (issue 14, item 3)", () => {
       expect(await rs.json()).toEqual([{ c: "10001" }]);
     } finally {
       await inDb.close();
+    }
+  });
+});
+
+describe("issue 15: the gateway behaves like a ClickHouse server where it differed", () => {
+  const clients = [
+    ["@clickhouse/client", () => node],
+    ["@clickhouse/client-web", () => web],
+  ] as const;
+
+  /** Every parameter type the official clients can send, with the value the row must hold. */
+  const cases = (
+    Tuple: typeof TupleParam,
+  ): Array<{ name: string; type: string; value: unknown; expected: unknown }> => [
+    { name: "map", type: "Map(String, UInt32)", value: { a: 1, "it's": 2 }, expected: { a: 1, "it's": 2 } },
+    { name: "jsmap", type: "Map(String, Array(UInt8))", value: new Map([["k", [1, 2]]]), expected: { k: [1, 2] } },
+    { name: "mapint", type: "Map(UInt8, String)", value: new Map([[7, "x"]]), expected: { "7": "x" } },
+    { name: "emptymap", type: "Map(String, UInt8)", value: {}, expected: {} },
+    { name: "arrmap", type: "Array(Map(String, UInt8))", value: [{ a: 1 }, {}], expected: [{ a: 1 }, {}] },
+    {
+      name: "tuple",
+      type: "Tuple(UInt8, String, Nullable(String))",
+      value: new Tuple([1, "it's", null]),
+      expected: [1, "it's", null],
+    },
+    { name: "nested", type: "Array(Array(String))", value: [["a", "b'c"], []], expected: [["a", "b'c"], []] },
+    { name: "nullnum", type: "Nullable(UInt8)", value: null, expected: null },
+    { name: "num", type: "Nullable(UInt8)", value: 5, expected: 5 },
+    { name: "arrnull", type: "Array(Nullable(String))", value: ["x", null], expected: ["x", null] },
+    {
+      name: "dt64",
+      type: "DateTime64(3, 'Europe/Berlin')",
+      value: new Date("2024-01-02T03:04:05.123Z"),
+      expected: "2024-01-02 04:04:05.123",
+    },
+    {
+      name: "dt64s",
+      type: "DateTime64(3, 'Europe/Berlin')",
+      value: "2024-01-02 04:04:05.123",
+      expected: "2024-01-02 04:04:05.123",
+    },
+    { name: "ip4", type: "IPv4", value: "192.168.1.20", expected: "192.168.1.20" },
+    { name: "ip6", type: "IPv6", value: "2001:db8::1", expected: "2001:db8::1" },
+    { name: "enum", type: "Enum8('a' = 1, 'b' = 2)", value: "b", expected: "b" },
+    { name: "dec", type: "Decimal(10, 3)", value: "123.456", expected: 123.456 },
+    { name: "decnum", type: "Decimal(10, 3)", value: 1.5, expected: 1.5 },
+    { name: "yes", type: "Bool", value: true, expected: true },
+    { name: "no", type: "Bool", value: false, expected: false },
+    { name: "bools", type: "Array(Bool)", value: [true, false], expected: [true, false] },
+  ];
+
+  for (const [label, client] of clients) {
+    it(`item 6: Map, Tuple, nested Array, Nullable, DateTime64 with a timezone, IPv4/6, Enum, Decimal, Bool bind via ${label}`, async () => {
+      const all = cases(label === "@clickhouse/client" ? TupleParam : (WebTupleParam as typeof TupleParam));
+      const select = all.map((c) => `{${c.name}:${c.type}} AS ${c.name}, toTypeName(${c.name}) AS ${c.name}_t`);
+      const rs = await client().query({
+        query: `SELECT ${select.join(", ")}`,
+        query_params: Object.fromEntries(all.map((c) => [c.name, c.value])),
+        format: "JSONEachRow",
+      });
+      const [row] = (await rs.json()) as Array<Record<string, unknown>>;
+      for (const c of all) {
+        expect(row?.[c.name], c.name).toEqual(c.expected);
+        expect(row?.[`${c.name}_t`], c.name).toBe(c.type);
+      }
+    });
+  }
+
+  it("item 6: the Map the issue names: SELECT {v:Map(String, UInt32)} with param_v={'a':1}", async () => {
+    const res = await raw("SELECT {v:Map(String, UInt32)} AS v FORMAT JSONEachRow", { param_v: "{'a':1}" });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('{"v":{"a":1}}\n');
+    // A value that is not a Map is the engine's parse error, not something else running.
+    const bad = await raw("SELECT {v:Map(String, UInt32)} AS v", { param_v: "{'a':1}) , (1" });
+    expect(bad.status).not.toBe(200);
+  });
+
+  it("item 7: invalid SQL is SYNTAX_ERROR (400 / 62), as on a server (no implicit SELECT)", async () => {
+    const res = await raw("foobar");
+    expect(res.status).toBe(400);
+    expect(res.headers.get("x-clickhouse-exception-code")).toBe("62");
+    expect(await res.text()).toMatch(/^Code: 62\. DB::Exception: Syntax error/);
+    for (const [, client] of clients) {
+      const err = await expectCode(() => client().query({ query: "foobar" }), "62");
+      expect(err.message).toMatch(/Syntax error/);
+      await expectCode(() => client().command({ query: "foobar" }), "62");
+    }
+    expect(await (await raw("SELECT 1")).text()).toBe("1\n");
+  });
+
+  it("item 8: an INSERT with an empty body inserts nothing and succeeds, as on a server", async () => {
+    const table = uniqueName("empty_insert");
+    await node.command({ query: `CREATE TABLE ${table} (a UInt8) ENGINE = MergeTree ORDER BY a` });
+    for (const format of ["JSONEachRow", "JSONCompactEachRow", "TabSeparated", "CSV"]) {
+      const viaParam = await raw("", { query: `INSERT INTO ${table} FORMAT ${format}` });
+      expect(viaParam.status, format).toBe(200);
+      expect(await viaParam.text()).toBe("");
+      const inBody = await raw(`INSERT INTO ${table} FORMAT ${format}\n`);
+      expect(inBody.status, format).toBe(200);
+    }
+    expect((await raw(`INSERT INTO ${table} VALUES`)).status).toBe(200);
+    expect(await (await raw(`SELECT count() FROM ${table}`)).text()).toBe("0\n");
+    // The SQL is still checked, and rows still land.
+    expect((await raw("", { query: `INSERT INTO ${table} FORMT JSONEachRow` })).status).toBe(400);
+    await node.insert({ table, values: [{ a: 3 }], format: "JSONEachRow" });
+    expect(await (await raw(`SELECT sum(a) FROM ${table}`)).text()).toBe("3\n");
+  });
+
+  it("item 9: readonly=1 and readonly=2 restrict like a server; GET cannot lower the enforced readonly", async () => {
+    const table = uniqueName("ro");
+    await node.command({ query: `CREATE TABLE ${table} (a UInt8) ENGINE = MergeTree ORDER BY a` });
+    const insert = `INSERT INTO ${table} VALUES (1)`;
+    for (const readonly of ["1", "2"] as const) {
+      const settings: ClickHouseSettings = { readonly };
+      await expectCode(() => node.command({ query: insert, clickhouse_settings: settings }), "164");
+      await expectCode(() => web.command({ query: `DROP TABLE ${table}`, clickhouse_settings: { readonly } }), "164");
+      const rs = await node.query({
+        query: "SELECT getSetting('readonly') AS r",
+        format: "JSONEachRow",
+        clickhouse_settings: settings,
+      });
+      expect(await rs.json()).toEqual([{ r: Number(readonly) }]);
+    }
+    // readonly=1 also forbids changing settings in the query; readonly=2 allows it.
+    await expectCode(
+      () => node.query({ query: "SELECT 1 SETTINGS max_threads = 1", clickhouse_settings: { readonly: "1" } }),
+      "164",
+    );
+    const two = await node.query({
+      query: "SELECT 1 AS x SETTINGS max_threads = 1",
+      format: "JSONEachRow",
+      clickhouse_settings: { readonly: "2" },
+    });
+    expect(await two.json()).toEqual([{ x: 1 }]);
+    // Other settings of the same request still apply under readonly=1.
+    const both = await raw("SELECT getSetting('max_threads')", { readonly: "1", max_threads: "3" });
+    expect(await both.text()).toBe("3\n");
+    // readonly=0 on POST is the default; the table is untouched by all of the above.
+    await node.command({ query: insert, clickhouse_settings: { readonly: "0" } });
+    expect(await (await raw(`SELECT count() FROM ${table}`)).text()).toBe("1\n");
+    // GET: stricter is fine, lower is the server's READONLY error.
+    const get = (params: Record<string, string>) =>
+      fetch(`${gw.url}/?${new URLSearchParams(params)}`, { headers: { Authorization: basic("default", gw.password) } });
+    expect(await (await get({ query: "SELECT getSetting('readonly')", readonly: "1" })).text()).toBe("1\n");
+    expect(await (await get({ query: "SELECT getSetting('readonly')", readonly: "2" })).text()).toBe("2\n");
+    for (const lower of ["0", "abc"]) {
+      const res = await get({ query: "SELECT getSetting('readonly')", readonly: lower });
+      expect(res.headers.get("x-clickhouse-exception-code")).toBe("164");
+      expect(await res.text()).toContain("Cannot modify 'readonly' setting in readonly mode");
+    }
+    // allow_ddl=0: no DDL, data changes still allowed; it cannot be switched back in the query.
+    await expectCode(
+      () =>
+        node.command({
+          query: `CREATE TABLE ${uniqueName("ddl")} (a UInt8) ENGINE = Memory`,
+          clickhouse_settings: { allow_ddl: 0 },
+        }),
+      "392", // QUERY_IS_PROHIBITED: "DDL queries are prohibited for the user"
+    );
+    await node.command({ query: insert, clickhouse_settings: { allow_ddl: 0 } });
+    expect(await (await raw(`SELECT count() FROM ${table}`)).text()).toBe("2\n");
+    // The next request on the same sessions is back to the defaults.
+    expect(await (await raw("SELECT getSetting('readonly'), getSetting('allow_ddl')")).text()).toBe("0\ttrue\n");
+  });
+
+  it("item 10: errors are compressed when the client asked for compression, so the node client shows them", async () => {
+    const compressed = createNodeClient({
+      url: gw.url,
+      password: gw.password,
+      compression: { request: true, response: true },
+    });
+    try {
+      const err = await expectCode(() => compressed.query({ query: "SELECT * FROM no_such_table_i15" }), "60");
+      expect(err.message).toMatch(/no_such_table_i15/);
+      await expectCode(() => compressed.command({ query: "foobar" }), "62");
+    } finally {
+      await compressed.close();
+    }
+    const res = await raw(
+      "SELECT * FROM no_such_table_i15",
+      { enable_http_compression: "1" },
+      { headers: { "Accept-Encoding": "gzip" } },
+    );
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-encoding")).toBe("gzip");
+    expect(res.headers.get("x-clickhouse-exception-code")).toBe("60");
+    // fetch decodes gzip itself: the text arrived compressed and intact.
+    expect(await res.text()).toMatch(/^Code: 60\. DB::Exception: /);
+    const plain = await raw("SELECT * FROM no_such_table_i15");
+    expect(plain.headers.get("content-encoding")).toBeNull();
+  });
+
+  it("item 11: JSONEachRow is application/x-ndjson; the other JSON formats application/json", async () => {
+    const types: Record<string, string> = {
+      JSONEachRow: "application/x-ndjson; charset=UTF-8",
+      JSONStringsEachRow: "application/x-ndjson; charset=UTF-8",
+      JSONLines: "application/x-ndjson; charset=UTF-8",
+      NDJSON: "application/x-ndjson; charset=UTF-8",
+      JSONEachRowWithProgress: "application/json; charset=UTF-8",
+      JSON: "application/json; charset=UTF-8",
+      JSONCompact: "application/json; charset=UTF-8",
+    };
+    for (const [format, type] of Object.entries(types)) {
+      const res = await raw(`SELECT 1 AS x FORMAT ${format}`);
+      expect(res.headers.get("content-type"), format).toBe(type);
+      await res.text();
+    }
+    const array = await raw("SELECT 1 AS x FORMAT JSONEachRow", { output_format_json_array_of_rows: "1" });
+    expect(array.headers.get("content-type")).toBe("application/json; charset=UTF-8");
+    expect(JSON.parse(await array.text())).toEqual([{ x: 1 }]);
+    const viaClient = await web.query({ query: "SELECT 1 AS x", format: "JSONEachRow" });
+    expect(viaClient.response_headers["content-type"]).toBe("application/x-ndjson; charset=UTF-8");
+  });
+
+  it("item 11: JSONEachRowWithProgress carries rows and progress rows the client recognises", async () => {
+    const rs = await node.query({ query: "SELECT number FROM numbers(5)", format: "JSONEachRowWithProgress" });
+    const rows: unknown[] = [];
+    const progress: unknown[] = [];
+    for await (const batch of rs.stream()) {
+      for (const r of batch) {
+        const v = r.json();
+        if (isRow(v)) rows.push((v as { row: unknown }).row);
+        else if (isProgressRow(v)) progress.push((v as { progress: unknown }).progress);
+      }
+    }
+    expect(rows).toEqual([0, 1, 2, 3, 4].map((n) => ({ number: String(n) })));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toMatchObject({ read_rows: "5", read_bytes: "40" });
+  });
+
+  it("item 11: 64-bit and wider integers are quoted in every JSON format (the server's default), and the setting turns it off", async () => {
+    const sql =
+      "SELECT toUInt64(18446744073709551615) AS u, toInt64(-2) AS i, toUInt32(3) AS s, toInt128(-4) AS h, toUInt256(5) AS w";
+    const quoted = { u: "18446744073709551615", i: "-2", s: 3, h: "-4", w: "5" };
+    for (const [, client] of clients) {
+      const each = await client().query({ query: sql, format: "JSONEachRow" });
+      expect(await each.json()).toEqual([quoted]);
+      const compact = await client().query({ query: sql, format: "JSONCompactEachRow" });
+      expect(await compact.json()).toEqual([Object.values(quoted)]);
+    }
+    const text = await (
+      await raw(`${sql} FORMAT JSONEachRow`, { output_format_json_quote_64bit_integers: "0" })
+    ).text();
+    expect(text).toBe('{"u":18446744073709551615,"i":-2,"s":3,"h":-4,"w":5}\n');
+  });
+
+  it("item 11: a query that fails while writing its result leaves nothing behind for the next request", async () => {
+    // chDB prepends a failed query's partial output to the session's next result; the gateway
+    // retires such a session. Sessions are reused last-in first-out, so the next request would
+    // land on the same one.
+    for (const format of ["JSON", "JSONEachRowWithProgress", "TabSeparatedWithNames"]) {
+      const failed = await raw(`SELECT throwIf(number = 2) FROM numbers(5) FORMAT ${format}`);
+      expect(failed.headers.get("x-clickhouse-exception-code"), format).toBe("395");
+      await failed.text();
+      expect(await (await raw("SELECT 42")).text(), format).toBe("42\n");
     }
   });
 });

@@ -19,10 +19,10 @@ import type { Logger } from "pino";
 import type { Part } from "../../../origin/src/lifecycle.ts";
 import { writeEngineConfig } from "./access.ts";
 import type { GatewayConfig } from "./config.ts";
-import { ChdbSession, SessionInDoubtTimeout } from "./engine.ts";
+import { ChdbSession } from "./engine.ts";
 import { ClickHouseException, chError, formatExceptionText } from "./errors.ts";
 import { SessionPool } from "./pool.ts";
-import { composeSqlText, type GatewayRequest, parseRequestParameters, requestedTimeoutMs } from "./request.ts";
+import { composeSqlText, parseRequestParameters, requestedTimeoutMs } from "./request.ts";
 import { buildPrelude, statementGuard, withoutGuardScope } from "./settings.ts";
 import { analyzeSql } from "./sql.ts";
 
@@ -41,11 +41,17 @@ export interface ClickHouseGateway extends Part {
 }
 
 /** Content-Type a real server sends for a given output format. */
-export function contentTypeFor(format: string): string {
+export function contentTypeFor(format: string, arrayOfRows = false): string {
   const f = format.toLowerCase();
   if (f.startsWith("tabseparated") || f.startsWith("tsv")) return "text/tab-separated-values; charset=UTF-8";
   if (f.startsWith("csv")) return `text/csv; charset=UTF-8; header=${f.includes("withnames") ? "present" : "absent"}`;
-  if (f.startsWith("json") || f === "ndjson") return "application/json; charset=UTF-8";
+  // JSONEachRow and JSONStringsEachRow (aliases JSONLines, NDJSON) are newline-delimited JSON; the
+  // server says so unless output_format_json_array_of_rows turns them into one array. The
+  // *WithProgress variants and the other JSON formats are application/json there.
+  if (/^(jsoneachrow|jsonstringseachrow|jsonlines|ndjson)$/.test(f)) {
+    return arrayOfRows ? "application/json; charset=UTF-8" : "application/x-ndjson; charset=UTF-8";
+  }
+  if (f.startsWith("json")) return "application/json; charset=UTF-8";
   if (/^(rowbinary|native|parquet|arrow|orc|avro|protobuf|capnproto|msgpack|bson|npy)/.test(f)) {
     return "application/octet-stream";
   }
@@ -103,14 +109,21 @@ async function decodeBody(buf: Buffer, encoding: string | undefined): Promise<Bu
   }
 }
 
+type Codec = "gzip" | "deflate" | "br";
+
 /** Picks a response codec the client accepts, when it asked for compression. */
-function responseCodec(req: GatewayRequest, acceptEncoding: string | undefined): "gzip" | "deflate" | "br" | undefined {
-  if (!req.compressResponse || !acceptEncoding) return undefined;
+function responseCodec(compressResponse: boolean, acceptEncoding: string | undefined): Codec | undefined {
+  if (!compressResponse || !acceptEncoding) return undefined;
   const accepted = acceptEncoding.toLowerCase();
   if (accepted.includes("gzip")) return "gzip";
   if (accepted.includes("deflate")) return "deflate";
   if (accepted.includes("br")) return "br";
   return undefined;
+}
+
+async function compress(body: Uint8Array, codec: Codec): Promise<Uint8Array> {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return codec === "gzip" ? gzip(buf) : codec === "deflate" ? deflate(buf) : brotliCompress(buf);
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -127,12 +140,26 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
   let draining = false;
   const idle: Array<() => void> = [];
 
-  const exceptionResponse = (c: Context, err: ClickHouseException, headers: Record<string, string>): Response => {
-    return c.body(formatExceptionText(err, version), err.status as 500, {
+  /**
+   * The server's exception response. When the client asked for a compressed response, the
+   * exception is compressed too (the server writes it through the same compressed output), so a
+   * client that decompresses by Content-Encoding reads the text instead of failing on it.
+   */
+  const exceptionResponse = async (
+    c: Context,
+    err: ClickHouseException,
+    headers: Record<string, string>,
+    codec?: Codec,
+  ): Promise<Response> => {
+    const text = new TextEncoder().encode(formatExceptionText(err, version));
+    const out: Record<string, string> = {
       ...headers,
       "Content-Type": "text/plain; charset=UTF-8",
       "X-ClickHouse-Exception-Code": String(err.code),
-    });
+    };
+    if (codec) out["Content-Encoding"] = codec;
+    const body = codec ? await compress(text, codec) : text;
+    return c.body(body as Uint8Array<ArrayBuffer>, err.status as 500, out);
   };
 
   const app = new Hono();
@@ -170,6 +197,11 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
         "X-ClickHouse-Timezone": "UTC",
         "X-ClickHouse-Summary": JSON.stringify(summary),
       });
+      // Decided before anything can fail, so errors are compressed like results (issue 15, item 10).
+      const codec = responseCodec(
+        url.searchParams.get("enable_http_compression") === "1",
+        c.req.header("accept-encoding"),
+      );
       inFlight++;
       let status = 200;
       let errorCode: number | undefined;
@@ -248,34 +280,33 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
             readonly,
           });
           const guard = statementGuard(analyzed.statement, analyzed.kind);
+          // An INSERT without data inserts nothing, as on a server; chDB would refuse it
+          // (NO_DATA_TO_INSERT). The prelude and the guard still run, so the SQL is checked.
+          const emptyInsert = analyzed.insertData !== undefined && analyzed.insertData.trim() === "";
           session.database = undefined; // unknown until the call succeeds
           try {
-            const result = await session.run(prelude + guard + analyzed.sql, format, remainingMs + WATCHDOG_GRACE_MS);
+            const sql = emptyInsert ? prelude + guard : prelude + guard + analyzed.sql;
+            const result = await session.run(sql, format, remainingMs + WATCHDOG_GRACE_MS);
             session.database = targetDb;
-            summary = summaryOf(result);
-            const codec = responseCodec(req, c.req.header("accept-encoding"));
-            let body: Uint8Array = result.body;
+            summary = summaryOf(emptyInsert ? {} : result);
+            let body: Uint8Array = emptyInsert ? new Uint8Array(0) : result.body;
+            const arrayOfRows = /^(1|true)$/i.test(req.settings.get("output_format_json_array_of_rows") ?? "");
             const headers: Record<string, string> = {
               ...baseHeaders(),
-              "Content-Type": contentTypeFor(format),
+              "Content-Type": contentTypeFor(format, arrayOfRows),
             };
             if (codec) {
-              const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-              body =
-                codec === "gzip"
-                  ? await gzip(buf)
-                  : codec === "deflate"
-                    ? await deflate(buf)
-                    : await brotliCompress(buf);
+              body = await compress(body, codec);
               headers["Content-Encoding"] = codec;
             }
             return c.body(body as Uint8Array<ArrayBuffer>, 200, headers);
           } catch (err) {
-            // The engine's own TIMEOUT_EXCEEDED stops the query; the JS watchdog's does not, and
-            // then the session may still be busy inside chDB.
-            if (err instanceof SessionInDoubtTimeout) retire = true;
-            // A failed prelude may have applied part of its settings.
-            if (req.settings.size > 0) retire = true;
+            // chDB keeps the partial output of a query that failed while writing its result and
+            // prepends it to the session's next result (measured on 26.7: a JSON header leaked
+            // into the next request's TabSeparated answer), so a session that saw an error is
+            // never reused. This also covers the JS watchdog's timeout (the query may still be
+            // running inside chDB) and a failed prelude that applied part of its settings.
+            retire = true;
             throw withoutGuardScope(err);
           }
         } finally {
@@ -289,7 +320,7 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
         status = ex.status;
         errorCode = ex.code;
         if (ex.code === 1002) log.error({ err }, "unexpected gateway failure");
-        return exceptionResponse(c, ex, baseHeaders());
+        return exceptionResponse(c, ex, baseHeaders(), codec);
       } finally {
         inFlight--;
         log.info(

@@ -58,10 +58,12 @@ describe("settings filtering", () => {
     expect(isHttpOnlyParameter(name)).toBe(false),
   );
 
-  it("readonly cannot be changed per request", () => {
-    expect(() => parseRequestParameters(new URLSearchParams({ readonly: "0" }), noHeaders)).toThrow(
-      ClickHouseException,
-    );
+  it("readonly and allow_ddl are settings like the others (issue 15, item 9)", () => {
+    const req = parseRequestParameters(new URLSearchParams({ readonly: "1", allow_ddl: "0" }), noHeaders);
+    expect([...req.settings]).toEqual([
+      ["readonly", "1"],
+      ["allow_ddl", "0"],
+    ]);
   });
 });
 

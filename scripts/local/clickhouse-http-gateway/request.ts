@@ -40,9 +40,6 @@ export function isHttpOnlyParameter(name: string): boolean {
   return HTTP_ONLY.has(name) || name.startsWith("param_") || name.startsWith("http_");
 }
 
-/** Settings that only make sense for a whole server, or that would let a request escape its limits. */
-const REFUSED_SETTINGS = new Set(["readonly", "allow_ddl"]);
-
 export interface Credentials {
   user: string;
   password: string;
@@ -72,12 +69,9 @@ export function parseRequestParameters(search: URLSearchParams, headers: Headers
   const settings = new Map<string, string>();
   for (const [name, value] of search) {
     if (name.startsWith("param_")) params.set(name.slice("param_".length), value);
-    else if (!isHttpOnlyParameter(name)) {
-      if (REFUSED_SETTINGS.has(name)) {
-        throw chError("NOT_IMPLEMENTED", `Setting ${name} cannot be given per request to the chDB gateway`);
-      }
-      settings.set(name, value);
-    }
+    // `readonly` and `allow_ddl` are settings like any other; settings.ts orders them so they
+    // restrict the statement and cannot lower what the gateway enforces (GET's readonly = 2).
+    else if (!isHttpOnlyParameter(name)) settings.set(name, value);
   }
   return {
     queryParam: search.get("query") ?? undefined,

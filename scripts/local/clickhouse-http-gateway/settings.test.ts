@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ClickHouseException } from "./errors.ts";
-import { buildPrelude, connectionArgs, statementGuard, withoutGuardScope } from "./settings.ts";
+import { buildPrelude, connectionArgs, effectiveReadonly, statementGuard, withoutGuardScope } from "./settings.ts";
 
 describe("buildPrelude", () => {
   it("sets the request's settings as string literals and always bounds the query", () => {
@@ -40,7 +40,11 @@ describe("buildPrelude", () => {
   });
 
   it("starts every session quoting 64-bit integers in JSON and with the gateway's time limit", () => {
-    expect(connectionArgs(30_000)).toEqual(["--output_format_json_quote_64bit_integers=1", "--max_execution_time=30"]);
+    expect(connectionArgs(30_000)).toEqual([
+      "--output_format_json_quote_64bit_integers=1",
+      "--implicit_select=0",
+      "--max_execution_time=30",
+    ]);
     expect(connectionArgs(30_000, "/d/gateway-access/config.xml")).toContain(
       "--config-file=/d/gateway-access/config.xml",
     );
@@ -55,7 +59,42 @@ describe("buildPrelude", () => {
         targetDatabase: "default",
         readonly: true,
       }),
-    ).toBe("SET max_threads = '2', max_execution_time = 5, readonly = 2;\n");
+    ).toBe("SET max_threads = '2', max_execution_time = 5;\nSET readonly = 2;\n");
+  });
+
+  it("readonly and allow_ddl go last, after the gateway's own limit and USE (issue 15, item 9)", () => {
+    expect(
+      buildPrelude({
+        settings: new Map([
+          ["readonly", "1"],
+          ["allow_ddl", "0"],
+          ["max_threads", "2"],
+        ]),
+        maxExecutionSeconds: 5,
+        currentDatabase: "default",
+        targetDatabase: "db",
+      }),
+    ).toBe("SET max_threads = '2', max_execution_time = 5;\nUSE `db`;\nSET allow_ddl = '0', readonly = '1';\n");
+    expect(
+      buildPrelude({
+        settings: new Map([["readonly", "1"]]),
+        maxExecutionSeconds: 5,
+        currentDatabase: "default",
+        targetDatabase: "default",
+        readonly: true,
+      }),
+    ).toBe("SET max_execution_time = 5;\nSET readonly = 1;\n");
+  });
+
+  it("GET keeps readonly at 2 or stricter; lowering it is the server's READONLY error", () => {
+    expect(effectiveReadonly(undefined, true)).toBe("2");
+    expect(effectiveReadonly("1", true)).toBe("1");
+    expect(effectiveReadonly("2", true)).toBe("2");
+    for (const lower of ["0", "", "x", "-1", "1; SET readonly = 0"]) {
+      expect(() => effectiveReadonly(lower, true), lower).toThrow(/Cannot modify 'readonly' setting in readonly mode/);
+    }
+    expect(effectiveReadonly("0", false)).toBe("0");
+    expect(effectiveReadonly(undefined, false)).toBeUndefined();
   });
 });
 

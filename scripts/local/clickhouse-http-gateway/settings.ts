@@ -18,6 +18,8 @@ export function connectionArgs(timeoutMs: number, configFile?: string): string[]
   return [
     // A real server quotes 64-bit integers in JSON formats; chDB does not by default.
     "--output_format_json_quote_64bit_integers=1",
+    // chDB runs a bare expression (`foobar`) as `SELECT foobar`; a server's parser refuses it (62).
+    "--implicit_select=0",
     `--max_execution_time=${timeoutMs / 1000}`,
     // Users, grants and server settings (access.ts): what a query may touch.
     ...(configFile ? [`--config-file=${configFile}`] : []),
@@ -41,6 +43,28 @@ export interface PreludeInput {
   readonly?: boolean;
 }
 
+/**
+ * Settings that restrict what the statement may do. They go last in the prelude: `readonly = 1`
+ * forbids changing any setting after it (so the gateway's own `max_execution_time` comes first),
+ * and `allow_ddl = 0` forbids changing `allow_ddl` back.
+ */
+const RESTRICTING = ["allow_ddl", "readonly"] as const;
+
+/**
+ * The `readonly` value a request ends up with. POST: what it asked for (the engine parses it).
+ * GET: the gateway enforces `readonly = 2` as a server does; a request may make it stricter
+ * (`readonly = 1`, no setting changes at all) or repeat it, never lower it (a server refuses
+ * that with READONLY, 164: "Cannot modify 'readonly' setting in readonly mode").
+ */
+export function effectiveReadonly(asked: string | undefined, get: boolean): string | undefined {
+  if (!get) return asked;
+  if (asked === undefined) return "2";
+  const n = /^\s*\d+\s*$/.test(asked) ? Number(asked) : Number.NaN;
+  if (n === 1) return "1";
+  if (n >= 2) return asked.trim();
+  throw new ClickHouseException(164, "Cannot modify 'readonly' setting in readonly mode", { type: "READONLY" });
+}
+
 /** The statements that put a session into the state one request asks for. */
 export function buildPrelude(input: PreludeInput): string {
   const assignments: string[] = [];
@@ -48,19 +72,26 @@ export function buildPrelude(input: PreludeInput): string {
     if (!SETTING_NAME.test(name)) {
       throw new ClickHouseException(115, `Unknown setting '${name}'`, { type: "UNKNOWN_SETTING" });
     }
-    if (name === "max_execution_time") continue;
+    if (name === "max_execution_time" || (RESTRICTING as readonly string[]).includes(name)) continue;
     // Settings arrive as text in the URL; the engine converts a string literal to the setting's
     // type the same way the server parses a URL value.
     assignments.push(`${name} = ${quoteString(value)}`);
   }
   assignments.push(`max_execution_time = ${Number(input.maxExecutionSeconds.toFixed(3))}`);
-  // Last, so no request setting comes after it (a later `readonly` would be refused anyway).
-  if (input.readonly) assignments.push("readonly = 2");
   let prelude = `SET ${assignments.join(", ")};\n`;
   if (input.currentDatabase !== input.targetDatabase) {
     if (!DATABASE_NAME.test(input.targetDatabase)) throw chError("BAD_ARGUMENTS", "Empty database name");
     prelude += `USE \`${input.targetDatabase.replace(/\\/g, "\\\\").replace(/`/g, "\\`")}\`;\n`;
   }
+  // Last, so nothing the gateway sets comes after them. One SET: the engine checks every change
+  // against the settings before it, so `readonly` is the gateway's computed value, never a pair
+  // such as `readonly = 2, readonly = 0` that would end lower than it started.
+  const restricting: string[] = [];
+  const allowDdl = input.settings.get("allow_ddl");
+  if (allowDdl !== undefined) restricting.push(`allow_ddl = ${quoteString(allowDdl)}`);
+  const readonly = effectiveReadonly(input.settings.get("readonly"), input.readonly === true);
+  if (readonly !== undefined) restricting.push(`readonly = ${input.readonly ? readonly : quoteString(readonly)}`);
+  if (restricting.length > 0) prelude += `SET ${restricting.join(", ")};\n`;
   return prelude;
 }
 

@@ -60,9 +60,25 @@ describe("analyzeSql", () => {
       kind: "insert",
       format: undefined,
       statement: "INSERT INTO t FORMAT JSONEachRow",
+      insertData: '\n{"a":"x;y {p:String}"}\n{"a":"z"}; {b:String}',
     });
     const values = "INSERT INTO t VALUES ('a;b', '{p:String}'); ";
     expect(analyzeSql(values, none).sql).toBe(values);
+  });
+
+  it("tells an INSERT without data (issue 15, item 8) from one with data and from INSERT … SELECT", () => {
+    expect(analyzeSql("INSERT INTO t FORMAT JSONEachRow", none).insertData).toBe("");
+    expect(analyzeSql("INSERT INTO t FORMAT CSV\n  \n", none).insertData).toBe("\n  \n");
+    expect(analyzeSql("INSERT INTO t VALUES", none).insertData).toBe("");
+    expect(analyzeSql("INSERT INTO t VALUES (1)", none).insertData).toBe(" (1)");
+    expect(analyzeSql("INSERT INTO t SELECT 1", none).insertData).toBeUndefined();
+    expect(analyzeSql("SELECT 1", none).insertData).toBeUndefined();
+  });
+
+  it("binds a Map through a one-element Tuple (String → Map is not a CAST the engine does)", () => {
+    expect(paramLiteral("Map(String, UInt32)", "{'a':1}")).toBe(
+      "tupleElement(_CAST('({\\'a\\':1})', 'Tuple(Map(String, UInt32))'), 1)",
+    );
   });
 
   it("substitutes placeholders outside strings, comments and quoted identifiers", () => {

@@ -22,6 +22,8 @@ export interface AnalyzedSql {
   format: string | undefined;
   /** `sql` without INSERT data: the statement the engine's parser is asked to confirm. */
   statement: string;
+  /** The inline data of an `INSERT … FORMAT x` / `INSERT … VALUES` (possibly ""), else undefined. */
+  insertData: string | undefined;
 }
 
 const READ_KEYWORDS = new Set(["SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS", "CHECK"]);
@@ -240,16 +242,18 @@ export function analyzeSql(text: string, params: ReadonlyMap<string, string>): A
 
   let sql: string;
   let statement: string;
+  let insertData: string | undefined;
   if (dataStart !== undefined) {
     sql = out + text.slice(copied);
     statement = out + text.slice(copied, Math.max(copied, dataStart));
+    insertData = text.slice(Math.max(copied, dataStart));
   } else {
     const end = sawSemicolonAt ?? text.length;
     sql = out + text.slice(copied, Math.max(copied, end));
     statement = sql;
   }
   if (kind === undefined) throw chError("SYNTAX_ERROR", "Syntax error: Empty query");
-  return { sql, kind, format, statement };
+  return { sql, kind, format, statement, insertData };
 }
 
 // Types whose text form is a SQL-literal-like structure (`['a','b\'c']`, `{'k':1}`, `(1,'x')`):
@@ -281,6 +285,12 @@ export function paramLiteral(type: string, raw: string, name = "?"): string {
   const typeLiteral = quoteString(type);
   if (/^Identifier$/i.test(inner)) {
     return `\`${unescapeText(raw).replace(/\\/g, "\\\\").replace(/`/g, "\\`")}\``;
+  }
+  // The engine casts a String to Array, Tuple, … by running the type's text parser, but refuses
+  // String → Map (TYPE_MISMATCH). A one-element Tuple around the Map goes through the same text
+  // parser (a Map's quoted text form is its text form), and tupleElement takes the Map back out.
+  if (/^Map\b/i.test(inner)) {
+    return `tupleElement(_CAST(${quoteString(`(${raw})`)}, ${quoteString(`Tuple(${type})`)}), 1)`;
   }
   if (COMPOSITE.test(inner)) return `_CAST(${quoteString(raw)}, ${typeLiteral})`;
   if (raw === "\\N") return `_CAST(NULL, ${typeLiteral})`;
