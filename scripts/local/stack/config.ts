@@ -1,8 +1,9 @@
 /**
  * Where the local stack keeps its files and which ports it uses. Everything runtime lives under
- * `<repo>/.stack/` (gitignored); only downloaded jars live outside the work tree, in
- * `${EDGE_FEED_CACHE:-~/.cache/edge-feed}`, so that `git clean` or a fresh checkout does not
- * cost another Maven resolution.
+ * `<repo>/.stack/` (gitignored; STACK_STATE_DIR moves it, e.g. for a second stack instance next
+ * to the shared one, with its own ports from the *_PORT variables and REDIS_URL); only
+ * downloaded jars live outside the work tree, in `${EDGE_FEED_CACHE:-~/.cache/edge-feed}`, so
+ * that `git clean` or a fresh checkout does not cost another Maven resolution.
  */
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -31,6 +32,13 @@ export interface StackConfig {
   host: string;
   pgAdminUrl: string;
   redisUrl: string;
+  /**
+   * Where a redis-server the stack starts keeps its AOF when no running Redis has told us its
+   * own `dir` yet (see redis.ts). REDIS_DATA_DIR, default <state>/data/redis.
+   */
+  redisDataDir: string;
+  /** `appendfsync` the stack sets: everysec (default; up to ~1 s of writes lost on a crash) or always. */
+  redisAppendfsync: "everysec" | "always";
   ports: {
     kafka: number;
     kafkaController: number;
@@ -42,7 +50,11 @@ export interface StackConfig {
 
 export function readStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
   const repoRoot = resolve(here, "..", "..", "..");
-  const stateDir = join(repoRoot, ".stack");
+  const stateDir = env.STACK_STATE_DIR ? resolve(env.STACK_STATE_DIR) : join(repoRoot, ".stack");
+  const fsync = env.REDIS_APPENDFSYNC || "everysec";
+  if (fsync !== "everysec" && fsync !== "always") {
+    throw new Error(`REDIS_APPENDFSYNC=${fsync}: must be everysec or always`);
+  }
   return {
     repoRoot,
     stackDir: here,
@@ -54,6 +66,8 @@ export function readStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     host: "127.0.0.1",
     pgAdminUrl: env.PG_ADMIN_URL || "postgres://postgres@127.0.0.1:5432/postgres",
     redisUrl: env.REDIS_URL || "redis://127.0.0.1:6379",
+    redisDataDir: env.REDIS_DATA_DIR ? resolve(env.REDIS_DATA_DIR) : join(stateDir, "data", "redis"),
+    redisAppendfsync: fsync,
     ports: {
       kafka: port(env, "KAFKA_PORT", 9092),
       kafkaController: port(env, "KAFKA_CONTROLLER_PORT", 9093),

@@ -75,6 +75,12 @@ export function redisBridge(cfg: StackConfig): Component {
     portEnv: "REDIS_BRIDGE_PORT",
     port: cfg.ports.redisBridge,
     healthPath: "/healthz",
+    // The Redis of this stack instance, and its ACL user's password kept with its state.
+    env: {
+      REDIS_URL: cfg.redisUrl,
+      REDIS_BRIDGE_ACL_PASSWORD_FILE:
+        process.env.REDIS_BRIDGE_ACL_PASSWORD_FILE || join(cfg.stateDir, "redis-bridge", "acl-password"),
+    },
   });
 }
 
