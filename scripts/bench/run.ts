@@ -19,7 +19,7 @@ import { type ChildProcess, execSync, spawn, spawnSync } from "node:child_proces
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { createClient } from "@clickhouse/client";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
@@ -39,6 +39,7 @@ import { migrate } from "../../origin/db/migrate.ts";
 import { readConfig } from "../../origin/src/config.ts";
 import { ConnectClient } from "../../origin/src/connect/manager.ts";
 import { type BulkResult, bulkLoad } from "../lib/bulk.ts";
+import { buildEdgeBundle } from "../lib/bundle.ts";
 import { argsOrExit, intArg, parseCli, UsageError } from "../lib/cli.ts";
 import { applyConnector } from "../lib/connector.ts";
 import { progress } from "../lib/progress.ts";
@@ -316,7 +317,15 @@ try {
     ORIGIN_SHARED_SECRET: ORIGIN_SECRET,
     INDEX_NAMESPACE: env.INDEX_NAMESPACE as string,
   };
-  const edge = await startWranglerDev({ config: "wrangler.toml", vars: edgeVars, timeoutMs: 120_000 });
+  // Both wrangler dev instances serve the built bundle (what ships), not the sources: an edit
+  // during a run cannot reload the worker under measurement.
+  const bundleEntry = join(buildEdgeBundle(), "index.js");
+  const edge = await startWranglerDev({
+    config: "wrangler.toml",
+    script: bundleEntry,
+    vars: edgeVars,
+    timeoutMs: 120_000,
+  });
   stops.push(() => edge.stop());
   // The production runtime: the built bundle under one plain workerd (no wrangler proxy hop).
   const plain = await startPlainWorkerd({
@@ -330,6 +339,7 @@ try {
   // ClickHouse query.
   const cold = await startWranglerDev({
     config: "wrangler.toml",
+    script: bundleEntry,
     vars: { ...edgeVars, INDEX_NAMESPACE: `${name}-cold:` },
     timeoutMs: 120_000,
   });

@@ -30,11 +30,14 @@ export async function startWranglerDev(opts: {
   vars?: Record<string, string>;
   readyPath?: string;
   timeoutMs?: number;
+  /** A built bundle's entry module (scripts/lib/bundle.ts) to serve as is, instead of the sources. */
+  script?: string;
 }): Promise<WranglerDev> {
   const port = await freePort();
   const persist = mkdtempSync(join(tmpdir(), "wrangler-test-"));
   const args = ["dev", "-c", resolve(ROOT, opts.config), "--ip", "127.0.0.1", "--port", String(port)];
   args.push("--persist-to", persist, "--log-level", "warn", "--show-interactive-dev-session=false");
+  if (opts.script) args.push(opts.script, "--no-bundle");
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
   const child: ChildProcess = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
     cwd: ROOT,
