@@ -3,7 +3,8 @@
 # brings up the stack (PostgreSQL, Redis, Kafka, Connect with Debezium, the Redis REST bridge,
 # the ClickHouse gateway), applies the PostgreSQL and ClickHouse migrations, starts the origin
 # (write API, Debezium connector manager, Kafka → ClickHouse sink), then `wrangler dev` on 127.0.0.1:8787 in the
-# foreground. Ctrl-C stops the origin and wrangler; `npm run stack:down` stops the services.
+# foreground, restarted if it dies (the origin keeps running). Ctrl-C stops the origin and wrangler;
+# `npm run stack:down` stops the services.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -53,7 +54,6 @@ stop_origin() {
     rm -f .stack/run/origin.pid
   fi
 }
-trap stop_origin EXIT INT TERM
 
 token=""
 [ -n "$demo_user" ] && token=$(tsx scripts/token.ts "$demo_user" | tail -1)
@@ -69,4 +69,27 @@ cat <<MSG
   curl -s http://127.0.0.1:8787/api/v1/trending
 [dev] stop:   Ctrl-C here, then \`npm run stack:down\` to stop the services
 MSG
-wrangler dev --ip 127.0.0.1 --port 8787
+# The edge is restarted if it dies (a runtime crash must not take the origin down with it);
+# Ctrl-C (INT) or TERM ends the loop and the trap stops the origin. EDGE_RESTART_LIMIT caps
+# restarts within a minute so a worker that cannot start does not spin.
+stopping=0
+trap 'stopping=1' INT TERM
+trap stop_origin EXIT
+restarts=0
+window_start=$(date +%s)
+while :; do
+  set +e
+  wrangler dev --ip 127.0.0.1 --port 8787
+  code=$?
+  set -e
+  [ "$stopping" -eq 1 ] && break
+  now=$(date +%s)
+  if [ $((now - window_start)) -ge 60 ]; then restarts=0; window_start=$now; fi
+  restarts=$((restarts + 1))
+  if [ "$restarts" -gt "${EDGE_RESTART_LIMIT:-5}" ]; then
+    echo "[dev] wrangler dev exited $restarts times within a minute (last code $code); giving up" >&2
+    exit 1
+  fi
+  echo "[dev] wrangler dev exited (code $code); restarting the edge (the origin keeps running)" >&2
+  sleep 1
+done

@@ -1,6 +1,5 @@
 /** The edge's middleware: request id, one log line per request, context, auth, body limit. */
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../core/index.ts";
 import { authenticate } from "./auth.ts";
 import { clientsFor } from "./clients.ts";
@@ -61,11 +60,85 @@ export const requireUser = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   await next();
 };
 
-/** Bounds the request body; over the limit → 413 in the error envelope. */
-export const limitBody = (maxBytes: number): MiddlewareHandler<AppEnv> =>
-  bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw new ApiError("payload_too_large", `request body exceeds ${maxBytes} bytes`);
-    },
-  });
+/** Past the limit, how much more of a body is read and dropped so the 413 reaches the client. */
+export const BODY_DRAIN_MAX_BYTES = 8 * 1024 * 1024;
+/** …and for how long at most (a slow or endless body is cut off instead). */
+export const BODY_DRAIN_MAX_MS = 2000;
+
+/**
+ * Reads the rest of an over-limit body and drops it, within BODY_DRAIN_MAX_BYTES and
+ * BODY_DRAIN_MAX_MS, then cancels the stream whatever is left: it is never left locked and
+ * unread. Draining lets a client that sends its whole body before reading (curl, most HTTP
+ * libraries) receive the 413; cancelling bounds what an endless or huge body can cost.
+ */
+async function discardBody(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  const deadline = Date.now() + BODY_DRAIN_MAX_MS;
+  let drained = 0;
+  try {
+    while (drained <= BODY_DRAIN_MAX_BYTES) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      const timeout = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), left);
+      });
+      const r = await Promise.race([reader.read(), timeout]).finally(() => clearTimeout(timer));
+      if (r === "timeout" || r.done) break;
+      drained += r.value.byteLength;
+    }
+  } catch {
+    // The client went away mid-body: nothing left to drain.
+  }
+  await reader.cancel().catch(() => {});
+}
+
+/**
+ * Bounds the request body; over the limit → 413 in the error envelope, for a declared
+ * Content-Length and for a chunked body alike. Replaces hono's bodyLimit, which on overflow
+ * answers at once while still holding a reader on the half-read request stream. workerd then
+ * has an answered request whose body is neither read nor cancelled: under `wrangler dev` the
+ * proxy worker in front of the app, still uploading the client's chunks into it, has that
+ * upload broken ("Network connection lost"), so the client gets a plain-text 500 or a dropped
+ * connection instead of the 413, and wrangler 4.124 (what the probe ran) treated that proxy
+ * error as fatal and exited. Here the body is drained (bounded) and cancelled before the 413
+ * leaves (discardBody). A body that breaks off mid-way (client gone) is a 400, not a 500.
+ */
+export const limitBody =
+  (maxBytes: number): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const raw = c.req.raw;
+    const stream = raw.body;
+    if (!stream) return next();
+    const tooLarge = () => new ApiError("payload_too_large", `request body exceeds ${maxBytes} bytes`);
+    const reader = stream.getReader();
+    const declared = raw.headers.get("content-length");
+    if (declared !== null && !raw.headers.has("transfer-encoding") && Number(declared) > maxBytes) {
+      await discardBody(reader);
+      throw tooLarge();
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        throw new ApiError("bad_request", "request body could not be read (connection closed mid-body?)");
+      }
+      if (chunk.done) break;
+      size += chunk.value.byteLength;
+      if (size > maxBytes) {
+        await discardBody(reader);
+        throw tooLarge();
+      }
+      chunks.push(chunk.value);
+    }
+    const body = new Uint8Array(size);
+    let offset = 0;
+    for (const part of chunks) {
+      body.set(part, offset);
+      offset += part.byteLength;
+    }
+    c.req.raw = new Request(raw, { body });
+    await next();
+  };
