@@ -41,8 +41,11 @@ describe("errorAnswer", () => {
     [400, "bad_request"],
     [401, "unauthorized"],
     [413, "payload_too_large"],
-    [415, "bad_request"],
-    [503, "internal"],
+    [405, "method_not_allowed"],
+    [415, "unsupported_media_type"],
+    [418, "bad_request"],
+    [503, "unavailable"],
+    [507, "internal"],
   ] as const)("maps a framework HTTP error %i to %s, keeping its status", (status, code) => {
     const a = errorAnswer(new HTTPException(status, { message: "Malformed JSON in request body" }));
     expect([a.status, a.body.error.code, a.body.error.message, a.unexpected]).toEqual([

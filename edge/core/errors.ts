@@ -16,6 +16,7 @@ export type ErrorCode =
   | "unsupported_media_type"
   | "rate_limited"
   | "internal"
+  | "not_implemented"
   | "unavailable"
   | "timeout";
 
@@ -39,6 +40,7 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   unsupported_media_type: 415,
   rate_limited: 429,
   internal: 500,
+  not_implemented: 501,
   unavailable: 503,
   timeout: 504,
 };
@@ -80,8 +82,8 @@ function isHttpError(err: unknown): err is Error & { status: number } {
 
 /** The nearest code for a framework error's status. */
 function codeForStatus(status: number): ErrorCode {
-  if (status === 401) return "unauthorized";
-  if (status === 413) return "payload_too_large";
+  const exact = (Object.keys(STATUS_OF) as ErrorCode[]).find((code) => STATUS_OF[code] === status);
+  if (exact) return exact;
   return status >= 500 ? "internal" : "bad_request";
 }
 

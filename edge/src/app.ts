@@ -3,7 +3,7 @@ import { cors } from "hono/cors";
 import { ApiError, healthBody } from "../core/index.ts";
 import type { AppEnv } from "./env.ts";
 import { errorResponse } from "./http-errors.ts";
-import { appContext, requestId, requestLog } from "./middleware.ts";
+import { appContext, knownMethods, requestId, requestLog, securityHeaders, settleRequestBody } from "./middleware.ts";
 import { discoverRoutes } from "./routes/discover.ts";
 import { eventsRoutes } from "./routes/events.ts";
 import { feedRoutes } from "./routes/feed.ts";
@@ -13,8 +13,11 @@ import { writeRoutes } from "./routes/writes.ts";
 /** Builds the edge Hono app. Errors of every kind leave through `onError` as one envelope. */
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  app.use(securityHeaders());
   app.use(requestId());
   app.use(requestLog());
+  app.use(settleRequestBody());
+  app.use(knownMethods());
   app.use(appContext());
   app.use(
     "/api/*",
@@ -41,9 +44,26 @@ export function createApp(): Hono<AppEnv> {
   const logUnexpected = (c: Context<AppEnv>) => (e: unknown) => {
     c.get("logFields").error = String(e);
   };
-  app.notFound((c) =>
-    errorResponse(new ApiError("not_found", `no route for ${c.req.method} ${c.req.path}`), c, logUnexpected(c)),
-  );
+  // A path that exists under other methods is a 405 naming them (Allow), else a 404.
+  let routeTable: { re: RegExp; method: string }[] | null = null;
+  const allowedMethods = (path: string): string[] => {
+    routeTable ??= app.routes
+      .filter((r) => r.method !== "ALL")
+      .map((r) => ({ re: new RegExp(`^${r.path.replace(/:\w+/g, "[^/]+")}/?$`), method: r.method }));
+    const methods = new Set(routeTable.filter((r) => r.re.test(path)).map((r) => r.method));
+    if (methods.has("GET")) methods.add("HEAD");
+    if (methods.size && path.startsWith("/api/")) methods.add("OPTIONS");
+    return [...methods].sort();
+  };
+  app.notFound((c) => {
+    const allowed = allowedMethods(c.req.path);
+    const err = allowed.length
+      ? new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`, undefined, {
+          headers: { Allow: allowed.join(", ") },
+        })
+      : new ApiError("not_found", `no route for ${c.req.method} ${c.req.path}`);
+    return errorResponse(err, c, logUnexpected(c));
+  });
   app.onError((err, c) => errorResponse(err, c, logUnexpected(c)));
 
   return app;

@@ -5,7 +5,13 @@
  * rules are edge/core/user-token.ts; this file only picks the key and runs jose.
  */
 import { createRemoteJWKSet, jwtVerify } from "jose";
-import { ApiError, authenticateUser, type TokenVerifier, userTokenChecks } from "../core/index.ts";
+import {
+  ApiError,
+  authenticateUser,
+  TOKEN_CLOCK_TOLERANCE_S,
+  type TokenVerifier,
+  userTokenChecks,
+} from "../core/index.ts";
 import type { AuthConfig } from "./config.ts";
 
 /** The key set fetches and caches keys itself; one per isolate per URL. */
@@ -18,8 +24,32 @@ function jwksFor(url: string): ReturnType<typeof createRemoteJWKSet> {
   return jwksCache.set;
 }
 
+/**
+ * Refuses a token that lives longer than `maxTtlS`: `exp` further than that from now (plus the
+ * clock tolerance), or further than that from its own `iat`. A stolen long-lived token is the
+ * risk; 24 h by default (JWT_MAX_TTL_S).
+ */
+export function checkLifetime(payload: { exp?: unknown; iat?: unknown }, maxTtlS: number, nowS: number): void {
+  const exp = typeof payload.exp === "number" ? payload.exp : Number.NaN;
+  const tooLong = new ApiError("unauthorized", `token lifetime exceeds the maximum of ${maxTtlS} s`);
+  if (!(exp - nowS <= maxTtlS + TOKEN_CLOCK_TOLERANCE_S)) throw tooLong;
+  if (typeof payload.iat === "number" && !(exp - payload.iat <= maxTtlS)) throw tooLong;
+}
+
 function verifierFor(auth: AuthConfig): TokenVerifier {
   const checks = userTokenChecks({ issuer: auth.issuer, audience: auth.audience });
+  const verify = verifyToken(auth, checks);
+  return async (token) => {
+    const payload = await verify(token);
+    checkLifetime(payload, auth.maxTtlS, Math.floor(Date.now() / 1000));
+    return payload;
+  };
+}
+
+function verifyToken(
+  auth: AuthConfig,
+  checks: ReturnType<typeof userTokenChecks>,
+): (token: string) => Promise<{ sub?: unknown; exp?: unknown; iat?: unknown }> {
   return async (token) => {
     if (auth.jwksUrl) {
       return (await jwtVerify(token, jwksFor(auth.jwksUrl), { algorithms: ["RS256", "ES256"], ...checks })).payload;
@@ -35,7 +65,11 @@ function verifierFor(auth: AuthConfig): TokenVerifier {
   };
 }
 
+/** RFC 7235: the auth scheme is case-insensitive and may be followed by several spaces. */
+const ANY_CASE_BEARER = /^bearer +(\S+)$/i;
+
 /** Verifies the request's bearer token and returns the user id (`sub`); throws a 401 ApiError otherwise. */
 export function authenticate(authorization: string | undefined, auth: AuthConfig): Promise<string> {
-  return authenticateUser(authorization, verifierFor(auth));
+  const m = ANY_CASE_BEARER.exec(authorization ?? "");
+  return authenticateUser(m ? `Bearer ${m[1]}` : authorization, verifierFor(auth));
 }

@@ -22,7 +22,7 @@ describe("parseEdgeConfig", () => {
         database: "feed",
         timeoutMs: 1500,
       },
-      auth: { jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
+      auth: { maxTtlS: 86_400, jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
       corsOrigins: "*",
       events: { stream: EVENTS_STREAM_KEY, rateLimit: { tokens: 120, window: "10 s" } },
       ranking: { weights: DEFAULT_WEIGHTS },

@@ -39,6 +39,8 @@ export interface ClickHouseConfig {
 
 /** How user tokens are verified: against a JWKS URL (RS256/ES256) if set, else an HS256 secret. */
 export interface AuthConfig {
+  /** Tokens living longer than this (exp − now, or exp − iat), in seconds, are refused. */
+  maxTtlS: number;
   jwtSecret?: string;
   jwksUrl?: string;
   issuer?: string;
@@ -104,6 +106,7 @@ const schema = z.object({
   JWT_JWKS_URL: variable(httpUrl().optional()),
   JWT_ISSUER: variable(text().optional()),
   JWT_AUDIENCE: variable(text().optional()),
+  JWT_MAX_TTL_S: variable(positiveInt(86_400)),
   CORS_ORIGINS: variable(text().default("*")),
   EVENTS_STREAM: variable(text().default(EVENTS_STREAM_KEY)),
   EVENTS_RATE_LIMIT: variable(
@@ -151,7 +154,13 @@ export function parseEdgeConfig(env: Partial<Record<keyof Env, unknown>>): EdgeC
       database: e.CLICKHOUSE_DATABASE,
       timeoutMs: e.CLICKHOUSE_TIMEOUT_MS,
     },
-    auth: { jwtSecret: e.JWT_SECRET, jwksUrl: e.JWT_JWKS_URL, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    auth: {
+      maxTtlS: e.JWT_MAX_TTL_S,
+      jwtSecret: e.JWT_SECRET,
+      jwksUrl: e.JWT_JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+    },
     corsOrigins:
       cors === "*"
         ? "*"

@@ -32,6 +32,8 @@ export interface Env {
   JWT_ISSUER?: string;
   /** Required `aud` claim, if set. */
   JWT_AUDIENCE?: string;
+  /** Longest token lifetime accepted, seconds (`exp` − now, and `exp` − `iat`). Default 86400 (24 h). */
+  JWT_MAX_TTL_S?: string;
   /** Comma-separated allowed CORS origins, or "*". Default "*". */
   CORS_ORIGINS?: string;
   /** Redis stream accepted events are appended to. Default events:ingest (the relay's RELAY_STREAM). */

@@ -54,6 +54,48 @@ export const appContext = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   await next();
 };
 
+/**
+ * Headers every answer carries, errors included (outermost, so it sees the final response):
+ * `X-Content-Type-Options: nosniff` always; `Cache-Control: no-store` on every error and on
+ * every answer to an authenticated caller (personalized), unless the route set a stricter one.
+ */
+export const securityHeaders = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+  await next();
+  c.res.headers.set("X-Content-Type-Options", "nosniff");
+  const personalized = c.get("userId") !== undefined;
+  if (c.res.status >= 400 || personalized) {
+    const current = c.res.headers.get("Cache-Control") ?? "";
+    if (!/\bno-store\b/.test(current))
+      c.res.headers.set("Cache-Control", personalized ? "private, no-store" : "no-store");
+  }
+};
+
+/**
+ * After the answer is built, a request body nobody read (a 401, 404, 405, 415 or 429 before the
+ * body was needed) is drained within bounds and cancelled (discardBody), so no answer leaves
+ * with an unread, unreleased request stream (see limitBody for why that matters).
+ */
+export const settleRequestBody = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+  await next();
+  const body = c.req.raw.body;
+  if (body && !c.req.raw.bodyUsed && !body.locked) await discardBody(body.getReader());
+};
+
+/** The methods the API routes by; anything else is a 501 before routing. */
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
+
+/**
+ * A method the API does not implement at all (WebDAV verbs, made-up or lowercase ones that the
+ * runtime lets through) → 501 `not_implemented` in the envelope. What workerd answers itself,
+ * before the app sees the request, is listed in the README (Errors).
+ */
+export const knownMethods = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+  if (!KNOWN_METHODS.has(c.req.method)) {
+    throw new ApiError("not_implemented", `method ${JSON.stringify(c.req.method.slice(0, 32))} is not implemented`);
+  }
+  await next();
+};
+
 /** Requires a valid bearer token; sets `userId`. */
 export const requireUser = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   c.set("userId", await authenticate(c.req.header("authorization"), c.var.config.auth));
@@ -71,7 +113,7 @@ export const BODY_DRAIN_MAX_MS = 2000;
  * unread. Draining lets a client that sends its whole body before reading (curl, most HTTP
  * libraries) receive the 413; cancelling bounds what an endless or huge body can cost.
  */
-async function discardBody(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+export async function discardBody(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
   const deadline = Date.now() + BODY_DRAIN_MAX_MS;
   let drained = 0;
   try {

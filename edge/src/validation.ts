@@ -8,22 +8,52 @@ import { z } from "zod";
 import { ApiError } from "../core/index.ts";
 import type { AppEnv } from "./env.ts";
 
+/**
+ * A whole number written in plain decimal digits, nothing else: `0x10`, `1e1`, `+5`, ` 5`,
+ * `5.0`, `05` and a repeated parameter are refused (a number coercion accepted the first five).
+ */
+export const strictInt = (min: number, max: number) =>
+  z
+    .string("must be one whole number")
+    .regex(/^(0|[1-9][0-9]{0,8})$/, "must be a whole number in plain decimal digits")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
 /** `?limit=`: 1–100, default 20 (feed, trending, suggestions). */
-export const pageLimit = z.coerce.number().int().min(1).max(100).default(20);
+export const pageLimit = strictInt(1, 100).default(20);
 
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+/** Whether the request says its body is JSON (`application/json`, `application/…+json`, parameters allowed). */
+export function isJsonContentType(header: string | undefined): boolean {
+  return JSON_MEDIA_TYPE.test((header ?? "").split(";")[0]?.trim() ?? "");
+}
+
+/**
+ * For the forwarded writes: a request that carries a body must label it JSON (415 otherwise).
+ * Runs after limitBody, which has read the body, so the 415 never leaves with it unread.
+ */
+export const jsonIfBody =
+  (shape = "a JSON object"): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const bytes = c.req.raw.body ? (await c.req.arrayBuffer()).byteLength : 0;
+    if (bytes > 0 && !isJsonContentType(c.req.header("content-type"))) {
+      throw new ApiError("unsupported_media_type", `body must be JSON (Content-Type: application/json): ${shape}`);
+    }
+    await next();
+  };
 
 /**
  * Requires a JSON body and parses it (hono caches it for the json validator that follows).
  * Without this the validator would validate `{}` for a body not labelled JSON and answer a
- * malformed one with its own words; here both get one 400 showing the expected `shape`.
+ * malformed one with its own words; here a body not labelled JSON is a 415 and a malformed
+ * one a 400, both showing the expected `shape`.
  */
 export const jsonBody =
   (shape: string): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
-    const mediaType = (c.req.header("content-type") ?? "").split(";")[0]?.trim() ?? "";
-    if (!JSON_MEDIA_TYPE.test(mediaType)) {
-      throw new ApiError("bad_request", `body must be JSON (Content-Type: application/json): ${shape}`);
+    if (!isJsonContentType(c.req.header("content-type"))) {
+      throw new ApiError("unsupported_media_type", `body must be JSON (Content-Type: application/json): ${shape}`);
     }
     try {
       await c.req.json();

@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { connect } from "node:net";
+import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devToken } from "../../scripts/token.ts";
 import { CH_URL } from "./support/cdc.ts";
@@ -173,4 +174,143 @@ describe("hostile input on the real worker", () => {
     expect(got).toContain('"code":"payload_too_large"');
     await alive();
   }, 30_000);
+
+  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${edge.url}${path}`, { headers });
+  const postEvents = (authorization: string, contentType = "application/json", body = '{"events":[]}') =>
+    fetch(`${edge.url}/api/v1/events`, {
+      method: "POST",
+      headers: { authorization, "content-type": contentType },
+      body,
+    });
+  const signed = (claims: { exp: number; iat?: number }) => {
+    const jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(user).setExpirationTime(claims.exp);
+    if (claims.iat !== undefined) jwt.setIssuedAt(claims.iat);
+    return jwt.sign(new TextEncoder().encode(JWT_SECRET));
+  };
+
+  it("every answer says nosniff; errors and personalized answers say no-store", async () => {
+    const health = await get("/healthz");
+    expect(health.status).toBe(200);
+    expect(health.headers.get("x-content-type-options")).toBe("nosniff");
+    for (const [path, headers, status] of [
+      ["/nope", {}, 404],
+      ["/api/v1/feed", {}, 401],
+      ["/api/v1/feed?limit=0", { authorization: `Bearer ${token}` }, 400],
+    ] as const) {
+      const res = await get(path, headers);
+      await expectEnvelope(res, status, status === 404 ? "not_found" : status === 401 ? "unauthorized" : "bad_request");
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("cache-control")).toMatch(/no-store/);
+    }
+    // An authenticated answer, whatever the backends make of it, is never cacheable.
+    const mine = await get("/api/v1/discover/suggested-users?limit=3", { authorization: `Bearer ${token}` });
+    expect(mine.headers.get("cache-control")).toMatch(/no-store/);
+    expect(mine.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+
+  it("a JSON route given another Content-Type is a 415 in the envelope", async () => {
+    await expectEnvelope(
+      await postEvents(`Bearer ${token}`, "text/plain", '{"events":[]}'),
+      415,
+      "unsupported_media_type",
+    );
+    for (const [method, path, body] of [
+      ["POST", "/api/v1/posts", '{"text":"hi"}'],
+      ["PUT", "/api/v1/users/me", '{"handle":"x"}'],
+      ["POST", `/api/v1/posts/${randomUUID()}/comments`, '{"text":"hi"}'],
+    ] as const) {
+      const res = await fetch(`${edge.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/x-www-form-urlencoded" },
+        body,
+      });
+      await expectEnvelope(res, 415, "unsupported_media_type");
+    }
+  });
+
+  it("the bearer scheme is case-insensitive (RFC 7235)", async () => {
+    for (const auth of [`bearer ${token}`, `BEARER ${token}`, `BeArEr  ${token}`]) {
+      // Authenticated: the empty batch is the caller's 400, not a 401.
+      await expectEnvelope(await postEvents(auth), 400, "bad_request");
+    }
+    await expectEnvelope(await postEvents(`Basic ${token}`), 401, "unauthorized");
+    await expectEnvelope(await postEvents(`Bearer${token}`), 401, "unauthorized");
+  });
+
+  it("a token living longer than 24 h is refused, by exp or by exp - iat", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const far = await expectEnvelope(
+      await postEvents(`Bearer ${await signed({ exp: now + 2 * 86_400 })}`),
+      401,
+      "unauthorized",
+    );
+    expect(far.message).toMatch(/lifetime exceeds/);
+    const old = await signed({ iat: now - 23 * 3600, exp: now + 2 * 3600 });
+    expect((await expectEnvelope(await postEvents(`Bearer ${old}`), 401, "unauthorized")).message).toMatch(/lifetime/);
+    // Within the cap: authenticated (the empty batch is a 400).
+    await expectEnvelope(
+      await postEvents(`Bearer ${await signed({ iat: now, exp: now + 86_400 })}`),
+      400,
+      "bad_request",
+    );
+  });
+
+  it("integer parameters are plain decimal digits only", async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    for (const raw of [
+      "0x10",
+      "1e1",
+      "%2B5",
+      "%205",
+      "5%20",
+      "05",
+      "5.0",
+      "-1",
+      "0",
+      "101",
+      "",
+      "1&limit=2",
+      "99999999999",
+    ]) {
+      for (const path of ["/api/v1/feed", "/api/v1/trending", "/api/v1/discover/suggested-users"]) {
+        const err = await expectEnvelope(await get(`${path}?limit=${raw}`, auth), 400, "bad_request");
+        expect(err.message).toMatch(/^limit: /);
+      }
+    }
+    // A plain number passes validation (whatever the backends then answer, it is not a 400).
+    expect((await get("/api/v1/feed?limit=5", auth)).status).not.toBe(400);
+  });
+
+  it("methods: a known path under another method is a 405 with Allow, an unknown method a 501, both in the envelope", async () => {
+    const patch = await fetch(`${edge.url}/api/v1/feed`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    await expectEnvelope(patch, 405, "method_not_allowed");
+    expect(patch.headers.get("allow")).toBe("GET, HEAD, OPTIONS");
+    const del = await fetch(`${edge.url}/healthz`, { method: "DELETE" });
+    await expectEnvelope(del, 405, "method_not_allowed");
+    expect(del.headers.get("allow")).toBe("GET, HEAD");
+    const put = await fetch(`${edge.url}/api/v1/posts/${randomUUID()}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(put.headers.get("allow")).toBe("DELETE, OPTIONS");
+    await expectEnvelope(put, 405, "method_not_allowed");
+    for (const method of ["PROPFIND", "MKCOL", "TRACE"]) {
+      const port = Number(new URL(edge.url).port);
+      const got = await rawHttp(port, `${method} /api/v1/feed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, null);
+      expect(got).toMatch(/^HTTP\/1\.1 501 /);
+      expect(got).toMatch(/content-type: application\/json/i);
+      expect(got).toContain('"code":"not_implemented"');
+    }
+    // What workerd answers itself, before the app (documented in the README): made-up or
+    // lowercase methods → 501 text/plain; CONNECT → 500. The worker keeps answering after each.
+    const port = Number(new URL(edge.url).port);
+    for (const method of ["FOO", "get", "CONNECT"]) {
+      const got = await rawHttp(port, `${method} /api/v1/feed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, null);
+      expect(got).toMatch(/^HTTP\/1\.1 50[01] /);
+    }
+    await alive();
+  });
 });

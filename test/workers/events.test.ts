@@ -87,13 +87,13 @@ describe("POST /api/v1/events: validation", () => {
     expect(e.error.message).toMatch(message);
   });
 
-  it("400 for a body not sent as JSON, saying so", async () => {
+  it("415 for a body not sent as JSON, saying so", async () => {
     const res = await exports.default.fetch("http://edge.test/api/v1/events", {
       method: "POST",
       headers: { authorization: `Bearer ${await token()}`, "content-type": "text/plain" },
       body: one,
     });
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(415);
     expect((await envelope(res)).error.message).toMatch(/must be JSON \(Content-Type: application\/json\)/);
   });
 
