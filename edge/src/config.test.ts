@@ -27,7 +27,16 @@ describe("parseEdgeConfig", () => {
       events: { stream: EVENTS_STREAM_KEY, rateLimit: { tokens: 120, window: "10 s" } },
       ranking: { weights: DEFAULT_WEIGHTS },
       index: { namespace: "" },
+      rateLimits: { reads: undefined, writes: undefined, anon: undefined },
     });
+  });
+
+  it("takes Rate Limiting bindings and refuses something else under their names", () => {
+    const binding = { limit: async () => ({ success: true }) };
+    expect(parseEdgeConfig({ ...minimal, RATE_LIMIT_READS: binding }).rateLimits.reads).toBe(binding);
+    expect(() => parseEdgeConfig({ ...minimal, RATE_LIMIT_ANON: "600/60s" })).toThrow(
+      /RATE_LIMIT_ANON: must be a Rate Limiting binding/,
+    );
   });
 
   it("takes the serving index's namespace and refuses a malformed one, naming it", () => {

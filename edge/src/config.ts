@@ -15,7 +15,7 @@
  */
 import { z } from "zod";
 import { ApiError, EVENTS_STREAM_KEY, parseWeights, type RankingOptions } from "../core/index.ts";
-import type { Env } from "./env.ts";
+import type { Env, RateLimitBinding } from "./env.ts";
 
 /** A rate limit: `tokens` requests per sliding `window`. */
 export interface RateLimit {
@@ -56,6 +56,8 @@ export interface EdgeConfig {
   corsOrigins: "*" | string[];
   events: { stream: string; rateLimit: RateLimit };
   ranking: RankingOptions;
+  /** Rate Limiting bindings; an absent one lets requests through (logged). */
+  rateLimits: { reads?: RateLimitBinding; writes?: RateLimitBinding; anon?: RateLimitBinding };
   /** The serving index's key namespace (indexKeys); "" in production. */
   index: { namespace: string };
 }
@@ -84,6 +86,15 @@ export function parseRateLimit(spec: string): RateLimit | null {
   if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) return null;
   return { tokens: Number(m[1]), window: `${Number(m[2])} ${m[3] as "s" | "m" | "h"}` };
 }
+
+/** A binding, not a variable: anything with a limit() method, or absent. */
+const rateLimitBinding = () =>
+  z
+    .custom<RateLimitBinding>(
+      (v) => typeof (v as { limit?: unknown } | null)?.limit === "function",
+      "must be a Rate Limiting binding ([[ratelimits]] in wrangler.toml)",
+    )
+    .optional();
 
 const schema = z.object({
   ORIGIN_URL: variable(httpUrl()),
@@ -120,6 +131,9 @@ const schema = z.object({
         return z.NEVER;
       }),
   ),
+  RATE_LIMIT_READS: rateLimitBinding(),
+  RATE_LIMIT_WRITES: rateLimitBinding(),
+  RATE_LIMIT_ANON: rateLimitBinding(),
   RANK_WEIGHT_FRESHNESS: variable(weight()),
   RANK_WEIGHT_ENGAGEMENT: variable(weight()),
   RANK_WEIGHT_AFFINITY: variable(weight()),
@@ -170,6 +184,7 @@ export function parseEdgeConfig(env: Partial<Record<keyof Env, unknown>>): EdgeC
             .filter(Boolean),
     events: { stream: e.EVENTS_STREAM, rateLimit: e.EVENTS_RATE_LIMIT },
     index: { namespace: e.INDEX_NAMESPACE },
+    rateLimits: { reads: e.RATE_LIMIT_READS, writes: e.RATE_LIMIT_WRITES, anon: e.RATE_LIMIT_ANON },
     // The schema already refused bad weights; parseWeights owns the defaults.
     ranking: {
       weights: parseWeights({

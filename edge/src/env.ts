@@ -5,6 +5,11 @@
 import type { EdgeClients } from "./clients.ts";
 import type { EdgeConfig } from "./config.ts";
 
+/** A Workers Rate Limiting binding (`env.X.limit({ key })`). */
+export interface RateLimitBinding {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
+}
+
 export interface Env {
   /** Base URL of the origin write API. Default (wrangler.toml): http://127.0.0.1:8788. */
   ORIGIN_URL: string;
@@ -46,6 +51,12 @@ export interface Env {
   RANK_WEIGHT_AFFINITY?: string;
   /** Prefix of every serving-index key (the origin's INDEX_NAMESPACE). Default "". */
   INDEX_NAMESPACE?: string;
+  /** Rate Limiting bindings (wrangler.toml `[[ratelimits]]`): feed and suggestions per user. */
+  RATE_LIMIT_READS?: RateLimitBinding;
+  /** Forwarded writes per user. */
+  RATE_LIMIT_WRITES?: RateLimitBinding;
+  /** Anonymous routes (trending) per client IP. */
+  RATE_LIMIT_ANON?: RateLimitBinding;
   /** Per-call timeout to Redis, ms. Default 300. */
   REDIS_TIMEOUT_MS?: string;
   /** Per-query timeout to ClickHouse, ms. Default 1500. */

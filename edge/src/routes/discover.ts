@@ -17,11 +17,13 @@ import {
 } from "../../core/index.ts";
 import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware.ts";
+import { routeLimit } from "../ratelimit.ts";
 import { pageLimit } from "../validation.ts";
 
 export const discoverRoutes = new Hono<AppEnv>().get(
   "/discover/suggested-users",
   requireUser(),
+  routeLimit("reads"),
   zValidator("query", z.object({ limit: pageLimit }).strict(), rejectInvalid),
   async (c) => {
     const { limit } = c.req.valid("query");

@@ -6,6 +6,7 @@ import { CursorError, decodeCursor, encodeCursor, indexKeys, presentItem, reject
 import type { AppEnv } from "../env.ts";
 import { getFeed, type Timing } from "../feed/service.ts";
 import { requireUser } from "../middleware.ts";
+import { routeLimit } from "../ratelimit.ts";
 import { pageLimit } from "../validation.ts";
 
 const feedQuery = z
@@ -42,6 +43,7 @@ export function serverTiming(timings: Timing[], totalMs: number): string {
 export const feedRoutes = new Hono<AppEnv>().get(
   "/",
   requireUser(),
+  routeLimit("reads"),
   zValidator("query", feedQuery, rejectInvalid),
   async (c) => {
     const t0 = performance.now();

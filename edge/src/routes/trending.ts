@@ -18,6 +18,7 @@ import {
   TRENDING_CANDIDATES_SQL,
 } from "../../core/index.ts";
 import type { AppEnv } from "../env.ts";
+import { routeLimit } from "../ratelimit.ts";
 import { pageLimit } from "../validation.ts";
 
 /** Trending pool size read from ClickHouse before ranking. */
@@ -25,6 +26,7 @@ const TRENDING_POOL = 1000;
 
 export const trendingRoutes = new Hono<AppEnv>().get(
   "/",
+  routeLimit("anon"),
   zValidator("query", z.object({ limit: pageLimit }).strict(), rejectInvalid),
   async (c) => {
     const { limit } = c.req.valid("query");

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { ApiError, rejectInvalid, signRequest, uuidSchema } from "../../core/index.ts";
 import type { AppEnv } from "../env.ts";
 import { limitBody, requireUser } from "../middleware.ts";
+import { routeLimit } from "../ratelimit.ts";
 import { jsonIfBody } from "../validation.ts";
 
 /** Write bodies are small (a post is ≤ 2000 chars). */
@@ -77,6 +78,7 @@ for (const [method, path] of WRITE_PATHS) {
     method.toUpperCase(),
     path,
     requireUser(),
+    routeLimit("writes"),
     limitBody(MAX_WRITE_BODY_BYTES),
     jsonIfBody(),
     ...uuidParams(path),
