@@ -111,6 +111,23 @@ describe("origin write API on real PostgreSQL and Redis", () => {
     expect((await app.request("/v1/posts", { method: "POST", body: "{}" })).status).toBe(401);
   });
 
+  it("a correctly signed request whose user id is not a UUID is a 400 in the envelope, not a 500", async () => {
+    for (const [user, method, path, body] of [
+      ["not-a-uuid", "PUT", "/users/me", { handle: `nu_${alice.slice(0, 8)}` }],
+      ["12345", "POST", "/posts", { text: "hi" }],
+      ["'; DROP TABLE users; --", "PUT", `/follows/${bob}`, undefined],
+      [`${alice}x`, "DELETE", `/posts/${randomUUID()}`, undefined],
+    ] as const) {
+      const res = await call(user, method, path, body);
+      expect(res.status, await res.clone().text()).toBe(400);
+      expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+      expect(await res.json()).toEqual({ error: { code: "bad_request", message: "signed user id must be a UUID" } });
+    }
+    // An upper-case UUID is the same user (the edge lowercases `sub`; the origin agrees).
+    const res = await call(alice.toUpperCase(), "PUT", "/users/me", { handle: `up_${alice.slice(0, 8)}` });
+    expect(res.status, await res.clone().text()).toBe(200);
+  });
+
   it("creates a profile, a post, follows idempotently and refuses a self-follow", async () => {
     expect((await call(bob, "PUT", "/users/me", { handle: "bob", bio: "hi" })).status).toBe(200);
     const post = await call(bob, "POST", "/posts", { text: "hello world" });

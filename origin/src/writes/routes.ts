@@ -55,13 +55,17 @@ function verifyEdge(deps: WriteDeps): MiddlewareHandler<Vars> {
       Date.now(),
     );
     if (!result.ok) throw new ApiError("unauthorized", `request not signed by the edge: ${result.reason}`);
+    // The edge only signs a token's UUID `sub`; anything else (a misconfigured or foreign
+    // signer) is the caller's error, not a database type error (500).
+    const userId = result.userId.toLowerCase();
+    if (!isUuid(userId)) throw new ApiError("bad_request", "signed user id must be a UUID");
     // A signed request is good for one use within the signature window. The guard keys on the
     // signature, which covers time, path, user and body: the request id alone is the client's
     // to choose (the edge passes a sane X-Request-Id through), so two different writes with the
     // same id must both pass.
     const fresh = await deps.redis.set(originRequestKey(result.signature), "1", "EX", ORIGIN_REQUEST_TTL_S, "NX");
     if (fresh !== "OK") throw new ApiError("conflict", "replayed request");
-    c.set("userId", result.userId);
+    c.set("userId", userId);
     c.set("body", body);
     await next();
   };
