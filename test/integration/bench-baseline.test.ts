@@ -1,8 +1,9 @@
 /**
  * The bench baseline (scripts/bench/baseline.ts) on a throwaway migrated database with a small
- * hand-built dataset: auth and validation, the feed's exact posts, order and scores (computed
- * here from the known inputs with the formula of edge/core/ranking/score.ts), suggestions and
- * event intake.
+ * hand-built dataset: auth and validation, the feed's exact posts, sources, order and scores
+ * (computed here, independently of the product's code, from the known inputs: the formula of
+ * the architecture, the counting rule for shares / impressions / clicks, the 90-day affinity,
+ * the seen filter and the author-diversity pass), suggestions and event intake.
  */
 import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
@@ -83,7 +84,7 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
   const pD = post(d, 1); // d is a deleted user
   const pE = post(e, 1); // the viewer unfollowed e
   const pV = post(V, 1); // the viewer's own
-  const pS = post(stranger, 1); // not followed
+  const pS = post(stranger, 1); // not followed, but liked: trending (F2)
   const posts = [pA1, pA2, pAold, pB1, pB2, pC1, pCancient, pX, pY, pD, pE, pV, pS];
 
   /** [user, post, age in hours, deleted] */
@@ -98,6 +99,7 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
     [V, pAold, 70, false], // affinity with a: 1
     [V, pCancient, 100 * 24, false], // older than 90 days: no affinity with c
     [V, pX, 0.5, false],
+    [l1, pS, 0.5, false],
   ];
   /** [author, post, age in hours, deleted] */
   const comments: [string, PostSpec, number, boolean][] = [
@@ -111,18 +113,98 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
     [V, pC1, 24, true], // deleted: no affinity
   ];
 
-  /** The formula of edge/core/ranking/score.ts with shares = 0 and impressions = 1. */
+  /**
+   * Events sent through POST /api/v1/events before the feed is read, one request per entry
+   * (an entry with several events is one request). All on the same day (the baseline's pinned
+   * clock stamps the receive time).
+   */
+  const sentEvents: [string, [PostSpec, string][]][] = [
+    [l1, [[pB1, "share"]]],
+    [l1, [[pB1, "share"]]], // a second share by l1: not counted
+    [
+      l2,
+      [
+        [pB1, "share"],
+        [pB1, "share"],
+      ],
+    ], // twice in one request: counted once
+    [b, [[pB1, "share"]]], // the author's own: not counted
+    [
+      l1,
+      [
+        [pB1, "impression"],
+        [pB1, "impression"],
+      ],
+    ], // once a day
+    [l2, [[pB1, "impression"]]],
+    [b, [[pB1, "impression"]]], // own
+    [l3, [[pA1, "impression"]]],
+    [
+      l3,
+      [
+        [pA1, "click"],
+        [pA1, "view"],
+      ],
+    ],
+    [V, [[pC1, "click"]]], // affinity with c: 1
+    [V, [[pC1, "click"]]], // not counted again
+    [V, [[pC1, "share"]]], // affinity with c: 2
+    [V, [[pA2, "impression"]]], // the viewer saw pA2: not in the feed
+    [V, [[pV, "share"]]], // own post: nothing
+  ];
+  /** Counted by the rule (once per (user, post, type) here: one day; never the author's own). */
+  function countedEvents(p: PostSpec, type: string, byUser?: string): number {
+    const keys = new Set<string>();
+    for (const [user, list] of sentEvents) {
+      for (const [q, t] of list) {
+        if (t !== type || user === q.author || (byUser && user !== byUser)) continue;
+        if (q === p || (byUser && q.author === p.author)) keys.add(`${user}|${q.id}`);
+      }
+    }
+    return keys.size;
+  }
+
+  /** The architecture's formula, from the dataset's inputs. */
   function expectedScore(p: PostSpec): number {
     const nLikes = likes.filter(([, q, , del]) => q === p && !del).length;
     const nComments = comments.filter(([, q, , del]) => q === p && !del).length;
+    const shares = countedEvents(p, "share");
+    const impressions = countedEvents(p, "impression");
     const interactions =
       likes.filter(([u, q, age, del]) => u === V && q.author === p.author && !del && age * HOUR <= 90 * DAY).length +
-      comments.filter(([u, q, age, del]) => u === V && q.author === p.author && !del && age * HOUR <= 90 * DAY).length;
+      comments.filter(([u, q, age, del]) => u === V && q.author === p.author && !del && age * HOUR <= 90 * DAY).length +
+      countedEvents(p, "share", V) +
+      countedEvents(p, "click", V);
     const hours = (NOW - (NOW - p.ageH * HOUR)) / HOUR;
     const freshness = Math.exp(-0.1 * hours);
-    const engagement = Math.log1p((nLikes + 2 * nComments + 3 * 0) / Math.max(1, 1));
+    const engagement = Math.log1p((nLikes + 2 * nComments + 3 * shares) / Math.max(impressions, 1));
     const affinity = Math.log1p(interactions);
     return 0.3 * freshness + 0.4 * engagement + 0.3 * affinity;
+  }
+
+  /**
+   * The author-diversity pass by its definition (decay 0.8): repeatedly place the author head
+   * whose score × 0.8^(that author's posts already placed) is highest, ties by post id.
+   */
+  function diversified(items: { p: PostSpec; score: number }[]): { p: PostSpec; score: number }[] {
+    const queues = new Map<string, { p: PostSpec; score: number }[]>();
+    for (const it of [...items].sort((m, n) => n.score - m.score || (m.p.id < n.p.id ? -1 : 1)))
+      queues.set(it.p.author, [...(queues.get(it.p.author) ?? []), it]);
+    const placed = new Map<string, number>();
+    const out: { p: PostSpec; score: number }[] = [];
+    while (out.length < items.length) {
+      let best: { p: PostSpec; score: number } | null = null;
+      for (const [author, q] of queues) {
+        const head = q[placed.get(author) ?? 0];
+        if (!head) continue;
+        const score = head.score * 0.8 ** (placed.get(author) ?? 0);
+        if (!best || score > best.score || (score === best.score && head.p.id < best.p.id)) best = { p: head.p, score };
+      }
+      if (!best) break;
+      placed.set(best.p.author, (placed.get(best.p.author) ?? 0) + 1);
+      out.push(best);
+    }
+    return out;
   }
 
   async function get(path: string, token: string | null = viewerToken): Promise<Response> {
@@ -219,6 +301,14 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
 
     server = await startBaseline({ databaseUrl: db.url, jwtSecret: SECRET, port: 0, poolSize: 2, now: () => NOW });
     viewerToken = await tokenFor(V);
+    for (const [user, list] of sentEvents) {
+      const res = await postEvents(
+        { events: list.map(([p, type]) => ({ post_id: p.id, type, ts: NOW })) },
+        await tokenFor(user),
+      );
+      expect(res.status).toBe(202);
+    }
+    await server.refreshTrending();
   });
 
   afterAll(async () => {
@@ -272,10 +362,11 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
     };
     expect(body.next_cursor).toBeNull();
 
-    const visible = [pA1, pA2, pB1, pC1];
-    const expected = visible
-      .map((p) => ({ p, score: expectedScore(p) }))
-      .sort((m, n) => n.score - m.score || (m.p.id < n.p.id ? -1 : 1));
+    // pA2 is seen; pAold (80 h) is past F1's 72 h but within F3's 7 days of an affinity author;
+    // pS is no followee's but trending (liked within 24 h).
+    const visible = [pA1, pB1, pC1, pAold, pS];
+    const sourceOf = (p: PostSpec) => (p === pAold ? "affinity" : p === pS ? "trending" : "follow");
+    const expected = diversified(visible.map((p) => ({ p, score: expectedScore(p) })));
     // The dataset is built so no two scores tie (order is by score alone).
     expect(new Set(expected.map((x) => x.score.toFixed(9))).size).toBe(expected.length);
     expect(body.items.map((i) => i.post_id)).toEqual(expected.map((x) => x.p.id));
@@ -283,14 +374,21 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
       const want = expected[k]!;
       expect(Math.abs(item.score - want.score)).toBeLessThan(1e-9);
       expect(item.author_id).toBe(want.p.author);
-      expect(item.source).toBe("follow");
+      expect(item.source).toBe(sourceOf(want.p));
       expect(item.text).toBe(`post ${want.p.id}`);
       expect(item.created_at).toBe(new Date(NOW - want.p.ageH * HOUR).toISOString());
     });
-    // Spot-check the inputs the formula saw: pB1 has 3 live likes, 3 live comments, affinity 2.
-    expect(expectedScore(pB1)).toBeCloseTo(0.3 * Math.exp(-0.5) + 0.4 * Math.log1p(9) + 0.3 * Math.log1p(2), 12);
+    // Spot-checks of the inputs the formula saw. pB1: 3 live likes, 3 live comments, 2 counted
+    // shares (l1, l2), 2 counted impressions (l1, l2), affinity 2 (two comments of the viewer).
+    expect(expectedScore(pB1)).toBeCloseTo(0.3 * Math.exp(-0.5) + 0.4 * Math.log1p(15 / 2) + 0.3 * Math.log1p(2), 12);
+    // pC1: 1 live like, 1 counted share (the viewer's), no impression; affinity 2 (the viewer's
+    // counted click and share; the repeated click and the deleted comment don't count).
+    expect(expectedScore(pC1)).toBeCloseTo(0.3 * Math.exp(-3) + 0.4 * Math.log1p(4) + 0.3 * Math.log1p(2), 12);
+    // pAold is a's second post in the feed: the diversity pass multiplied it by 0.8.
+    const aold = expected.find((x) => x.p === pAold)!;
+    expect(aold.score).toBeCloseTo(0.8 * expectedScore(pAold), 12);
 
-    const excluded = [pAold, pB2, pCancient, pX, pY, pD, pE, pV, pS].map((p) => p.id);
+    const excluded = [pA2, pB2, pCancient, pX, pY, pD, pE, pV].map((p) => p.id);
     for (const id of excluded) expect(body.items.map((i) => i.post_id)).not.toContain(id);
 
     const two = (await (await get("/api/v1/feed?limit=2")).json()) as { items: { post_id: string }[] };
@@ -312,6 +410,31 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
 
     const one = (await (await get("/api/v1/discover/suggested-users?limit=1")).json()) as { users: unknown[] };
     expect(one.users).toHaveLength(1);
+  });
+
+  it("keeps the per-post counters and per-(user, author) interactions by the counting rule", async () => {
+    const counters = async (p: PostSpec) =>
+      (
+        await pool.query<{ impressions: string; views: string; clicks: string; shares: string }>(
+          "SELECT impressions, views, clicks, shares FROM bench_post_counters WHERE post_id = $1",
+          [p.id],
+        )
+      ).rows[0];
+    expect(await counters(pB1)).toEqual({ impressions: "2", views: "0", clicks: "0", shares: "2" });
+    expect(await counters(pA1)).toMatchObject({ impressions: "1", views: "1", clicks: "1" });
+    expect(await counters(pC1)).toMatchObject({ clicks: "1", shares: "1" });
+    expect(await counters(pV)).toBeUndefined(); // the viewer's share of their own post
+    const { rows } = await pool.query<{ user_id: string; author_id: string; n: string }>(
+      "SELECT user_id::text, author_id::text, sum(n)::text AS n FROM bench_user_author_days GROUP BY 1, 2 ORDER BY 1, 2",
+    );
+    expect(rows).toEqual(
+      [
+        { user_id: V, author_id: c, n: "2" },
+        { user_id: l1, author_id: b, n: "1" },
+        { user_id: l2, author_id: b, n: "1" },
+        { user_id: l3, author_id: a, n: "1" },
+      ].sort((m, n) => (m.user_id + m.author_id < n.user_id + n.author_id ? -1 : 1)),
+    );
   });
 
   it("stores events, once per event_id, and reports invalid ones", async () => {
@@ -344,7 +467,9 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
       type: string;
       dwell_ms: number;
     }>(
-      "SELECT event_id::text, user_id::text, post_id::text, type, dwell_ms FROM bench_events ORDER BY received_at, type",
+      `SELECT event_id::text, user_id::text, post_id::text, type, dwell_ms FROM bench_events
+       WHERE user_id = $1 AND post_id = ANY($2::uuid[]) ORDER BY received_at, type`,
+      [V, [pA1.id, pB1.id]],
     );
     expect(rows).toHaveLength(3);
     expect(rows.filter((r) => r.event_id === e1)).toHaveLength(1);
