@@ -1,0 +1,163 @@
+/** Bench phase 3–4: event intake throughput (pipeline running, and edge + Redis alone), then event → ClickHouse visibility. */
+
+import { randomUUID } from "node:crypto";
+import { EVENTS_STREAM_KEY } from "../../../edge/core/index.ts";
+import { startWranglerDev } from "../../lib/wrangler.ts";
+import type { Bench } from "../context.ts";
+import { log, round, sleep } from "../context.ts";
+import { closedLoop, type LoadResult, percentile } from "../load.ts";
+import { latency, throughput } from "../report.ts";
+
+export async function intakePhase(b: Bench): Promise<void> {
+  const {
+    edge,
+    baseline,
+    redis,
+    pool,
+    ch,
+    active,
+    auth,
+    tokenOf,
+    pickDistinct,
+    rand,
+    figures,
+    details,
+    phaseSeconds: PHASE_S,
+    name,
+    jwtSecret: JWT_SECRET,
+    bridgeUrl: BRIDGE_URL,
+    bridgeToken: BRIDGE_TOKEN,
+    bundleEntry,
+  } = b;
+  const { rows: postRows } = await pool.query<{ id: string }>(
+    "SELECT id::text FROM posts ORDER BY created_at DESC LIMIT 5000",
+  );
+  const postIds = postRows.map((r) => r.id);
+  const intakeUsers = pickDistinct(active, 2000);
+  await Promise.all(intakeUsers.map(tokenOf));
+  const batch = () =>
+    JSON.stringify({
+      events: Array.from({ length: 100 }, () => ({
+        type: "impression",
+        post_id: postIds[Math.floor(rand() * postIds.length)],
+        ts: Date.now(),
+      })),
+    });
+  const intake = async (base: string) =>
+    closedLoop({
+      concurrency: 8,
+      durationMs: PHASE_S * 1000,
+      request: (i) => ({
+        url: `${base}/api/v1/events`,
+        init: {
+          method: "POST",
+          headers: { ...auth(intakeUsers[i % intakeUsers.length] as string), "content-type": "application/json" },
+          body: batch(),
+        },
+      }),
+    });
+  log("event intake: batches of 100, 8 clients");
+  const ourIntake = await intake(edge.url);
+  const baseIntake = await intake(baseline.url);
+  // The edge's own intake capacity: a second worker writing to a stream nothing reads, so the
+  // relay, Kafka, the sink and ClickHouse do not share the 2 cores with it.
+  log("event intake into an unread stream (edge + Redis only), 8 clients");
+  const probeStream = `${name}:intake-probe`;
+  const edgeAlone = await startWranglerDev({
+    config: "wrangler.toml",
+    script: bundleEntry,
+    vars: {
+      JWT_SECRET,
+      UPSTASH_REDIS_REST_URL: BRIDGE_URL,
+      UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
+      EVENTS_STREAM: probeStream,
+    },
+    timeoutMs: 120_000,
+  });
+  let aloneIntake: Awaited<ReturnType<typeof intake>>;
+  try {
+    aloneIntake = await intake(edgeAlone.url);
+  } finally {
+    await edgeAlone.stop();
+    await redis.del(probeStream);
+  }
+  const evs = (r: LoadResult) => round(((r.status["202"] ?? 0) * 100) / r.seconds, 0);
+  details.intake = { ours: ourIntake.result, edge_alone: aloneIntake.result, baseline: baseIntake.result };
+  figures.push(
+    throughput(
+      "event intake (events/s, batches of 100, 8 clients), pipeline running",
+      evs(ourIntake.result),
+      evs(baseIntake.result),
+      10_000,
+    ),
+    throughput(
+      "event intake (events/s, batches of 100, 8 clients), edge + Redis alone",
+      evs(aloneIntake.result),
+      evs(baseIntake.result),
+      10_000,
+    ),
+    latency("event intake batch p95 (ms)", ourIntake.result.p95_ms, baseIntake.result.p95_ms),
+  );
+
+  // ------------------------------------------------------------ 4. event → ClickHouse
+  log("waiting for the intake backlog to drain, then event → ClickHouse visibility");
+  const drainStart = Date.now();
+  for (;;) {
+    const len = await redis.xlen(EVENTS_STREAM_KEY);
+    if (len === 0 || Date.now() - drainStart > 300_000) break;
+    await sleep(500);
+  }
+  details.intake_drain_s = round((Date.now() - drainStart) / 1000);
+  const visible: number[] = [];
+  const visibleBase: number[] = [];
+  for (let k = 0; k < 40; k++) {
+    const u = intakeUsers[k] as string;
+    const id = randomUUID();
+    const body = JSON.stringify({ events: [{ event_id: id, type: "view", post_id: postIds[k], ts: Date.now() }] });
+    const headers = { ...auth(u), "content-type": "application/json" };
+    const s = performance.now();
+    const res = await fetch(`${edge.url}/api/v1/events`, { method: "POST", headers, body });
+    if (res.status !== 202) throw new Error(`event intake answered ${res.status}: ${await res.text()}`);
+    for (;;) {
+      const rs = await ch.query({
+        query: "SELECT count() AS n FROM events_raw WHERE event_id = {id:UUID}",
+        query_params: { id },
+        format: "JSONEachRow",
+      });
+      if (Number((await rs.json<{ n: string }>())[0]?.n) > 0) break;
+      if (performance.now() - s > 30_000) throw new Error("event not visible in ClickHouse after 30 s");
+      await sleep(20);
+    }
+    visible.push(performance.now() - s);
+    const id2 = randomUUID();
+    const s2 = performance.now();
+    await fetch(`${baseline.url}/api/v1/events`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ events: [{ event_id: id2, type: "view", post_id: postIds[k], ts: Date.now() }] }),
+    });
+    for (;;) {
+      const { rows } = await pool.query("SELECT 1 FROM bench_events WHERE event_id = $1", [id2]);
+      if (rows.length) break;
+      if (performance.now() - s2 > 30_000) throw new Error("baseline event not visible after 30 s");
+      await sleep(5);
+    }
+    visibleBase.push(performance.now() - s2);
+    await sleep(100);
+  }
+  visible.sort((a, b) => a - b);
+  visibleBase.sort((a, b) => a - b);
+  figures.push(
+    latency(
+      "event → ClickHouse visible p50 (ms)",
+      round(percentile(visible, 0.5)),
+      round(percentile(visibleBase, 0.5)),
+    ),
+    latency(
+      "event → ClickHouse visible p95 (ms)",
+      round(percentile(visible, 0.95)),
+      round(percentile(visibleBase, 0.95)),
+      2000,
+    ),
+  );
+}

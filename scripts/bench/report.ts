@@ -1,0 +1,177 @@
+/**
+ * The benchmark's figures and its one report writer: every phase pushes Figures (ours vs the
+ * baseline, their ratio, a target when the issue sets one), and writeReport turns them into
+ * bench-results/bench-<scale>.json and .md with the machine, date and commit.
+ */
+import { execSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { resolve } from "node:path";
+import { log, round } from "./context.ts";
+import type { Shot } from "./load.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+export interface ReportInput {
+  scale: string;
+  complete: boolean;
+  startedAtMs: number;
+  dataset: object;
+  loadSeconds: number;
+  figures: Figure[];
+  details: Record<string, unknown>;
+  /** Anything else the JSON should carry (e.g. the baseline's SQL). */
+  extra?: Record<string, unknown>;
+}
+
+/** Writes what was measured (also after a failure, marked incomplete). */
+export function writeReport(input: ReportInput): void {
+  const commit = execSync("git rev-parse --short HEAD", { cwd: ROOT }).toString().trim();
+  const dirty = execSync("git status --porcelain", { cwd: ROOT }).toString().trim() !== "";
+  const cpus = os.cpus();
+  const report = {
+    scale: input.scale,
+    complete: input.complete,
+    date: new Date().toISOString(),
+    commit: dirty ? `${commit}+dirty` : commit,
+    machine: {
+      cpus: cpus.length,
+      cpu_model: cpus[0]?.model ?? "unknown",
+      memory_gib: round(os.totalmem() / 2 ** 30, 1),
+      os: `${os.type()} ${os.release()}`,
+      node: process.version,
+    },
+    dataset: input.dataset,
+    load_seconds: round(input.loadSeconds),
+    total_seconds: round((Date.now() - input.startedAtMs) / 1000),
+    figures: input.figures,
+    details: input.details,
+    ...input.extra,
+  };
+  mkdirSync(resolve(ROOT, "bench-results"), { recursive: true });
+  const jsonPath = resolve(ROOT, `bench-results/bench-${input.scale}.json`);
+  const mdPath = resolve(ROOT, `bench-results/bench-${input.scale}.md`);
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(mdPath, markdown(report));
+  console.log(markdown(report));
+  log(`wrote ${jsonPath} and ${mdPath}`);
+}
+
+export interface Figure {
+  name: string;
+  ours: number;
+  baseline: number | null;
+  /** For latencies baseline/ours (how many times faster we are); for throughputs ours/baseline. */
+  ratio: number | null;
+  target: string | null;
+  met: boolean | null;
+}
+
+export function latency(name: string, ours: number, baseline: number, targetMs?: number): Figure {
+  return {
+    name,
+    ours,
+    baseline,
+    ratio: round(baseline / Math.max(ours, 0.001), 2),
+    target: targetMs === undefined ? null : `≤ ${targetMs} ms`,
+    met: targetMs === undefined ? null : ours <= targetMs,
+  };
+}
+
+export function throughput(name: string, ours: number, baseline: number, target?: number): Figure {
+  return {
+    name,
+    ours,
+    baseline,
+    ratio: round(ours / Math.max(baseline, 0.001), 2),
+    target: target === undefined ? null : `≥ ${target}`,
+    met: target === undefined ? null : ours >= target,
+  };
+}
+
+/** Hit ratio of an ideal cache (fill on miss, entries live `ttlMs`) over a request stream. */
+export function idealHitRatio(stream: { at: number; user: string }[], ttlMs: number): number {
+  const until = new Map<string, number>();
+  let hits = 0;
+  for (const r of stream) {
+    if ((until.get(r.user) ?? Number.NEGATIVE_INFINITY) > r.at) hits++;
+    else until.set(r.user, r.at + ttlMs);
+  }
+  return hits / Math.max(1, stream.length);
+}
+
+/** How many times faster than the baseline (baseline ÷ ours), against a ≥ target. */
+export function ratioFigure(name: string, baselineMs: number, oursMs: number, atLeast: number): Figure {
+  const x = baselineMs / Math.max(oursMs, 0.001);
+  return { name, ours: round(x, 2), baseline: null, ratio: null, target: `≥ ${atLeast}×`, met: x >= atLeast };
+}
+
+/** A figure of ours alone (no baseline equivalent, no target). */
+export function info(name: string, ours: number): Figure {
+  return { name, ours, baseline: null, ratio: null, target: null, met: null };
+}
+
+/** Sorted Server-Timing `total` durations of the answers that carry one. */
+export function serverTotals(shots: Shot[]): number[] {
+  return shots
+    .map((s) => /(?:^|,\s*)total;dur=([\d.]+)/.exec(s.timing ?? "")?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+export function only(shots: Shot[], cache: string): Shot[] {
+  return shots.filter((s) => s.cache === cache);
+}
+
+/** Mean of each Server-Timing stage over the answers that carry one. */
+export function stageMeans(shots: Shot[]): Record<string, number> {
+  const sums: Record<string, { total: number; n: number }> = {};
+  for (const s of shots) {
+    for (const part of (s.timing ?? "").split(",")) {
+      const m = /^\s*([\w-]+);dur=([\d.]+)/.exec(part);
+      if (!m) continue;
+      const key = m[1] as string;
+      const e = sums[key] ?? { total: 0, n: 0 };
+      e.total += Number(m[2]);
+      e.n++;
+      sums[key] = e;
+    }
+  }
+  return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, round(v.total / v.n, 2)]));
+}
+
+export function markdown(r: {
+  scale: string;
+  complete: boolean;
+  date: string;
+  commit: string;
+  machine: Record<string, unknown>;
+  dataset: object;
+  load_seconds: number;
+  total_seconds: number;
+  figures: Figure[];
+}): string {
+  const fmt = (x: number | null) => (x === null ? "–" : String(x));
+  const lines = [
+    `# Benchmark, scale ${r.scale}${r.complete ? "" : " (incomplete: the run failed part way)"}`,
+    "",
+    `${r.date} · commit ${r.commit} · ${r.machine.cpus}× ${r.machine.cpu_model}, ${r.machine.memory_gib} GiB, ${r.machine.os}, Node ${r.machine.node}`,
+    "",
+    `Dataset: ${Object.entries(r.dataset)
+      .filter(([k]) => k !== "timingsMs" && k !== "demoUser")
+      .map(([k, v]) => `${v} ${k}`)
+      .join(", ")}; bulk load ${r.load_seconds} s; whole run ${r.total_seconds} s.`,
+    "",
+    "Ours: the edge under `wrangler dev` (Redis via the REST bridge, ClickHouse via the chDB gateway) with the origin running. Baseline: the straightforward PostgreSQL service (scripts/bench/baseline.ts) behind the same HTTP contract. Ratio: for latencies baseline ÷ ours (× faster), for throughputs ours ÷ baseline.",
+    "",
+    "| figure | ours | baseline | ratio | target | met |",
+    "|---|---:|---:|---:|---|---|",
+    ...r.figures.map(
+      (f) =>
+        `| ${f.name} | ${fmt(f.ours)} | ${fmt(f.baseline)} | ${fmt(f.ratio)} | ${f.target ?? "–"} | ${f.met === null ? "–" : f.met ? "yes" : "**no**"} |`,
+    ),
+    "",
+  ];
+  return lines.join("\n");
+}
