@@ -12,6 +12,7 @@ import {
   encodeCursor,
   type FeedItemOut,
   feedVersionKey,
+  SNAPSHOT_TTL_S,
   snapshotKey,
   snapshotPointerKey,
 } from "../../edge/core/index.ts";
@@ -146,6 +147,12 @@ describe("feed from the serving index, through the worker", () => {
     expect(page).toBeGreaterThan(3);
     expect(new Set(served).size).toBe(served.length); // no repeats
     expect(served).toEqual(want); // no skips: exactly the snapshot, in order
+    // A page read keeps its snapshot for the session: the longer TTL, written after the answer.
+    await waitFor(
+      async () => (await w.redis.ttl(snapshotKey(pointer.rankingId))) > SNAPSHOT_TTL_S,
+      5000,
+      "the paging TTL to be set",
+    );
   }, 120_000);
 
   it("a tampered or foreign cursor is a 400 and never builds a ranking", async () => {

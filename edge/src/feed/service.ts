@@ -127,9 +127,14 @@ export function upstashExec(redis: Redis): PipelineExec {
   };
 }
 
-/** A page of a snapshot in one round trip; the read also keeps the snapshot for the session. */
+/**
+ * A page of a snapshot in one round trip of reads only (a read replica next to the edge can
+ * answer it); keeping the snapshot for the session (its longer TTL) is a write, sent after the
+ * answer in waitUntil, so a page never waits for the primary.
+ */
 async function readPage(
   exec: PipelineExec,
+  waitUntil: (p: Promise<unknown>) => void,
   viewerId: string,
   cursor: FeedCursor,
   limit: number,
@@ -139,9 +144,10 @@ async function readPage(
   const [meta, items] = await exec([
     ["LINDEX", key, "0"],
     ["LRANGE", key, String(from), String(to)],
-    ["EXPIRE", key, String(SNAPSHOT_PAGING_TTL_S)],
   ]);
-  return pageFromReplies(viewerId, cursor, limit, meta, items);
+  const page = pageFromReplies(viewerId, cursor, limit, meta, items);
+  waitUntil(exec([["EXPIRE", key, String(SNAPSHOT_PAGING_TTL_S)]]).catch(() => {}));
+  return page;
 }
 
 /** Saves a snapshot and points the viewer at it, in one round trip. */
@@ -180,7 +186,7 @@ export async function getFeed(
 
   if (cursor) {
     try {
-      const page = await timed(timings, "redis", () => readPage(exec, viewerId, cursor, limit));
+      const page = await timed(timings, "redis", () => readPage(exec, deps.waitUntil, viewerId, cursor, limit));
       return { ...page, cache: "HIT", timings };
     } catch (err) {
       if (err instanceof SnapshotError) throw new ApiError("bad_request", err.message);
@@ -210,7 +216,7 @@ export async function getFeed(
   if (replies && reusable(pointer, ver, now)) {
     try {
       const page = await timed(timings, "snapshot", () =>
-        readPage(exec, viewerId, { rankingId: pointer.rankingId, offset: 0 }, limit),
+        readPage(exec, deps.waitUntil, viewerId, { rankingId: pointer.rankingId, offset: 0 }, limit),
       );
       return { ...page, cache: "HIT", timings };
     } catch (err) {
@@ -253,7 +259,7 @@ export async function getFeed(
   // Neither the index nor ClickHouse: the viewer's last snapshot, else trending.
   if (pointer) {
     try {
-      const page = await readPage(exec, viewerId, { rankingId: pointer.rankingId, offset: 0 }, limit);
+      const page = await readPage(exec, deps.waitUntil, viewerId, { rankingId: pointer.rankingId, offset: 0 }, limit);
       deps.log.fallback = "last-snapshot";
       return { ...page, cache: "STALE", timings };
     } catch {
