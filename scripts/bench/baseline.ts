@@ -2,14 +2,22 @@
  * The benchmark's baseline: "the service a team would otherwise write" — a plain Node HTTP
  * service over PostgreSQL only (no Redis, no ClickHouse, no cache), behind the same HTTP
  * contract as the edge (paths, auth, response shapes, error envelope), so one load generator
- * drives both.
+ * drives both. It does the product's work (architecture "Ranking"): the same sources, limits,
+ * windows, filters, counting rule, affinity and formula, ranked by the product's own pure code
+ * (rankFeed / rankHotPosts from edge/core, as a team reusing the library would); PostgreSQL does
+ * candidate generation and features, and keeps the event-derived state itself.
  *
- *   GET  /api/v1/feed?limit=20                       one SQL query: candidates, counts, score
+ *   GET  /api/v1/feed?limit=20                       one SQL query (F1 + F2 + F3 candidates with
+ *                                                    features and flags), then rankFeed
  *   GET  /api/v1/discover/suggested-users?limit=20   friends of friends, one SQL query
- *   POST /api/v1/events                              one multi-row INSERT into bench_events
+ *   POST /api/v1/events                              one statement: events + counters + affinity
+ *                                                    + seen, in one transaction
  *   GET  /healthz                                    {ok: true}, no auth
+ * Trending: a materialized view refreshed CONCURRENTLY every 60 s by the service's own timer,
+ * ranked into the hot list (F2) after each refresh.
  *
- * Library: `startBaseline({ databaseUrl, jwtSecret, port: 0 })`. CLI:
+ * Library: `startBaseline({ databaseUrl, jwtSecret, port: 0 })`; after a bulk load,
+ * `prepareBaselineData(pool, ch)` fills the event tables from ClickHouse's events_raw. CLI:
  * `tsx scripts/bench/baseline.ts` with DATABASE_URL, JWT_SECRET (default: as `npm run token`
  * signs, i.e. .dev.vars, else .dev.vars.example) and BASELINE_PORT (default 8790).
  */
