@@ -39,8 +39,14 @@ export function rateLimitsOf(toml: string): RateLimits {
   return out;
 }
 
-/** Builds the bundle once per call (offline) and serves it with `bindings` on a free loopback port. */
-export async function startPlainWorkerd(bindings: Record<string, string>): Promise<PlainWorkerd> {
+/**
+ * Builds the bundle once per call (offline) and serves it with `bindings` on a free loopback port.
+ * `rateLimit` replaces every `[[ratelimits]]` limit (a test that must not be throttled).
+ */
+export async function startPlainWorkerd(
+  bindings: Record<string, string>,
+  opts: { rateLimit?: number } = {},
+): Promise<PlainWorkerd> {
   const out = mkdtempSync(join(tmpdir(), "edge-bundle-"));
   execFileSync(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", out], {
     cwd: ROOT,
@@ -61,7 +67,12 @@ export async function startPlainWorkerd(bindings: Record<string, string>): Promi
     // The worker logs a line per request; a benchmark would print thousands of them.
     handleStructuredLogs: () => {},
     // The same per-key limits as wrangler dev and production (the bench stays under them).
-    ratelimits: rateLimitsOf(toml),
+    ratelimits: Object.fromEntries(
+      Object.entries(rateLimitsOf(toml)).map(([name, rl]) => [
+        name,
+        opts.rateLimit ? { ...rl, simple: { ...rl.simple, limit: opts.rateLimit } } : rl,
+      ]),
+    ),
   });
   const mf = new Miniflare(options);
   const url = (await mf.ready).toString().replace(/\/$/, "");
