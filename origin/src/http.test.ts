@@ -62,5 +62,12 @@ describe("origin HTTP app", () => {
     const broken = await a.request("/v1/broken");
     expect(broken.status).toBe(500);
     expect(await broken.json()).toEqual({ error: { code: "internal", message: "internal error" } });
+    for (const res of [missing, refused, broken]) {
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("cache-control")).toBe("no-store");
+    }
+    const health = await a.request("/healthz");
+    expect(health.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(health.headers.get("cache-control")).toBeNull();
   });
 });

@@ -26,6 +26,9 @@ export function createOriginApp(deps: OriginAppDeps): Hono {
   app.use(async (c, next) => {
     const t0 = performance.now();
     await next();
+    // As at the edge: never sniffed; errors and write answers (per user) never cached.
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+    if (c.res.status >= 400 || c.req.path.startsWith("/v1/")) c.res.headers.set("Cache-Control", "no-store");
     const route = c.req.routePath || "unmatched";
     const ms = performance.now() - t0;
     deps.metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, ms / 1000);
