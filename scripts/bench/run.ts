@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- [--scale S|M] [--keep] [--load-only] [--seconds N]`: the end-to-end benchmark.
+ * `npm run bench -- [--scale S|M] [--keep] [--load-only] [--seconds N] [--only phase,…]`: the
+ * end-to-end benchmark (--only runs some of the phases, in their order).
  *
  * 1. A dataset of its own (PostgreSQL database, ClickHouse database, Kafka topic namespace,
  *    connector and slot all named bench_<scale>), bulk-loaded (scripts/lib/bulk.ts), with CDC
@@ -39,8 +40,9 @@ import { rng } from "../lib/rng.ts";
 import { startPlainWorkerd } from "../lib/workerd.ts";
 import { freePort, startWranglerDev } from "../lib/wrangler.ts";
 import { devToken } from "../token.ts";
-import { BASELINE_FEED_SQL, startBaseline } from "./baseline.ts";
+import { BASELINE_FEED_SQL, prepareBaselineData, startBaseline } from "./baseline.ts";
 import { type Bench, log, round, sleep } from "./context.ts";
+import { distancePhase } from "./phases/distance.ts";
 import { feedPhase } from "./phases/feed.ts";
 import { followeePhase } from "./phases/followee.ts";
 import { intakePhase } from "./phases/intake.ts";
@@ -51,15 +53,16 @@ import { zipfPhase } from "./phases/zipf.ts";
 import { type Figure, info, writeReport } from "./report.ts";
 
 /** The phases in the order they run; each owns its setup, load and figures. */
-const PHASES: ((b: Bench) => Promise<void>)[] = [
-  feedPhase,
-  suggestionsPhase,
-  intakePhase,
-  likePhase,
-  zipfPhase,
-  followeePhase,
-  pagingPhase,
-];
+const PHASES: Record<string, (b: Bench) => Promise<void>> = {
+  feed: feedPhase,
+  suggestions: suggestionsPhase,
+  intake: intakePhase,
+  like: likePhase,
+  zipf: zipfPhase,
+  followee: followeePhase,
+  paging: pagingPhase,
+  distance: distancePhase,
+};
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const SCALES = {
@@ -71,14 +74,19 @@ const SCALES = {
 class LoadOnly extends Error {}
 
 // ---------------------------------------------------------------- arguments
-const USAGE = "npm run bench -- [--scale S|M] [--seconds N] [--keep] [--load-only]";
+const USAGE = `npm run bench -- [--scale S|M] [--seconds N] [--only ${Object.keys(PHASES).join(",")}] [--keep] [--load-only]`;
 const args = argsOrExit("[bench]", () => {
   const { values } = parseCli(USAGE, {
     scale: { type: "string", default: "S" },
     seconds: { type: "string" },
     keep: { type: "boolean", default: false },
     "load-only": { type: "boolean", default: false },
+    only: { type: "string" },
   });
+  const asked = values.only === undefined ? Object.keys(PHASES) : values.only.split(",").map((p) => p.trim());
+  const unknown = asked.filter((p) => !(p in PHASES));
+  const only = Object.keys(PHASES).filter((p) => asked.includes(p));
+  if (unknown.length) throw new UsageError(`--only: no phase ${unknown.join(", ")}\nusage: ${USAGE}`);
   const scale = values.scale.toUpperCase();
   if (!(scale in SCALES)) throw new UsageError(`--scale must be S or M, not '${values.scale}'\nusage: ${USAGE}`);
   return {
@@ -86,6 +94,7 @@ const args = argsOrExit("[bench]", () => {
     loadOnly: values["load-only"],
     keep: values.keep,
     seconds: intArg(USAGE, "--seconds", values.seconds, 15, 1),
+    phases: only,
   };
 });
 const scale = args.scale;
@@ -266,6 +275,12 @@ try {
   );
   loadSeconds = (Date.now() - tLoad) / 1000;
   log(`loaded in ${loadSeconds.toFixed(1)} s: ${JSON.stringify(loaded)}`);
+  // The baseline's own tables (events, counted keys, per-post counters, interactions by day,
+  // trending views) from the same data, as its intake would have written them.
+  const tPrep = Date.now();
+  const prep = await prepareBaselineData(pool, ch, { log });
+  details.baseline_prepare = { ...prep, seconds: round((Date.now() - tPrep) / 1000) };
+  log(`baseline data prepared in ${((Date.now() - tPrep) / 1000).toFixed(1)} s: ${JSON.stringify(prep)}`);
   if (LOAD_ONLY) throw new LoadOnly();
 
   // ------------------------------------------------------------ processes
@@ -412,7 +427,7 @@ try {
     figures,
     details,
   };
-  for (const phase of PHASES) await phase(bench);
+  for (const phase of args.phases) await (PHASES[phase] as (b: Bench) => Promise<void>)(bench);
 
   complete = true;
 } catch (err) {
@@ -433,6 +448,7 @@ try {
       figures,
       details,
       extra: { baseline_sql: BASELINE_FEED_SQL.trim() },
+      ...(args.phases.length < Object.keys(PHASES).length ? { partial: args.phases } : {}),
     });
   }
   for (const stop of stops.reverse()) await stop().catch(() => {});
