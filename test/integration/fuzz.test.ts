@@ -176,6 +176,13 @@ const body = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => new Uint8Array(b)) },
   { weight: 1, arbitrary: fc.constantFrom('{"events":', "[]", "null", '{"events":[{}]}', "\u0000") },
   { weight: 2, arbitrary: fc.constant(null) },
+  // Around and over the body limits (16 KiB writes, 256 KiB events): 413 or the route's answer.
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 15 * 1024, max: 300 * 1024 })
+      .map((n) => JSON.stringify({ events: [], text: "a".repeat(n) })),
+  },
 );
 const contentType = fc.oneof(
   { weight: 6, arbitrary: fc.constant("application/json") },
