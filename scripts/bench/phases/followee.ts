@@ -1,6 +1,6 @@
 /** Bench phase 7: a followee's new post → the follower's next new session. */
 
-import { DEFAULT_MAX_RANKED, scorePost } from "../../../edge/core/index.ts";
+import { DEFAULT_DIVERSITY_DECAY, DEFAULT_MAX_RANKED, scorePost } from "../../../edge/core/index.ts";
 import type { Bench } from "../context.ts";
 import { log, round, sleep } from "../context.ts";
 import { percentile } from "../load.ts";
@@ -69,17 +69,15 @@ export async function followeePhase(b: Bench): Promise<void> {
       continue;
     }
     // Not there after 30 s: say why (what the index holds, and whether the formula ranks it
-    // below the session's last item: its best possible score against the 500th's), and go on.
-    const sessionScores: number[] = [];
+    // below the session's last item: its best possible score, after the diversity pass, against
+    // the 500th's), and go on.
+    const session: { score: number; author_id: string; explain: { base_score: number } }[] = [];
     for (let cursor: string | null = null, first = true; first || cursor; first = false) {
       const q: string = cursor ? `&cursor=${cursor}` : "";
       const page = (await (
-        await fetch(`${edge.url}/api/v1/feed?limit=100${q}`, { headers: auth(follower) })
-      ).json()) as {
-        items: { score: number }[];
-        next_cursor: string | null;
-      };
-      sessionScores.push(...page.items.map((i) => i.score));
+        await fetch(`${edge.url}/api/v1/feed?limit=100&explain=1${q}`, { headers: auth(follower) })
+      ).json()) as { items: typeof session; next_cursor: string | null };
+      session.push(...page.items);
       cursor = page.next_cursor;
     }
     const affinityWithAuthor = Number((await redis.hget(keys.affinity(follower), followee)) ?? 0);
@@ -94,12 +92,18 @@ export async function followeePhase(b: Bench): Promise<void> {
       },
       Date.now(),
     ).score;
-    const lastScore = Math.min(...sessionScores);
+    // The diversity pass places each of an author's posts after the ones with a higher base
+    // score and multiplies it by decay^(posts of that author placed before it).
+    const aboveOfAuthor = session.filter((i) => i.author_id === followee && i.explain.base_score >= bestScore).length;
+    const bestAfterDiversity = bestScore * DEFAULT_DIVERSITY_DECAY ** aboveOfAuthor;
+    const lastScore = Math.min(...session.map((i) => i.score));
     const why = {
-      session_items: sessionScores.length,
+      session_items: session.length,
       post_best_score: round(bestScore, 4),
+      author_posts_above: aboveOfAuthor,
+      post_best_after_diversity: round(bestAfterDiversity, 4),
       session_last_score: round(lastScore, 4),
-      below_the_cap: sessionScores.length >= DEFAULT_MAX_RANKED && bestScore < lastScore,
+      below_the_cap: session.length >= DEFAULT_MAX_RANKED && bestAfterDiversity < lastScore,
       post_in_author_hash: await redis.hexists(keys.authorPosts(followee), id),
       follow_in_index: await redis.sismember(keys.followees(follower), followee),
       blocked:
