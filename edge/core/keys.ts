@@ -42,12 +42,6 @@ export const SEEN_TTL_S = 7 * 24 * 3600;
 export const EVENTS_STREAM_KEY = "events:ingest";
 
 /**
- * Prefix of the edge's per-user event-intake rate limiter (@upstash/ratelimit keeps its
- * windows under `<prefix>:<user id>:…`).
- */
-export const EVENTS_RATE_LIMIT_PREFIX = "rl:events";
-
-/**
  * The serving index (README "Serving index"): the state a feed needs, kept in Redis by the
  * origin's index updater from the same Kafka streams the ClickHouse sink reads. `ns` prefixes
  * every key (INDEX_NAMESPACE; "" in production, unique per test). The values:

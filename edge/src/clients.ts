@@ -4,10 +4,8 @@
  * HTTP interface. Every call has a timeout.
  */
 import { type ClickHouseClient, createClient } from "@clickhouse/client-web";
-import type { Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis/cloudflare";
 import type { ClickHouseConfig, EdgeConfig, RedisConfig } from "./config.ts";
-import { createEventsLimiter } from "./ratelimit.ts";
 
 export interface EdgeClients {
   redis: Redis;
@@ -18,8 +16,6 @@ export interface EdgeClients {
    */
   rawRedis: Redis;
   clickhouse: ClickHouseClient;
-  /** Per-user limit of event-intake requests, over the same Redis. */
-  eventsLimiter: Ratelimit;
 }
 
 export function createRedis(cfg: RedisConfig, opts: { parseJson?: boolean } = {}): Redis {
@@ -56,7 +52,6 @@ export function clientsFor(config: EdgeConfig): EdgeClients {
       redis,
       rawRedis: createRedis(config.redis, { parseJson: false }),
       clickhouse: createClickHouse(config.clickhouse),
-      eventsLimiter: createEventsLimiter(redis, config.events.rateLimit),
     };
     built.set(config, clients);
   }

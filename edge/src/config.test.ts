@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_WEIGHTS, EVENTS_STREAM_KEY } from "../core/index.ts";
-import { parseEdgeConfig, parseRateLimit, readEdgeConfig } from "./config.ts";
+import { parseEdgeConfig, readEdgeConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 
 const minimal: Env = {
@@ -24,10 +24,10 @@ describe("parseEdgeConfig", () => {
       },
       auth: { maxTtlS: 86_400, jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
       corsOrigins: "*",
-      events: { stream: EVENTS_STREAM_KEY, rateLimit: { tokens: 120, window: "10 s" } },
+      events: { stream: EVENTS_STREAM_KEY },
       ranking: { weights: DEFAULT_WEIGHTS },
       index: { namespace: "" },
-      rateLimits: { reads: undefined, writes: undefined, anon: undefined },
+      rateLimits: { reads: undefined, writes: undefined, anon: undefined, events: undefined },
     });
   });
 
@@ -50,7 +50,6 @@ describe("parseEdgeConfig", () => {
       ORIGIN_TIMEOUT_MS: "2500",
       REDIS_TIMEOUT_MS: "150",
       CORS_ORIGINS: " https://a.example , https://b.example,",
-      EVENTS_RATE_LIMIT: "5/1m",
       RANK_WEIGHT_ENGAGEMENT: "0.5",
       JWT_JWKS_URL: "https://id.example/.well-known/jwks.json",
       JWT_ISSUER: "https://id.example",
@@ -58,7 +57,6 @@ describe("parseEdgeConfig", () => {
     expect(c.origin.timeoutMs).toBe(2500);
     expect(c.redis.timeoutMs).toBe(150);
     expect(c.corsOrigins).toEqual(["https://a.example", "https://b.example"]);
-    expect(c.events.rateLimit).toEqual({ tokens: 5, window: "1 m" });
     expect(c.ranking.weights).toEqual({ ...DEFAULT_WEIGHTS, engagement: 0.5 });
     expect(c.auth).toMatchObject({ jwksUrl: "https://id.example/.well-known/jwks.json", issuer: "https://id.example" });
   });
@@ -82,17 +80,5 @@ describe("readEdgeConfig", () => {
     const env = { ...minimal };
     expect(readEdgeConfig(env)).toBe(readEdgeConfig(env));
     expect(readEdgeConfig({ ...minimal })).not.toBe(readEdgeConfig(env));
-  });
-});
-
-describe("parseRateLimit", () => {
-  it.each([
-    ["120/10s", { tokens: 120, window: "10 s" }],
-    [" 3/2h ", { tokens: 3, window: "2 h" }],
-    ["0/10s", null],
-    ["10/0s", null],
-    ["10 per s", null],
-  ])("%j", (spec, expected) => {
-    expect(parseRateLimit(spec)).toEqual(expected);
   });
 });

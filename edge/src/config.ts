@@ -17,12 +17,6 @@ import { z } from "zod";
 import { ApiError, EVENTS_STREAM_KEY, parseWeights, type RankingOptions } from "../core/index.ts";
 import type { Env, RateLimitBinding } from "./env.ts";
 
-/** A rate limit: `tokens` requests per sliding `window`. */
-export interface RateLimit {
-  tokens: number;
-  window: `${number} ${"s" | "m" | "h"}`;
-}
-
 export interface RedisConfig {
   url: string;
   token: string;
@@ -54,12 +48,19 @@ export interface EdgeConfig {
   auth: AuthConfig;
   /** "*" or the allowed origins. */
   corsOrigins: "*" | string[];
-  events: { stream: string; rateLimit: RateLimit };
+  events: { stream: string };
   ranking: RankingOptions;
   /** Rate Limiting bindings; an absent one lets requests through (logged). */
-  rateLimits: { reads?: RateLimitBinding; writes?: RateLimitBinding; anon?: RateLimitBinding };
+  rateLimits: {
+    reads?: RateLimitBinding;
+    writes?: RateLimitBinding;
+    anon?: RateLimitBinding;
+    events?: RateLimitBinding;
+  };
   /** The serving index's key namespace (indexKeys); "" in production. */
   index: { namespace: string };
+  /** The feed explorer page (/explore) is served; absent = off (EXPLORER_ENABLED). */
+  explorerEnabled?: true;
 }
 
 const unsetIfEmpty = (v: unknown) => (v === "" ? undefined : v);
@@ -79,13 +80,6 @@ const weight = () => {
   const why = problem("must be a non-negative number");
   return z.coerce.number(why).finite(why).min(0, why).optional();
 };
-
-/** Parses "N/<n>s|m|h" (requests per window). */
-export function parseRateLimit(spec: string): RateLimit | null {
-  const m = /^(\d+)\/(\d+)(s|m|h)$/.exec(spec.trim());
-  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) return null;
-  return { tokens: Number(m[1]), window: `${Number(m[2])} ${m[3] as "s" | "m" | "h"}` };
-}
 
 /** A binding, not a variable: anything with a limit() method, or absent. */
 const rateLimitBinding = () =>
@@ -120,20 +114,10 @@ const schema = z.object({
   JWT_MAX_TTL_S: variable(positiveInt(86_400)),
   CORS_ORIGINS: variable(text().default("*")),
   EVENTS_STREAM: variable(text().default(EVENTS_STREAM_KEY)),
-  EVENTS_RATE_LIMIT: variable(
-    z
-      .string()
-      .default("120/10s")
-      .transform((spec, ctx) => {
-        const limit = parseRateLimit(spec);
-        if (limit) return limit;
-        ctx.addIssue({ code: "custom", message: "must look like 120/10s (requests/window in s, m or h)" });
-        return z.NEVER;
-      }),
-  ),
   RATE_LIMIT_READS: rateLimitBinding(),
   RATE_LIMIT_WRITES: rateLimitBinding(),
   RATE_LIMIT_ANON: rateLimitBinding(),
+  RATE_LIMIT_EVENTS: rateLimitBinding(),
   RANK_WEIGHT_FRESHNESS: variable(weight()),
   RANK_WEIGHT_ENGAGEMENT: variable(weight()),
   RANK_WEIGHT_AFFINITY: variable(weight()),
@@ -142,6 +126,12 @@ const schema = z.object({
       .string()
       .regex(/^[A-Za-z0-9_.:-]{0,64}$/, "must be up to 64 letters, digits or _.:-")
       .default(""),
+  ),
+  EXPLORER_ENABLED: variable(
+    z
+      .enum(["0", "1", "true", "false"], problem("must be 0, 1, true or false"))
+      .default("0")
+      .transform((v) => v === "1" || v === "true"),
   ),
 });
 
@@ -182,9 +172,15 @@ export function parseEdgeConfig(env: Partial<Record<keyof Env, unknown>>): EdgeC
             .split(",")
             .map((o) => o.trim())
             .filter(Boolean),
-    events: { stream: e.EVENTS_STREAM, rateLimit: e.EVENTS_RATE_LIMIT },
+    events: { stream: e.EVENTS_STREAM },
     index: { namespace: e.INDEX_NAMESPACE },
-    rateLimits: { reads: e.RATE_LIMIT_READS, writes: e.RATE_LIMIT_WRITES, anon: e.RATE_LIMIT_ANON },
+    ...(e.EXPLORER_ENABLED ? { explorerEnabled: true as const } : {}),
+    rateLimits: {
+      reads: e.RATE_LIMIT_READS,
+      writes: e.RATE_LIMIT_WRITES,
+      anon: e.RATE_LIMIT_ANON,
+      events: e.RATE_LIMIT_EVENTS,
+    },
     // The schema already refused bad weights; parseWeights owns the defaults.
     ranking: {
       weights: parseWeights({

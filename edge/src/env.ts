@@ -43,8 +43,6 @@ export interface Env {
   CORS_ORIGINS?: string;
   /** Redis stream accepted events are appended to. Default events:ingest (the relay's RELAY_STREAM). */
   EVENTS_STREAM?: string;
-  /** Per-user limit on event requests, "N/<n>s|m|h". Default 120/10s. */
-  EVENTS_RATE_LIMIT?: string;
   /** Ranking weights (defaults 0.30 / 0.40 / 0.30). */
   RANK_WEIGHT_FRESHNESS?: string;
   RANK_WEIGHT_ENGAGEMENT?: string;
@@ -57,10 +55,14 @@ export interface Env {
   RATE_LIMIT_WRITES?: RateLimitBinding;
   /** Anonymous routes (trending) per client IP. */
   RATE_LIMIT_ANON?: RateLimitBinding;
+  /** Event intake per user. */
+  RATE_LIMIT_EVENTS?: RateLimitBinding;
   /** Per-call timeout to Redis, ms. Default 300. */
   REDIS_TIMEOUT_MS?: string;
   /** Per-query timeout to ClickHouse, ms. Default 1500. */
   CLICKHOUSE_TIMEOUT_MS?: string;
+  /** Serve the feed explorer page at /explore: "1"/"true" on; default off (404). `npm run dev` turns it on. */
+  EXPLORER_ENABLED?: string;
 }
 
 export interface AppEnv {

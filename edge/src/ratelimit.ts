@@ -1,46 +1,13 @@
 /**
- * Per-user rate limits (@upstash/ratelimit over the same Redis), built once per isolate with
- * the other clients (clients.ts). A limiter that times out lets the request through (fail
- * open) and says so in the log line: losing events to a slow limiter would be worse than
- * briefly not limiting.
+ * Rate limits at the edge: Workers Rate Limiting bindings (wrangler.toml `[[ratelimits]]`),
+ * counted at the Cloudflare location with no Redis round trip, on every route. Event intake
+ * used to check a per-user @upstash/ratelimit window over Redis before writing its stream
+ * entry: two sequential writes to the Redis primary per accepted batch (2 × 160 ms under the
+ * benchmark's distance profile). Now accepting a batch is the stream write alone.
  */
-import { Ratelimit } from "@upstash/ratelimit";
-import type { Redis } from "@upstash/redis/cloudflare";
 import type { MiddlewareHandler } from "hono";
-import { ApiError, EVENTS_RATE_LIMIT_PREFIX } from "../core/index.ts";
-import type { RateLimit } from "./config.ts";
+import { ApiError } from "../core/index.ts";
 import type { AppEnv } from "./env.ts";
-
-export function createEventsLimiter(redis: Redis, limit: RateLimit): Ratelimit {
-  return new Ratelimit({
-    redis,
-    limiter: Ratelimit.slidingWindow(limit.tokens, limit.window),
-    prefix: EVENTS_RATE_LIMIT_PREFIX,
-    timeout: 250,
-    analytics: false,
-  });
-}
-
-/**
- * Throws a 429 with Retry-After when the user is over the limit. Otherwise returns why it let
- * the request through when that was not a normal check ("timeout", "error-fail-open").
- */
-export async function enforceEventsLimit(limiter: Ratelimit, userId: string): Promise<string | undefined> {
-  let r: Awaited<ReturnType<Ratelimit["limit"]>>;
-  try {
-    r = await limiter.limit(userId);
-  } catch {
-    // Redis unreachable: the write that follows fails too and answers 503; don't mask it as a 500.
-    return "error-fail-open";
-  }
-  if (!r.success) {
-    const retryAfter = Math.max(1, Math.ceil((r.reset - Date.now()) / 1000));
-    throw new ApiError("rate_limited", `too many event requests; retry in ${retryAfter} s`, undefined, {
-      headers: { "Retry-After": String(retryAfter) },
-    });
-  }
-  return r.reason;
-}
 
 /**
  * The period of every `[[ratelimits]]` binding in wrangler.toml, seconds: the binding does not
@@ -49,7 +16,7 @@ export async function enforceEventsLimit(limiter: Ratelimit, userId: string): Pr
 export const RATE_LIMIT_PERIOD_S = 60;
 
 /** Which binding a route is counted against, and by what key. */
-export type RouteLimit = "reads" | "writes" | "anon";
+export type RouteLimit = "reads" | "writes" | "anon" | "events";
 
 /** The client's address as Cloudflare reports it (wrangler dev sets it too). */
 function clientIp(header: string | undefined): string {
@@ -58,7 +25,7 @@ function clientIp(header: string | undefined): string {
 
 /**
  * Per-key request limit through a Workers Rate Limiting binding (no Redis round trip): per
- * user for "reads" and "writes" (after requireUser), per client IP for "anon". Over the limit
+ * user for "reads", "writes" and "events" (after requireUser), per client IP for "anon". Over the limit
  * → 429 `rate_limited` with Retry-After, in the envelope. A binding that is absent or throws
  * lets the request through and says so in the log line (`ratelimit`): the limit is abuse
  * protection, not a reason to fail a user.

@@ -344,7 +344,6 @@ export async function runFaultMatrix(opts: MatrixOptions): Promise<MatrixResult>
         UPSTASH_REDIS_REST_TOKEN: process.env.REDIS_BRIDGE_TOKEN ?? "local-dev-token",
         CLICKHOUSE_URL: chUrl,
         CLICKHOUSE_DATABASE: name,
-        EVENTS_RATE_LIMIT: "100000/10s",
         INDEX_NAMESPACE: `${name}:`,
       },
     });

@@ -38,7 +38,7 @@ describe("edge API on the real stack", () => {
   beforeAll(async () => {
     h = await startCdcHarness();
     // No serving index here: every feed is ranked from ClickHouse (the cold path).
-    w = await startEdgeWorld(h, { vars: { EVENTS_RATE_LIMIT: "20/30s" } });
+    w = await startEdgeWorld(h);
     redis = w.redis;
 
     for (const [i, u] of [viewer, ...authors, ...fans].entries()) {
@@ -215,18 +215,6 @@ describe("edge API on the real stack", () => {
       events: [{ type: "view", post_id: randomUUID(), pad: "x".repeat(300_000) }],
     });
     expect(big.status).toBe(413);
-  });
-
-  it("rate-limits a user's event requests with 429 and Retry-After", async () => {
-    const u = fans[1] as string;
-    let last: Response | null = null;
-    for (let i = 0; i < 25; i++) {
-      last = await api(u, "POST", "/api/v1/events", { events: [{ type: "view", post_id: posts[0]?.id }] });
-      if (last.status === 429) break;
-      expect(last.status).toBe(202);
-    }
-    expect(last?.status).toBe(429);
-    expect(Number(last?.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 
   it("answers STALE (not a 500) when ClickHouse is unreachable", async () => {

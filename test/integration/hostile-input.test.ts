@@ -328,7 +328,7 @@ describe("rate limits on the real worker (Workers Rate Limiting bindings, low li
     const toml = readFileSync(resolve(import.meta.dirname, "../../wrangler.toml"), "utf8")
       .replace(/^main = "([^"]+)"/m, (_m, main: string) => `main = "${resolve(import.meta.dirname, "../..", main)}"`)
       .replace(/simple = \{ limit = \d+, period = 60 \}/g, `simple = { limit = ${LIMIT}, period = 60 }`);
-    expect(toml.match(new RegExp(`limit = ${LIMIT},`, "g"))?.length).toBe(3);
+    expect(toml.match(new RegExp(`limit = ${LIMIT},`, "g"))?.length).toBe(4);
     dir = mkdtempSync(join(tmpdir(), "edge-ratelimit-"));
     writeFileSync(join(dir, "wrangler.toml"), toml);
     edge = await startWranglerDev({
@@ -382,6 +382,26 @@ describe("rate limits on the real worker (Workers Rate Limiting bindings, low li
     await exhaust(() =>
       fetch(`${edge.url}/api/v1/follows/not-a-uuid`, { method: "PUT", headers: { authorization: `Bearer ${t}` } }),
     );
+  });
+
+  it("event intake has its own per-user limit, counted before the body is read", async () => {
+    const t = await devToken(randomUUID(), 3600, JWT_SECRET);
+    // An empty batch is a 400 after the limiter counted it: nothing reaches the stream.
+    const send = () =>
+      fetch(`${edge.url}/api/v1/events`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${t}`, "content-type": "application/json" },
+        body: JSON.stringify({ events: [] }),
+      });
+    await exhaust(send);
+    // Another user's intake is not affected.
+    const other = await devToken(randomUUID(), 3600, JWT_SECRET);
+    const res = await fetch(`${edge.url}/api/v1/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${other}`, "content-type": "application/json" },
+      body: JSON.stringify({ events: [] }),
+    });
+    expect(res.status).toBe(400);
   });
 
   it("anonymous trending is limited per client IP", async () => {

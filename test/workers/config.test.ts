@@ -34,7 +34,6 @@ describe("edge configuration", () => {
     // Used to be a 500 "internal error" on every feed request only.
     ["RANK_WEIGHT_AFFINITY", "-1", /RANK_WEIGHT_AFFINITY: must be a non-negative number/],
     ["RANK_WEIGHT_FRESHNESS", "lots", /RANK_WEIGHT_FRESHNESS: must be a non-negative number/],
-    ["EVENTS_RATE_LIMIT", "fast", /EVENTS_RATE_LIMIT: must look like 120\/10s/],
     ["CLICKHOUSE_URL", "localhost:8123", /CLICKHOUSE_URL: must be an http\(s\) URL/],
     ["UPSTASH_REDIS_REST_TOKEN", undefined, /UPSTASH_REDIS_REST_TOKEN: is not set/],
     ["ORIGIN_URL", "", /ORIGIN_URL: is not set/],

@@ -20,7 +20,7 @@ import {
 } from "../../core/index.ts";
 import type { AppEnv } from "../env.ts";
 import { limitBody, requireUser } from "../middleware.ts";
-import { enforceEventsLimit } from "../ratelimit.ts";
+import { routeLimit } from "../ratelimit.ts";
 import { jsonBody } from "../validation.ts";
 
 /** How many seen posts per user are kept (newest first). */
@@ -29,6 +29,7 @@ const MAX_SEEN_PER_USER = 5000;
 export const eventsRoutes = new Hono<AppEnv>().post(
   "/",
   requireUser(),
+  routeLimit("events"),
   limitBody(MAX_EVENTS_BODY_BYTES),
   jsonBody('{"events": [...]}'),
   zValidator("json", eventsEnvelopeSchema, rejectInvalid),
@@ -39,10 +40,7 @@ export const eventsRoutes = new Hono<AppEnv>().post(
     if (records.length === 0) {
       throw new ApiError("bad_request", "no valid events", rejected);
     }
-    const { redis, eventsLimiter } = c.var.clients;
-    const limiterReason = await enforceEventsLimit(eventsLimiter, userId);
-    if (limiterReason === "timeout" || limiterReason === "error-fail-open")
-      c.get("logFields").ratelimit = limiterReason;
+    const { redis } = c.var.clients;
 
     // One round trip: one stream entry holding the whole batch, plus the seen-set update for
     // impressions. The relay turns the entry back into one Kafka message per event.

@@ -113,7 +113,6 @@ export async function startEdgeWorld(h: CdcHarness, opts: EdgeWorldOptions = {})
     UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
     CLICKHOUSE_URL: CH_URL,
     CLICKHOUSE_DATABASE: h.config.clickhouse.database,
-    EVENTS_RATE_LIMIT: "1000/10s",
     EVENTS_STREAM: stream,
     INDEX_NAMESPACE: ns,
     ...opts.vars,
