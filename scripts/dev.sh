@@ -59,6 +59,7 @@ token=""
 [ -n "$demo_user" ] && token=$(tsx scripts/token.ts "$demo_user" | tail -1)
 cat <<MSG
 [dev] edge:   http://127.0.0.1:8787   (wrangler dev, starting below)
+[dev] feed explorer: http://127.0.0.1:8787/explore   (paste the token below)
 [dev] demo user: ${demo_user:-none}   (more tokens: npm run token -- <user-id>)
 [dev] token:  ${token}
 [dev] try:
@@ -79,7 +80,7 @@ restarts=0
 window_start=$(date +%s)
 while :; do
   set +e
-  wrangler dev --ip 127.0.0.1 --port 8787
+  wrangler dev --ip 127.0.0.1 --port 8787 --var "EXPLORER_ENABLED:${EXPLORER_ENABLED:-1}"
   code=$?
   set -e
   [ "$stopping" -eq 1 ] && break

@@ -6,6 +6,7 @@ import { errorResponse } from "./http-errors.ts";
 import { appContext, knownMethods, requestId, requestLog, securityHeaders, settleRequestBody } from "./middleware.ts";
 import { discoverRoutes } from "./routes/discover.ts";
 import { eventsRoutes } from "./routes/events.ts";
+import { exploreRoutes } from "./routes/explore.ts";
 import { feedRoutes } from "./routes/feed.ts";
 import { trendingRoutes } from "./routes/trending.ts";
 import { writeRoutes } from "./routes/writes.ts";
@@ -40,6 +41,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/api/v1/trending", trendingRoutes);
   app.route("/api/v1", discoverRoutes);
   app.route("/api/v1", writeRoutes);
+  app.route("/explore", exploreRoutes);
 
   const logUnexpected = (c: Context<AppEnv>) => (e: unknown) => {
     c.get("logFields").error = String(e);
