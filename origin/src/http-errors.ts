@@ -11,7 +11,11 @@ import { ApiError, errorAnswer } from "../../edge/core/index.ts";
 /** Answers `err` in the envelope; errors that are neither an ApiError nor an HTTP error are logged. */
 export function errorResponse(err: unknown, c: Context, log: Logger): Response {
   const answer = errorAnswer(err);
-  if (answer.unexpected) log.error({ err: (err as Error).message }, "unhandled origin error");
+  if (answer.unexpected) {
+    // The request id, when the origin's HTTP server (or the write API) set one.
+    const requestId = (c as Context<{ Variables: { requestId?: string } }>).get("requestId");
+    log.error({ request_id: requestId, err: (err as Error).message }, "unhandled origin error");
+  }
   return c.json(answer.body, answer.status as ContentfulStatusCode, answer.headers);
 }
 

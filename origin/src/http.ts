@@ -2,7 +2,7 @@
 import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Logger } from "pino";
-import { healthBody } from "../../edge/core/index.ts";
+import { healthBody, SIGNATURE_HEADERS } from "../../edge/core/index.ts";
 import type { OriginConfig } from "./config.ts";
 import { errorResponse, notFoundResponse } from "./http-errors.ts";
 import type { Part, PartHealth } from "./lifecycle.ts";
@@ -21,11 +21,32 @@ export interface OriginAppDeps {
   log: Logger;
 }
 
-export function createOriginApp(deps: OriginAppDeps): Hono {
-  const app = new Hono();
+/** What the edge accepts as a request id (edge/src/middleware.ts): the same rule here. */
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{8,128}$/;
+
+/**
+ * The request id of a request: the edge's (the signed `x-edge-request-id`, or a plain
+ * `X-Request-Id` from the edge or a proxy) when sane, else a new one. It is for logs only: the
+ * write API's replay guard keys on the signature, never on this id.
+ */
+export function originRequestId(header: (name: string) => string | undefined): string {
+  for (const name of [SIGNATURE_HEADERS.requestId, "x-request-id"]) {
+    const v = header(name);
+    if (v && REQUEST_ID_RE.test(v)) return v;
+  }
+  return crypto.randomUUID();
+}
+
+export type OriginEnv = { Variables: { requestId: string } };
+
+export function createOriginApp(deps: OriginAppDeps): Hono<OriginEnv> {
+  const app = new Hono<OriginEnv>();
   app.use(async (c, next) => {
     const t0 = performance.now();
+    const requestId = originRequestId((n) => c.req.header(n));
+    c.set("requestId", requestId);
     await next();
+    c.res.headers.set("X-Request-Id", requestId);
     // As at the edge: never sniffed; errors and write answers (per user) never cached.
     c.res.headers.set("X-Content-Type-Options", "nosniff");
     if (c.res.status >= 400 || c.req.path.startsWith("/v1/")) c.res.headers.set("Cache-Control", "no-store");
@@ -34,7 +55,13 @@ export function createOriginApp(deps: OriginAppDeps): Hono {
     deps.metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, ms / 1000);
     if (route !== "/healthz" && route !== "/metrics") {
       deps.log.info(
-        { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(ms * 10) / 10 },
+        {
+          request_id: requestId,
+          method: c.req.method,
+          path: c.req.path,
+          status: c.res.status,
+          ms: Math.round(ms * 10) / 10,
+        },
         "request",
       );
     }
@@ -57,7 +84,7 @@ export function createOriginApp(deps: OriginAppDeps): Hono {
   return app;
 }
 
-export function httpServerPart(config: OriginConfig, log: Logger, app: Hono): Part & { port(): number } {
+export function httpServerPart(config: OriginConfig, log: Logger, app: Hono<OriginEnv>): Part & { port(): number } {
   let server: ServerType | null = null;
   let boundPort = config.port;
   return {

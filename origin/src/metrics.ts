@@ -4,6 +4,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ConnectorManager } from "./connect/manager.ts";
+import { type IndexUpdaterStats, runningIndexUpdaters } from "./index/updater.ts";
 import type { PeriodicJob } from "./jobs/periodic.ts";
 import type { EventRelay } from "./relay/relay.ts";
 import type { ClickHouseSink } from "./sink/sink.ts";
@@ -11,7 +12,14 @@ import type { ClickHouseSink } from "./sink/sink.ts";
 export interface Metrics {
   registry: Registry;
   httpDuration: Histogram<"method" | "route" | "status">;
-  watch(parts: { sink?: ClickHouseSink; relay?: EventRelay; connector?: ConnectorManager; jobs?: PeriodicJob[] }): void;
+  watch(parts: {
+    sink?: ClickHouseSink;
+    relay?: EventRelay;
+    connector?: ConnectorManager;
+    jobs?: PeriodicJob[];
+    /** The serving-index updaters to report; default: every one running in this process. */
+    index?: () => { stats: IndexUpdaterStats }[];
+  }): void;
 }
 
 export function createMetrics(): Metrics {
@@ -133,6 +141,47 @@ export function createMetrics(): Metrics {
     "origin_connector_restarts_total",
     "Failed-task restarts issued by the watcher",
     () => watched.connector?.stats.restarts,
+    "counter",
+  );
+
+  // The serving index's updater (made inside the serving index, so found through
+  // runningIndexUpdaters unless the caller says otherwise). Several in one process (tests): the
+  // worst lag and the sums.
+  const updaters = () => (watched.index ?? runningIndexUpdaters)();
+  new Gauge({
+    name: "origin_index_update_lag_seconds",
+    help: "Kafka append → serving index (Redis) applied lag of the last batch, per topic",
+    labelNames: ["topic"] as const,
+    registers: [registry],
+    collect() {
+      const worst = new Map<string, number>();
+      for (const u of updaters()) {
+        for (const [topic, ms] of Object.entries(u.stats.lastLagMs))
+          worst.set(topic, Math.max(worst.get(topic) ?? 0, ms));
+      }
+      for (const [topic, ms] of worst) this.set({ topic }, ms / 1000);
+    },
+  });
+  const sumOf = (read: (s: IndexUpdaterStats) => number) => () => {
+    const list = updaters();
+    return list.length ? list.reduce((n, u) => n + read(u.stats), 0) : undefined;
+  };
+  fromStats(
+    "origin_index_batches_total",
+    "Batches the serving-index updater applied to Redis",
+    sumOf((s) => s.batches),
+    "counter",
+  );
+  fromStats(
+    "origin_index_ops_total",
+    "Index operations the serving-index updater applied",
+    sumOf((s) => s.ops),
+    "counter",
+  );
+  fromStats(
+    "origin_index_consumer_restarts_total",
+    "Serving-index consumer crashes and stalls (each followed by a restart)",
+    sumOf((s) => s.crashes + s.stalls),
     "counter",
   );
 

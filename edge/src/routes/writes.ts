@@ -34,7 +34,14 @@ async function forward(c: Context<AppEnv>): Promise<Response> {
   try {
     res = await fetch(new URL(pathWithQuery, origin.url), {
       method: c.req.method,
-      headers: { ...headers, "content-type": c.req.header("content-type") ?? "application/json" },
+      // The request id travels in the signed x-edge-request-id and, for proxies and log
+      // pipelines between edge and origin, as the plain X-Request-Id too: the origin logs it
+      // (its replay guard keys on the signature, never on the id).
+      headers: {
+        ...headers,
+        "x-request-id": c.get("requestId"),
+        "content-type": c.req.header("content-type") ?? "application/json",
+      },
       body: body.length ? body : null,
       signal: AbortSignal.timeout(origin.timeoutMs),
     });
@@ -42,6 +49,7 @@ async function forward(c: Context<AppEnv>): Promise<Response> {
     c.get("logFields").origin_error = String(err);
     throw new ApiError("unavailable", "the write service is unavailable; retry later");
   }
+  c.get("logFields").origin_status = res.status;
   if (res.status >= 502 && res.status <= 504) {
     throw new ApiError("unavailable", "the write service is unavailable; retry later");
   }

@@ -35,6 +35,16 @@ export interface IndexUpdaterStats {
   lastBatchAt: number | null;
 }
 
+/**
+ * The updaters running in this process: the metrics (metrics.ts) read their stats at scrape
+ * time, wherever the updater was made (the serving index makes its own).
+ */
+const running = new Set<IndexUpdater>();
+
+export function runningIndexUpdaters(): IndexUpdater[] {
+  return [...running];
+}
+
 export class IndexUpdater implements Part {
   readonly name = "index-updater";
   private readonly own = {
@@ -76,10 +86,12 @@ export class IndexUpdater implements Part {
   }
 
   start(): Promise<void> {
+    running.add(this);
     return this.consumer.start();
   }
 
   stop(): Promise<void> {
+    running.delete(this);
     return this.consumer.stop();
   }
 

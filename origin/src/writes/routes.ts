@@ -4,7 +4,7 @@
  * stale are invalidated (the actor's feed; suggestions after a follow change; both feeds after
  * a block change). Debezium carries the change on to ClickHouse.
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
 import type pg from "pg";
@@ -27,7 +27,11 @@ import {
 import { invalidateKeys } from "../cache.ts";
 import { errorResponse } from "../http-errors.ts";
 
-export type WriteEnv = { Variables: { userId: string; body: Uint8Array } };
+/**
+ * `requestId` is the edge's request id (the origin's HTTP server sets it, http.ts; mounted
+ * alone, verifyEdge sets the signed one): for logs only.
+ */
+export type WriteEnv = { Variables: { userId: string; body: Uint8Array; requestId: string } };
 type Vars = WriteEnv;
 
 export interface WriteDeps {
@@ -67,6 +71,7 @@ function verifyEdge(deps: WriteDeps): MiddlewareHandler<Vars> {
     if (fresh !== "OK") throw new ApiError("conflict", "replayed request");
     c.set("userId", userId);
     c.set("body", body);
+    if (!c.get("requestId")) c.set("requestId", result.requestId);
     await next();
   };
 }
@@ -132,12 +137,12 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
   );
   app.use("*", verifyEdge(deps));
 
-  const invalidate = async (keys: string[]) => {
+  const invalidate = async (c: Context<Vars>, keys: string[]) => {
     try {
       await invalidateKeys(deps.redis, keys);
     } catch (err) {
       // The write is committed; a stale cache heals by TTL (60 s). Say so.
-      deps.log.warn({ keys, err: (err as Error).message }, "cache invalidation failed");
+      deps.log.warn({ request_id: c.get("requestId"), keys, err: (err as Error).message }, "cache invalidation failed");
     }
   };
   const requireProfile = async (client: pg.PoolClient, userId: string) => {
@@ -172,7 +177,7 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
       );
       return r.rows[0];
     });
-    await invalidate([feedKey(userId)]);
+    await invalidate(c, [feedKey(userId)]);
     return c.json({ post: row }, 201);
   });
 
@@ -185,7 +190,7 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
       if (r.rows[0]?.author_id !== userId) throw new ApiError("forbidden", "only the author can delete a post");
       await db.query("UPDATE posts SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL", [id]);
     });
-    await invalidate([feedKey(userId)]);
+    await invalidate(c, [feedKey(userId)]);
     return c.body(null, 204);
   });
 
@@ -213,7 +218,7 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
           [userId, other],
         );
       });
-      await invalidate([feedKey(userId), ...extraKeys(userId, other)]);
+      await invalidate(c, [feedKey(userId), ...extraKeys(userId, other)]);
       return c.body(null, 204);
     });
     app.delete(path, async (c) => {
@@ -225,7 +230,7 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
           [userId, other],
         ),
       );
-      await invalidate([feedKey(userId), ...extraKeys(userId, other)]);
+      await invalidate(c, [feedKey(userId), ...extraKeys(userId, other)]);
       return c.body(null, 204);
     });
   };
@@ -248,7 +253,7 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
       if (r.rowCount === 0) throw new ApiError("not_found", "no such post");
       return r.rows[0];
     });
-    await invalidate([feedKey(userId)]);
+    await invalidate(c, [feedKey(userId)]);
     return c.json({ comment: row }, 201);
   });
 
@@ -261,7 +266,7 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
       if (r.rows[0]?.author_id !== userId) throw new ApiError("forbidden", "only the author can delete a comment");
       await db.query("UPDATE comments SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL", [id]);
     });
-    await invalidate([feedKey(userId)]);
+    await invalidate(c, [feedKey(userId)]);
     return c.body(null, 204);
   });
 
