@@ -65,7 +65,7 @@ run_vitest integration --project integration "$@"
 node -e '
 const fs = require("node:fs");
 let p = 0, f = 0, s = 0;
-for (const file of fs.readdirSync(process.argv[1])) {
+for (const file of fs.readdirSync(process.argv[1]).filter((f) => f.endsWith(".json"))) {
   const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + file, "utf8"));
   p += r.numPassedTests; f += r.numFailedTests; s += r.numPendingTests + (r.numTodoTests || 0);
 }
