@@ -41,8 +41,8 @@ import {
   ApiError,
   acceptEvents,
   authenticateUser,
-  type Candidate,
-  type CandidateSource,
+  type CandidateRowLike,
+  candidatesFromQuery,
   errorAnswer,
   eventsEnvelopeSchema,
   FEED_QUERY_LIMITS,
@@ -453,54 +453,17 @@ function answerError(err: unknown, c: Context<Env>): Response {
   return c.json(answer.body, answer.status as ContentfulStatusCode, answer.headers);
 }
 
-/** A row of BASELINE_FEED_SQL. */
-interface FeedRow {
-  src: number;
-  post_id: string;
-  author_id: string;
-  text: string;
-  created_at_ms: number;
-  likes: number;
-  comments: number;
-  shares: number;
-  impressions: number;
-  affinity: number;
-  author_blocked: boolean;
-  author_deleted: boolean;
+/** A row of BASELINE_FEED_SQL: the product's candidate row plus whether the viewer saw the post. */
+interface FeedRow extends CandidateRowLike {
   seen: boolean;
 }
 
-const SOURCE_OF: Record<number, CandidateSource> = { 1: "follow", 2: "trending", 3: "affinity" };
-
-/** BASELINE_FEED_SQL's rows → the product's ranking input (as candidatesFromQuery does). */
-export function baselineCandidates(rows: readonly FeedRow[]): {
-  bySource: Record<CandidateSource, Candidate[]>;
-  blockedAuthorIds: Set<string>;
-  seenPostIds: Set<string>;
-} {
-  const bySource: Record<CandidateSource, Candidate[]> = { follow: [], trending: [], affinity: [] };
-  const blockedAuthorIds = new Set<string>();
-  const seenPostIds = new Set<string>();
-  for (const r of rows) {
-    const source = SOURCE_OF[r.src];
-    if (!source) continue;
-    if (r.author_blocked) blockedAuthorIds.add(r.author_id);
-    if (r.seen) seenPostIds.add(r.post_id);
-    bySource[source].push({
-      postId: r.post_id,
-      authorId: r.author_id,
-      text: r.text,
-      source,
-      createdAtMs: Number(r.created_at_ms),
-      likes: r.likes,
-      comments: r.comments,
-      shares: r.shares,
-      impressions: r.impressions,
-      authorInteractions90d: r.affinity,
-      authorDeleted: r.author_deleted,
-    });
-  }
-  return { bySource, blockedAuthorIds, seenPostIds };
+/** BASELINE_FEED_SQL's rows → the product's ranking input: the product's own row mapping, seen posts flagged per row. */
+export function baselineCandidates(rows: readonly FeedRow[]): ReturnType<typeof candidatesFromQuery> {
+  return candidatesFromQuery(
+    [...rows],
+    rows.filter((r) => r.seen).map((r) => r.post_id),
+  );
 }
 
 /** The hot list the feed's F2 reads: post ids in rank order, replaced after each refresh. */
@@ -515,38 +478,13 @@ interface TrendingState {
 async function refreshTrending(pool: pg.Pool, state: TrendingState, nowMs: number): Promise<void> {
   await pool.query("REFRESH MATERIALIZED VIEW CONCURRENTLY bench_trending_pool");
   await pool.query("REFRESH MATERIALIZED VIEW CONCURRENTLY bench_popular_authors");
-  const { rows } = await pool.query<{
-    post_id: string;
-    author_id: string;
-    text: string;
-    created_at_ms: number;
-    likes: number;
-    comments: number;
-    shares: number;
-    impressions: number;
-    author_deleted: boolean;
-  }>(
+  // Shaped as the product's candidate rows: all trending (src 2), no viewer (no affinity, no block).
+  const { rows } = await pool.query<CandidateRowLike>(
     `SELECT post_id::text, author_id::text, text, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_at_ms,
-            likes, comments, shares, impressions, author_deleted
+            2 AS src, likes, comments, shares, impressions, 0 AS affinity, false AS author_blocked, author_deleted
      FROM bench_trending_pool`,
   );
-  const hot = rankHotPosts(
-    rows.map((r) => ({
-      post_id: r.post_id,
-      author_id: r.author_id,
-      text: r.text,
-      created_at_ms: r.created_at_ms,
-      src: 2,
-      likes: r.likes,
-      comments: r.comments,
-      shares: r.shares,
-      impressions: r.impressions,
-      affinity: 0,
-      author_blocked: false,
-      author_deleted: r.author_deleted,
-    })),
-    nowMs,
-  );
+  const hot = rankHotPosts(rows, nowMs);
   state.ids = hot.map((h) => h.postId);
 }
 
