@@ -1,6 +1,8 @@
 /**
- * `npm run bench -- [--scale S|M] [--keep] [--load-only] [--seconds N] [--only phase,…]`: the
- * end-to-end benchmark (--only runs some of the phases, in their order).
+ * `npm run bench -- [--scale S|M|L] [--users N] [--keep] [--load-only] [--seconds N] [--only phase,…]`:
+ * the end-to-end benchmark (--only runs some of the phases, in their order; --users shrinks a
+ * scale's user count, and with it posts and events, when the machine or the time cannot hold it:
+ * the report says so).
  *
  * 1. A dataset of its own (PostgreSQL database, ClickHouse database, Kafka topic namespace,
  *    connector and slot all named bench_<scale>), bulk-loaded (scripts/lib/bulk.ts), with CDC
@@ -21,7 +23,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createClient } from "@clickhouse/client";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
@@ -42,6 +44,7 @@ import { freePort, startWranglerDev } from "../lib/wrangler.ts";
 import { devToken } from "../token.ts";
 import { BASELINE_FEED_SQL, prepareBaselineData, startBaseline } from "./baseline.ts";
 import { type Bench, log, round, sleep } from "./context.ts";
+import { writeGrowth } from "./growth.ts";
 import { distancePhase } from "./phases/distance.ts";
 import { feedPhase } from "./phases/feed.ts";
 import { followeePhase } from "./phases/followee.ts";
@@ -51,6 +54,7 @@ import { pagingPhase } from "./phases/paging.ts";
 import { suggestionsPhase } from "./phases/suggestions.ts";
 import { zipfPhase } from "./phases/zipf.ts";
 import { type Figure, info, writeReport } from "./report.ts";
+import { storeSizes } from "./stores.ts";
 
 /** The phases in the order they run; each owns its setup, load and figures. */
 const PHASES: Record<string, (b: Bench) => Promise<void>> = {
@@ -68,16 +72,18 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const SCALES = {
   S: { users: 10_000, postsPerUser: 10, eventsPerUser: 100 },
   M: { users: 100_000, postsPerUser: 10, eventsPerUser: 100 },
+  L: { users: 1_000_000, postsPerUser: 10, eventsPerUser: 100 },
 } as const;
 
 /** Thrown to stop after loading (--load-only). */
 class LoadOnly extends Error {}
 
 // ---------------------------------------------------------------- arguments
-const USAGE = `npm run bench -- [--scale S|M] [--seconds N] [--only ${Object.keys(PHASES).join(",")}] [--keep] [--load-only]`;
+const USAGE = `npm run bench -- [--scale S|M|L] [--users N] [--seconds N] [--only ${Object.keys(PHASES).join(",")}] [--keep] [--load-only]`;
 const args = argsOrExit("[bench]", () => {
   const { values } = parseCli(USAGE, {
     scale: { type: "string", default: "S" },
+    users: { type: "string" },
     seconds: { type: "string" },
     keep: { type: "boolean", default: false },
     "load-only": { type: "boolean", default: false },
@@ -88,9 +94,11 @@ const args = argsOrExit("[bench]", () => {
   const only = Object.keys(PHASES).filter((p) => asked.includes(p));
   if (unknown.length) throw new UsageError(`--only: no phase ${unknown.join(", ")}\nusage: ${USAGE}`);
   const scale = values.scale.toUpperCase();
-  if (!(scale in SCALES)) throw new UsageError(`--scale must be S or M, not '${values.scale}'\nusage: ${USAGE}`);
+  if (!(scale in SCALES)) throw new UsageError(`--scale must be S, M or L, not '${values.scale}'\nusage: ${USAGE}`);
+  const full = SCALES[scale as keyof typeof SCALES].users;
   return {
     scale: scale as keyof typeof SCALES,
+    users: Math.min(intArg(USAGE, "--users", values.users, full, 1000), full),
     loadOnly: values["load-only"],
     keep: values.keep,
     seconds: intArg(USAGE, "--seconds", values.seconds, 15, 1),
@@ -101,7 +109,8 @@ const scale = args.scale;
 const LOAD_ONLY = args.loadOnly;
 const KEEP = args.keep || LOAD_ONLY;
 const PHASE_S = args.seconds;
-const shape = SCALES[scale];
+const shape = { ...SCALES[scale], users: args.users };
+const reducedFrom = args.users < SCALES[scale].users ? SCALES[scale].users : null;
 const name = `bench_${scale.toLowerCase()}`;
 
 const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -228,6 +237,9 @@ async function dropAll(): Promise<void> {
     } while (cursor !== "0");
   }
   await admin.deleteGroups([`${name}-index`, `${name}-sink`]).catch(() => {});
+  // The machine's Redis keeps an AOF (the stack turns it on): a bulk load and its deletion
+  // leave it gigabytes long; rewrite it so the next run (or CI) does not replay all of that.
+  await redis.bgrewriteaof().catch(() => {});
 }
 
 const children: ChildProcess[] = [];
@@ -315,7 +327,11 @@ try {
   for (;;) {
     if (await redis.exists(keys.ready)) break;
     if (origin.exitCode !== null) throw new Error(`origin exited (${origin.exitCode}); see ${originLog}`);
-    if (Date.now() - bootT0 > 900_000) throw new Error(`serving index not ready after 15 min; see ${originLog}`);
+    // About 90 s per 100k users here; give it three times that, at least 15 min.
+    const bootLimitMs = Math.max(900_000, (shape.users / 100_000) * 270_000);
+    if (Date.now() - bootT0 > bootLimitMs) {
+      throw new Error(`serving index not ready after ${Math.round(bootLimitMs / 60_000)} min; see ${originLog}`);
+    }
     await sleep(500);
   }
   const bootstrap = JSON.parse((await redis.get(keys.ready)) as string) as Record<string, number>;
@@ -328,6 +344,24 @@ try {
     info("serving index memory, total (MiB)", round(total / 2 ** 20, 1)),
     info("serving index memory per user (bytes)", round(total / shape.users, 0)),
     info("serving index memory per post (bytes)", round((mem.post_bytes ?? 0) / Math.max(1, bootstrap.posts ?? 0), 0)),
+  );
+  const stores = await storeSizes({
+    pool,
+    ch,
+    redis,
+    database: name,
+    topicNamespace: cfg.kafka.topicNamespace,
+    indexBytes: total,
+    ...(origin.pid ? { originPid: origin.pid } : {}),
+  });
+  details.stores = stores;
+  log(`stores: ${JSON.stringify(stores)}`);
+  figures.push(
+    info("PostgreSQL on disk, write store (MiB)", stores.postgres_product_mib),
+    info("PostgreSQL on disk, the baseline's own tables and indexes (MiB)", stores.postgres_baseline_only_mib),
+    info("ClickHouse parts on disk (MiB)", stores.clickhouse_disk_mib),
+    info("Kafka topics of the run on disk (MiB)", stores.kafka_topics_mib),
+    info("Redis resident memory, whole server (MiB)", stores.redis_rss_mib),
   );
   const edgeVars = {
     JWT_SECRET,
@@ -350,12 +384,15 @@ try {
   });
   stops.push(() => edge.stop());
   // The production runtime: the built bundle under one plain workerd (no wrangler proxy hop).
-  const plain = await startPlainWorkerd({
-    ...edgeVars,
-    CLICKHOUSE_USER: "default",
-    REDIS_TIMEOUT_MS: "300",
-    CLICKHOUSE_TIMEOUT_MS: "1500",
-  });
+  const plain = await startPlainWorkerd(
+    {
+      ...edgeVars,
+      CLICKHOUSE_USER: "default",
+      REDIS_TIMEOUT_MS: "300",
+      CLICKHOUSE_TIMEOUT_MS: "1500",
+    },
+    { bundleDir: dirname(bundleEntry) },
+  );
   stops.push(() => plain.stop());
   // The cold path: an index namespace that was never bootstrapped, so every miss is the
   // ClickHouse query.
@@ -445,11 +482,15 @@ try {
       startedAtMs: t0,
       dataset: loaded ?? {},
       loadSeconds,
+      ...(reducedFrom ? { reducedFrom } : {}),
       figures,
       details,
       extra: { baseline_sql: BASELINE_FEED_SQL.trim() },
       ...(args.phases.length < Object.keys(PHASES).length ? { partial: args.phases } : {}),
     });
+    if (complete && args.phases.length === Object.keys(PHASES).length && writeGrowth()) {
+      log("wrote bench-results/growth.md and growth.svg");
+    }
   }
   for (const stop of stops.reverse()) await stop().catch(() => {});
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");

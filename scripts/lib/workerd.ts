@@ -45,14 +45,20 @@ export function rateLimitsOf(toml: string): RateLimits {
  */
 export async function startPlainWorkerd(
   bindings: Record<string, string>,
-  opts: { rateLimit?: number } = {},
+  opts: {
+    rateLimit?: number /** A bundle already built (its index.js's directory); else one is built now. */;
+    bundleDir?: string;
+  } = {},
 ): Promise<PlainWorkerd> {
-  const out = mkdtempSync(join(tmpdir(), "edge-bundle-"));
-  execFileSync(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", out], {
-    cwd: ROOT,
-    stdio: "ignore",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-  });
+  let out = opts.bundleDir;
+  if (!out) {
+    out = mkdtempSync(join(tmpdir(), "edge-bundle-"));
+    execFileSync(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", out], {
+      cwd: ROOT,
+      stdio: "ignore",
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    });
+  }
   const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
   const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(toml)?.[1] ?? "2026-05-01";
   const port = await freePort();

@@ -8,6 +8,7 @@
  * writes, ClickHouse and the origin in the data region).
  */
 
+import { dirname } from "node:path";
 import { startPlainWorkerd } from "../../lib/workerd.ts";
 import { type Bench, log, round } from "../context.ts";
 import { startDelayProxy, upstashRequestWrites } from "../delay-proxy.ts";
@@ -44,15 +45,18 @@ export async function distancePhase(b: Bench): Promise<void> {
     stops.push(() => chHop.close());
     const originHop = await startDelayProxy({ target: edgeVars.ORIGIN_URL as string, oneWayMs: PROFILE.edgeToOrigin });
     stops.push(() => originHop.close());
-    const worker = await startPlainWorkerd({
-      ...edgeVars,
-      UPSTASH_REDIS_REST_URL: redisHop.url,
-      CLICKHOUSE_URL: chHop.url,
-      ORIGIN_URL: originHop.url,
-      CLICKHOUSE_USER: "default",
-      REDIS_TIMEOUT_MS: "1000",
-      CLICKHOUSE_TIMEOUT_MS: "3000",
-    });
+    const worker = await startPlainWorkerd(
+      {
+        ...edgeVars,
+        UPSTASH_REDIS_REST_URL: redisHop.url,
+        CLICKHOUSE_URL: chHop.url,
+        ORIGIN_URL: originHop.url,
+        CLICKHOUSE_USER: "default",
+        REDIS_TIMEOUT_MS: "1000",
+        CLICKHOUSE_TIMEOUT_MS: "3000",
+      },
+      { bundleDir: dirname(b.bundleEntry) },
+    );
     stops.push(() => worker.stop());
     const edge = await startDelayProxy({ target: worker.url, oneWayMs: PROFILE.userToEdge });
     stops.push(() => edge.close());

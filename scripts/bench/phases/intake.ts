@@ -1,7 +1,9 @@
 /** Bench phase 3–4: event intake throughput (pipeline running, and edge + Redis alone), then event → ClickHouse visibility. */
 
 import { randomUUID } from "node:crypto";
+import { dirname } from "node:path";
 import { EVENTS_STREAM_KEY } from "../../../edge/core/index.ts";
+import { startPlainWorkerd } from "../../lib/workerd.ts";
 import { startWranglerDev } from "../../lib/wrangler.ts";
 import type { Bench } from "../context.ts";
 import { log, round, sleep } from "../context.ts";
@@ -11,6 +13,7 @@ import { latency, throughput } from "../report.ts";
 export async function intakePhase(b: Bench): Promise<void> {
   const {
     edge,
+    plain,
     baseline,
     redis,
     pool,
@@ -56,7 +59,8 @@ export async function intakePhase(b: Bench): Promise<void> {
         },
       }),
     });
-  log("event intake: batches of 100, 8 clients");
+  log("event intake: batches of 100, 8 clients (plain workerd, wrangler dev, baseline)");
+  const plainIntake = await intake(plain.url);
   const ourIntake = await intake(edge.url);
   const baseIntake = await intake(baseline.url);
   // The edge's own intake capacity: a second worker writing to a stream nothing reads, so the
@@ -74,29 +78,64 @@ export async function intakePhase(b: Bench): Promise<void> {
     },
     timeoutMs: 120_000,
   });
+  const probeVars = {
+    JWT_SECRET,
+    UPSTASH_REDIS_REST_URL: BRIDGE_URL,
+    UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
+    EVENTS_STREAM: probeStream,
+  };
   let aloneIntake: Awaited<ReturnType<typeof intake>>;
+  let alonePlain: Awaited<ReturnType<typeof intake>>;
   try {
     aloneIntake = await intake(edgeAlone.url);
-  } finally {
     await edgeAlone.stop();
+    const w = await startPlainWorkerd(probeVars, { bundleDir: dirname(bundleEntry) });
+    try {
+      alonePlain = await intake(w.url);
+    } finally {
+      await w.stop();
+    }
+  } finally {
+    await edgeAlone.stop().catch(() => {});
     await redis.del(probeStream);
   }
   const evs = (r: LoadResult) => round(((r.status["202"] ?? 0) * 100) / r.seconds, 0);
-  details.intake = { ours: ourIntake.result, edge_alone: aloneIntake.result, baseline: baseIntake.result };
+  details.intake = {
+    ours_plain_workerd: plainIntake.result,
+    ours: ourIntake.result,
+    edge_alone_plain_workerd: alonePlain.result,
+    edge_alone: aloneIntake.result,
+    baseline: baseIntake.result,
+  };
+  const notBelow = (name: string, ours: number, base: number) => ({
+    ...throughput(name, ours, base),
+    target: "≥ baseline",
+    met: ours >= base,
+  });
   figures.push(
+    notBelow(
+      "event intake (events/s, batches of 100, 8 clients), plain workerd, pipeline running",
+      evs(plainIntake.result),
+      evs(baseIntake.result),
+    ),
+    notBelow(
+      "event intake (events/s, batches of 100, 8 clients), plain workerd, edge + Redis alone",
+      evs(alonePlain.result),
+      evs(baseIntake.result),
+    ),
     throughput(
-      "event intake (events/s, batches of 100, 8 clients), pipeline running",
+      "event intake (events/s, batches of 100, 8 clients), wrangler dev, pipeline running",
       evs(ourIntake.result),
       evs(baseIntake.result),
       10_000,
     ),
     throughput(
-      "event intake (events/s, batches of 100, 8 clients), edge + Redis alone",
+      "event intake (events/s, batches of 100, 8 clients), wrangler dev, edge + Redis alone",
       evs(aloneIntake.result),
       evs(baseIntake.result),
       10_000,
     ),
-    latency("event intake batch p95 (ms)", ourIntake.result.p95_ms, baseIntake.result.p95_ms),
+    latency("event intake batch p95 (ms), plain workerd", plainIntake.result.p95_ms, baseIntake.result.p95_ms),
   );
 
   // ------------------------------------------------------------ 4. event → ClickHouse

@@ -3,10 +3,10 @@
 import type { Bench } from "../context.ts";
 import { log, round } from "../context.ts";
 import { closedLoop, zipf } from "../load.ts";
-import { idealHitRatio, info, latency, throughput } from "../report.ts";
+import { idealHitRatio, info, latency, ratioFigure, throughput } from "../report.ts";
 
 export async function zipfPhase(b: Bench): Promise<void> {
-  const { edge, baseline, active, auth, tokenOf, rand, figures, details, phaseSeconds: PHASE_S } = b;
+  const { edge, plain, baseline, active, auth, tokenOf, rand, figures, details, phaseSeconds: PHASE_S } = b;
   const zipfSeconds = PHASE_S * 4;
   log(`cache hit ratio: Zipf(1.1) over ${active.length} users by activity, ${zipfSeconds} s, warmer running`);
   const draw = zipf(active.length, 1.1, rand);
@@ -23,6 +23,17 @@ export async function zipfPhase(b: Bench): Promise<void> {
       return { url: `${edge.url}/api/v1/feed?limit=20`, init: { headers: auth(u) } };
     },
   });
+  // The same request stream through the production runtime (the headline): the built bundle
+  // under plain workerd, without wrangler dev's proxy hop.
+  log(`the same Zipf stream through plain workerd, ${zipfSeconds} s`);
+  const plainRun = await closedLoop({
+    concurrency: 4,
+    durationMs: zipfSeconds * 1000,
+    request: (i) => ({
+      url: `${plain.url}/api/v1/feed?limit=20`,
+      init: { headers: auth(zipfUsers[i % zipfUsers.length] as string) },
+    }),
+  });
   const hits = zipfRun.result.cache.HIT ?? 0;
   const second = zipfRun.shots.slice(Math.floor(zipfRun.shots.length / 2));
   const hitsSecond = second.filter((s) => s.cache === "HIT").length;
@@ -36,6 +47,7 @@ export async function zipfPhase(b: Bench): Promise<void> {
   });
   details.zipf = {
     ours: zipfRun.result,
+    ours_plain_workerd: plainRun.result,
     baseline: baseZipf.result,
     distinct_users: new Set(zipfUsers.slice(0, zipfRun.result.requests)).size,
     hit_ratio_second_half: round((hitsSecond / Math.max(1, second.length)) * 100, 1),
@@ -60,8 +72,18 @@ export async function zipfPhase(b: Bench): Promise<void> {
       "snapshot reuse (X-Cache HIT) under Zipf(1.1) (%)",
       round((hits / Math.max(1, zipfRun.result.requests)) * 100, 1),
     ),
-    latency("feed under Zipf mix p50 (ms)", zipfRun.result.p50_ms, baseZipf.result.p50_ms),
-    latency("feed under Zipf mix p95 (ms)", zipfRun.result.p95_ms, baseZipf.result.p95_ms),
-    throughput("feed under Zipf mix (req/s, 4 clients)", zipfRun.result.rps, baseZipf.result.rps),
+    latency("feed under Zipf mix p50 (ms), plain workerd", plainRun.result.p50_ms, baseZipf.result.p50_ms),
+    latency("feed under Zipf mix p95 (ms), plain workerd", plainRun.result.p95_ms, baseZipf.result.p95_ms),
+    latency("feed under Zipf mix p99 (ms), plain workerd", plainRun.result.p99_ms, baseZipf.result.p99_ms),
+    ratioFigure(
+      "feed p95 under Zipf mix, plain workerd: baseline ÷ ours (×)",
+      baseZipf.result.p95_ms,
+      plainRun.result.p95_ms,
+      2,
+    ),
+    throughput("feed under Zipf mix (req/s, 4 clients), plain workerd", plainRun.result.rps, baseZipf.result.rps),
+    latency("feed under Zipf mix p50 (ms), wrangler dev", zipfRun.result.p50_ms, baseZipf.result.p50_ms),
+    latency("feed under Zipf mix p95 (ms), wrangler dev", zipfRun.result.p95_ms, baseZipf.result.p95_ms),
+    throughput("feed under Zipf mix (req/s, 4 clients), wrangler dev", zipfRun.result.rps, baseZipf.result.rps),
   );
 }
