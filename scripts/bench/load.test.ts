@@ -1,6 +1,8 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { rng } from "../lib/rng.ts";
-import { percentile, summarize, zipf } from "./load.ts";
+import { closedLoop, percentile, summarize, zipf } from "./load.ts";
 
 describe("bench load generator: pure parts", () => {
   it("percentile is the nearest rank", () => {
@@ -37,5 +39,26 @@ describe("bench load generator: pure parts", () => {
     expect(counts[0] / counts[1]).toBeLessThan(2.4);
     expect(counts[0]).toBeGreaterThan(counts[10]);
     expect(counts[999]).toBeLessThan(counts[0] / 500);
+  });
+
+  it("closedLoop keeps shots in request order when several clients finish out of order", async () => {
+    // Request i is answered after (8 - i % 8) ms with its own index: later requests overtake.
+    const server = createServer((req, res) => {
+      const i = Number(new URL(req.url ?? "/", "http://x").searchParams.get("i"));
+      setTimeout(() => res.end(String(i)), 8 - (i % 8));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const { shots } = await closedLoop({
+        concurrency: 4,
+        requests: 40,
+        keepBody: true,
+        request: (i) => ({ url: `http://127.0.0.1:${port}/?i=${i}`, init: {} }),
+      });
+      expect(shots.map((s) => Number(s.body))).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -101,7 +101,9 @@ export async function closedLoop(spec: LoadSpec): Promise<{ result: LoadResult; 
       } catch {
         shot = { ms: performance.now() - s, status: 0, cache: null, timing: null };
       }
-      shots.push(shot);
+      // In request order, not completion order: callers pair shots[i] with what request i asked
+      // (with several clients, completion order differs, and a cursor would meet the wrong viewer).
+      shots[i] = shot;
       spec.onShot?.(i, shot);
     }
   };

@@ -36,20 +36,45 @@ function dirBytes(dir: string): number {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) total += dirBytes(p);
-    else if (e.isFile()) total += statSync(p).size;
+    // Allocated blocks, not the apparent size: Kafka preallocates its index files sparsely.
+    else if (e.isFile()) total += statSync(p).blocks * 512;
   }
   return total;
 }
 
-/** Resident set size of a process from /proc (Linux), null when it is not running. */
-export function rssMib(pid: number | undefined): number | null {
-  if (!pid) return null;
+function rssKb(pid: number): number {
   try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Math.round((Number(m[1]) / 1024) * 10) / 10 : null;
+    return Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
   } catch {
-    return null;
+    return 0;
   }
+}
+
+/**
+ * Resident set size of a process and its descendants from /proc (Linux; `tsx` runs the script
+ * in a child node), null when it is not running.
+ */
+export function rssMib(pid: number | undefined): number | null {
+  if (!pid || rssKb(pid) === 0) return null;
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  let kb = 0;
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop() as number;
+    kb += rssKb(p);
+    todo.push(...(children.get(p) ?? []));
+  }
+  return Math.round((kb / 1024) * 10) / 10;
 }
 
 function pidFile(name: string): number | undefined {
