@@ -8,6 +8,7 @@ import { readConfig } from "./src/config.ts";
 import { grantCdcAccess } from "./src/connect/grant.ts";
 import { ConnectorManager } from "./src/connect/manager.ts";
 import { createContext } from "./src/context.ts";
+import { ExperimentsProjection } from "./src/experiments/projection.ts";
 import { createOriginApp, httpServerPart } from "./src/http.ts";
 import { refreshAffinity, refreshPopularAuthors } from "./src/index/refresh.ts";
 import { ServingIndex } from "./src/index/serving-index.ts";
@@ -19,6 +20,7 @@ import { createMetrics } from "./src/metrics.ts";
 import { dependencyChecks } from "./src/readiness.ts";
 import { EventRelay } from "./src/relay/relay.ts";
 import { ClickHouseSink } from "./src/sink/sink.ts";
+import { experimentsApp } from "./src/writes/experiments.ts";
 import { writeApp } from "./src/writes/routes.ts";
 
 await runProcess(
@@ -61,6 +63,14 @@ await runProcess(
           groupId: config.index.groupId,
           topicNamespace: config.kafka.topicNamespace,
           sinkGroupId: config.sinkGroupId,
+        }),
+      );
+      // The running ranking experiments in Redis (the edge's read), from cdc.experiments.
+      lifecycle.add(
+        new ExperimentsProjection(ctx.kafka, ctx.pg, ctx.redis, log.child({ part: "experiments" }), {
+          groupId: `${config.index.groupId}-experiments`,
+          topicNamespace: config.kafka.topicNamespace,
+          namespace: config.index.namespace,
         }),
       );
     }
@@ -136,12 +146,21 @@ await runProcess(
         sharedSecret: config.sharedSecret,
         log: log.child({ part: "writes" }),
       });
+      const experiments = experimentsApp({
+        pg: ctx.pg,
+        redis: ctx.redis,
+        clickhouse: ctx.clickhouse,
+        operatorToken: config.operatorToken,
+        sharedSecret: config.sharedSecret,
+        log: log.child({ part: "experiments-api" }),
+      });
       const app = createOriginApp({
         parts: () => lifecycle.health(),
         checks: dependencyChecks(ctx),
         metrics,
         log: log.child({ part: "http" }),
         writes,
+        experiments,
       });
       lifecycle.add(httpServerPart(config, log, app));
     }

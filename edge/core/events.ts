@@ -3,6 +3,7 @@
  * edge → Redis stream → Kafka `events` → ClickHouse `events_raw`.
  */
 import { z } from "zod";
+import { EXPERIMENT_NAME_RE, VARIANT_NAME_RE } from "./experiments.ts";
 import { uuidSchema as uuid } from "./uuid.ts";
 
 export const EVENT_TYPES = ["impression", "view", "click", "share", "dwell"] as const;
@@ -14,6 +15,14 @@ export const MAX_EVENTS_PER_REQUEST = 500;
 export const MAX_EVENTS_BODY_BYTES = 256 * 1024;
 /** Client timestamps further than this from the server's clock are refused. */
 export const MAX_CLOCK_SKEW_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * The ranking experiment and variant an event happened under (issue 17): optional, the names'
+ * slugs (edge/core/experiments.ts). The edge fills them in from the served snapshot when the
+ * client leaves them out.
+ */
+const experimentTag = z.string().regex(EXPERIMENT_NAME_RE, "must be an experiment name (a lowercase slug)");
+const variantTag = z.string().regex(VARIANT_NAME_RE, "must be a variant name (a lowercase slug)");
 
 /** One event as a client sends it. `ts` is epoch ms or an ISO-8601 string. */
 export const clientEventSchema = z
@@ -28,6 +37,8 @@ export const clientEventSchema = z
       .min(0)
       .max(24 * 3600 * 1000)
       .optional(),
+    experiment: experimentTag.optional(),
+    variant: variantTag.optional(),
   })
   .strict();
 export type ClientEvent = z.infer<typeof clientEventSchema>;
@@ -50,6 +61,8 @@ export const eventRecordSchema = z
     client_ts: z.number().int().nonnegative(),
     received_at: z.number().int().nonnegative(),
     dwell_ms: z.number().int().min(0).default(0),
+    experiment: experimentTag.optional(),
+    variant: variantTag.optional(),
   })
   .strict();
 export type EventRecord = z.infer<typeof eventRecordSchema>;
@@ -104,6 +117,9 @@ export function acceptEvents(
       client_ts: clientTs,
       received_at: nowMs,
       dwell_ms: e.dwell_ms ?? 0,
+      // Only when given: a record without them stays byte-for-byte what it was.
+      ...(e.experiment !== undefined ? { experiment: e.experiment } : {}),
+      ...(e.variant !== undefined ? { variant: e.variant } : {}),
     });
   });
   return { records, rejected };

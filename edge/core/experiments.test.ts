@@ -297,3 +297,24 @@ describe("results", () => {
     expect(text).toContain("+5.00 [+2.70, +7.30] p=<0.0001 *");
   });
 });
+
+describe("events carry the experiment and variant", () => {
+  it("accepts them when given, keeps records without them unchanged, refuses bad ones", async () => {
+    const { acceptEvents } = await import("./events.ts");
+    const post = "33333333-3333-4333-8333-333333333333";
+    const { records, rejected } = acceptEvents(
+      [
+        { type: "impression", post_id: post, experiment: "engagement-up", variant: "candidate" },
+        { type: "click", post_id: post },
+        { type: "click", post_id: post, experiment: "Bad Name" },
+        { type: "click", post_id: post, variant: "x".repeat(40) },
+      ],
+      "11111111-1111-4111-8111-111111111111",
+      1_800_000_000_000,
+      () => "44444444-4444-4444-8444-444444444444",
+    );
+    expect(records[0]).toMatchObject({ experiment: "engagement-up", variant: "candidate" });
+    expect(Object.keys(records[1] ?? {})).not.toContain("experiment");
+    expect(rejected.map((r) => r.index)).toEqual([2, 3]);
+  });
+});

@@ -137,8 +137,9 @@ export type RunningExperiment = z.infer<typeof runningExperimentSchema>;
 /**
  * The value under `runningExperimentsKey(ns)`: one JSON document, written whole by the origin's
  * projection (origin/src/experiments/projection.ts), read with one GET by the edge.
- * `version` only grows (µs of the newest experiments change), so a slower writer never puts
- * back an older state.
+ * `version` is the time (epoch ms) of the newest change to any experiment the document reflects,
+ * `updated_at` when it was written (both for diagnostics: the projection's writers are serialized
+ * by a PostgreSQL advisory lock, so the last write always holds the latest committed state).
  */
 export const runningExperimentsDocSchema = z.object({
   v: z.literal(1),

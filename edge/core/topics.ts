@@ -4,9 +4,20 @@
 export const CDC_TABLES = ["users", "posts", "follows", "likes", "comments", "blocks"] as const;
 export type CdcTable = (typeof CDC_TABLES)[number];
 
-export const cdcTopic = (table: CdcTable): string => `cdc.${table}`;
+/**
+ * Tables Debezium also captures that are not mirrored into ClickHouse: the ranking experiments
+ * (issue 17), projected into Redis by the origin (origin/src/experiments/), and their audit
+ * trail. In the publication (migration 0003) and the connector's table list (connect/render.ts).
+ */
+export const EXPERIMENT_CDC_TABLES = ["experiments", "experiment_changes"] as const;
+export type ExperimentCdcTable = (typeof EXPERIMENT_CDC_TABLES)[number];
+
+/** Every table the connector captures, in its table.include.list order. */
+export const CAPTURED_TABLES: readonly (CdcTable | ExperimentCdcTable)[] = [...CDC_TABLES, ...EXPERIMENT_CDC_TABLES];
+
+export const cdcTopic = (table: CdcTable | ExperimentCdcTable): string => `cdc.${table}`;
 
 /** User behaviour relayed from the edge's Redis stream; key = user id. */
 export const EVENTS_TOPIC = "events";
 
-export const ALL_TOPICS: readonly string[] = [...CDC_TABLES.map(cdcTopic), EVENTS_TOPIC];
+export const ALL_TOPICS: readonly string[] = [...CAPTURED_TABLES.map(cdcTopic), EVENTS_TOPIC];

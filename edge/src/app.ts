@@ -1,19 +1,28 @@
-import { type Context, Hono } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { ApiError, healthBody } from "../core/index.ts";
+import { operations } from "./api/contract.ts";
+import { openApiDocument, registerComponents } from "./api/document.ts";
 import type { AppEnv } from "./env.ts";
 import { errorResponse } from "./http-errors.ts";
 import { appContext, knownMethods, requestId, requestLog, securityHeaders, settleRequestBody } from "./middleware.ts";
 import { discoverRoutes } from "./routes/discover.ts";
+import { docsRoutes } from "./routes/docs.ts";
 import { eventsRoutes } from "./routes/events.ts";
 import { exploreRoutes } from "./routes/explore.ts";
 import { feedRoutes } from "./routes/feed.ts";
 import { trendingRoutes } from "./routes/trending.ts";
 import { writeRoutes } from "./routes/writes.ts";
+import { apiRouter } from "./validation.ts";
 
-/** Builds the edge Hono app. Errors of every kind leave through `onError` as one envelope. */
-export function createApp(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+/**
+ * Builds the edge Hono app. Errors of every kind leave through `onError` as one envelope. Its
+ * public operations are OpenAPI routes (edge/src/api/contract.ts): `openApiDocument(app)` is
+ * the document GET /openapi.json serves and edge/openapi.json holds.
+ */
+export function createApp(): OpenAPIHono<AppEnv> {
+  const app = apiRouter();
   app.use(securityHeaders());
   app.use(requestId());
   app.use(requestLog());
@@ -35,13 +44,19 @@ export function createApp(): Hono<AppEnv> {
     }),
   );
 
-  app.get("/healthz", (c) => c.json(healthBody("edge")));
-  app.route("/api/v1/events", eventsRoutes);
-  app.route("/api/v1/feed", feedRoutes);
-  app.route("/api/v1/trending", trendingRoutes);
-  app.route("/api/v1", discoverRoutes);
-  app.route("/api/v1", writeRoutes);
+  app.openapi(operations.getHealth, (c) => c.json(healthBody("edge"), 200));
+  // The routers carry their operations' full paths (the contract's).
+  app.route("/", eventsRoutes);
+  app.route("/", feedRoutes);
+  app.route("/", trendingRoutes);
+  app.route("/", discoverRoutes);
+  app.route("/", writeRoutes);
+  app.route(
+    "/",
+    docsRoutes(() => openApiDocument(app)),
+  );
   app.route("/explore", exploreRoutes);
+  registerComponents(app);
 
   const logUnexpected = (c: Context<AppEnv>) => (e: unknown) => {
     c.get("logFields").error = String(e);

@@ -3,10 +3,18 @@
  * validator middleware (`zValidator(target, schema, rejectInvalid)`); `rejectInvalid`
  * (edge/core/validation.ts) turns the first issue into the one error envelope.
  */
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
-import { ApiError } from "../core/index.ts";
+import { ApiError, rejectInvalid } from "../core/index.ts";
 import type { AppEnv } from "./env.ts";
+
+/**
+ * A router for the public API's operations (edge/src/api/contract.ts): `.openapi(route, handler)`
+ * validates the route's query and path parameters with its zod schemas, and a failure leaves
+ * through rejectInvalid as the 400 envelope, never zod-openapi's default answer.
+ */
+export const apiRouter = () => new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalid });
 
 /**
  * A whole number written in plain decimal digits, nothing else: `0x10`, `1e1`, `+5`, ` 5`,
@@ -20,7 +28,13 @@ export const strictInt = (min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max));
 
 /** `?limit=`: 1–100, default 20 (feed, trending, suggestions). */
-export const pageLimit = strictInt(1, 100).default(20);
+export const pageLimit = strictInt(1, 100).default(20).meta({
+  description: "Page size: a whole number 1–100 in plain decimal digits.",
+  type: "integer",
+  minimum: 1,
+  maximum: 100,
+  default: 20,
+});
 
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 

@@ -7,6 +7,8 @@ import { EVENTS_STREAM_KEY } from "../../edge/core/index.ts";
 
 /** Local-development default of ORIGIN_SHARED_SECRET (also in .dev.vars.example). */
 const LOCAL_ORIGIN_SECRET = "local-dev-origin-secret-0123456789";
+/** Local-development default of OPERATOR_TOKEN (refused, like the secret above, off loopback). */
+const LOCAL_OPERATOR_TOKEN = "local-dev-operator-token-0123456789";
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 const schema = z.object({
@@ -130,6 +132,11 @@ const schema = z.object({
    * reach the write API. The local default is refused unless the origin binds to loopback.
    */
   ORIGIN_SHARED_SECRET: z.string().min(32).default(LOCAL_ORIGIN_SECRET),
+  /**
+   * Bearer token of the operator API (/v1/experiments: ranking experiments). Never a user's
+   * token. The local default is refused unless the origin binds to loopback.
+   */
+  OPERATOR_TOKEN: z.string().min(32).default(LOCAL_OPERATOR_TOKEN),
   /** How long SIGTERM waits for in-flight work before exiting. Default 10000 ms. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
@@ -174,6 +181,7 @@ export type OriginConfig = {
   relayClaimIdleMs: number;
   sinkGroupId: string;
   sharedSecret: string;
+  operatorToken: string;
 };
 
 /** Parses the environment; throws one error naming every missing or bad variable. */
@@ -186,6 +194,9 @@ export function readConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   if (e.ORIGIN_SHARED_SECRET === LOCAL_ORIGIN_SECRET && !LOOPBACK.has(e.ORIGIN_HOST)) {
     throw new Error("invalid origin configuration: ORIGIN_SHARED_SECRET must be set when ORIGIN_HOST is not loopback");
+  }
+  if (e.OPERATOR_TOKEN === LOCAL_OPERATOR_TOKEN && !LOOPBACK.has(e.ORIGIN_HOST)) {
+    throw new Error("invalid origin configuration: OPERATOR_TOKEN must be set when ORIGIN_HOST is not loopback");
   }
   const db = new URL(e.DATABASE_URL);
   return {
@@ -238,5 +249,6 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     relayClaimIdleMs: e.RELAY_CLAIM_IDLE_MS,
     sinkGroupId: e.SINK_GROUP_ID,
     sharedSecret: e.ORIGIN_SHARED_SECRET,
+    operatorToken: e.OPERATOR_TOKEN,
   };
 }

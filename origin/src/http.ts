@@ -8,11 +8,14 @@ import { errorResponse, notFoundResponse } from "./http-errors.ts";
 import type { Part, PartHealth } from "./lifecycle.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Check, runChecks } from "./readiness.ts";
+import type { ExperimentsEnv } from "./writes/experiments.ts";
 import type { WriteEnv } from "./writes/routes.ts";
 
 export interface OriginAppDeps {
   /** The write API, mounted at /v1 (signed requests from the edge only). */
   writes?: Hono<WriteEnv>;
+  /** The operator API of ranking experiments, mounted at /v1/experiments (before the write API). */
+  experiments?: Hono<ExperimentsEnv>;
   /** Every part's health (Lifecycle.health): /healthz reports it, /readyz needs every part ok. */
   parts: () => Promise<Record<string, PartHealth>>;
   /** The services the parts depend on (readiness.ts): /readyz needs every one ok. */
@@ -78,6 +81,7 @@ export function createOriginApp(deps: OriginAppDeps): Hono<OriginEnv> {
   app.get("/metrics", async (c) =>
     c.text(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType }),
   );
+  if (deps.experiments) app.route("/v1/experiments", deps.experiments);
   if (deps.writes) app.route("/v1", deps.writes);
   app.notFound((c) => notFoundResponse(c, deps.log));
   app.onError((err, c) => errorResponse(err, c, deps.log));

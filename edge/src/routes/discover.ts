@@ -2,12 +2,8 @@
  * GET /api/v1/discover/suggested-users (authenticated): the suggestions generator's Redis key
  * when present, else computed from ClickHouse and cached in waitUntil.
  */
-import { zValidator } from "@hono/zod-validator";
-import { Hono } from "hono";
-import { z } from "zod";
 import {
   ApiError,
-  rejectInvalid,
   SUGGEST_TTL_S,
   SUGGESTED_USERS_SQL,
   SUGGESTIONS_PER_USER,
@@ -15,16 +11,13 @@ import {
   suggestionsFromRows,
   suggestKey,
 } from "../../core/index.ts";
-import type { AppEnv } from "../env.ts";
+import { operations } from "../api/contract.ts";
 import { requireUser } from "../middleware.ts";
 import { routeLimit } from "../ratelimit.ts";
-import { pageLimit } from "../validation.ts";
+import { apiRouter } from "../validation.ts";
 
-export const discoverRoutes = new Hono<AppEnv>().get(
-  "/discover/suggested-users",
-  requireUser(),
-  routeLimit("reads"),
-  zValidator("query", z.object({ limit: pageLimit }).strict(), rejectInvalid),
+export const discoverRoutes = apiRouter().openapi(
+  { ...operations.getSuggestedUsers, middleware: [requireUser(), routeLimit("reads")] as const },
   async (c) => {
     const { limit } = c.req.valid("query");
     const userId = c.get("userId");
@@ -49,6 +42,6 @@ export const discoverRoutes = new Hono<AppEnv>().get(
     }
     c.header("X-Cache", cache);
     c.get("logFields").cache = cache;
-    return c.json({ users: users.slice(0, limit) });
+    return c.json({ users: users.slice(0, limit) }, 200);
   },
 );

@@ -5,7 +5,7 @@
  * from there the relay moves them to Kafka without losing any.
  */
 import { zValidator } from "@hono/zod-validator";
-import { Hono } from "hono";
+import type { z } from "zod";
 import {
   ApiError,
   acceptEvents,
@@ -18,25 +18,28 @@ import {
   SEEN_TTL_S,
   seenKey,
 } from "../../core/index.ts";
-import type { AppEnv } from "../env.ts";
+import { operations } from "../api/contract.ts";
 import { limitBody, requireUser } from "../middleware.ts";
 import { routeLimit } from "../ratelimit.ts";
-import { jsonBody } from "../validation.ts";
+import { apiRouter, jsonBody } from "../validation.ts";
 
 /** How many seen posts per user are kept (newest first). */
 const MAX_SEEN_PER_USER = 5000;
 
-export const eventsRoutes = new Hono<AppEnv>().post(
-  "/",
-  requireUser(),
-  routeLimit("events"),
+/** The body's checks, in this order: 413 over the limit, 415 not JSON, 400 malformed or not the envelope. */
+const bodyChecks = [
   limitBody(MAX_EVENTS_BODY_BYTES),
   jsonBody('{"events": [...]}'),
   zValidator("json", eventsEnvelopeSchema, rejectInvalid),
+] as const;
+
+export const eventsRoutes = apiRouter().openapi(
+  { ...operations.postEvents, middleware: [requireUser(), routeLimit("events"), ...bodyChecks] as const },
   async (c) => {
     const userId = c.get("userId");
     const now = Date.now();
-    const { records, rejected } = acceptEvents(c.req.valid("json").events, userId, now, () => crypto.randomUUID());
+    const body = c.req.valid("json" as never) as z.output<typeof eventsEnvelopeSchema>;
+    const { records, rejected } = acceptEvents(body.events, userId, now, () => crypto.randomUUID());
     if (records.length === 0) {
       throw new ApiError("bad_request", "no valid events", rejected);
     }

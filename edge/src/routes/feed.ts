@@ -1,37 +1,10 @@
 /** GET /api/v1/feed?limit=20&cursor=…&explain=1 */
-import { zValidator } from "@hono/zod-validator";
-import { Hono } from "hono";
-import { z } from "zod";
-import { CursorError, decodeCursor, encodeCursor, indexKeys, presentItem, rejectInvalid } from "../../core/index.ts";
-import type { AppEnv } from "../env.ts";
+import { encodeCursor, indexKeys, presentItem } from "../../core/index.ts";
+import { operations } from "../api/contract.ts";
 import { getFeed, type Timing } from "../feed/service.ts";
 import { requireUser } from "../middleware.ts";
 import { routeLimit } from "../ratelimit.ts";
-import { pageLimit } from "../validation.ts";
-
-const feedQuery = z
-  .object({
-    limit: pageLimit,
-    // A malformed or tampered cursor is a 400 like any bad parameter ("cursor: …").
-    cursor: z
-      .string()
-      .max(200)
-      .transform((raw, ctx) => {
-        try {
-          return decodeCursor(raw);
-        } catch (err) {
-          if (!(err instanceof CursorError)) throw err;
-          ctx.addIssue({ code: "custom", message: err.message });
-          return z.NEVER;
-        }
-      })
-      .optional(),
-    explain: z
-      .enum(["0", "1", "true", "false"])
-      .optional()
-      .transform((v) => v === "1" || v === "true"),
-  })
-  .strict();
+import { apiRouter } from "../validation.ts";
 
 export function serverTiming(timings: Timing[], totalMs: number): string {
   return [
@@ -40,11 +13,8 @@ export function serverTiming(timings: Timing[], totalMs: number): string {
   ].join(", ");
 }
 
-export const feedRoutes = new Hono<AppEnv>().get(
-  "/",
-  requireUser(),
-  routeLimit("reads"),
-  zValidator("query", feedQuery, rejectInvalid),
+export const feedRoutes = apiRouter().openapi(
+  { ...operations.getFeed, middleware: [requireUser(), routeLimit("reads")] as const },
   async (c) => {
     const t0 = performance.now();
     const q = c.req.valid("query");
@@ -68,9 +38,12 @@ export const feedRoutes = new Hono<AppEnv>().get(
     c.header("X-Cache", result.cache);
     c.header("Server-Timing", serverTiming(result.timings, performance.now() - t0));
     c.header("Cache-Control", "private, no-store");
-    return c.json({
-      items: result.items.map((i) => presentItem(i, q.explain)),
-      next_cursor: result.next ? encodeCursor(result.next) : null,
-    });
+    return c.json(
+      {
+        items: result.items.map((i) => presentItem(i, q.explain)),
+        next_cursor: result.next ? encodeCursor(result.next) : null,
+      },
+      200,
+    );
   },
 );

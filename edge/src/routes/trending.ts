@@ -2,9 +2,6 @@
  * GET /api/v1/trending (public): the hot-posts generator's Redis key when present, else
  * ranked here from ClickHouse's trending candidates and cached in waitUntil.
  */
-import { zValidator } from "@hono/zod-validator";
-import { Hono } from "hono";
-import { z } from "zod";
 import {
   ApiError,
   type CandidateRowLike,
@@ -14,20 +11,17 @@ import {
   presentItem,
   type RankedItem,
   rankHotPosts,
-  rejectInvalid,
   TRENDING_CANDIDATES_SQL,
 } from "../../core/index.ts";
-import type { AppEnv } from "../env.ts";
+import { operations } from "../api/contract.ts";
 import { routeLimit } from "../ratelimit.ts";
-import { pageLimit } from "../validation.ts";
+import { apiRouter } from "../validation.ts";
 
 /** Trending pool size read from ClickHouse before ranking. */
 const TRENDING_POOL = 1000;
 
-export const trendingRoutes = new Hono<AppEnv>().get(
-  "/",
-  routeLimit("anon"),
-  zValidator("query", z.object({ limit: pageLimit }).strict(), rejectInvalid),
+export const trendingRoutes = apiRouter().openapi(
+  { ...operations.getTrending, middleware: [routeLimit("anon")] as const },
   async (c) => {
     const { limit } = c.req.valid("query");
     const { redis, clickhouse } = c.var.clients;
@@ -59,6 +53,6 @@ export const trendingRoutes = new Hono<AppEnv>().get(
     }
     c.header("X-Cache", cache);
     c.get("logFields").cache = cache;
-    return c.json({ items: items.slice(0, limit).map((i) => presentItem(i, false)) });
+    return c.json({ items: items.slice(0, limit).map((i) => presentItem(i, false)) }, 200);
   },
 );

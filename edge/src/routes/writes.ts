@@ -3,14 +3,13 @@
  * signed so the origin knows the user id came from a verified token (edge/core/origin-auth.ts).
  * The origin validates bodies and owns the transaction. Origin down or slow → 503.
  */
-import { zValidator } from "@hono/zod-validator";
-import { type Context, Hono, type MiddlewareHandler } from "hono";
-import { z } from "zod";
-import { ApiError, rejectInvalid, signRequest, uuidSchema } from "../../core/index.ts";
+import type { Context } from "hono";
+import { ApiError, signRequest } from "../../core/index.ts";
+import { type OperationId, operations } from "../api/contract.ts";
 import type { AppEnv } from "../env.ts";
 import { limitBody, requireUser } from "../middleware.ts";
 import { routeLimit } from "../ratelimit.ts";
-import { jsonIfBody } from "../validation.ts";
+import { apiRouter, jsonIfBody } from "../validation.ts";
 
 /** Write bodies are small (a post is ≤ 2000 chars). */
 export const MAX_WRITE_BODY_BYTES = 16 * 1024;
@@ -57,39 +56,29 @@ async function forward(c: Context<AppEnv>): Promise<Response> {
   return new Response(res.body, { status: res.status, headers: { "content-type": "application/json" } });
 }
 
-const WRITE_PATHS: [method: "put" | "post" | "delete", path: string][] = [
-  ["put", "/users/me"],
-  ["post", "/posts"],
-  ["delete", "/posts/:id"],
-  ["put", "/follows/:user_id"],
-  ["delete", "/follows/:user_id"],
-  ["put", "/posts/:id/like"],
-  ["delete", "/posts/:id/like"],
-  ["post", "/posts/:id/comments"],
-  ["delete", "/comments/:id"],
-  ["put", "/blocks/:user_id"],
-  ["delete", "/blocks/:user_id"],
-];
+/** The forwarded operations (edge/src/api/contract.ts), by operationId. */
+const WRITE_OPERATIONS = [
+  "putProfile",
+  "createPost",
+  "deletePost",
+  "follow",
+  "unfollow",
+  "like",
+  "unlike",
+  "createComment",
+  "deleteComment",
+  "block",
+  "unblock",
+] as const satisfies readonly OperationId[];
 
-/** Every path id (`:id`, `:user_id`) is a UUID; the origin validates the bodies. */
-function uuidParams(path: string): MiddlewareHandler<AppEnv>[] {
-  const names = [...path.matchAll(/:(\w+)/g)].map((m) => m[1] as string);
-  if (names.length === 0) return [];
-  const schema = z.object(Object.fromEntries(names.map((n) => [n, uuidSchema])));
-  return [zValidator("param", schema, rejectInvalid)];
-}
+/**
+ * Auth, the rate limit, the body limit (413) and the JSON label (415) apply to these routes
+ * only, in that order; then the route's path ids are validated as UUIDs (400), and the request
+ * is forwarded. The origin validates the bodies.
+ */
+const writeMiddleware = () => [requireUser(), routeLimit("writes"), limitBody(MAX_WRITE_BODY_BYTES), jsonIfBody()];
 
-/** Mounted at /api/v1; auth and the body limit apply to these routes only. */
-export const writeRoutes = new Hono<AppEnv>();
-for (const [method, path] of WRITE_PATHS) {
-  writeRoutes.on(
-    method.toUpperCase(),
-    path,
-    requireUser(),
-    routeLimit("writes"),
-    limitBody(MAX_WRITE_BODY_BYTES),
-    jsonIfBody(),
-    ...uuidParams(path),
-    forward,
-  );
+export const writeRoutes = apiRouter();
+for (const id of WRITE_OPERATIONS) {
+  writeRoutes.openapi({ ...operations[id], middleware: writeMiddleware() }, forward);
 }

@@ -2,6 +2,7 @@
  * Pure helpers of the connector manager: rendering the connector template and judging a
  * Kafka Connect status document.
  */
+import { CAPTURED_TABLES } from "../../../edge/core/topics.ts";
 
 export interface ConnectorTemplate {
   name: string;
@@ -26,7 +27,25 @@ export function renderConnector(
   const out: ConnectorTemplate = { name: sub(template.name), config: {} };
   for (const [k, v] of Object.entries(template.config)) out.config[k] = sub(v);
   if (missing.size) throw new Error(`connector template needs ${[...missing].sort().join(", ")}`);
+  const include = out.config[TABLE_INCLUDE_LIST];
+  if (include !== undefined) out.config[TABLE_INCLUDE_LIST] = withCapturedTables(include);
   return out;
+}
+
+const TABLE_INCLUDE_LIST = "table.include.list";
+
+/**
+ * The connector's table list with every table edge/core's CAPTURED_TABLES names (the
+ * experiments tables of migration 0003 among them) appended when the template lacks it, so a
+ * table added to the publication is captured without editing the template.
+ */
+export function withCapturedTables(list: string, tables: readonly string[] = CAPTURED_TABLES): string {
+  const have = list
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
+  for (const t of tables) if (!have.includes(`public.${t}`)) have.push(`public.${t}`);
+  return have.join(",");
 }
 
 /** What Kafka Connect reports at GET /connectors/<name>/status. */

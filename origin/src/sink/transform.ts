@@ -176,6 +176,10 @@ export function eventRow(value: unknown): EventRow {
     counted: 1,
     client_ts: chDateTime64(e.client_ts),
     received_at: chDateTime64(e.received_at),
+    // The ranking experiment and variant (clickhouse/0005), only when the event carries them:
+    // an omitted column takes its default ('').
+    ...(e.experiment !== undefined ? { experiment: e.experiment } : {}),
+    ...(e.variant !== undefined ? { variant: e.variant } : {}),
   };
 }
 

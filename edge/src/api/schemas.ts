@@ -1,0 +1,148 @@
+/**
+ * The public API's shapes as zod schemas, for the OpenAPI document (edge/openapi.json) and the
+ * typed client (edge/client/). Requests are validated with the schemas in edge/core and
+ * edge/src/validation.ts (the routes reuse them here); responses are built by the routes from
+ * edge/core's types, which these schemas mirror (a type check below keeps them in step).
+ */
+import { z } from "@hono/zod-openapi";
+import {
+  type CandidateSource,
+  type ErrorCode,
+  type FeedItemOut,
+  type HealthBody,
+  type Rejection,
+  STATUS_OF,
+  type SuggestedUser,
+} from "../../core/index.ts";
+
+const uuid = z.string().meta({ format: "uuid" });
+
+export const FeedItem = z
+  .object({
+    post_id: uuid,
+    author_id: uuid,
+    created_at: z.string().meta({ format: "date-time" }),
+    text: z.string(),
+    source: z.enum(["follow", "trending", "affinity"] satisfies CandidateSource[]).meta({
+      description: "Which candidate source found the post first: follow (F1), trending (F2), affinity (F3).",
+    }),
+    score: z.number(),
+    explain: z
+      .object({
+        freshness: z.number(),
+        engagement: z.number(),
+        affinity: z.number(),
+        base_score: z
+          .number()
+          .meta({ description: "0.30·freshness + 0.40·engagement + 0.30·affinity (weights are configuration)" }),
+        diversity_multiplier: z.number(),
+      })
+      .optional()
+      .meta({ description: "Present with `explain=1`: the score's parts." }),
+  })
+  .openapi("FeedItem");
+
+export const FeedPage = z
+  .object({
+    items: z.array(FeedItem),
+    next_cursor: z
+      .string()
+      .nullable()
+      .meta({ description: "Opaque; pass as `cursor` for the next page of the same snapshot. null on the last page." }),
+  })
+  .openapi("FeedPage");
+
+export const TrendingPage = z.object({ items: z.array(FeedItem) }).openapi("TrendingPage");
+
+export const SuggestedUsers = z
+  .object({
+    users: z.array(
+      z.object({
+        user_id: uuid,
+        score: z.number(),
+        reason: z.enum(["followed_by_your_follows", "popular"]),
+      }),
+    ),
+  })
+  .openapi("SuggestedUsers");
+
+export const EventsAccepted = z
+  .object({
+    accepted: z.number().int().meta({ description: "Events appended to the event stream." }),
+    rejected: z
+      .array(z.object({ index: z.number().int(), error: z.string() }))
+      .meta({ description: "Events refused one by one (their index in the request and why)." }),
+  })
+  .openapi("EventsAccepted");
+
+export const Health = z
+  .object({
+    status: z.literal("ok"),
+    service: z.literal("edge-feed"),
+    component: z.enum(["edge", "origin"]),
+    version: z.string(),
+  })
+  .openapi("Health");
+
+/** Rows the origin returns for writes (PostgreSQL rows, times as ISO strings). */
+export const Profile = z
+  .object({
+    user: z.object({
+      id: uuid,
+      handle: z.string(),
+      display_name: z.string(),
+      bio: z.string(),
+      created_at: z.string().meta({ format: "date-time" }),
+      updated_at: z.string().meta({ format: "date-time" }),
+    }),
+  })
+  .openapi("Profile");
+
+export const CreatedPost = z
+  .object({
+    post: z.object({
+      id: uuid,
+      author_id: uuid,
+      text: z.string(),
+      created_at: z.string().meta({ format: "date-time" }),
+    }),
+  })
+  .openapi("CreatedPost");
+
+export const CreatedComment = z
+  .object({
+    comment: z.object({
+      id: uuid,
+      post_id: uuid,
+      author_id: uuid,
+      text: z.string(),
+      created_at: z.string().meta({ format: "date-time" }),
+    }),
+  })
+  .openapi("CreatedComment");
+
+/** Every error code, from edge/core's status table. */
+export const ERROR_CODES = Object.keys(STATUS_OF) as [ErrorCode, ...ErrorCode[]];
+
+/** The one error envelope (edge/core/errors.ts). */
+export const ErrorEnvelope = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+      details: z
+        .unknown()
+        .optional()
+        .meta({ description: "Extra facts, e.g. the per-event rejections of a batch with no valid event." }),
+    }),
+  })
+  .openapi("Error");
+
+// The schemas describe what the routes answer: edge/core's types must fit them both ways.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const check = <T extends true>() => undefined as unknown as T;
+check<Same<z.infer<typeof FeedItem>["source"], FeedItemOut["source"]>>();
+check<Same<Omit<z.infer<typeof FeedItem>, "source">, Omit<FeedItemOut, "source">>>();
+check<Same<z.infer<typeof SuggestedUsers>["users"][number], SuggestedUser>>();
+check<Same<z.infer<typeof EventsAccepted>["rejected"][number], Rejection>>();
+check<Same<z.infer<typeof Health>, HealthBody>>();
