@@ -89,7 +89,17 @@ export async function intakePhase(b: Bench): Promise<void> {
   try {
     aloneIntake = await intake(edgeAlone.url);
     await edgeAlone.stop();
-    const w = await startPlainWorkerd(probeVars, { bundleDir: dirname(bundleEntry) });
+    // Plain workerd has no wrangler.toml [vars]: everything the worker reads is passed.
+    const w = await startPlainWorkerd(
+      {
+        ...b.edgeVars,
+        ...probeVars,
+        CLICKHOUSE_USER: "default",
+        REDIS_TIMEOUT_MS: "300",
+        CLICKHOUSE_TIMEOUT_MS: "1500",
+      },
+      { bundleDir: dirname(bundleEntry) },
+    );
     try {
       alonePlain = await intake(w.url);
     } finally {
@@ -98,6 +108,9 @@ export async function intakePhase(b: Bench): Promise<void> {
   } finally {
     await edgeAlone.stop().catch(() => {});
     await redis.del(probeStream);
+  }
+  if ((alonePlain.result.status["202"] ?? 0) === 0) {
+    log(`WARNING: the intake probe under plain workerd accepted nothing: ${JSON.stringify(alonePlain.result.status)}`);
   }
   const evs = (r: LoadResult) => round(((r.status["202"] ?? 0) * 100) / r.seconds, 0);
   details.intake = {
