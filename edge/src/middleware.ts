@@ -120,7 +120,7 @@ export async function discardBody(reader: ReadableStreamDefaultReader<Uint8Array
     while (drained <= BODY_DRAIN_MAX_BYTES) {
       const left = deadline - Date.now();
       if (left <= 0) break;
-      let timer: ReturnType<typeof setTimeout> | null = null;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), left);
       });
