@@ -31,7 +31,6 @@ import { pageLimit } from "../validation.ts";
 import {
   CreatedComment,
   CreatedPost,
-  ErrorEnvelope,
   EventsAccepted,
   FeedPage,
   Health,
@@ -87,17 +86,37 @@ const ERROR_STATUSES = {
 } as const;
 export type ErrorStatus = keyof typeof ERROR_STATUSES;
 
-const errorResponse = (status: ErrorStatus) => ({
-  description: ERROR_STATUSES[status],
-  headers: status === 429 ? { ...REQUEST_ID, ...RETRY_AFTER } : REQUEST_ID,
-  content: { "application/json": { schema: ErrorEnvelope } },
-});
+/** The component name of each error response (`#/components/responses/<name>`). */
+export const ERROR_RESPONSE_NAMES = {
+  400: "BadRequest",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  409: "Conflict",
+  413: "PayloadTooLarge",
+  415: "UnsupportedMediaType",
+  429: "RateLimited",
+  500: "Internal",
+  503: "Unavailable",
+} as const satisfies Record<ErrorStatus, string>;
 
-/** The error responses of an operation, each with the envelope. */
-function errors<const S extends ErrorStatus>(...statuses: S[]): { [K in S]: ReturnType<typeof errorResponse> } {
-  return Object.fromEntries(statuses.map((s) => [s, errorResponse(s)])) as {
-    [K in S]: ReturnType<typeof errorResponse>;
-  };
+/** The error responses as document components: each the envelope (schema `Error`) with its headers. */
+export const errorResponseComponents = Object.fromEntries(
+  (Object.keys(ERROR_STATUSES) as unknown as ErrorStatus[]).map((status) => [
+    ERROR_RESPONSE_NAMES[status],
+    {
+      description: ERROR_STATUSES[status],
+      headers: Number(status) === 429 ? { ...REQUEST_ID, ...RETRY_AFTER } : REQUEST_ID,
+      content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+    },
+  ]),
+);
+
+/** The error responses of an operation, as references to the components above. */
+function errors<const S extends ErrorStatus>(...statuses: S[]): { [K in S]: { $ref: string } } {
+  return Object.fromEntries(
+    statuses.map((s) => [s, { $ref: `#/components/responses/${ERROR_RESPONSE_NAMES[s]}` }]),
+  ) as { [K in S]: { $ref: string } };
 }
 
 const json = <S extends z.ZodType>(schema: S, description: string, headers: Record<string, unknown> = {}) => ({

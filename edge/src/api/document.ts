@@ -2,7 +2,8 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { CONTRACT_VERSION } from "../../core/index.ts";
 import type { AppEnv } from "../env.ts";
-import { BEARER, DOCUMENT_INFO, requestBodies } from "./contract.ts";
+import { BEARER, DOCUMENT_INFO, errorResponseComponents, requestBodies } from "./contract.ts";
+import { ErrorEnvelope } from "./schemas.ts";
 
 /** An OpenAPI document as plain JSON. */
 export type OpenApiDocument = Record<string, unknown> & { paths: Record<string, Record<string, unknown>> };
@@ -12,6 +13,9 @@ export function registerComponents(app: OpenAPIHono<AppEnv>): void {
   // A clone: zod copies `.openapi()` (zod-openapi's prototype patch) onto schemas made after the
   // patch only, and edge/core's schemas may have been made before @hono/zod-openapi was loaded.
   for (const [name, schema] of Object.entries(requestBodies)) app.openAPIRegistry.register(name, schema.clone());
+  app.openAPIRegistry.register("Error", ErrorEnvelope);
+  for (const [name, response] of Object.entries(errorResponseComponents))
+    app.openAPIRegistry.registerComponent("responses", name, response);
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER, {
     type: "http",
     scheme: "bearer",
