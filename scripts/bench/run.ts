@@ -138,12 +138,19 @@ if (existsSync(devOriginPid)) {
     process.exit(2);
   }
 }
-log(`scale ${scale}: ${JSON.stringify(shape)}; stack up`);
-const up = spawnSync(resolve(ROOT, "node_modules/.bin/tsx"), ["scripts/local/stack/cli.ts", "up", "--quiet"], {
-  cwd: ROOT,
-  stdio: "inherit",
-});
-if (up.status !== 0) process.exit(1);
+// BENCH_STACK=external: the services run already, started from another checkout of the repo
+// (a worktree that benchmarks a fixed commit while work goes on in the main one); this
+// checkout's stack manager would not recognise them as its own.
+if (process.env.BENCH_STACK === "external") {
+  log(`scale ${scale}: ${JSON.stringify(shape)}; using the running services (BENCH_STACK=external)`);
+} else {
+  log(`scale ${scale}: ${JSON.stringify(shape)}; stack up`);
+  const up = spawnSync(resolve(ROOT, "node_modules/.bin/tsx"), ["scripts/local/stack/cli.ts", "up", "--quiet"], {
+    cwd: ROOT,
+    stdio: "inherit",
+  });
+  if (up.status !== 0) process.exit(1);
+}
 
 const originPort = await freePort();
 const env: Record<string, string> = {
