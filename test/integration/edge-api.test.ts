@@ -1,11 +1,13 @@
 /**
  * The real worker (wrangler dev / workerd) against the real stack: writes go through the edge to
  * an origin write API on real PostgreSQL, CDC carries them to ClickHouse, and the feed is ranked
- * from there through the Redis bridge and the ClickHouse gateway.
+ * from there through the Redis bridge and the ClickHouse gateway. Every call goes through the
+ * typed client (edge/client), as an API user's code would.
  */
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ArgsParam, createClient, type OperationId } from "../../edge/client/index.ts";
 import { DEFAULT_WEIGHTS, type FeedItemOut, feedVersionKey, suggestKey } from "../../edge/core/index.ts";
 import { devToken } from "../../scripts/token.ts";
 import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
@@ -22,12 +24,16 @@ describe("edge API on the real stack", () => {
   const authors = [randomUUID(), randomUUID(), randomUUID()];
   const fans = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   const posts: { id: string; author: string }[] = [];
-  const api = (user: string | null, method: string, path: string, body?: unknown, base?: string) =>
-    w.api(user, method, path, body, base);
-  const feed = async (query = "", user = viewer) => {
-    const res = await api(user, "GET", `/api/v1/feed${query}`);
-    expect(res.status, await res.clone().text()).toBe(200);
-    return { res, body: (await res.json()) as { items: FeedItem[]; next_cursor: string | null } };
+  /** The typed client for `user` (a development token) against the worker, or against `base`. */
+  const clientFor = async (user: string, base?: string) =>
+    createClient({ baseUrl: base ?? w.edge.url, token: await devToken(user, 3600, w.jwtSecret) });
+  const api = async <Op extends OperationId>(user: string, op: Op, ...args: ArgsParam<Op>) =>
+    (await clientFor(user)).send(op, ...args);
+  type FeedQuery = { limit?: number; cursor?: string | null; explain?: boolean };
+  const feed = async ({ cursor, ...query }: FeedQuery = {}, user = viewer) => {
+    const res = await api(user, "getFeed", { query: { ...query, ...(cursor ? { cursor } : {}) } });
+    if (!res.ok) expect.fail(`feed: ${res.status} ${res.error.code}: ${res.error.message}`);
+    return { res: res.response, body: res.data as { items: FeedItem[]; next_cursor: string | null } };
   };
   const chCount = async (sql: string, params: Record<string, unknown>) =>
     Number(
@@ -42,22 +48,28 @@ describe("edge API on the real stack", () => {
     redis = w.redis;
 
     for (const [i, u] of [viewer, ...authors, ...fans].entries()) {
-      const res = await api(u, "PUT", "/api/v1/users/me", { handle: `e${h.id}_${i}` });
-      expect(res.status, await res.text()).toBe(200);
+      const res = await api(u, "putProfile", { body: { handle: `e${h.id}_${i}` } });
+      expect(res.status, JSON.stringify(res.ok ? res.data : res.error)).toBe(200);
     }
-    for (const a of authors) expect((await api(viewer, "PUT", `/api/v1/follows/${a}`)).status).toBe(204);
+    for (const a of authors) expect((await api(viewer, "follow", { params: { user_id: a } })).status).toBe(204);
     for (const [i, a] of authors.entries()) {
       for (let k = 0; k < 3; k++) {
-        const res = await api(a, "POST", "/api/v1/posts", { text: `post ${k} by author ${i}` });
+        const res = await api(a, "createPost", { body: { text: `post ${k} by author ${i}` } });
+        if (!res.ok) expect.fail(`createPost: ${res.status} ${res.error.message}`);
         expect(res.status).toBe(201);
-        posts.push({ id: ((await res.json()) as { post: { id: string } }).post.id, author: a });
+        posts.push({ id: res.data.post.id, author: a });
       }
     }
     // Engagement: post 0 gets 3 likes, post 3 gets 1 comment (weighs 2).
     for (const f of fans.slice(0, 3))
-      expect((await api(f, "PUT", `/api/v1/posts/${posts[0]?.id}/like`)).status).toBe(204);
+      expect((await api(f, "like", { params: { id: posts[0]?.id as string } })).status).toBe(204);
     expect(
-      (await api(fans[3] as string, "POST", `/api/v1/posts/${posts[3]?.id}/comments`, { text: "nice" })).status,
+      (
+        await api(fans[3] as string, "createComment", {
+          params: { id: posts[3]?.id as string },
+          body: { text: "nice" },
+        })
+      ).status,
     ).toBe(201);
     const state = async () => ({
       posts: await chCount("SELECT count() AS n FROM posts_current WHERE deleted_at IS NULL", {}),
@@ -82,7 +94,7 @@ describe("edge API on the real stack", () => {
   }, 60_000);
 
   it("ranks the followed authors' posts as the formula says, and explain matches it", async () => {
-    const { res, body } = await feed("?limit=100&explain=1");
+    const { res, body } = await feed({ limit: 100, explain: true });
     expect(res.headers.get("x-cache")).toBe("MISS");
     expect(res.headers.get("server-timing")).toMatch(/ch;dur=/);
     expect(new Set(body.items.map((i) => i.post_id))).toEqual(new Set(posts.map((p) => p.id)));
@@ -112,8 +124,8 @@ describe("edge API on the real stack", () => {
     // No serving index in this file: the ranking came from ClickHouse (the cold path).
     expect(res.headers.get("server-timing")).toMatch(/ch;dur=[\d.]+;desc="cold path"/);
     // The next page of that ranking is read from its snapshot.
-    const first = await feed("?limit=2");
-    const again = await feed(`?limit=2&cursor=${first.body.next_cursor}`);
+    const first = await feed({ limit: 2 });
+    const again = await feed({ limit: 2, cursor: first.body.next_cursor });
     expect(again.res.headers.get("x-cache")).toBe("HIT");
   });
 
@@ -121,7 +133,7 @@ describe("edge API on the real stack", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < 5; page++) {
-      const { body } = await feed(`?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      const { body } = await feed({ limit: 2, cursor });
       seen.push(...body.items.map((i) => i.post_id));
       cursor = body.next_cursor;
       if (!cursor) break;
@@ -132,9 +144,9 @@ describe("edge API on the real stack", () => {
 
   it("an impression removes the post from the next ranking", async () => {
     const target = posts[5]?.id as string;
-    const res = await api(viewer, "POST", "/api/v1/events", { events: [{ type: "impression", post_id: target }] });
+    const res = await api(viewer, "postEvents", { body: { events: [{ type: "impression", post_id: target }] } });
     expect(res.status).toBe(202);
-    expect(await res.json()).toEqual({ accepted: 1, rejected: [] });
+    expect(res.ok && res.data).toEqual({ accepted: 1, rejected: [] });
     // Appended to the stream for the relay, with the user from the token and a server time.
     // One entry per request, holding the batch (field "b").
     const latest = (await redis.xrevrange(w.stream, "+", "-", "COUNT", 1))[0];
@@ -146,19 +158,19 @@ describe("edge API on the real stack", () => {
       post_id: target,
       type: "impression",
     });
-    const { body } = await feed("?limit=100");
+    const { body } = await feed({ limit: 100 });
     expect(body.items.map((i) => i.post_id)).not.toContain(target);
   });
 
   it("a like changes the post's engagement in the next ranking", async () => {
     const target = posts[7]?.id as string;
-    const before = (await feed("?limit=100&explain=1")).body.items.find((i) => i.post_id === target);
+    const before = (await feed({ limit: 100, explain: true })).body.items.find((i) => i.post_id === target);
     expect(before?.explain?.engagement).toBe(0);
-    expect((await api(viewer, "PUT", `/api/v1/posts/${target}/like`)).status).toBe(204);
+    expect((await api(viewer, "like", { params: { id: target } })).status).toBe(204);
     // The like invalidated the viewer's cache; CDC carries it to ClickHouse.
     await waitFor(
       async () => {
-        const after = (await feed("?limit=100&explain=1")).body.items.find((i) => i.post_id === target);
+        const after = (await feed({ limit: 100, explain: true })).body.items.find((i) => i.post_id === target);
         return (after?.explain?.engagement ?? 0) > 0;
       },
       5000,
@@ -168,18 +180,20 @@ describe("edge API on the real stack", () => {
 
   it("end to end through the edge only: a like and a comment reach a fresh ranking within 5 s; the liker's cache was invalidated", async () => {
     const target = posts[8]?.id as string;
-    const warm = await feed("?limit=100&explain=1");
+    const warm = await feed({ limit: 100, explain: true });
     const before = warm.body.items.find((i) => i.post_id === target);
     expect(before?.explain?.engagement).toBe(0);
-    expect((await api(viewer, "PUT", `/api/v1/posts/${target}/like`)).status).toBe(204);
-    expect((await api(viewer, "POST", `/api/v1/posts/${target}/comments`, { text: "great post" })).status).toBe(201);
+    expect((await api(viewer, "like", { params: { id: target } })).status).toBe(204);
+    expect((await api(viewer, "createComment", { params: { id: target }, body: { text: "great post" } })).status).toBe(
+      201,
+    );
     // The write invalidated the cached ranking: the very next read is not served from it.
-    const next = await feed("?limit=100&explain=1");
+    const next = await feed({ limit: 100, explain: true });
     expect(next.res.headers.get("x-cache")).toBe("MISS");
     const t0 = Date.now();
     await waitFor(
       async () => {
-        const item = (await feed("?limit=100&explain=1")).body.items.find((i) => i.post_id === target);
+        const item = (await feed({ limit: 100, explain: true })).body.items.find((i) => i.post_id === target);
         // 1 like + 2 × 1 comment over max(impressions, 1) = 3.
         return Math.abs((item?.explain?.engagement ?? 0) - Math.log1p(3)) < 1e-9;
       },
@@ -192,29 +206,32 @@ describe("edge API on the real stack", () => {
   it("refuses invalid, expired and alg:none tokens with 401", async () => {
     const expired = await devToken(viewer, -120, w.jwtSecret);
     const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ sub: viewer, exp: 9e9 })).toString("base64url")}.`;
+    const anonymous = createClient({ baseUrl: w.edge.url });
     for (const token of ["garbage", expired, none]) {
-      const res = await fetch(`${w.edge.url}/api/v1/feed`, { headers: { authorization: `Bearer ${token}` } });
+      const res = await anonymous.send("getFeed", { token });
       expect(res.status).toBe(401);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+      expect(!res.ok && res.error.code).toBe("unauthorized");
     }
   });
 
   it("answers malformed event bodies with 400 naming the problem, an oversize one with 413", async () => {
     const u = fans[0] as string;
+    // Bodies the client's types refuse, sent anyway (cast) to see the worker refuse them too.
     const cases: [unknown, RegExp][] = [
       [{ nope: 1 }, /events/],
       [{ events: [] }, /at least one/],
       [{ events: [{ type: "bogus", post_id: randomUUID() }] }, /no valid events/],
     ];
     for (const [body, message] of cases) {
-      const res = await api(u, "POST", "/api/v1/events", body);
+      const res = await api(u, "postEvents", { body: body as never });
       expect(res.status).toBe(400);
-      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
+      expect(!res.ok && res.error.message).toMatch(message);
     }
-    const big = await api(u, "POST", "/api/v1/events", {
-      events: [{ type: "view", post_id: randomUUID(), pad: "x".repeat(300_000) }],
+    const big = await api(u, "postEvents", {
+      body: { events: [{ type: "view", post_id: randomUUID(), pad: "x".repeat(300_000) }] } as never,
     });
     expect(big.status).toBe(413);
+    expect(!big.ok && big.error.code).toBe("payload_too_large");
   });
 
   it("answers STALE (not a 500) when ClickHouse is unreachable", async () => {
@@ -224,10 +241,10 @@ describe("edge API on the real stack", () => {
     });
     try {
       await redis.incr(feedVersionKey(viewer)); // the last snapshot may not be reused: a build is needed
-      const res = await api(viewer, "GET", "/api/v1/feed?limit=5", undefined, broken.url);
+      const res = await (await clientFor(viewer, broken.url)).send("getFeed", { query: { limit: 5 } });
       expect(res.status).toBe(200);
       expect(res.headers.get("x-cache")).toBe("STALE");
-      expect(((await res.json()) as { items: unknown[] }).items.length).toBeGreaterThan(0);
+      expect(res.ok && res.data.items.length).toBeGreaterThan(0);
     } finally {
       await broken.stop();
     }

@@ -1,5 +1,6 @@
 /** Bench phase 1: feed MISS / HIT: new sessions from the index, their next pages from the snapshot; wrangler dev, plain workerd and the cold path. */
 
+import { buildRequest } from "../../../edge/client/index.ts";
 import type { Bench } from "../context.ts";
 import { log, round } from "../context.ts";
 import { closedLoop, type LoadResult, percentile, type Shot, summarize } from "../load.ts";
@@ -11,7 +12,9 @@ export async function feedPhase(b: Bench): Promise<void> {
   // index. HIT: the next page of that session (its cursor), read from the snapshot. Each at 1
   // client (latency without queueing) and 4 (throughput, and latency with the 2 cores shared),
   // through `wrangler dev` and (1 client) the built bundle under plain workerd.
-  const feedUrl = (base: string) => `${base}/api/v1/feed?limit=20`;
+  // Requests built by the typed client (edge/client), sent and timed by closedLoop.
+  const feedRequest = (base: string, viewer: string, cursor?: string) =>
+    buildRequest({ baseUrl: base }, "getFeed", { query: { limit: 20, cursor }, headers: auth(viewer) });
   const cursorOf = (shot: Shot) => {
     try {
       return (JSON.parse(shot.body ?? "{}") as { next_cursor?: string | null }).next_cursor ?? null;
@@ -23,9 +26,13 @@ export async function feedPhase(b: Bench): Promise<void> {
   // served earlier phases by then. Each runtime first serves viewers outside the measured ones.
   const warmUp = async (base: string) => {
     for (const viewer of sample.slice(300)) {
-      const res = await fetch(feedUrl(base), { headers: auth(viewer) });
+      const first = feedRequest(base, viewer);
+      const res = await fetch(first.url, first.init);
       const cursor = (JSON.parse(await res.text()) as { next_cursor?: string | null }).next_cursor;
-      if (cursor) await (await fetch(`${feedUrl(base)}&cursor=${cursor}`, { headers: auth(viewer) })).arrayBuffer();
+      if (cursor) {
+        const next = feedRequest(base, viewer, cursor);
+        await (await fetch(next.url, next.init)).arrayBuffer();
+      }
     }
   };
   const feedPhase = async (base: string, viewers: string[], clients: number) => {
@@ -34,7 +41,7 @@ export async function feedPhase(b: Bench): Promise<void> {
       concurrency: clients,
       requests: viewers.length,
       keepBody: true,
-      request: (i) => ({ url: feedUrl(base), init: { headers: auth(viewers[i] as string) } }),
+      request: (i) => feedRequest(base, viewers[i] as string),
     });
     const pages: { viewer: string; cursor: string }[] = [];
     missRun.shots.forEach((shot, i) => {
@@ -46,7 +53,7 @@ export async function feedPhase(b: Bench): Promise<void> {
       durationMs: PHASE_S * 1000,
       request: (i) => {
         const p = pages[i % pages.length] as { viewer: string; cursor: string };
-        return { url: `${feedUrl(base)}&cursor=${p.cursor}`, init: { headers: auth(p.viewer) } };
+        return feedRequest(base, p.viewer, p.cursor);
       },
     });
     return { missRun, hitRun };
@@ -65,7 +72,7 @@ export async function feedPhase(b: Bench): Promise<void> {
       concurrency: clients,
       requests: viewers.length * 2,
       durationMs: PHASE_S * 1000,
-      request: (i) => ({ url: feedUrl(baseline.url), init: { headers: auth(viewers[i % viewers.length] as string) } }),
+      request: (i) => feedRequest(baseline.url, viewers[i % viewers.length] as string),
     });
     byClients[clients] = {
       miss: only(missRun.shots, "MISS"),
@@ -87,7 +94,7 @@ export async function feedPhase(b: Bench): Promise<void> {
   const coldRun = await closedLoop({
     concurrency: 1,
     requests: 100,
-    request: (i) => ({ url: feedUrl(cold.url), init: { headers: auth(sample[i % sample.length] as string) } }),
+    request: (i) => feedRequest(cold.url, sample[i % sample.length] as string),
   });
   details.feed_plain_workerd = {
     miss: { ...plainRun.missRun.result, stage_means_ms: stageMeans(only(plainRun.missRun.shots, "MISS")) },

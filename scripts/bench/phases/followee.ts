@@ -1,5 +1,6 @@
 /** Bench phase 7: a followee's new post → the follower's next new session. */
 
+import { createClient, type Result } from "../../../edge/client/index.ts";
 import { DEFAULT_DIVERSITY_DECAY, DEFAULT_MAX_RANKED, scorePost } from "../../../edge/core/index.ts";
 import type { Bench } from "../context.ts";
 import { log, round, sleep } from "../context.ts";
@@ -9,6 +10,7 @@ import { info } from "../report.ts";
 export async function followeePhase(b: Bench): Promise<void> {
   const { edge, redis, pool, keys, sample, auth, tokenOf, figures, details } = b;
   log("a followee's new post → the follower's next new session");
+  const as = (user: string) => createClient({ baseUrl: edge.url, headers: auth(user) });
   const { rows: pairs } = await pool.query<{ follower: string; followee: string }>(
     `SELECT f.follower_id::text AS follower, f.followee_id::text AS followee FROM follows f
      WHERE f.deleted_at IS NULL AND f.follower_id = ANY($1::uuid[]) ORDER BY f.follower_id, f.followee_id`,
@@ -23,27 +25,26 @@ export async function followeePhase(b: Bench): Promise<void> {
   for (const [followee, follower] of [...onePer].slice(0, 30)) {
     await tokenOf(followee);
     await tokenOf(follower);
-    const res = await fetch(`${edge.url}/api/v1/posts`, {
-      method: "POST",
-      headers: { ...auth(followee), "content-type": "application/json" },
-      body: JSON.stringify({ text: "fresh from the bench" }),
-    });
-    if (res.status !== 201) throw new Error(`post answered ${res.status}: ${await res.text()}`);
-    const id = ((await res.json()) as { post: { id: string } }).post.id;
+    const res = await as(followee).send("createPost", { body: { text: "fresh from the bench" } });
+    if (!res.ok || res.status !== 201)
+      throw new Error(`post answered ${res.status}: ${JSON.stringify(res.ok || res.error)}`);
+    const id = res.data.post.id;
     const s0 = performance.now();
     // Anywhere in the new session's ranking (a fresh post without engagement may rank past
     // the first page): the session's pages, read through its cursors.
     const inSession = async () => {
       let cursor: string | null = null;
       do {
-        const q: string = cursor ? `&cursor=${cursor}` : "";
-        let r = await fetch(`${edge.url}/api/v1/feed?limit=100${q}`, { headers: auth(follower) });
+        const args: { query: { limit: number; cursor?: string } } = {
+          query: { limit: 100, ...(cursor ? { cursor } : {}) },
+        };
+        let r: Result<"getFeed"> = await as(follower).send("getFeed", args);
         for (let k = 0; !r.ok && cursor && k < 10; k++) {
           await sleep(20); // its snapshot still being saved
-          r = await fetch(`${edge.url}/api/v1/feed?limit=100${q}`, { headers: auth(follower) });
+          r = await as(follower).send("getFeed", args);
         }
-        if (!r.ok) throw new Error(`feed answered ${r.status}: ${await r.text()}`);
-        const page = (await r.json()) as { items: { post_id: string }[]; next_cursor: string | null };
+        if (!r.ok) throw new Error(`feed answered ${r.status}: ${r.error.message}`);
+        const page: { items: { post_id: string }[]; next_cursor: string | null } = r.data;
         if (page.items.some((i) => i.post_id === id)) return true;
         cursor = page.next_cursor;
       } while (cursor);
@@ -73,10 +74,9 @@ export async function followeePhase(b: Bench): Promise<void> {
     // the 500th's), and go on.
     const session: { score: number; author_id: string; explain: { base_score: number } }[] = [];
     for (let cursor: string | null = null, first = true; first || cursor; first = false) {
-      const q: string = cursor ? `&cursor=${cursor}` : "";
-      const page = (await (
-        await fetch(`${edge.url}/api/v1/feed?limit=100&explain=1${q}`, { headers: auth(follower) })
-      ).json()) as { items: typeof session; next_cursor: string | null };
+      const page = (await as(follower).call("getFeed", {
+        query: { limit: 100, explain: "1", ...(cursor ? { cursor } : {}) },
+      })) as { items: typeof session; next_cursor: string | null };
       session.push(...page.items);
       cursor = page.next_cursor;
     }

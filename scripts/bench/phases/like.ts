@@ -1,5 +1,6 @@
 /** Bench phase 5: a like → the liker's next feed. */
 
+import { createClient } from "../../../edge/client/index.ts";
 import type { Bench } from "../context.ts";
 import { log, round, sleep } from "../context.ts";
 import { percentile } from "../load.ts";
@@ -12,10 +13,10 @@ export async function likePhase(b: Bench): Promise<void> {
   const freshBase: number[] = [];
   type Item = { post_id: string; score: number; explain?: { engagement: number } };
   const feedOf = async (base: string, u: string) => {
-    const q = base === edge.url ? "limit=100&explain=1" : "limit=100";
-    const res = await fetch(`${base}/api/v1/feed?${q}`, { headers: auth(u) });
-    if (!res.ok) throw new Error(`${base} feed answered ${res.status}: ${await res.text()}`);
-    return ((await res.json()) as { items: Item[] }).items;
+    const query = base === edge.url ? { limit: 100, explain: "1" as const } : { limit: 100 };
+    const res = await createClient({ baseUrl: base, headers: auth(u) }).send("getFeed", { query });
+    if (!res.ok) throw new Error(`${base} feed answered ${res.status}: ${res.error.message}`);
+    return res.data.items as Item[];
   };
   for (const u of sample.slice(0, 20)) {
     const items = await feedOf(edge.url, u);
@@ -28,8 +29,10 @@ export async function likePhase(b: Bench): Promise<void> {
     const target = items.find((i) => i.explain && !liked.has(i.post_id));
     if (!target) continue;
     const before = target.explain?.engagement ?? 0;
-    const res = await fetch(`${edge.url}/api/v1/posts/${target.post_id}/like`, { method: "PUT", headers: auth(u) });
-    if (!res.ok) throw new Error(`like answered ${res.status}: ${await res.text()}`);
+    const res = await createClient({ baseUrl: edge.url, headers: auth(u) }).send("like", {
+      params: { id: target.post_id },
+    });
+    if (!res.ok) throw new Error(`like answered ${res.status}: ${res.error.message}`);
     const s = performance.now();
     for (;;) {
       const now = (await feedOf(edge.url, u)).find((i) => i.post_id === target.post_id);

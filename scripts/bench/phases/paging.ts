@@ -1,4 +1,5 @@
 /** Bench phase 8: paging through whole snapshots while the pager's followees post and the generators run. */
+import { createClient } from "../../../edge/client/index.ts";
 import { snapshotKey, snapshotPointerKey } from "../../../edge/core/index.ts";
 import type { Bench } from "../context.ts";
 import { log, sleep } from "../context.ts";
@@ -6,13 +7,19 @@ import { log, sleep } from "../context.ts";
 export async function pagingPhase(b: Bench): Promise<void> {
   const { edge, redis, pool, sample, auth, tokenOf, figures, details } = b;
   log("paging at limit=20 through whole snapshots while followees post and the generators run");
+  const as = (user: string) => createClient({ baseUrl: edge.url, headers: auth(user) });
+  type Page = { items: { post_id: string }[]; next_cursor: string | null };
+  const page = async (user: string, limit: number, cursor?: string): Promise<Page> => {
+    const r = await as(user).send("getFeed", { query: { limit, cursor } });
+    if (!r.ok) throw new Error(`feed answered ${r.status}: ${r.error.message}`);
+    return r.data;
+  };
   let repeats = 0;
   let skips = 0;
   let pagesRead = 0;
   const PAGING_SESSIONS = 10;
   for (const u of sample.slice(60, 60 + PAGING_SESSIONS)) {
-    const first = await fetch(`${edge.url}/api/v1/feed?limit=20`, { headers: auth(u) });
-    let body = (await first.json()) as { items: { post_id: string }[]; next_cursor: string | null };
+    let body = await page(u, 20);
     await sleep(50); // the snapshot is saved after the answer
     const pointer = JSON.parse((await redis.get(snapshotPointerKey(u))) ?? "{}") as { rankingId?: string };
     const want = pointer.rankingId
@@ -31,15 +38,10 @@ export async function pagingPhase(b: Bench): Promise<void> {
     let k = 0;
     while (body.next_cursor) {
       if (k++ % 3 === 0) {
-        await fetch(`${edge.url}/api/v1/posts`, {
-          method: "POST",
-          headers: { ...auth(author), "content-type": "application/json" },
-          body: JSON.stringify({ text: "written while someone pages" }),
-        });
+        await as(author).send("createPost", { body: { text: "written while someone pages" } });
       }
-      await fetch(`${edge.url}/api/v1/feed?limit=3`, { headers: auth(u) }); // a second device
-      const r = await fetch(`${edge.url}/api/v1/feed?limit=20&cursor=${body.next_cursor}`, { headers: auth(u) });
-      body = (await r.json()) as typeof body;
+      await page(u, 3); // a second device
+      body = await page(u, 20, body.next_cursor);
       served.push(...body.items.map((i) => i.post_id));
       pagesRead++;
     }

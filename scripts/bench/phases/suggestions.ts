@@ -1,5 +1,6 @@
 /** Bench phase 2: suggestions: MISS, HIT and the baseline. */
 
+import { buildRequest } from "../../../edge/client/index.ts";
 import { suggestKey } from "../../../edge/core/index.ts";
 import type { Bench } from "../context.ts";
 import { log } from "../context.ts";
@@ -10,30 +11,24 @@ export async function suggestionsPhase(b: Bench): Promise<void> {
   const { edge, baseline, redis, sample, auth, figures, details, phaseSeconds: PHASE_S } = b;
   log("suggestions MISS / HIT / baseline, 1 client");
   await redis.del(...sample.map((u) => suggestKey(u)));
+  // Built by the typed client (edge/client), sent and timed by closedLoop.
+  const suggestions = (base: string, user: string) =>
+    buildRequest({ baseUrl: base }, "getSuggestedUsers", { query: { limit: 20 }, headers: auth(user) });
   const sugMiss = await closedLoop({
     concurrency: 1,
     requests: sample.length,
-    request: (i) => ({
-      url: `${edge.url}/api/v1/discover/suggested-users?limit=20`,
-      init: { headers: auth(sample[i] as string) },
-    }),
+    request: (i) => suggestions(edge.url, sample[i] as string),
   });
   const sugHit = await closedLoop({
     concurrency: 1,
     durationMs: PHASE_S * 1000,
-    request: (i) => ({
-      url: `${edge.url}/api/v1/discover/suggested-users?limit=20`,
-      init: { headers: auth(sample[i % sample.length] as string) },
-    }),
+    request: (i) => suggestions(edge.url, sample[i % sample.length] as string),
   });
   const sugBase = await closedLoop({
     concurrency: 1,
     requests: sample.length,
     durationMs: PHASE_S * 4000,
-    request: (i) => ({
-      url: `${baseline.url}/api/v1/discover/suggested-users?limit=20`,
-      init: { headers: auth(sample[i % sample.length] as string) },
-    }),
+    request: (i) => suggestions(baseline.url, sample[i % sample.length] as string),
   });
   details.suggestions = { miss: sugMiss.result, hit: sugHit.result, baseline: sugBase.result };
   figures.push(
