@@ -78,13 +78,15 @@ describe("product boundaries", () => {
     expect(offenders).toEqual([]);
   });
 
-  it("the benchmark imports edge code from edge/core only, never the worker (edge/src)", () => {
+  it("the benchmark imports edge code from edge/core and the typed client only, never the worker (edge/src)", () => {
     const core = join(ROOT, "edge/core");
+    // edge/client takes only types from edge/src (test/unit/openapi.test.ts checks that).
+    const client = join(ROOT, "edge/client");
     const offenders: string[] = [];
     for (const file of sources(join(ROOT, "scripts/bench"))) {
       for (const spec of importSpecifiers(readFileSync(file, "utf8"))) {
         const target = resolveSpecifier(file, spec);
-        if (target !== null && inside(target, join(ROOT, "edge")) && !inside(target, core)) {
+        if (target !== null && inside(target, join(ROOT, "edge")) && !inside(target, core) && !inside(target, client)) {
           offenders.push(`${relative(ROOT, file)}: ${spec}`);
         }
       }

@@ -162,6 +162,20 @@ describe("typed client", () => {
     expect(OPERATIONS).toEqual(fromDoc);
   });
 
+  it("takes only types from the worker: at run time it needs fetch and URL, nothing of edge/src or Node", () => {
+    const source = readFileSync(new URL("../../edge/client/index.ts", import.meta.url), "utf8");
+    const imports = [...source.matchAll(/^import\s+(type\s+)?[^;]*?from\s+"([^"]+)";/gm)].map((m) => ({
+      typeOnly: Boolean(m[1]),
+      spec: m[2] as string,
+    }));
+    const exports = [...source.matchAll(/^export\s+(type\s+)?\{[^}]*\}\s+from\s+"([^"]+)";/gm)].map((m) => ({
+      typeOnly: Boolean(m[1]),
+      spec: m[2] as string,
+    }));
+    expect(imports.length).toBeGreaterThan(0);
+    expect([...imports, ...exports].filter((i) => !i.typeOnly)).toEqual([]);
+  });
+
   it("builds a request without sending it", () => {
     const base = { baseUrl: "https://feed.example/", token: "t0" };
     expect(buildRequest(base, "getFeed", { query: { limit: 5, cursor: "a b", explain: true } })).toEqual({
