@@ -20,6 +20,7 @@ import { startWranglerDev } from "./support/wrangler.ts";
 
 const RESULTS = resolve(import.meta.dirname, "../../.stack/test-results");
 const SCREENSHOT = resolve(RESULTS, "explorer.png");
+const DOCS_SCREENSHOT = resolve(RESULTS, "docs.png");
 
 const browserOutcome = ensureChromium();
 if ("skip" in browserOutcome) {
@@ -170,6 +171,53 @@ describe("feed explorer (/explore)", () => {
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       console.log(`explorer screenshot: ${SCREENSHOT}; engagement ${before} → ${after}; ${Date.now() - t0} ms`);
       expect(problems).toEqual([]);
+    },
+    120_000,
+  );
+
+  it.skipIf(!chromiumPath)(
+    "in chromium: /docs renders the API reference offline from the worker's own assets (operation list, the feed operation's summary and parameters)",
+    async () => {
+      browser ??= await chromium.launch({
+        executablePath: chromiumPath as string,
+        headless: true,
+        args: CHROMIUM_ARGS,
+      });
+      const context = await browser.newContext({ viewport: { width: 1200, height: 1600 } });
+      const page = await context.newPage();
+      const problems: string[] = [];
+      const origins = new Set<string>();
+      page.on("console", (m) => {
+        if (m.type() === "error") problems.push(`console: ${m.text()}`);
+      });
+      page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+      page.on("requestfailed", (r) => problems.push(`requestfailed: ${r.url()}`));
+      page.on("response", (r) => {
+        if (r.status() >= 400) problems.push(`${r.status()}: ${r.url()}`);
+      });
+      page.on("request", (r) => {
+        if (!r.url().startsWith("data:")) origins.add(new URL(r.url()).origin);
+      });
+      try {
+        await page.goto(`${w.edge.url}/docs`);
+        const feedOp = page.locator("#operations-feed-getFeed");
+        await expect.poll(() => feedOp.count(), { timeout: 20_000 }).toBe(1);
+        expect(await feedOp.locator(".opblock-summary-description").textContent()).toBe(
+          "The caller's ranked feed, one page at a time",
+        );
+        // Every operation of the document is listed.
+        expect(await page.locator(".opblock").count()).toBe(18);
+        await feedOp.locator(".opblock-summary-control").click();
+        await expect.poll(() => feedOp.locator(".parameters tr[data-param-name]").count()).toBe(3);
+        expect(await feedOp.locator(".responses-table").first().textContent()).toContain("X-Cache");
+        mkdirSync(RESULTS, { recursive: true });
+        await page.screenshot({ path: DOCS_SCREENSHOT, fullPage: false });
+        console.log(`docs screenshot: ${DOCS_SCREENSHOT}`);
+        expect([...origins]).toEqual([w.edge.url]); // nothing from a CDN
+        expect(problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
     },
     120_000,
   );

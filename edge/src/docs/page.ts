@@ -33,6 +33,7 @@ export const DOCS_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>edge-feed API reference</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${DOCS_ASSETS.css}">
 </head>
 <body>
