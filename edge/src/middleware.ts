@@ -124,7 +124,9 @@ export async function discardBody(reader: ReadableStreamDefaultReader<Uint8Array
       const timeout = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), left);
       });
-      const r = await Promise.race([reader.read(), timeout]).finally(() => clearTimeout(timer));
+      const r = await Promise.race([reader.read(), timeout]).finally(() => {
+        if (timer !== undefined) clearTimeout(timer);
+      });
       if (r === "timeout" || r.done) break;
       drained += r.value.byteLength;
     }
