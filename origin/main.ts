@@ -71,6 +71,8 @@ await runProcess(
           groupId: `${config.index.groupId}-experiments`,
           topicNamespace: config.kafka.topicNamespace,
           namespace: config.index.namespace,
+          partitions: config.kafka.partitions,
+          replicationFactor: config.kafka.replicationFactor,
         }),
       );
     }

@@ -20,4 +20,12 @@ export const cdcTopic = (table: CdcTable | ExperimentCdcTable): string => `cdc.$
 /** User behaviour relayed from the edge's Redis stream; key = user id. */
 export const EVENTS_TOPIC = "events";
 
-export const ALL_TOPICS: readonly string[] = [...CAPTURED_TABLES.map(cdcTopic), EVENTS_TOPIC];
+/** The topics the ClickHouse sink and the serving index read (created by the connector manager). */
+export const ALL_TOPICS: readonly string[] = [...CDC_TABLES.map(cdcTopic), EVENTS_TOPIC];
+
+/**
+ * The experiments tables' topics: created by the experiments projection at its start
+ * (origin/src/experiments/projection.ts), apart from ALL_TOPICS so the sink's and the serving
+ * index's offset handling stays on the topics they read.
+ */
+export const EXPERIMENT_TOPICS: readonly string[] = EXPERIMENT_CDC_TABLES.map(cdcTopic);

@@ -20,7 +20,7 @@ import {
   runningExperimentsKey,
   type VariantResult,
 } from "../../edge/core/experiments.ts";
-import { EVENTS_TOPIC, type EventRecord, signRequest } from "../../edge/core/index.ts";
+import { EVENTS_TOPIC, type EventRecord, EXPERIMENT_TOPICS, signRequest } from "../../edge/core/index.ts";
 import { ExperimentsProjection } from "../../origin/src/experiments/projection.ts";
 import { experimentsApp } from "../../origin/src/writes/experiments.ts";
 import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
@@ -80,6 +80,11 @@ describe("ranking experiments", () => {
     await projection?.stop().catch(() => {});
     await redis?.del(key);
     redis?.disconnect();
+    // The harness deletes ALL_TOPICS; the projection's own topics are this file's to remove.
+    const admin = h?.kafka.admin();
+    await admin?.connect().catch(() => {});
+    await admin?.deleteTopics({ topics: EXPERIMENT_TOPICS.map((t) => h.topic(t)) }).catch(() => {});
+    await admin?.disconnect().catch(() => {});
     await h?.teardown();
   });
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ALL_TOPICS } from "../../../edge/core/index.ts";
+import { ALL_TOPICS, EXPERIMENT_TOPICS } from "../../../edge/core/index.ts";
 import { type ConnectorTemplate, renderConnector, withCapturedTables } from "../connect/render.ts";
 
 describe("the experiments tables are captured", () => {
@@ -28,9 +28,16 @@ describe("the experiments tables are captured", () => {
     ]);
     expect(renderConnector({ name: "n", config: { a: "b" } }, {}).config).toEqual({ a: "b" });
   });
-  it("their topics are created with the others", () => {
-    expect(ALL_TOPICS).toEqual(
-      expect.arrayContaining(["cdc.experiments", "cdc.experiment_changes", "cdc.users", "events"]),
-    );
+  it("their topics are the projection's, apart from the sink's and the index's", () => {
+    expect(EXPERIMENT_TOPICS).toEqual(["cdc.experiments", "cdc.experiment_changes"]);
+    expect(ALL_TOPICS).toEqual([
+      "cdc.users",
+      "cdc.posts",
+      "cdc.follows",
+      "cdc.likes",
+      "cdc.comments",
+      "cdc.blocks",
+      "events",
+    ]);
   });
 });

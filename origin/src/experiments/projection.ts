@@ -18,7 +18,8 @@ import type { EachBatchPayload, Kafka } from "kafkajs";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { encodeRunningExperiments, runningExperimentsKey } from "../../../edge/core/experiments.ts";
-import { cdcTopic } from "../../../edge/core/topics.ts";
+import { cdcTopic, EXPERIMENT_TOPICS } from "../../../edge/core/topics.ts";
+import { ensureTopics } from "../connect/manager.ts";
 import { ResilientConsumer } from "../kafka/resilient-consumer.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 import { loadRunning } from "./store.ts";
@@ -34,6 +35,9 @@ export interface ExperimentsProjectionOptions {
   watchMs?: number;
   /** A rebuild at least this often, changes or not. Default 60000 ms. */
   resyncMs?: number;
+  /** Partitions and replication of the experiments topics, created at start when missing. Default 3 and 1. */
+  partitions?: number;
+  replicationFactor?: number;
 }
 
 /** Fixed, arbitrary: "edge-feed experiments projection" in pg_locks. */
@@ -63,7 +67,7 @@ export class ExperimentsProjection implements Part {
   private queued: Promise<void> | null = null;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly pg: pg.Pool,
     private readonly redis: Redis,
     private readonly log: Logger,
@@ -79,6 +83,20 @@ export class ExperimentsProjection implements Part {
   }
 
   async start(): Promise<void> {
+    // Its topics (EXPERIMENT_TOPICS, apart from ALL_TOPICS), before Debezium first writes one.
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const ns = this.opts.topicNamespace ?? "";
+      await ensureTopics(
+        admin,
+        EXPERIMENT_TOPICS.map((t) => ns + t),
+        this.opts.partitions ?? 3,
+        this.opts.replicationFactor ?? 1,
+      );
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
     // The bootstrap first: Redis is right before the first change arrives. A failure here is
     // not fatal (PostgreSQL or Redis away): the watch retries it.
     await this.rebuild("bootstrap").catch(() => {});
