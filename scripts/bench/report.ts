@@ -159,6 +159,7 @@ export function markdown(r: {
   load_seconds: number;
   total_seconds: number;
   figures: Figure[];
+  details?: Record<string, unknown>;
 }): string {
   const fmt = (x: number | null) => (x === null ? "–" : String(x));
   const lines = [
@@ -176,6 +177,7 @@ export function markdown(r: {
     }`,
     "",
     'Ours: the built edge bundle under plain workerd (the production runtime; the headline) and under `wrangler dev`, Redis via the REST bridge, ClickHouse via the chDB gateway, with the origin running. Baseline: the service a team would write with PostgreSQL alone (scripts/bench/baseline.ts), doing the same work under the same HTTP contract: F1 + F2 + F3 with the same limits, windows and filters, real shares and impressions kept by its intake, trending from a materialized view refreshed every 60 s, ranked by the same pure code. Figures marked "distance profile" go through delay proxies (details.distance.profile); all others are on loopback. Ratio: for latencies baseline ÷ ours (× faster), for throughputs ours ÷ baseline.',
+    ...loadLine(r.details?.load_average_1m),
     "",
     "| figure | ours | baseline | ratio | target | met |",
     "|---|---:|---:|---:|---|---|",
@@ -186,4 +188,15 @@ export function markdown(r: {
     "",
   ];
   return lines.join("\n");
+}
+
+/** The machine's load around each phase, when the run recorded it (2 cores: above ~2 means queueing). */
+function loadLine(load: unknown): string[] {
+  if (!load || typeof load !== "object") return [];
+  const parts = Object.entries(load as Record<string, { before: number; after: number }>).map(
+    ([phase, l]) => `${phase} ${l.before}→${l.after}`,
+  );
+  return parts.length
+    ? ["", `Load average (1 min) before→after each phase, on ${os.cpus().length} cores: ${parts.join(", ")}.`]
+    : [];
 }

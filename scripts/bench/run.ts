@@ -23,6 +23,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createClient } from "@clickhouse/client";
 import { Redis } from "ioredis";
@@ -471,7 +472,16 @@ try {
     figures,
     details,
   };
-  for (const phase of args.phases) await (PHASES[phase] as (b: Bench) => Promise<void>)(bench);
+  // The machine's 1-minute load average around each phase: on 2 cores anything else running
+  // (tests, a build) shows here and in the figures.
+  const load: Record<string, { before: number; after: number; seconds: number }> = {};
+  details.load_average_1m = load;
+  for (const phase of args.phases) {
+    const before = round(os.loadavg()[0] ?? 0, 2);
+    const tPhase = Date.now();
+    await (PHASES[phase] as (b: Bench) => Promise<void>)(bench);
+    load[phase] = { before, after: round(os.loadavg()[0] ?? 0, 2), seconds: round((Date.now() - tPhase) / 1000) };
+  }
 
   complete = true;
 } catch (err) {
