@@ -29,6 +29,7 @@ export const OPERATIONS = {
   getFeed: ["GET", "/api/v1/feed"],
   getTrending: ["GET", "/api/v1/trending"],
   getSuggestedUsers: ["GET", "/api/v1/discover/suggested-users"],
+  getPostStats: ["GET", "/api/v1/posts/{id}/stats"],
   postEvents: ["POST", "/api/v1/events"],
   putProfile: ["PUT", "/api/v1/users/me"],
   createPost: ["POST", "/api/v1/posts"],

@@ -124,3 +124,63 @@ export function acceptEvents(
   });
   return { records, rejected };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Experiment attribution at intake (issue 17)
+
+/**
+ * Marks, in a batch's JSON, where a record without `experiment`/`variant` takes the tag of the
+ * viewer's newest snapshot. It cannot occur anywhere else in the JSON: every string of a record
+ * is a UUID, an event type or a slug.
+ */
+export const EXPERIMENT_TAG_PLACEHOLDER = "#X#";
+
+/**
+ * The batch as the stream entry's JSON, with the placeholder just before the closing brace of
+ * each record that names neither an experiment nor a variant (a client that echoes the feed's
+ * `experiment` keeps its own). `tagged` says whether any record carries the placeholder.
+ */
+export function encodeBatchForTagging(records: readonly EventRecord[]): { body: string; tagged: boolean } {
+  let tagged = false;
+  const parts = records.map((r) => {
+    const json = JSON.stringify(r);
+    if (r.experiment !== undefined || r.variant !== undefined) return json;
+    tagged = true;
+    return `${json.slice(0, -1)}${EXPERIMENT_TAG_PLACEHOLDER}}`;
+  });
+  return { body: `[${parts.join(",")}]`, tagged };
+}
+
+/**
+ * The tag of a snapshot pointer's JSON (SnapshotPointer: `"experiment":{"experiment":"…",
+ * "variant":"…"}`): the text each placeholder becomes, "" when the pointer is missing or names
+ * no experiment. The Lua below does the same inside Redis; this is its reference (unit-tested).
+ */
+export function experimentTagOf(pointerJson: string | null): string {
+  if (!pointerJson) return "";
+  const e = /"experiment":"([a-z0-9][a-z0-9-]*)"/.exec(pointerJson)?.[1];
+  const v = /"variant":"([a-z0-9][a-z0-9-]*)"/.exec(pointerJson)?.[1];
+  return e && v ? `,"experiment":"${e}","variant":"${v}"` : "";
+}
+
+/** The batch with every placeholder replaced (what the script appends). */
+export function fillExperimentTags(body: string, pointerJson: string | null): string {
+  return body.split(EXPERIMENT_TAG_PLACEHOLDER).join(experimentTagOf(pointerJson));
+}
+
+/**
+ * EVAL script: KEYS[1] the event stream, KEYS[2] the viewer's snapshot pointer
+ * (snapshotPointerKey), ARGV[1] the stream field, ARGV[2] the batch from encodeBatchForTagging.
+ * Reads the pointer, replaces each placeholder with its tag and appends the entry: the same one
+ * XADD, in the intake's one pipeline (no extra round trip). The keys are named, so a Redis
+ * Cluster needs them in one slot; Upstash (one shard per database) runs it as it is.
+ */
+export const XADD_WITH_EXPERIMENT_TAGS_LUA = `local tag = ''
+local p = redis.call('GET', KEYS[2])
+if p then
+  local e = string.match(p, '"experiment":"([a-z0-9][a-z0-9%-]*)"')
+  local v = string.match(p, '"variant":"([a-z0-9][a-z0-9%-]*)"')
+  if e and v then tag = ',"experiment":"' .. e .. '","variant":"' .. v .. '"' end
+end
+local body = string.gsub(ARGV[2], '${EXPERIMENT_TAG_PLACEHOLDER}', tag)
+return redis.call('XADD', KEYS[1], '*', ARGV[1], body)`;

@@ -260,6 +260,42 @@ export function rankingWeightsFor(
   return { weights: { ...v.weights }, assignment: { experiment: e.name, variant: v.name } };
 }
 
+/**
+ * A runtime's in-memory copy of the running experiments (the edge per isolate, the origin's
+ * warmer per process), read from Redis at most once per `refreshMs`: `due(now)` says whether the
+ * next read should carry a GET of `runningExperimentsKey` (the edge adds it to a round trip it
+ * makes anyway), `update(raw, now)` takes that GET's reply. A reply equal to the last one is not
+ * parsed again. A failed read leaves the copy (and its age) as it was, so the next request
+ * tries again. Pure: the caller passes the time.
+ */
+export class RunningExperimentsCopy {
+  private raw: string | null = null;
+  private parsed: RunningExperiment[] = [];
+  private readAtMs = Number.NEGATIVE_INFINITY;
+
+  constructor(readonly refreshMs: number = EXPERIMENTS_REFRESH_MS) {}
+
+  /** True when the copy is older than refreshMs (or was never read). */
+  due(nowMs: number): boolean {
+    return nowMs - this.readAtMs >= this.refreshMs || nowMs < this.readAtMs;
+  }
+
+  /** Takes the reply of a GET of the key (a string, or null when the key is missing). */
+  update(reply: unknown, nowMs: number): void {
+    const raw = typeof reply === "string" ? reply : reply == null ? null : JSON.stringify(reply);
+    if (raw !== this.raw) {
+      this.raw = raw;
+      this.parsed = decodeRunningExperiments(raw);
+    }
+    this.readAtMs = nowMs;
+  }
+
+  /** The running experiments as last read ([] before the first read). */
+  current(): readonly RunningExperiment[] {
+    return this.parsed;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Results
 

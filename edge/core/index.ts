@@ -8,6 +8,7 @@ export * from "./feed/present.ts";
 export * from "./feed/rows.ts";
 export * from "./keys.ts";
 export * from "./origin-auth.ts";
+export * from "./post-stats.ts";
 export * from "./ranking/build.ts";
 export * from "./ranking/candidates.ts";
 export * from "./ranking/rank.ts";

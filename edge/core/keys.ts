@@ -66,6 +66,8 @@ export const EVENTS_STREAM_KEY = "events:ingest";
 export function indexKeys(ns = "") {
   const p = `${ns}fi:`;
   return {
+    /** The namespace itself (INDEX_NAMESPACE), for keys named outside this object (experiments). */
+    namespace: ns,
     ready: `${p}ready:v${INDEX_LAYOUT}`,
     authorPosts: (authorId: string) => `${p}ap:${authorId}`,
     post: (postId: string) => `${p}p:${postId}`,

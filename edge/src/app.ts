@@ -12,6 +12,7 @@ import { docsRoutes } from "./routes/docs.ts";
 import { eventsRoutes } from "./routes/events.ts";
 import { exploreRoutes } from "./routes/explore.ts";
 import { feedRoutes } from "./routes/feed.ts";
+import { statsRoutes } from "./routes/stats.ts";
 import { trendingRoutes } from "./routes/trending.ts";
 import { writeRoutes } from "./routes/writes.ts";
 import { apiRouter } from "./validation.ts";
@@ -50,6 +51,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", feedRoutes);
   app.route("/", trendingRoutes);
   app.route("/", discoverRoutes);
+  app.route("/", statsRoutes);
   app.route("/", writeRoutes);
   app.route(
     "/",

@@ -74,7 +74,7 @@ describe("OpenAPI document", () => {
       [...listed].filter((r) => !served.has(r)),
       "in the document but not served",
     ).toEqual([]);
-    expect(listed.size).toBe(18);
+    expect(listed.size).toBe(19);
   });
 
   it("gives every operation a unique operationId, the contract's own", () => {

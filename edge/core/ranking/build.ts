@@ -4,9 +4,11 @@
  * rank them with the pure code, and save the result as an immutable snapshot through another
  * port. Only the ports do I/O.
  */
+import { type RunningExperiment, rankingWeightsFor } from "../experiments.ts";
 import type { IndexCandidates } from "../serving/read.ts";
 import { newRankingId, type RankingPath, type Snapshot } from "../serving/snapshot.ts";
 import { type RankingOptions, rankFeed } from "./rank.ts";
+import { DEFAULT_WEIGHTS } from "./score.ts";
 
 export interface CandidatePort {
   /** The viewer's candidates, and which path they came from. */
@@ -22,6 +24,12 @@ export interface BuildOptions {
   now: () => number;
   /** The viewer's feed version, read before the candidates (see feedVersionKey). */
   ver: number;
+  /**
+   * The running experiments (issue 17): the viewer's variant, assigned by rankingWeightsFor,
+   * replaces `ranking.weights` (decay included) and is recorded in the snapshot's metadata.
+   * None (or absent): the configured weights, `experiment: null`.
+   */
+  experiments?: readonly RunningExperiment[];
   /** Timings of the parts, for Server-Timing. */
   timings?: { name: string; ms: number; desc?: string }[];
 }
@@ -35,14 +43,28 @@ export async function buildRanking(
   const nowMs = opts.now();
   const { candidates, path } = await ports.candidates.load(viewerId, nowMs);
   const t1 = performance.now();
+  const { weights, assignment } = rankingWeightsFor(
+    opts.experiments ?? [],
+    viewerId,
+    opts.ranking?.weights ?? DEFAULT_WEIGHTS,
+  );
   const items = rankFeed(
     candidates.bySource,
     { viewerId, blockedAuthorIds: candidates.blockedAuthorIds, seenPostIds: candidates.seenPostIds },
     nowMs,
-    opts.ranking,
+    { ...opts.ranking, weights },
   );
   const snapshot: Snapshot = {
-    meta: { v: 2, rankingId: newRankingId(), viewerId, builtAtMs: nowMs, count: items.length, path, ver: opts.ver },
+    meta: {
+      v: 2,
+      rankingId: newRankingId(),
+      viewerId,
+      builtAtMs: nowMs,
+      count: items.length,
+      path,
+      ver: opts.ver,
+      experiment: assignment,
+    },
     items,
   };
   opts.timings?.push({ name: path === "index" ? "index" : "ch", ms: t1 - t0 });

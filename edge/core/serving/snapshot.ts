@@ -5,6 +5,7 @@
  * the metadata, then one JSON item per ranked post; a page is `LRANGE key 1+offset …`.
  */
 import type { FeedCursor } from "../cursor.ts";
+import type { ExperimentAssignment } from "../experiments.ts";
 import type { RankedItem } from "../ranking/rank.ts";
 import { jsonReply } from "./json.ts";
 
@@ -25,6 +26,12 @@ export interface SnapshotMeta {
   path: RankingPath;
   /** The viewer's feed version (feedVersionKey) read before the candidates; 0 if none. */
   ver: number;
+  /**
+   * The ranking experiment and variant the snapshot was ranked under (issue 17), null outside
+   * any experiment; absent in snapshots of older edges (read as null). Every page of the
+   * snapshot reports it, so a paging session never switches variant midway.
+   */
+  experiment?: ExperimentAssignment | null;
 }
 
 export interface Snapshot {
@@ -38,6 +45,12 @@ export interface SnapshotPointer {
   builtAtMs: number;
   ver: number;
   count: number;
+  /**
+   * The snapshot's experiment and variant (SnapshotMeta.experiment): what the events intake
+   * stamps on the viewer's events that do not name one (edge/src/routes/events.ts reads it in
+   * a script, as the slugs `"experiment":"…"` and `"variant":"…"` of this JSON).
+   */
+  experiment?: ExperimentAssignment | null;
 }
 
 /**
@@ -57,7 +70,13 @@ export function snapshotElements(s: Snapshot): string[] {
 }
 
 export function pointerOf(meta: SnapshotMeta): SnapshotPointer {
-  return { rankingId: meta.rankingId, builtAtMs: meta.builtAtMs, ver: meta.ver, count: meta.count };
+  return {
+    rankingId: meta.rankingId,
+    builtAtMs: meta.builtAtMs,
+    ver: meta.ver,
+    count: meta.count,
+    experiment: meta.experiment ?? null,
+  };
 }
 
 /** The LRANGE bounds (inclusive) of the page at `offset`, metadata excluded. */
@@ -98,6 +117,14 @@ export function pageFromReplies(
     .filter((i): i is RankedItem => i !== null)
     .slice(0, limit);
   return { meta, items, next: nextCursor(meta, cursor.offset, items.length) };
+}
+
+/** The experiment a snapshot was ranked under (null outside any, and for older snapshots). */
+export function snapshotExperiment(meta: Pick<SnapshotMeta, "experiment">): ExperimentAssignment | null {
+  const e = meta.experiment;
+  return e && typeof e.experiment === "string" && typeof e.variant === "string"
+    ? { experiment: e.experiment, variant: e.variant }
+    : null;
 }
 
 export function nextCursor(meta: SnapshotMeta, offset: number, served: number): FeedCursor | null {

@@ -10,6 +10,7 @@ import {
   type ErrorCode,
   type FeedItemOut,
   type HealthBody,
+  type PostStatsBody,
   type Rejection,
   STATUS_OF,
   type SuggestedUser,
@@ -49,6 +50,16 @@ export const FeedPage = z
       .string()
       .nullable()
       .meta({ description: "Opaque; pass as `cursor` for the next page of the same snapshot. null on the last page." }),
+    experiment: z
+      .object({
+        name: z.string().meta({ description: "The running ranking experiment (a slug)." }),
+        variant: z.string().meta({ description: "The caller's variant: its weights ranked this snapshot." }),
+      })
+      .nullable()
+      .meta({
+        description:
+          "The ranking experiment and variant this page's snapshot was ranked under (null outside any experiment). Assigned by hashing (experiment, user id): the same on every request, device and edge; every page of a cursor reports its snapshot's variant, never a new assignment. Clients may echo both on their events (`experiment`, `variant`); the intake fills them in from the caller's newest snapshot when left out.",
+      }),
   })
   .openapi("FeedPage");
 
@@ -121,6 +132,34 @@ export const CreatedComment = z
   })
   .openapi("CreatedComment");
 
+const counts = {
+  impressions: z.number().int().meta({ description: "Counted impressions (one per user, post and day)." }),
+  views: z.number().int(),
+  clicks: z.number().int().meta({ description: "Counted clicks (one per user and post)." }),
+  likes: z.number().int().meta({ description: "Likes made minus likes taken back (PostgreSQL writes through CDC)." }),
+  comments: z.number().int().meta({ description: "Comments made minus comments deleted." }),
+  shares: z.number().int().meta({ description: "Counted shares (one per user and post)." }),
+};
+
+export const PostStats = z
+  .object({
+    post_id: uuid,
+    author_id: uuid,
+    from: z
+      .string()
+      .meta({ format: "date-time", description: "Start of the window's first hour (7 days: 168 hours up to now)." }),
+    generated_at: z
+      .string()
+      .meta({ format: "date-time", description: "When ClickHouse was read (the answer is cached 30 s)." }),
+    hours: z
+      .array(
+        z.object({ hour: z.string().meta({ format: "date-time", description: "Start of the hour, UTC." }), ...counts }),
+      )
+      .meta({ description: "Hours with any activity, oldest first; an hour that is not listed had none." }),
+    totals: z.object(counts).meta({ description: "The sums over the window." }),
+  })
+  .openapi("PostStats");
+
 /** Every error code, from edge/core's status table. */
 export const ERROR_CODES = Object.keys(STATUS_OF) as [ErrorCode, ...ErrorCode[]];
 
@@ -146,3 +185,4 @@ check<Same<Omit<z.infer<typeof FeedItem>, "source">, Omit<FeedItemOut, "source">
 check<Same<z.infer<typeof SuggestedUsers>["users"][number], SuggestedUser>>();
 check<Same<z.infer<typeof EventsAccepted>["rejected"][number], Rejection>>();
 check<Same<z.infer<typeof Health>, HealthBody>>();
+check<Same<z.infer<typeof PostStats>, PostStatsBody>>();

@@ -13,6 +13,7 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client-web";
 import type { Redis } from "@upstash/redis/cloudflare";
+import type { ExperimentAssignment, RunningExperimentsCopy } from "../../core/experiments.ts";
 import {
   ApiError,
   assembleCandidates,
@@ -45,6 +46,7 @@ import {
   type SnapshotPointer,
   seenKey,
   snapshotElements,
+  snapshotExperiment,
   snapshotKey,
   snapshotPointerKey,
   viewerReads,
@@ -64,6 +66,12 @@ export interface FeedDeps {
   clickhouse: ClickHouseClient;
   keys: IndexKeys;
   ranking: RankingOptions;
+  /**
+   * The running experiments (issue 17): the isolate's copy and its Redis key. When the copy is
+   * due (EXPERIMENTS_REFRESH_MS), a miss adds the key's GET to round trip 1, so reading it
+   * costs no round trip of its own; pages of a cursor never read it (their snapshot says).
+   */
+  experiments?: { key: string; copy: RunningExperimentsCopy };
   now: () => number;
   waitUntil: (p: Promise<unknown>) => void;
   log: Record<string, unknown>;
@@ -74,6 +82,8 @@ export interface FeedPage {
   next: FeedCursor | null;
   cache: CacheOutcome;
   timings: Timing[];
+  /** The experiment and variant the served snapshot was ranked under; null outside any. */
+  experiment: ExperimentAssignment | null;
 }
 
 async function timed<T>(timings: Timing[], name: string, fn: () => Promise<T>, desc?: string): Promise<T> {
@@ -138,7 +148,7 @@ async function readPage(
   viewerId: string,
   cursor: FeedCursor,
   limit: number,
-): Promise<{ items: RankedItem[]; next: FeedCursor | null }> {
+): Promise<{ items: RankedItem[]; next: FeedCursor | null; experiment: ExperimentAssignment | null }> {
   const key = snapshotKey(cursor.rankingId);
   const [from, to] = pageRange(cursor.offset, limit);
   const [meta, items] = await exec([
@@ -147,7 +157,7 @@ async function readPage(
   ]);
   const page = pageFromReplies(viewerId, cursor, limit, meta, items);
   waitUntil(exec([["EXPIRE", key, String(SNAPSHOT_PAGING_TTL_S)]]).catch(() => {}));
-  return page;
+  return { items: page.items, next: page.next, experiment: snapshotExperiment(page.meta) };
 }
 
 /** Saves a snapshot and points the viewer at it, in one round trip. */
@@ -195,14 +205,19 @@ export async function getFeed(
     }
   }
 
-  // Round trip 1: the viewer's pointer and version with the viewer's index keys.
+  // Round trip 1: the viewer's pointer and version with the viewer's index keys, and the
+  // running experiments when the isolate's copy is due (the last command, so it shifts nothing).
+  const reads = viewerReads(deps.keys, viewerId, seenKey(viewerId));
+  const exp = deps.experiments;
+  const readExperiments = exp ? exp.copy.due(deps.now()) : false;
   let replies: unknown[] | null = null;
   try {
     replies = await timed(timings, "redis", () =>
       exec([
         ["GET", snapshotPointerKey(viewerId)],
         ["GET", feedVersionKey(viewerId)],
-        ...viewerReads(deps.keys, viewerId, seenKey(viewerId)),
+        ...reads,
+        ...(exp && readExperiments ? [["GET", exp.key] as Command] : []),
       ]),
     );
   } catch (err) {
@@ -210,8 +225,9 @@ export async function getFeed(
   }
   const pointer = jsonReply<SnapshotPointer>(replies?.[0]);
   const ver = Number(replies?.[1] ?? 0);
-  const state = replies ? parseViewerState(replies.slice(2)) : null;
+  const state = replies ? parseViewerState(replies.slice(2, 2 + reads.length)) : null;
   const now = deps.now();
+  if (exp && readExperiments && replies) exp.copy.update(replies[2 + reads.length], now);
 
   if (replies && reusable(pointer, ver, now)) {
     try {
@@ -247,11 +263,17 @@ export async function getFeed(
         },
       },
       viewerId,
-      { ranking: deps.ranking, now: () => now, ver, timings },
+      { ranking: deps.ranking, now: () => now, ver, timings, experiments: exp?.copy.current() ?? [] },
     );
     for (const t of timings) if (t.name === "ch") t.desc = "cold path";
     const page = pageOfSnapshot(snapshot, limit);
-    return { items: page.items, next: replies ? page.next : null, cache: "MISS", timings };
+    return {
+      items: page.items,
+      next: replies ? page.next : null,
+      cache: "MISS",
+      timings,
+      experiment: snapshotExperiment(snapshot.meta),
+    };
   } catch (err) {
     deps.log.build_error = String(err);
   }
@@ -269,7 +291,13 @@ export async function getFeed(
   const hot = state?.trending.length ? await hotItems(deps) : [];
   if (hot.length) {
     deps.log.fallback = "trending";
-    return { items: hot.filter((i) => i.authorId !== viewerId).slice(0, limit), next: null, cache: "STALE", timings };
+    return {
+      items: hot.filter((i) => i.authorId !== viewerId).slice(0, limit),
+      next: null,
+      cache: "STALE",
+      timings,
+      experiment: null,
+    };
   }
   throw new ApiError("unavailable", "feed temporarily unavailable; retry shortly");
 }

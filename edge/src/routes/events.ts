@@ -10,6 +10,7 @@ import {
   ApiError,
   acceptEvents,
   EVENT_BATCH_STREAM_FIELD,
+  encodeBatchForTagging,
   eventsEnvelopeSchema,
   FEED_VERSION_TTL_S,
   feedVersionKey,
@@ -17,6 +18,8 @@ import {
   rejectInvalid,
   SEEN_TTL_S,
   seenKey,
+  snapshotPointerKey,
+  XADD_WITH_EXPERIMENT_TAGS_LUA,
 } from "../../core/index.ts";
 import { operations } from "../api/contract.ts";
 import { limitBody, requireUser } from "../middleware.ts";
@@ -46,9 +49,21 @@ export const eventsRoutes = apiRouter().openapi(
     const { redis } = c.var.clients;
 
     // One round trip: one stream entry holding the whole batch, plus the seen-set update for
-    // impressions. The relay turns the entry back into one Kafka message per event.
+    // impressions. The relay turns the entry back into one Kafka message per event. Events that
+    // name no experiment take the one of the viewer's newest snapshot: a script in the same
+    // pipeline reads the pointer and fills the tags in as it appends (no extra round trip).
     const p = redis.pipeline();
-    p.xadd(c.var.config.events.stream, "*", { [EVENT_BATCH_STREAM_FIELD]: JSON.stringify(records) });
+    const stream = c.var.config.events.stream;
+    const batch = encodeBatchForTagging(records);
+    if (batch.tagged) {
+      p.eval(
+        XADD_WITH_EXPERIMENT_TAGS_LUA,
+        [stream, snapshotPointerKey(userId)],
+        [EVENT_BATCH_STREAM_FIELD, batch.body],
+      );
+    } else {
+      p.xadd(stream, "*", { [EVENT_BATCH_STREAM_FIELD]: batch.body });
+    }
     const impressions = records.filter((r) => r.type === "impression");
     if (impressions.length) {
       const key = seenKey(userId);

@@ -1,4 +1,5 @@
 /** GET /api/v1/feed?limit=20&cursor=…&explain=1 */
+import { RunningExperimentsCopy, runningExperimentsKey } from "../../core/experiments.ts";
 import { encodeCursor, indexKeys, presentItem } from "../../core/index.ts";
 import { operations } from "../api/contract.ts";
 import { getFeed, type Timing } from "../feed/service.ts";
@@ -11,6 +12,22 @@ export function serverTiming(timings: Timing[], totalMs: number): string {
     ...timings.map((t) => `${t.name};dur=${t.ms.toFixed(1)}${t.desc ? `;desc="${t.desc}"` : ""}`),
     `total;dur=${totalMs.toFixed(1)}`,
   ].join(", ");
+}
+
+/**
+ * The isolate's copies of the running experiments, by Redis key (one per INDEX_NAMESPACE):
+ * refreshed at most once per EXPERIMENTS_REFRESH_MS, inside a miss's first round trip.
+ */
+const experimentCopies = new Map<string, RunningExperimentsCopy>();
+
+export function experimentsCopyFor(namespace: string): { key: string; copy: RunningExperimentsCopy } {
+  const key = runningExperimentsKey(namespace);
+  let copy = experimentCopies.get(key);
+  if (!copy) {
+    copy = new RunningExperimentsCopy();
+    experimentCopies.set(key, copy);
+  }
+  return { key, copy };
 }
 
 export const feedRoutes = apiRouter().openapi(
@@ -26,6 +43,7 @@ export const feedRoutes = apiRouter().openapi(
         clickhouse,
         keys: indexKeys(c.var.config.index.namespace),
         ranking: c.var.config.ranking,
+        experiments: experimentsCopyFor(c.var.config.index.namespace),
         now: () => Date.now(),
         waitUntil: (p) => c.executionCtx.waitUntil(p),
         log: logFields,
@@ -35,6 +53,7 @@ export const feedRoutes = apiRouter().openapi(
       q.limit,
     );
     logFields.cache = result.cache;
+    if (result.experiment) logFields.experiment = `${result.experiment.experiment}/${result.experiment.variant}`;
     c.header("X-Cache", result.cache);
     c.header("Server-Timing", serverTiming(result.timings, performance.now() - t0));
     c.header("Cache-Control", "private, no-store");
@@ -42,6 +61,9 @@ export const feedRoutes = apiRouter().openapi(
       {
         items: result.items.map((i) => presentItem(i, q.explain)),
         next_cursor: result.next ? encodeCursor(result.next) : null,
+        experiment: result.experiment
+          ? { name: result.experiment.experiment, variant: result.experiment.variant }
+          : null,
       },
       200,
     );

@@ -5,6 +5,7 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
+import { RunningExperimentsCopy, runningExperimentsKey } from "../../../edge/core/experiments.ts";
 import {
   ACTIVE_USERS_SQL,
   buildRanking,
@@ -146,6 +147,22 @@ export async function generateSuggestions(
 }
 
 /**
+ * The process's copies of the running experiments, by Redis key: read at most once per
+ * EXPERIMENTS_REFRESH_MS, like the edge's, so a warmed snapshot is ranked under the same
+ * assignment (the variant's weights, recorded in the snapshot) as the edge's own miss.
+ */
+const experimentCopies = new Map<string, RunningExperimentsCopy>();
+
+function experimentsCopy(key: string): RunningExperimentsCopy {
+  let copy = experimentCopies.get(key);
+  if (!copy) {
+    copy = new RunningExperimentsCopy();
+    experimentCopies.set(key, copy);
+  }
+  return copy;
+}
+
+/**
  * Builds one user's ranking with the edge's pipeline (buildRanking: the serving index, or the
  * ClickHouse query when the index is not ready) and saves it as the viewer's newest snapshot.
  * A new session starts from it only while it is under SNAPSHOT_REUSE_MS old; after that it is
@@ -154,8 +171,20 @@ export async function generateSuggestions(
 export async function warmFeed(deps: GeneratorDeps, userId: string): Promise<Snapshot> {
   const now = deps.now?.() ?? Date.now();
   const keys = deps.keys ?? indexKeys();
-  // The version is read before the candidates, as the edge does (see feedVersionKey).
-  const ver = Number((await deps.redis.get(feedVersionKey(userId))) ?? 0);
+  // The version is read before the candidates, as the edge does (see feedVersionKey); the
+  // running experiments with it when the process's copy is due.
+  const expKey = runningExperimentsKey(keys.namespace);
+  const copy = experimentsCopy(expKey);
+  let ver: number;
+  if (copy.due(now)) {
+    const replies = (await deps.redis.pipeline().get(feedVersionKey(userId)).get(expKey).exec()) ?? [];
+    const [verReply, expReply] = replies;
+    if (verReply?.[0]) throw verReply[0];
+    ver = Number(verReply?.[1] ?? 0);
+    if (expReply && !expReply[0]) copy.update(expReply[1], now);
+  } else {
+    ver = Number((await deps.redis.get(feedVersionKey(userId))) ?? 0);
+  }
   const exec = ioredisExec(deps.redis);
   return buildRanking(
     {
@@ -173,7 +202,7 @@ export async function warmFeed(deps: GeneratorDeps, userId: string): Promise<Sna
       snapshots: { save: (s) => saveSnapshot(deps.redis, s) },
     },
     userId,
-    { ranking: deps.ranking, now: () => now, ver },
+    { ranking: deps.ranking, now: () => now, ver, experiments: copy.current() },
   );
 }
 
