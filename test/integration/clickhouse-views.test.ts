@@ -105,7 +105,8 @@ describe("ClickHouse counting views", () => {
   it("every materialized view's SELECT returns rows on a small fixture", async () => {
     const ch = await freshDatabase();
     await insertSources(ch, [
-      event("impression", P, U, A, 1),
+      // Tagged with an experiment, so the experiment views (clickhouse/0005) have a row to count.
+      { ...event("impression", P, U, A, 1), experiment: "exp", variant: "control" },
       event("view", P, U, A, 1),
       event("dwell", P, U, A, 1),
       event("click", P, U, A, 1),

@@ -103,15 +103,25 @@ describe("PostgreSQL migrations on the real server", () => {
     expect(after.getTime()).toBeGreaterThan(before.getTime());
   });
 
-  it("prepares CDC: a publication of the six tables, each with REPLICA IDENTITY FULL", async () => {
+  it("prepares CDC: a publication of the six core tables and the two experiment tables (0003), each with REPLICA IDENTITY FULL", async () => {
     const pub = await client.query<{ tablename: string }>(
       "SELECT tablename FROM pg_publication_tables WHERE pubname = 'feed_cdc' ORDER BY tablename",
     );
-    expect(pub.rows.map((r) => r.tablename)).toEqual(["blocks", "comments", "follows", "likes", "posts", "users"]);
+    expect(pub.rows.map((r) => r.tablename)).toEqual([
+      "blocks",
+      "comments",
+      "experiment_changes",
+      "experiments",
+      "follows",
+      "likes",
+      "posts",
+      "users",
+    ]);
     const ident = await client.query<{ relname: string; relreplident: string }>(
       "SELECT relname, relreplident FROM pg_class WHERE relname = ANY($1::text[])",
-      [["users", "posts", "follows", "likes", "comments", "blocks"]],
+      [["users", "posts", "follows", "likes", "comments", "blocks", "experiments", "experiment_changes"]],
     );
+    expect(ident.rows).toHaveLength(8);
     expect(ident.rows.every((r) => r.relreplident === "f")).toBe(true);
   });
 
