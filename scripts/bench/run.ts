@@ -47,6 +47,7 @@ import { BASELINE_FEED_SQL, prepareBaselineData, startBaseline } from "./baselin
 import { type Bench, log, round, sleep } from "./context.ts";
 import { writeGrowth } from "./growth.ts";
 import { distancePhase } from "./phases/distance.ts";
+import { experimentsPhase } from "./phases/experiments.ts";
 import { feedPhase } from "./phases/feed.ts";
 import { followeePhase } from "./phases/followee.ts";
 import { intakePhase } from "./phases/intake.ts";
@@ -67,6 +68,7 @@ const PHASES: Record<string, (b: Bench) => Promise<void>> = {
   followee: followeePhase,
   paging: pagingPhase,
   distance: distancePhase,
+  experiments: experimentsPhase,
 };
 
 const ROOT = resolve(import.meta.dirname, "../..");
