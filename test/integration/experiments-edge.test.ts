@@ -30,6 +30,7 @@ import {
   XADD_WITH_EXPERIMENT_TAGS_LUA,
 } from "../../edge/core/index.ts";
 import { ExperimentsProjection } from "../../origin/src/experiments/projection.ts";
+import { warmFeed } from "../../origin/src/jobs/generators.ts";
 import { experimentsApp } from "../../origin/src/writes/experiments.ts";
 import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
 import { type EdgeWorld, startEdgeWorld } from "./support/edge-world.ts";
@@ -265,6 +266,20 @@ describe("ranking experiments at the edge", () => {
     expect(seen.control).toBeGreaterThan(5);
     expect(seen.candidate).toBeGreaterThan(5);
   }, 240_000);
+
+  it("the origin's warmer ranks a warmed snapshot under the same assignment and weights", async () => {
+    const [e] = await running();
+    if (!e) throw new Error("not running");
+    for (const v of viewers.slice(30)) {
+      const want = assignVariant(e, v).name;
+      const s = await warmFeed({ ch: h.ch, redis: w.redis, keys: w.keys }, v);
+      expect(s.meta.experiment).toEqual({ experiment: name, variant: want });
+      expect(s.items.map((i) => i.postId)).toEqual(want === "control" ? controlOrder() : candidateOrder());
+      // The edge's next new session starts from it (within the reuse window) and says so.
+      const { res, body } = await feed(v);
+      if (res.headers.get("x-cache") === "HIT") expect(body.experiment).toEqual({ name, variant: want });
+    }
+  });
 
   it("the intake's script fills the tags exactly as its reference does (real Redis)", async () => {
     const stream = `t:exp-lua:${randomUUID()}`;
