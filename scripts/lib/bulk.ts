@@ -371,7 +371,8 @@ export async function bulkLoad(
   };
 }
 
-const EVENT_SLICES = 8;
+/** Staged events go into events_raw in slices of about 1M (at least 8), each one statement. */
+const eventSlices = (total: number) => Math.max(8, Math.ceil(total / 1_000_000));
 
 /**
  * Staged events → events_raw for one slice of users, each with its `counted` flag decided as
@@ -467,8 +468,9 @@ INNER JOIN bulk_post_index AS p ON p.n = e.pi`,
     tick(start + size);
   }
   // Into events_raw (and through its views) with the counted flag, a slice of users at a time.
-  for (let slice = 0; slice < EVENT_SLICES; slice++) {
-    await ch.command({ query: COUNTED_EVENTS_INSERT_SQL, query_params: { slices: EVENT_SLICES, slice } });
+  const slices = eventSlices(total);
+  for (let slice = 0; slice < slices; slice++) {
+    await ch.command({ query: COUNTED_EVENTS_INSERT_SQL, query_params: { slices, slice } });
   }
   await ch.command({ query: "DROP TABLE IF EXISTS bulk_events_stage" });
   await ch.command({ query: "DROP TABLE IF EXISTS bulk_user_index" });
