@@ -70,6 +70,11 @@ export const SERIES: Series[] = [
     maxGrowthML: 1.5,
   },
   {
+    label: "feed MISS p95 inside the worker (Server-Timing total), 1 client",
+    unit: "ms",
+    ours: fig("feed MISS p95 inside the worker (ms), 1 client", "ours"),
+  },
+  {
     label: "feed HIT p95, plain workerd, 1 client",
     unit: "ms",
     ours: fig("feed HIT p95 (ms), plain workerd, 1 client", "ours"),

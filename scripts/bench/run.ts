@@ -370,7 +370,9 @@ try {
     info("PostgreSQL on disk, write store (MiB)", stores.postgres_product_mib),
     info("PostgreSQL on disk, the baseline's own tables and indexes (MiB)", stores.postgres_baseline_only_mib),
     info("ClickHouse parts on disk (MiB)", stores.clickhouse_disk_mib),
-    info("Kafka topics of the run on disk (MiB)", stores.kafka_topics_mib),
+    ...(stores.kafka_topics_mib === null
+      ? []
+      : [info("Kafka topics of the run on disk (MiB)", stores.kafka_topics_mib)]),
     info("Redis resident memory, whole server (MiB)", stores.redis_rss_mib),
   );
   const edgeVars = {

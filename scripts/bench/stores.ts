@@ -5,7 +5,7 @@
  * segments, the serving index's memory in Redis, and the resident memory of the processes that
  * hold data in memory (Redis, the chDB gateway, the origin).
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
@@ -21,7 +21,8 @@ export interface StoreSizes {
   postgres_product_mib: number;
   clickhouse_disk_mib: number;
   clickhouse_rows: number;
-  kafka_topics_mib: number;
+  /** null when this checkout has no local Kafka data directory (a remote broker, or a worktree). */
+  kafka_topics_mib: number | null;
   redis_index_mib: number;
   redis_used_memory_mib: number;
   redis_rss_mib: number;
@@ -114,11 +115,10 @@ export async function storeSizes(opts: {
   });
   const parts = (await rs.json<{ b: string; r: string }>())[0];
   const logDirs = resolve(ROOT, ".stack/data/kafka/kraft-logs");
-  let kafka = 0;
-  try {
+  let kafka: number | null = null;
+  if (existsSync(logDirs)) {
+    kafka = 0;
     for (const d of readdirSync(logDirs)) if (d.startsWith(topicNamespace)) kafka += dirBytes(join(logDirs, d));
-  } catch {
-    // no local Kafka data directory (a remote broker): not measured
   }
   const info = await redis.info("memory");
   const field = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, "m").exec(info)?.[1] ?? 0);
@@ -130,7 +130,7 @@ export async function storeSizes(opts: {
     postgres_product_mib: mib(pgTotal - pgBaseline),
     clickhouse_disk_mib: mib(Number(parts?.b ?? 0)),
     clickhouse_rows: Number(parts?.r ?? 0),
-    kafka_topics_mib: mib(kafka),
+    kafka_topics_mib: kafka === null ? null : mib(kafka),
     redis_index_mib: mib(indexBytes),
     redis_used_memory_mib: mib(field("used_memory")),
     redis_rss_mib: mib(field("used_memory_rss")),
