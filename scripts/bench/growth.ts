@@ -160,7 +160,7 @@ const grow = (a: number | null, b: number | null) =>
 
 export function growthMarkdown(reports: Report[]): string {
   const lines = [
-    "# Benchmark growth: S → M → L",
+    `# Benchmark growth: ${reports.map((r) => r.scale).join(" → ")}`,
     "",
     "Each scale's complete run, from bench-results/bench-<scale>.json (each run compares ours with the baseline in the same run; runs at different scales were taken at different times, so compare growth factors, not single cells across rows).",
     "",
@@ -225,8 +225,8 @@ export function growthSvg(reports: Report[]): string {
   });
   const xs = lines.flatMap((l) => l.pts.map((p) => Math.log10(p[0])));
   const ys = lines.flatMap((l) => l.pts.map((p) => p[1]));
-  const x0 = Math.min(...xs, 4) - 0.1;
-  const x1 = Math.max(...xs, 5) + 0.1;
+  const x0 = Math.min(...xs) - 0.15;
+  const x1 = Math.max(...xs) + 0.15;
   const y1 = Math.max(...ys, 10) * 1.1;
   const X = (u: number) => pad.l + ((Math.log10(u) - x0) / (x1 - x0)) * (W - pad.l - pad.r);
   const Y = (v: number) => H - pad.b - (v / y1) * (H - pad.t - pad.b);
@@ -267,9 +267,9 @@ export function growthSvg(reports: Report[]): string {
   return out.join("\n");
 }
 
-/** Writes growth.md and growth.svg from whichever scales have a complete report. */
-export function writeGrowth(): string | null {
-  const reports = GROWTH_SCALES.map(load).filter((r): r is Report => r !== null);
+/** Writes growth.md and growth.svg from whichever of `scales` have a complete report. */
+export function writeGrowth(scales: readonly string[] = GROWTH_SCALES): string | null {
+  const reports = scales.map(load).filter((r): r is Report => r !== null);
   if (reports.length < 2) return null;
   const md = growthMarkdown(reports);
   writeFileSync(resolve(DIR, "growth.md"), md);
@@ -278,7 +278,10 @@ export function writeGrowth(): string | null {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const md = writeGrowth();
+  // `npm run bench:growth -- M L`: only those scales (e.g. leaving out a report taken under
+  // other conditions); default all.
+  const asked = process.argv.slice(2).map((a) => a.toUpperCase());
+  const md = writeGrowth(asked.length ? asked : GROWTH_SCALES);
   if (md === null) {
     console.error("[bench:growth] needs complete reports of at least two scales in bench-results/");
     process.exit(1);
