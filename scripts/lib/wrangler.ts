@@ -24,16 +24,34 @@ export interface WranglerDev {
   output(): string;
 }
 
-/** Starts `wrangler dev -c <config>` with the given vars; resolves once `readyPath` answers 200. */
-export async function startWranglerDev(opts: {
+export interface WranglerDevOptions {
   config: string;
   vars?: Record<string, string>;
   readyPath?: string;
   timeoutMs?: number;
   /** A built bundle's entry module (scripts/lib/bundle.ts) to serve as is, instead of the sources. */
   script?: string;
-}): Promise<WranglerDev> {
-  const port = await freePort();
+}
+
+/** Thrown when the port freePort() gave was taken by someone else before wrangler bound it. */
+class PortTaken extends Error {}
+
+/**
+ * Starts `wrangler dev -c <config>` with the given vars; resolves once `readyPath` answers 200.
+ * A free port can be taken between freePort() and wrangler's bind (other tests start servers
+ * too): then it tries again on a new port, up to three times.
+ */
+export async function startWranglerDev(opts: WranglerDevOptions): Promise<WranglerDev> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts, await freePort());
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(opts: WranglerDevOptions, port: number): Promise<WranglerDev> {
   const persist = mkdtempSync(join(tmpdir(), "wrangler-test-"));
   const args = ["dev", "-c", resolve(ROOT, opts.config), "--ip", "127.0.0.1", "--port", String(port)];
   args.push("--persist-to", persist, "--log-level", "warn", "--show-interactive-dev-session=false");
@@ -71,7 +89,11 @@ export async function startWranglerDev(opts: {
   };
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${log}`);
+    if (child.exitCode !== null) {
+      rmSync(persist, { recursive: true, force: true });
+      const Err = /Address already in use/.test(log) ? PortTaken : Error;
+      throw new Err(`wrangler dev exited (${child.exitCode}):\n${log}`);
+    }
     try {
       const res = await fetch(url + (opts.readyPath ?? "/healthz"), { signal: AbortSignal.timeout(1000) });
       if (res.ok) return { url, stop, output: () => log };
