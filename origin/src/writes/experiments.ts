@@ -41,6 +41,7 @@ import {
 } from "../../../edge/core/index.ts";
 import { type ExperimentRow, experimentResults, getExperiment, toExperimentOut } from "../experiments/store.ts";
 import { errorResponse } from "../http-errors.ts";
+import { inTransaction } from "./tx.ts";
 
 export type ExperimentsEnv = { Variables: { actor: string; body: Uint8Array; requestId: string } };
 
@@ -131,21 +132,11 @@ function mapPgError(err: unknown): never {
   throw err;
 }
 
-async function tx<T>(pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    const out = await fn(client);
-    await client.query("COMMIT");
-    return out;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
+const tx = <T>(pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> =>
+  inTransaction(pool, fn, (err) => {
     if (err instanceof ApiError) throw err;
-    mapPgError(err);
-  } finally {
-    client.release();
-  }
-}
+    return mapPgError(err);
+  });
 
 /** The experiment, locked for the change; 404 when there is none. */
 async function lockExperiment(db: pg.PoolClient, name: string): Promise<ExperimentRow> {

@@ -26,6 +26,7 @@ import {
 } from "../../../edge/core/index.ts";
 import { invalidateKeys } from "../cache.ts";
 import { errorResponse } from "../http-errors.ts";
+import { inTransaction } from "./tx.ts";
 
 /**
  * `requestId` is the edge's request id (the origin's HTTP server sets it, http.ts; mounted
@@ -108,20 +109,8 @@ function mapPgError(err: unknown): never {
   throw err;
 }
 
-async function tx<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    const out = await fn(client);
-    await client.query("COMMIT");
-    return out;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    mapPgError(err);
-  } finally {
-    client.release();
-  }
-}
+const tx = <T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> =>
+  inTransaction(pool, fn, mapPgError);
 
 export function writeApp(deps: WriteDeps): Hono<Vars> {
   const app = new Hono<Vars>();
