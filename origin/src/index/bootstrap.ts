@@ -5,8 +5,12 @@
  * (the cold path). Every write overwrites with ClickHouse's state, so an interrupted run is
  * finished by the next; `ready` is set last. ClickHouse holds what the sink has inserted; the
  * updater then continues from the sink's committed offsets (serving-index.ts), replaying at
- * most the sink's in-flight batch, which its records make a no-op (an impression there may
- * count twice, which `check:index` shows).
+ * most the sink's in-flight batch and whatever the sink inserted while the bootstrap read,
+ * which their records make a no-op (an impression there may count twice, which `check:index`
+ * shows). That holds because the records and the affinity they count in come from one query
+ * (`BOOTSTRAP_SQL.counted`): a change is in both or in neither, so its replay either finds its
+ * record or counts it for the first time. (A query sees an insert's own part and its views'
+ * parts a few milliseconds apart at most; the periodic affinity refresh repairs that rare case.)
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
@@ -23,7 +27,14 @@ import {
 const WINDOW_POSTS = `SELECT id FROM posts_current
   WHERE deleted_at IS NULL AND created_at >= now64(3) - toIntervalMillisecond({window_ms:UInt64})`;
 
-/** Aliases never shadow a column the query filters on (ClickHouse resolves aliases in WHERE). */
+/**
+ * Aliases never shadow a column the query filters on (ClickHouse resolves aliases in WHERE).
+ *
+ * `counted` reads every record (`l:`, `c:`, `s:`, `k:`) and every affinity in ONE query, so both
+ * describe the same parts of ClickHouse. Read apart, a like the sink inserted between the two
+ * reads was in the affinity but had no record, and the updater's replay of it (the sink had not
+ * committed it yet) found no record and counted it a second time.
+ */
 export const BOOTSTRAP_SQL = {
   posts: `SELECT toString(id) AS pid, toString(author_id) AS aid, text AS body,
             toUnixTimestamp64Milli(created_at) AS created_ms
@@ -31,22 +42,44 @@ export const BOOTSTRAP_SQL = {
           WHERE deleted_at IS NULL AND created_at >= now64(3) - toIntervalMillisecond({window_ms:UInt64})`,
   // Records of every interaction, not only on the window's posts: a change the updater replays
   // after the bootstrap (one ClickHouse already holds) must find its record and be a no-op.
-  likes: `SELECT toString(post_id) AS pid, toString(user_id) AS rec FROM likes_current WHERE deleted_at IS NULL`,
-  comments: `SELECT toString(post_id) AS pid, toString(id) AS rec FROM comments_current WHERE deleted_at IS NULL`,
-  sharesClicks: `SELECT toString(post_id) AS pid, toString(user_id) AS rec, toString(type) AS kind
-                 FROM event_counted_keys FINAL
-                 WHERE type IN ('share', 'click') AND first_at >= now64(3) - toIntervalSecond({post_ttl_s:UInt64})`,
+  // k: l like, c comment, s share, k click (a = post, b = the record) or af (a = user,
+  // b = author, n = interactions over 90 days).
+  counted: `SELECT 'l' AS k, toString(post_id) AS a, toString(user_id) AS b, toInt64(0) AS n
+              FROM likes_current WHERE deleted_at IS NULL
+            UNION ALL
+            SELECT 'c' AS k, toString(post_id) AS a, toString(id) AS b, toInt64(0) AS n
+              FROM comments_current WHERE deleted_at IS NULL
+            UNION ALL
+            SELECT if(type = 'share', 's', 'k') AS k, toString(post_id) AS a, toString(user_id) AS b, toInt64(0) AS n
+              FROM event_counted_keys FINAL
+              WHERE type IN ('share', 'click') AND first_at >= now64(3) - toIntervalSecond({post_ttl_s:UInt64})
+            UNION ALL
+            SELECT 'af' AS k, toString(user_id) AS a, toString(author_id) AS b, toInt64(sum(interactions)) AS n
+              FROM user_author_90d WHERE day >= today() - 90
+              GROUP BY user_id, author_id HAVING n > 0`,
   impressions: `SELECT toString(post_id) AS pid, sum(impressions) AS n FROM post_totals
                 WHERE post_id IN (${WINDOW_POSTS}) GROUP BY post_id HAVING n > 0`,
   follows: `SELECT toString(follower_id) AS a, toString(followee_id) AS b FROM follows_current WHERE deleted_at IS NULL`,
   blocks: `SELECT toString(blocker_id) AS a, toString(blocked_id) AS b FROM blocks_current WHERE deleted_at IS NULL`,
   deletedUsers: `SELECT toString(id) AS a FROM users_current WHERE deleted_at IS NOT NULL`,
+  /** Affinity alone, for the periodic refresh (refresh.ts). */
   affinity: `SELECT toString(user_id) AS uid, toString(author_id) AS aid, sum(interactions) AS n
              FROM user_author_90d WHERE day >= today() - 90
              GROUP BY user_id, author_id HAVING n > 0`,
   popular: `SELECT toString(author_id) AS aid FROM author_stats GROUP BY author_id
             HAVING sum(followers) > 0 ORDER BY sum(followers) DESC, author_id LIMIT {n:UInt32}`,
 } as const;
+
+/** The name of each ClickHouse read of the bootstrap, in the order it runs. */
+export type BootstrapRead = Exclude<keyof typeof BOOTSTRAP_SQL, "affinity">;
+
+export interface ReadIndexStateOptions {
+  /**
+   * Awaited before each read. The integration test lands changes in ClickHouse at every point
+   * of a bootstrap through it; nothing else needs it.
+   */
+  beforeRead?: (read: BootstrapRead) => Promise<void>;
+}
 
 /** Records of what counted on one post. */
 export interface PostRecords {
@@ -97,10 +130,11 @@ const addTo = (m: Map<string, Set<string>>, k: string, v: string) => {
 };
 
 /** What the index should hold, read from ClickHouse (streamed). */
-export async function readIndexState(ch: ClickHouseClient): Promise<IndexState> {
+export async function readIndexState(ch: ClickHouseClient, opts: ReadIndexStateOptions = {}): Promise<IndexState> {
   const params = { window_ms: INDEX_POST_WINDOW_MS, n: POPULAR_AUTHORS, post_ttl_s: INDEX_POST_TTL_S };
-  const each = async <T>(query: string, fn: (row: T) => void) => {
-    const rs = await ch.query({ query, query_params: params, format: "JSONEachRow" });
+  const each = async <T>(read: BootstrapRead, fn: (row: T) => void) => {
+    await opts.beforeRead?.(read);
+    const rs = await ch.query({ query: BOOTSTRAP_SQL[read], query_params: params, format: "JSONEachRow" });
     for await (const rows of rs.stream<T>()) for (const r of rows) fn(r.json());
   };
   const otherRecords = new Map<string, PostRecords>();
@@ -112,7 +146,7 @@ export async function readIndexState(ch: ClickHouseClient): Promise<IndexState> 
     return r;
   };
   const all = new Map<string, PostState>();
-  await each<{ pid: string; aid: string; body: string; created_ms: string }>(BOOTSTRAP_SQL.posts, (r) => {
+  await each<{ pid: string; aid: string; body: string; created_ms: string }>("posts", (r) => {
     all.set(r.pid, {
       authorId: r.aid,
       createdMs: Number(r.created_ms),
@@ -124,13 +158,30 @@ export async function readIndexState(ch: ClickHouseClient): Promise<IndexState> 
       impressions: 0,
     });
   });
-  await each<{ pid: string; rec: string }>(BOOTSTRAP_SQL.likes, (r) => recordsOf(r.pid).likes.push(r.rec));
-  await each<{ pid: string; rec: string }>(BOOTSTRAP_SQL.comments, (r) => recordsOf(r.pid).comments.push(r.rec));
-  await each<{ pid: string; rec: string; kind: string }>(BOOTSTRAP_SQL.sharesClicks, (r) => {
-    const p = recordsOf(r.pid);
-    (r.kind === "share" ? p.shares : p.clicks).push(r.rec);
+  const affinity = new Map<string, Map<string, number>>();
+  await each<{ k: string; a: string; b: string; n: string }>("counted", (r) => {
+    switch (r.k) {
+      case "l":
+        recordsOf(r.a).likes.push(r.b);
+        return;
+      case "c":
+        recordsOf(r.a).comments.push(r.b);
+        return;
+      case "s":
+        recordsOf(r.a).shares.push(r.b);
+        return;
+      case "k":
+        recordsOf(r.a).clicks.push(r.b);
+        return;
+      case "af": {
+        const m = affinity.get(r.a) ?? new Map<string, number>();
+        m.set(r.b, Number(r.n));
+        affinity.set(r.a, m);
+        return;
+      }
+    }
   });
-  await each<{ pid: string; n: string }>(BOOTSTRAP_SQL.impressions, (r) => {
+  await each<{ pid: string; n: string }>("impressions", (r) => {
     const p = all.get(r.pid);
     if (p) p.impressions = Number(r.n);
   });
@@ -155,21 +206,16 @@ export async function readIndexState(ch: ClickHouseClient): Promise<IndexState> 
     blocksOut: new Map(),
     blocksIn: new Map(),
     deletedUsers: new Set(),
-    affinity: new Map(),
+    affinity,
     popularAuthors: [],
   };
-  await each<{ a: string; b: string }>(BOOTSTRAP_SQL.follows, (r) => addTo(state.followees, r.a, r.b));
-  await each<{ a: string; b: string }>(BOOTSTRAP_SQL.blocks, (r) => {
+  await each<{ a: string; b: string }>("follows", (r) => addTo(state.followees, r.a, r.b));
+  await each<{ a: string; b: string }>("blocks", (r) => {
     addTo(state.blocksOut, r.a, r.b);
     addTo(state.blocksIn, r.b, r.a);
   });
-  await each<{ a: string }>(BOOTSTRAP_SQL.deletedUsers, (r) => state.deletedUsers.add(r.a));
-  await each<{ uid: string; aid: string; n: string }>(BOOTSTRAP_SQL.affinity, (r) => {
-    const m = state.affinity.get(r.uid) ?? new Map<string, number>();
-    m.set(r.aid, Number(r.n));
-    state.affinity.set(r.uid, m);
-  });
-  await each<{ aid: string }>(BOOTSTRAP_SQL.popular, (r) => state.popularAuthors.push(r.aid));
+  await each<{ a: string }>("deletedUsers", (r) => state.deletedUsers.add(r.a));
+  await each<{ aid: string }>("popular", (r) => state.popularAuthors.push(r.aid));
   return state;
 }
 
@@ -298,9 +344,10 @@ export async function bootstrapIndex(
   redis: Redis,
   keys: IndexKeys,
   log: (msg: string, detail?: Record<string, unknown>) => void = () => {},
+  read: ReadIndexStateOptions = {},
 ): Promise<BootstrapReport> {
   const t0 = Date.now();
-  const state = await readIndexState(ch);
+  const state = await readIndexState(ch, read);
   log("index bootstrap: read ClickHouse", { posts: state.posts.size, ms: Date.now() - t0 });
   const report = await writeIndexState(redis, keys, state, t0);
   const done = { ...report, ms: Date.now() - t0 };
