@@ -8,6 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { argsOrExit, parseCli, UsageError } from "../lib/cli.ts";
 import type { Figure } from "./report.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -280,7 +281,13 @@ export function writeGrowth(scales: readonly string[] = GROWTH_SCALES): string |
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   // `npm run bench:growth -- M L`: only those scales (e.g. leaving out a report taken under
   // other conditions); default all.
-  const asked = process.argv.slice(2).map((a) => a.toUpperCase());
+  const usage = `npm run bench:growth -- [${GROWTH_SCALES.join(" ")}]...`;
+  const asked = argsOrExit("[bench:growth]", () => {
+    const names = parseCli(usage, {}, { positionals: GROWTH_SCALES.length }).positionals.map((a) => a.toUpperCase());
+    const unknown = names.find((n) => !(GROWTH_SCALES as readonly string[]).includes(n));
+    if (unknown) throw new UsageError(`Unknown scale '${unknown}'\nusage: ${usage}`);
+    return names;
+  });
   const md = writeGrowth(asked.length ? asked : GROWTH_SCALES);
   if (md === null) {
     console.error("[bench:growth] needs complete reports of at least two scales in bench-results/");

@@ -65,6 +65,12 @@ describe("cdcRow", () => {
     expect(() => cdcRow("likes", value)).toThrow(DeadLetter);
     expect(() => cdcRow("likes", value)).toThrow(reason);
   });
+
+  it("takes a UUID column in either case and keeps its lowercase form", () => {
+    const upper = like().user_id.toUpperCase();
+    const out = cdcRow("likes", { op: "c", source, after: { ...like(), user_id: upper } });
+    expect(out?.row.user_id).toBe(upper.toLowerCase());
+  });
 });
 
 describe("eventRow", () => {

@@ -8,6 +8,7 @@ import {
   chDateTime64,
   type EventType,
   eventRecordSchema,
+  isUuid,
   msFromChDateTime64,
 } from "../../../edge/core/index.ts";
 
@@ -42,8 +43,6 @@ export const CDC_SPECS: Record<CdcTable, TableSpec> = {
   },
   blocks: { keys: ["blocker_id", "blocked_id"], columns: { blocker_id: "uuid", blocked_id: "uuid", ...TIMES } },
 };
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export type ChRow = Record<string, string | number | null>;
 
@@ -101,8 +100,9 @@ function convert(table: CdcTable, image: Record<string, unknown>): ChRow {
   for (const [col, kind] of Object.entries(CDC_SPECS[table].columns)) {
     const v = image[col];
     if (kind === "uuid") {
-      if (typeof v !== "string" || !UUID_RE.test(v)) throw new DeadLetter(`${table}.${col}: expected a UUID`);
-      out[col] = v;
+      if (typeof v !== "string" || !isUuid(v)) throw new DeadLetter(`${table}.${col}: expected a UUID`);
+      // The one UUID check (edge/core/uuid.ts) takes either case; ids are kept lowercase.
+      out[col] = v.toLowerCase();
     } else if (kind === "string") {
       if (typeof v !== "string") throw new DeadLetter(`${table}.${col}: expected a string`);
       out[col] = v;
