@@ -68,6 +68,8 @@ export function indexKeys(ns = "") {
   return {
     /** The namespace itself (INDEX_NAMESPACE), for keys named outside this object (experiments). */
     namespace: ns,
+    /** What every key of the index below begins with (the bootstrap clears them by it). */
+    prefix: p,
     ready: `${p}ready:v${INDEX_LAYOUT}`,
     authorPosts: (authorId: string) => `${p}ap:${authorId}`,
     post: (postId: string) => `${p}p:${postId}`,

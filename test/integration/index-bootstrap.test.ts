@@ -9,9 +9,10 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chDateTime64, decodePostCounters, indexKeys } from "../../edge/core/index.ts";
+import { chDateTime64, decodePostCounters, INDEX_POSTS_PER_AUTHOR, indexKeys } from "../../edge/core/index.ts";
 import { migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { type BootstrapRead, bootstrapIndex } from "../../origin/src/index/bootstrap.ts";
+import { checkIndex } from "../../origin/src/index/check.ts";
 import type { IndexOp } from "../../origin/src/index/ops.ts";
 import { IndexWriter } from "../../origin/src/index/writer.ts";
 import { CH_URL } from "./support/cdc.ts";
@@ -156,5 +157,50 @@ describe("index bootstrap while ClickHouse changes", () => {
       comments: 1,
       shares: 1,
     });
+  });
+
+  it("clears what an earlier index left, keeps the impression sets, and keeps an author's newest posts only", async () => {
+    const keys = indexKeys(`${prefix}clear:`);
+    const [viewer, author, gone] = [randomUUID(), randomUUID(), randomUUID()];
+    const now = Date.now();
+    // One more post than the index keeps per author, a millisecond apart: the oldest is dropped.
+    const posts = Array.from({ length: INDEX_POSTS_PER_AUTHOR + 1 }, (_, i) => ({
+      id: randomUUID(),
+      author_id: author,
+      text: `p${i}`,
+      ...cdc(10 + i, chDateTime64(now - 60_000 + i)),
+    }));
+    await ch.insert({ table: "posts_cdc", values: posts, format: "JSONEachRow" });
+    const oldest = posts[0]?.id as string;
+    await ch.insert({
+      table: "likes_cdc",
+      values: [{ user_id: viewer, post_id: oldest, post_author_id: author, ...cdc(1000, chDateTime64(now - 1000)) }],
+      format: "JSONEachRow",
+    });
+    // What an interrupted bootstrap, or an index of another layout, left behind.
+    const stalePost = randomUUID();
+    await redis.hset(keys.post(stalePost), "a", gone, `l:${viewer}`, "1");
+    await redis.sadd(keys.followees(viewer), gone);
+    await redis.hset(keys.affinity(viewer), gone, "7");
+    await redis.set(`${keys.prefix}ready:v1`, "{}");
+    await redis.sadd(keys.impressions(viewer, "2026-12-01"), stalePost);
+
+    const report = await bootstrapIndex(ch, redis, keys);
+    expect(report.cleared).toBe(4);
+    expect(await redis.exists(keys.post(stalePost), `${keys.prefix}ready:v1`)).toBe(0);
+    expect(await redis.sismember(keys.followees(viewer), gone)).toBe(0);
+    expect(await redis.hget(keys.affinity(viewer), gone)).toBeNull();
+    expect(await redis.smembers(keys.impressions(viewer, "2026-12-01"))).toEqual([stalePost]);
+
+    const fields = await redis.hgetall(keys.authorPosts(author));
+    const kept = Object.keys(fields).filter((f) => !f.includes(":"));
+    expect(kept).toHaveLength(INDEX_POSTS_PER_AUTHOR);
+    expect(kept).not.toContain(oldest);
+    // The dropped post keeps its record (a replayed unlike must find it) with the plain TTL.
+    expect(await redis.hget(keys.post(oldest), `l:${viewer}`)).toBe("1");
+    expect(await redis.ttl(keys.post(oldest))).toBeGreaterThan(0);
+    expect(await redis.hget(keys.affinity(viewer), author)).toBe("1");
+    // What the streamed bootstrap wrote is what ClickHouse says, read whole into memory.
+    expect((await checkIndex(ch, redis, keys)).differences).toEqual([]);
   });
 });

@@ -1,19 +1,27 @@
 /**
- * The serving index as ClickHouse knows it (`readIndexState`), written to Redis
- * (`writeIndexState`) on a new deployment, after a flush or a failover (`ready` gone), and
- * compared with Redis by `check:index` (check.ts). Meanwhile the edge answers from ClickHouse
- * (the cold path). Every write overwrites with ClickHouse's state, so an interrupted run is
- * finished by the next; `ready` is set last. ClickHouse holds what the sink has inserted; the
- * updater then continues from the sink's committed offsets (serving-index.ts), replaying at
- * most the sink's in-flight batch and whatever the sink inserted while the bootstrap read,
- * which their records make a no-op (an impression there may count twice, which `check:index`
- * shows). That holds because the records and the affinity they count in come from one query
- * (`BOOTSTRAP_SQL.counted`): a change is in both or in neither, so its replay either finds its
- * record or counts it for the first time. (A query sees an insert's own part and its views'
- * parts a few milliseconds apart at most; the periodic affinity refresh repairs that rare case.)
+ * The serving index as ClickHouse knows it. `readIndexRows` streams it row by row; two
+ * consumers read that stream:
+ * - `bootstrapIndex` writes it to Redis as it arrives, on a new deployment, after a flush or a
+ *   failover (`ready` gone). Meanwhile the edge answers from ClickHouse (the cold path).
+ * - `readIndexState` collects it in memory for `check:index` (check.ts).
+ *
+ * The bootstrap keeps in memory only the window's posts (id, author, time, counts), never the
+ * records, follows or affinity, so its memory grows with the posts of the last 7 days rather than
+ * with every interaction. It first clears the namespace's index keys (the impression sets, which
+ * only the updater writes, aside), so an interrupted run leaves nothing the next one keeps;
+ * `ready` is set last.
+ *
+ * ClickHouse holds what the sink has inserted; the updater then continues from the sink's
+ * committed offsets (serving-index.ts), replaying at most the sink's in-flight batch and
+ * whatever the sink inserted while the bootstrap read, which their records make a no-op (an
+ * impression there may count twice, which `check:index` shows). That holds because the records
+ * and the affinity they count in come from one query (`BOOTSTRAP_SQL.counted`): a change is in
+ * both or in neither, so its replay either finds its record or counts it for the first time.
+ * (A query sees an insert's own part and its views' parts a few milliseconds apart at most; the
+ * periodic affinity refresh repairs that rare case.)
  */
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import {
   encodePostCounters,
   INDEX_POST_TTL_S,
@@ -36,10 +44,13 @@ const WINDOW_POSTS = `SELECT id FROM posts_current
  * committed it yet) found no record and counted it a second time.
  */
 export const BOOTSTRAP_SQL = {
+  // Each author's posts together, newest first (ties: the larger id first, as the updater
+  // trims), so the newest INDEX_POSTS_PER_AUTHOR are kept while streaming.
   posts: `SELECT toString(id) AS pid, toString(author_id) AS aid, text AS body,
             toUnixTimestamp64Milli(created_at) AS created_ms
           FROM posts_current
-          WHERE deleted_at IS NULL AND created_at >= now64(3) - toIntervalMillisecond({window_ms:UInt64})`,
+          WHERE deleted_at IS NULL AND created_at >= now64(3) - toIntervalMillisecond({window_ms:UInt64})
+          ORDER BY aid, created_ms DESC, pid DESC`,
   // Records of every interaction, not only on the window's posts: a change the updater replays
   // after the bootstrap (one ClickHouse already holds) must find its record and be a no-op.
   // k: l like, c comment, s share, k click (a = post, b = the record) or af (a = user,
@@ -81,6 +92,63 @@ export interface ReadIndexStateOptions {
   beforeRead?: (read: BootstrapRead) => Promise<void>;
 }
 
+/** A record's kind, as its post-hash field begins: like, comment, share, click. */
+export type RecordKind = "l" | "c" | "s" | "k";
+
+/** One step of a consumer: a promise only when it has to wait (a pipeline flushing). */
+type Step = void | Promise<void>;
+
+/** What `readIndexRows` hands out, in this order: posts, then counted, impressions, follows, blocks, deleted users, popular. */
+export interface IndexRowsVisitor {
+  /** A post of the window, among its author's newest INDEX_POSTS_PER_AUTHOR. */
+  post(postId: string, authorId: string, createdMs: number, text: string): Step;
+  /** A counted interaction on a post (of the window or not). */
+  record(postId: string, kind: RecordKind, record: string): Step;
+  affinity(userId: string, authorId: string, interactions: number): Step;
+  impressions(postId: string, n: number): Step;
+  follow(followerId: string, followeeId: string): Step;
+  block(blockerId: string, blockedId: string): Step;
+  deletedUser(userId: string): Step;
+  popularAuthor(authorId: string): Step;
+}
+
+/** Streams the index's state from ClickHouse to `visit`, one query after another. */
+export async function readIndexRows(
+  ch: ClickHouseClient,
+  visit: IndexRowsVisitor,
+  opts: ReadIndexStateOptions = {},
+): Promise<void> {
+  const params = { window_ms: INDEX_POST_WINDOW_MS, n: POPULAR_AUTHORS, post_ttl_s: INDEX_POST_TTL_S };
+  const each = async <T>(read: BootstrapRead, fn: (row: T) => Step) => {
+    await opts.beforeRead?.(read);
+    const rs = await ch.query({ query: BOOTSTRAP_SQL[read], query_params: params, format: "JSONEachRow" });
+    for await (const rows of rs.stream<T>()) {
+      for (const r of rows) {
+        const step = fn(r.json());
+        if (step) await step;
+      }
+    }
+  };
+  let author = "";
+  let kept = 0;
+  await each<{ pid: string; aid: string; body: string; created_ms: string }>("posts", (r) => {
+    if (r.aid !== author) {
+      author = r.aid;
+      kept = 0;
+    }
+    if (kept++ < INDEX_POSTS_PER_AUTHOR) return visit.post(r.pid, r.aid, Number(r.created_ms), r.body);
+  });
+  await each<{ k: string; a: string; b: string; n: string }>("counted", (r) => {
+    if (r.k === "af") return visit.affinity(r.a, r.b, Number(r.n));
+    if (r.k === "l" || r.k === "c" || r.k === "s" || r.k === "k") return visit.record(r.a, r.k, r.b);
+  });
+  await each<{ pid: string; n: string }>("impressions", (r) => visit.impressions(r.pid, Number(r.n)));
+  await each<{ a: string; b: string }>("follows", (r) => visit.follow(r.a, r.b));
+  await each<{ a: string; b: string }>("blocks", (r) => visit.block(r.a, r.b));
+  await each<{ a: string }>("deletedUsers", (r) => visit.deletedUser(r.a));
+  await each<{ aid: string }>("popular", (r) => visit.popularAuthor(r.aid));
+}
+
 /** Records of what counted on one post. */
 export interface PostRecords {
   likes: string[];
@@ -97,6 +165,7 @@ export interface PostState extends PostRecords {
   impressions: number;
 }
 
+/** The whole state in memory (check:index compares it with Redis). */
 export interface IndexState {
   /** Post id → state, at most INDEX_POSTS_PER_AUTHOR newest per author. */
   posts: Map<string, PostState>;
@@ -119,7 +188,10 @@ export interface BootstrapReport {
   follows: number;
   blocks: number;
   deletedUsers: number;
-  affinityUsers: number;
+  /** (user, author) pairs with a positive affinity. */
+  affinityPairs: number;
+  /** Index keys of an earlier index (or an interrupted bootstrap) removed first. */
+  cleared: number;
   ms: number;
 }
 
@@ -129,93 +201,68 @@ const addTo = (m: Map<string, Set<string>>, k: string, v: string) => {
   else m.set(k, new Set([v]));
 };
 
-/** What the index should hold, read from ClickHouse (streamed). */
-export async function readIndexState(ch: ClickHouseClient, opts: ReadIndexStateOptions = {}): Promise<IndexState> {
-  const params = { window_ms: INDEX_POST_WINDOW_MS, n: POPULAR_AUTHORS, post_ttl_s: INDEX_POST_TTL_S };
-  const each = async <T>(read: BootstrapRead, fn: (row: T) => void) => {
-    await opts.beforeRead?.(read);
-    const rs = await ch.query({ query: BOOTSTRAP_SQL[read], query_params: params, format: "JSONEachRow" });
-    for await (const rows of rs.stream<T>()) for (const r of rows) fn(r.json());
-  };
-  const otherRecords = new Map<string, PostRecords>();
-  const recordsOf = (pid: string): PostRecords => {
-    const p = all.get(pid) ?? otherRecords.get(pid);
-    if (p) return p;
-    const r: PostRecords = { likes: [], comments: [], shares: [], clicks: [] };
-    otherRecords.set(pid, r);
-    return r;
-  };
-  const all = new Map<string, PostState>();
-  await each<{ pid: string; aid: string; body: string; created_ms: string }>("posts", (r) => {
-    all.set(r.pid, {
-      authorId: r.aid,
-      createdMs: Number(r.created_ms),
-      text: r.body,
-      likes: [],
-      comments: [],
-      shares: [],
-      clicks: [],
-      impressions: 0,
-    });
-  });
-  const affinity = new Map<string, Map<string, number>>();
-  await each<{ k: string; a: string; b: string; n: string }>("counted", (r) => {
-    switch (r.k) {
-      case "l":
-        recordsOf(r.a).likes.push(r.b);
-        return;
-      case "c":
-        recordsOf(r.a).comments.push(r.b);
-        return;
-      case "s":
-        recordsOf(r.a).shares.push(r.b);
-        return;
-      case "k":
-        recordsOf(r.a).clicks.push(r.b);
-        return;
-      case "af": {
-        const m = affinity.get(r.a) ?? new Map<string, number>();
-        m.set(r.b, Number(r.n));
-        affinity.set(r.a, m);
-        return;
-      }
-    }
-  });
-  await each<{ pid: string; n: string }>("impressions", (r) => {
-    const p = all.get(r.pid);
-    if (p) p.impressions = Number(r.n);
-  });
-  // The newest INDEX_POSTS_PER_AUTHOR of each author, as the updater trims.
-  const byAuthor = new Map<string, [string, PostState][]>();
-  for (const e of all) {
-    const list = byAuthor.get(e[1].authorId);
-    if (list) list.push(e);
-    else byAuthor.set(e[1].authorId, [e]);
-  }
-  const posts = new Map<string, PostState>();
-  for (const list of byAuthor.values()) {
-    list.sort((x, y) => y[1].createdMs - x[1].createdMs || (x[0] < y[0] ? 1 : -1));
-    for (const [pid, s] of list.slice(0, INDEX_POSTS_PER_AUTHOR)) posts.set(pid, s);
-    for (const [pid, s] of list.slice(INDEX_POSTS_PER_AUTHOR)) otherRecords.set(pid, s);
-  }
+const RECORD_LIST = { l: "likes", c: "comments", s: "shares", k: "clicks" } as const;
 
+/** What the index should hold, read from ClickHouse into memory. */
+export async function readIndexState(ch: ClickHouseClient, opts: ReadIndexStateOptions = {}): Promise<IndexState> {
   const state: IndexState = {
-    posts,
-    otherRecords,
+    posts: new Map(),
+    otherRecords: new Map(),
     followees: new Map(),
     blocksOut: new Map(),
     blocksIn: new Map(),
     deletedUsers: new Set(),
-    affinity,
+    affinity: new Map(),
     popularAuthors: [],
   };
-  await each<{ a: string; b: string }>("follows", (r) => addTo(state.followees, r.a, r.b));
-  await each<{ a: string; b: string }>("blocks", (r) => {
-    addTo(state.blocksOut, r.a, r.b);
-    addTo(state.blocksIn, r.b, r.a);
-  });
-  await each<{ a: string }>("deletedUsers", (r) => state.deletedUsers.add(r.a));
-  await each<{ aid: string }>("popular", (r) => state.popularAuthors.push(r.aid));
+  const recordsOf = (pid: string): PostRecords => {
+    const p = state.posts.get(pid) ?? state.otherRecords.get(pid);
+    if (p) return p;
+    const r: PostRecords = { likes: [], comments: [], shares: [], clicks: [] };
+    state.otherRecords.set(pid, r);
+    return r;
+  };
+  await readIndexRows(
+    ch,
+    {
+      post: (pid, authorId, createdMs, text) => {
+        state.posts.set(pid, {
+          authorId,
+          createdMs,
+          text,
+          likes: [],
+          comments: [],
+          shares: [],
+          clicks: [],
+          impressions: 0,
+        });
+      },
+      record: (pid, kind, rec) => {
+        recordsOf(pid)[RECORD_LIST[kind]].push(rec);
+      },
+      affinity: (u, a, n) => {
+        const m = state.affinity.get(u) ?? new Map<string, number>();
+        m.set(a, n);
+        state.affinity.set(u, m);
+      },
+      impressions: (pid, n) => {
+        const p = state.posts.get(pid);
+        if (p) p.impressions = n;
+      },
+      follow: (a, b) => addTo(state.followees, a, b),
+      block: (a, b) => {
+        addTo(state.blocksOut, a, b);
+        addTo(state.blocksIn, b, a);
+      },
+      deletedUser: (u) => {
+        state.deletedUsers.add(u);
+      },
+      popularAuthor: (a) => {
+        state.popularAuthors.push(a);
+      },
+    },
+    opts,
+  );
   return state;
 }
 
@@ -232,36 +279,61 @@ export function authorFields(postId: string, s: PostState): Record<string, strin
   return out;
 }
 
-/** The post hash's record fields (`l:{user}`, `c:{comment}`, `s:{user}`, `k:{user}`). */
-function recordFields(r: PostRecords): string[] {
-  const out: string[] = [];
-  for (const u of r.likes) out.push(`l:${u}`, "1");
-  for (const c of r.comments) out.push(`c:${c}`, "1");
-  for (const u of r.shares) out.push(`s:${u}`, "1");
-  for (const u of r.clicks) out.push(`k:${u}`, "1");
-  return out;
-}
-
 const FLUSH_EVERY = 2000;
 
-/** Writes the state over what Redis holds (each key replaced whole), then sets `ready`. */
-export async function writeIndexState(
+/** One Redis pipeline at a time, sent every FLUSH_EVERY commands; a failed command fails the bootstrap. */
+class Batch {
+  p: ChainableCommander;
+  private queued = 0;
+  constructor(private readonly redis: Redis) {
+    this.p = redis.pipeline();
+  }
+  /** Counts `n` queued commands; sends the pipeline when it is full. */
+  add(n: number): Step {
+    this.queued += n;
+    if (this.queued >= FLUSH_EVERY) return this.flush();
+  }
+  async flush(): Promise<void> {
+    if (this.queued === 0) return;
+    const p = this.p;
+    this.p = this.redis.pipeline();
+    this.queued = 0;
+    const failed = ((await p.exec()) ?? []).find(([err]) => err);
+    if (failed) throw failed[0];
+  }
+}
+
+/**
+ * Removes the namespace's index keys (`{ns}fi:*`) but the impression sets, which the
+ * bootstrap does not write: an earlier index, another layout's, or an interrupted bootstrap's.
+ */
+export async function clearIndex(redis: Redis, keys: IndexKeys): Promise<number> {
+  const keep = keys.impressions("", "").replace(/:+$/, ":");
+  const pattern = `${keys.prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
+  let cursor = "0";
+  let removed = 0;
+  do {
+    const [next, found] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    cursor = next;
+    const gone = found.filter((k) => !k.startsWith(keep));
+    if (gone.length) removed += await redis.unlink(...gone);
+  } while (cursor !== "0");
+  return removed;
+}
+
+/**
+ * Builds the index in Redis from ClickHouse, streaming: each row read is queued at once, and
+ * only the window's posts are held (their counts are written once all records are read).
+ */
+export async function bootstrapIndex(
+  ch: ClickHouseClient,
   redis: Redis,
   keys: IndexKeys,
-  state: IndexState,
-  /** When the bootstrap began (reading ClickHouse included): `ready` records how long it took. */
-  startedAtMs = Date.now(),
-): Promise<Omit<BootstrapReport, "ms">> {
-  let p = redis.pipeline();
-  let queued = 0;
-  const flush = async (force = false) => {
-    if (queued === 0 || (!force && queued < FLUSH_EVERY)) return;
-    const res = (await p.exec()) ?? [];
-    const failed = res.find(([err]) => err);
-    if (failed) throw failed[0];
-    p = redis.pipeline();
-    queued = 0;
-  };
+  log: (msg: string, detail?: Record<string, unknown>) => void = () => {},
+  read: ReadIndexStateOptions = {},
+): Promise<BootstrapReport> {
+  const t0 = Date.now();
+  const cleared = await clearIndex(redis, keys);
   const report = {
     posts: 0,
     likes: 0,
@@ -271,86 +343,90 @@ export async function writeIndexState(
     follows: 0,
     blocks: 0,
     deletedUsers: 0,
-    affinityUsers: 0,
+    affinityPairs: 0,
+    cleared,
   };
-
+  /** The window's posts: author and the counters, filled in as the records stream by. */
+  const window = new Map<string, { authorId: string; l: number; c: number; s: number; i: number }>();
   const authorExpire = new Map<string, number>();
-  for (const s of state.posts.values()) p.del(keys.authorPosts(s.authorId));
-  for (const [pid, s] of state.posts) {
-    const pk = keys.post(pid);
-    const ak = keys.authorPosts(s.authorId);
-    const expireAt = Math.floor(s.createdMs / 1000) + INDEX_POST_TTL_S;
-    authorExpire.set(ak, Math.max(authorExpire.get(ak) ?? 0, expireAt));
-    const records: string[] = ["a", s.authorId, "t", String(s.createdMs)];
-    for (const u of s.likes) records.push(`l:${u}`, "1");
-    for (const c of s.comments) records.push(`c:${c}`, "1");
-    for (const u of s.shares) records.push(`s:${u}`, "1");
-    for (const u of s.clicks) records.push(`k:${u}`, "1");
-    p.del(pk)
-      .hset(pk, ...records)
-      .expireat(pk, expireAt);
-    p.hset(ak, authorFields(pid, s));
-    queued += 4;
-    report.posts++;
-    report.likes += s.likes.length;
-    report.comments += s.comments.length;
-    report.shares += s.shares.length;
-    report.clicks += s.clicks.length;
-    await flush();
+  const popular: string[] = [];
+  const out = new Batch(redis);
+  await readIndexRows(
+    ch,
+    {
+      post: (pid, authorId, createdMs, text) => {
+        window.set(pid, { authorId, l: 0, c: 0, s: 0, i: 0 });
+        const pk = keys.post(pid);
+        const ak = keys.authorPosts(authorId);
+        const expireAt = Math.floor(createdMs / 1000) + INDEX_POST_TTL_S;
+        authorExpire.set(ak, Math.max(authorExpire.get(ak) ?? 0, expireAt));
+        out.p
+          .hset(pk, "a", authorId, "t", String(createdMs))
+          .expireat(pk, expireAt)
+          .hset(ak, pid, `${createdMs}\t${text}`);
+        report.posts++;
+        return out.add(3);
+      },
+      record: (pid, kind, rec) => {
+        const pk = keys.post(pid);
+        out.p.hset(pk, `${kind}:${rec}`, "1");
+        report[RECORD_LIST[kind]]++;
+        const w = window.get(pid);
+        if (!w) {
+          out.p.expire(pk, INDEX_POST_TTL_S);
+          return out.add(2);
+        }
+        if (kind === "l") w.l++;
+        else if (kind === "c") w.c++;
+        else if (kind === "s" && rec !== w.authorId) w.s++;
+        return out.add(1);
+      },
+      affinity: (u, a, n) => {
+        out.p.hset(keys.affinity(u), a, String(n));
+        report.affinityPairs++;
+        return out.add(1);
+      },
+      impressions: (pid, n) => {
+        const w = window.get(pid);
+        if (w) w.i = n;
+      },
+      follow: (a, b) => {
+        out.p.sadd(keys.followees(a), b);
+        report.follows++;
+        return out.add(1);
+      },
+      block: (a, b) => {
+        out.p.sadd(keys.blocksOut(a), b).sadd(keys.blocksIn(b), a);
+        report.blocks++;
+        return out.add(2);
+      },
+      deletedUser: (u) => {
+        out.p.sadd(keys.deletedUsers, u);
+        report.deletedUsers++;
+        return out.add(1);
+      },
+      popularAuthor: (a) => {
+        popular.push(a);
+      },
+    },
+    read,
+  );
+  log("index bootstrap: read ClickHouse", { posts: report.posts, ms: Date.now() - t0 });
+  for (const [pid, w] of window) {
+    const counters = encodePostCounters({ likes: w.l, comments: w.c, shares: w.s, impressions: w.i });
+    if (!counters) continue;
+    out.p.hset(keys.authorPosts(w.authorId), `${pid}:n`, counters);
+    await out.add(1);
   }
-  for (const [ak, at] of authorExpire) p.expireat(ak, at);
-  queued += authorExpire.size;
-  for (const [pid, r] of state.otherRecords) {
-    const fields = recordFields(r);
-    if (fields.length === 0) continue;
-    p.del(keys.post(pid))
-      .hset(keys.post(pid), ...fields)
-      .expire(keys.post(pid), INDEX_POST_TTL_S);
-    queued += 3;
-    await flush();
+  for (const [ak, at] of authorExpire) {
+    out.p.expireat(ak, at);
+    await out.add(1);
   }
-  await flush(true);
-
-  const sets = async (m: Map<string, Set<string>>, key: (u: string) => string) => {
-    for (const [u, members] of m) {
-      p.del(key(u)).sadd(key(u), ...members);
-      queued += 2;
-      await flush();
-    }
-  };
-  await sets(state.followees, keys.followees);
-  await sets(state.blocksOut, keys.blocksOut);
-  await sets(state.blocksIn, keys.blocksIn);
-  for (const s of state.followees.values()) report.follows += s.size;
-  for (const s of state.blocksOut.values()) report.blocks += s.size;
-  p.del(keys.deletedUsers);
-  if (state.deletedUsers.size) p.sadd(keys.deletedUsers, ...state.deletedUsers);
-  report.deletedUsers = state.deletedUsers.size;
-  for (const [u, m] of state.affinity) {
-    p.del(keys.affinity(u)).hset(keys.affinity(u), Object.fromEntries([...m].map(([a, n]) => [a, String(n)])));
-    queued += 2;
-    report.affinityUsers++;
-    await flush();
-  }
-  p.set(keys.popularAuthors, JSON.stringify(state.popularAuthors));
-  queued++;
-  await flush(true);
-  await redis.set(keys.ready, JSON.stringify({ at: Date.now(), ms: Date.now() - startedAtMs, ...report }));
-  return report;
-}
-
-export async function bootstrapIndex(
-  ch: ClickHouseClient,
-  redis: Redis,
-  keys: IndexKeys,
-  log: (msg: string, detail?: Record<string, unknown>) => void = () => {},
-  read: ReadIndexStateOptions = {},
-): Promise<BootstrapReport> {
-  const t0 = Date.now();
-  const state = await readIndexState(ch, read);
-  log("index bootstrap: read ClickHouse", { posts: state.posts.size, ms: Date.now() - t0 });
-  const report = await writeIndexState(redis, keys, state, t0);
+  out.p.set(keys.popularAuthors, JSON.stringify(popular));
+  await out.add(1);
+  await out.flush();
   const done = { ...report, ms: Date.now() - t0 };
+  await redis.set(keys.ready, JSON.stringify({ at: Date.now(), ...done }));
   log("index bootstrap: done", done);
   return done;
 }
