@@ -136,7 +136,8 @@ export async function readIndexRows(
       author = r.aid;
       kept = 0;
     }
-    if (kept++ < INDEX_POSTS_PER_AUTHOR) return visit.post(r.pid, r.aid, Number(r.created_ms), r.body);
+    // `author`, not `r.aid`: one string per author, however many posts hold it.
+    if (kept++ < INDEX_POSTS_PER_AUTHOR) return visit.post(r.pid, author, Number(r.created_ms), r.body);
   });
   await each<{ k: string; a: string; b: string; n: string }>("counted", (r) => {
     if (r.k === "af") return visit.affinity(r.a, r.b, Number(r.n));
