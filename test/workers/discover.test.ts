@@ -1,19 +1,11 @@
 import { exports } from "cloudflare:workers";
-import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-
-const SECRET = "workers-test-secret-0123456789-abcdefghij";
-const USER = "11111111-1111-4111-8111-111111111111";
+import { token } from "./support.ts";
 
 async function get(path: string, auth = true) {
   const headers: Record<string, string> = {};
   if (auth) {
-    const token = await new SignJWT({})
-      .setProtectedHeader({ alg: "HS256" })
-      .setSubject(USER)
-      .setExpirationTime("10m")
-      .sign(new TextEncoder().encode(SECRET));
-    headers.authorization = `Bearer ${token}`;
+    headers.authorization = `Bearer ${await token()}`;
   }
   return exports.default.fetch(`http://edge.test${path}`, { headers });
 }

@@ -1,18 +1,8 @@
 import { exports } from "cloudflare:workers";
-import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { token, USER } from "./support.ts";
 
-const SECRET = "workers-test-secret-0123456789-abcdefghij";
-const USER = "11111111-1111-4111-8111-111111111111";
 const POST = "22222222-2222-4222-8222-222222222222";
-
-async function token(opts: { secret?: string; exp?: number; sub?: string; alg?: "HS256" | "HS512" } = {}) {
-  return new SignJWT({})
-    .setProtectedHeader({ alg: opts.alg ?? "HS256" })
-    .setSubject(opts.sub ?? USER)
-    .setExpirationTime(opts.exp ?? Math.floor(Date.now() / 1000) + 600)
-    .sign(new TextEncoder().encode(opts.secret ?? SECRET));
-}
 
 async function post(body: string, auth?: string) {
   const headers: Record<string, string> = { "content-type": "application/json" };

@@ -1,20 +1,13 @@
 import { exports } from "cloudflare:workers";
-import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { token } from "./support.ts";
 
-const SECRET = "workers-test-secret-0123456789-abcdefghij";
-const USER = "11111111-1111-4111-8111-111111111111";
 const OTHER = "22222222-2222-4222-8222-222222222222";
 
 async function call(method: string, path: string, body?: string, auth = true) {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (auth) {
-    const t = await new SignJWT({})
-      .setProtectedHeader({ alg: "HS256" })
-      .setSubject(USER)
-      .setExpirationTime("10m")
-      .sign(new TextEncoder().encode(SECRET));
-    headers.authorization = `Bearer ${t}`;
+    headers.authorization = `Bearer ${await token()}`;
   }
   return exports.default.fetch(`http://edge.test${path}`, { method, headers, body: body ?? null });
 }
