@@ -23,6 +23,7 @@ import { createClient } from "@clickhouse/client";
 import { Redis } from "ioredis";
 import { indexKeys } from "../../edge/core/index.ts";
 import { bootstrapIndex, readIndexState } from "../../origin/src/index/bootstrap.ts";
+import { unlinkByPrefix } from "../../origin/src/index/exec.ts";
 import { argsOrExit, intArg, parseCli, UsageError } from "../lib/cli.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -95,12 +96,7 @@ async function measure(
 
 async function dropNamespace(namespace: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", `${namespace}*`, "COUNT", 5000);
-    cursor = next;
-    if (found.length) await redis.unlink(...found);
-  } while (cursor !== "0");
+  await unlinkByPrefix(redis, namespace);
   redis.disconnect();
 }
 

@@ -34,6 +34,7 @@ import { migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { migrate } from "../../origin/db/migrate.ts";
 import { readConfig } from "../../origin/src/config.ts";
 import { ConnectClient } from "../../origin/src/connect/manager.ts";
+import { unlinkByPrefix } from "../../origin/src/index/exec.ts";
 import { type BulkResult, bulkLoad } from "../lib/bulk.ts";
 import { buildEdgeBundle } from "../lib/bundle.ts";
 import { argsOrExit, intArg, parseCli, UsageError } from "../lib/cli.ts";
@@ -238,14 +239,7 @@ async function dropAll(): Promise<void> {
   await ch.command({ query: `DROP DATABASE IF EXISTS ${name}` });
   await ch.close();
   // The bench's serving index (both namespaces) and its consumer group.
-  for (const ns of [`${name}:`, `${name}-cold:`]) {
-    let cursor = "0";
-    do {
-      const [next, found] = await redis.scan(cursor, "MATCH", `${ns}*`, "COUNT", 5000);
-      cursor = next;
-      if (found.length) await redis.unlink(...found);
-    } while (cursor !== "0");
-  }
+  for (const ns of [`${name}:`, `${name}-cold:`]) await unlinkByPrefix(redis, ns);
   await admin.deleteGroups([`${name}-index`, `${name}-sink`]).catch(() => {});
   // The machine's Redis keeps an AOF (the stack turns it on): a bulk load and its deletion
   // leave it gigabytes long; rewrite it so the next run (or CI) does not replay all of that.

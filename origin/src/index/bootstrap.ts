@@ -30,6 +30,7 @@ import {
   type IndexKeys,
   POPULAR_AUTHORS,
 } from "../../../edge/core/index.ts";
+import { unlinkByPrefix } from "./exec.ts";
 
 /** Posts of the index window, as the post CDC table holds them (deleted ones excluded). */
 const WINDOW_POSTS = `SELECT id FROM posts_current
@@ -309,17 +310,8 @@ class Batch {
  * bootstrap does not write: an earlier index, another layout's, or an interrupted bootstrap's.
  */
 export async function clearIndex(redis: Redis, keys: IndexKeys): Promise<number> {
-  const keep = keys.impressions("", "").replace(/:+$/, ":");
-  const pattern = `${keys.prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
-  let cursor = "0";
-  let removed = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    cursor = next;
-    const gone = found.filter((k) => !k.startsWith(keep));
-    if (gone.length) removed += await redis.unlink(...gone);
-  } while (cursor !== "0");
-  return removed;
+  const impressions = keys.impressions("", "").replace(/:+$/, ":");
+  return unlinkByPrefix(redis, keys.prefix, (k) => k.startsWith(impressions));
 }
 
 /**

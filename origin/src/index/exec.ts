@@ -38,3 +38,24 @@ export async function saveSnapshot(redis: Redis, s: Snapshot): Promise<void> {
     .set(snapshotPointerKey(s.meta.viewerId), JSON.stringify(pointerOf(s.meta)), "EX", SNAPSHOT_PAGING_TTL_S)
     .exec();
 }
+
+/**
+ * Unlinks every key that begins with `prefix` (glob characters in it are matched literally),
+ * except those `keep` says to keep; one SCAN pass. Returns how many went.
+ */
+export async function unlinkByPrefix(
+  redis: Redis,
+  prefix: string,
+  keep: (key: string) => boolean = () => false,
+): Promise<number> {
+  const pattern = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
+  let cursor = "0";
+  let removed = 0;
+  do {
+    const [next, found] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    cursor = next;
+    const gone = found.filter((k) => !keep(k));
+    if (gone.length) removed += await redis.unlink(...gone);
+  } while (cursor !== "0");
+  return removed;
+}
