@@ -1,6 +1,7 @@
 /**
  * The pure ranking: merge → filter → score → order (score desc, post id asc on ties) →
- * author-diversity pass. No I/O; the edge and the origin's feed warmer both call `rankFeed`.
+ * author-diversity pass → followee new posts lifted into the first 50 → the 500 cap. No I/O;
+ * the edge and the origin's feed warmer both call `rankFeed` (through buildRanking).
  */
 import {
   type Candidate,
@@ -9,6 +10,7 @@ import {
   filterCandidates,
   mergeCandidates,
 } from "./candidates.ts";
+import { FOLLOWEE_NEW_POST_TOP, liftFolloweeNewPosts } from "./followee-lift.ts";
 import { DEFAULT_WEIGHTS, type RankingWeights, type ScoreComponents, scorePost } from "./score.ts";
 
 export interface RankingOptions {
@@ -28,7 +30,10 @@ export interface RankedItem {
   createdAtMs: number;
   text: string;
   source: CandidateSource;
-  /** Final score, after the diversity pass; items are ordered by it. */
+  /**
+   * Final score, after the diversity pass; items are ordered by it, except a followee's new post
+   * lifted into the first 50 (liftFolloweeNewPosts), which keeps its own, lower score.
+   */
   score: number;
   explain: ScoreComponents & { diversityMultiplier: number };
 }
@@ -63,7 +68,11 @@ export function rankFeed(
   });
   scored.sort(compareRanked);
   const diversified = diversify(scored, options.authorDiversityDecay ?? DEFAULT_DIVERSITY_DECAY);
-  return diversified.slice(0, options.maxItems ?? DEFAULT_MAX_RANKED);
+  const maxItems = options.maxItems ?? DEFAULT_MAX_RANKED;
+  // Before the cap, so a post the decay pushed past it is lifted too; into a shorter ranking's
+  // whole length when the cap is under 50, so it is never cut off.
+  const lifted = liftFolloweeNewPosts(diversified, nowMs, Math.min(FOLLOWEE_NEW_POST_TOP, maxItems));
+  return lifted.slice(0, maxItems);
 }
 
 /**
