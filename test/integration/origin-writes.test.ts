@@ -1,4 +1,7 @@
-import { randomUUID } from "node:crypto";
+import { createHash, createHmac, randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { connect } from "node:net";
+import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { Redis } from "ioredis";
 import pg from "pg";
@@ -10,6 +13,26 @@ import { writeApp } from "../../origin/src/writes/routes.ts";
 import { tempDatabase } from "./support/pg.ts";
 
 const SECRET = "integration-origin-secret-0123456789";
+
+/** Writes a raw HTTP/1.1 request and returns what came back before the socket closed. */
+function rawHttp(port: number, head: string, body: Buffer, ms = 5000): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    let got = "";
+    const done = () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(got);
+    };
+    const t = setTimeout(done, ms);
+    s.on("data", (d) => {
+      got += String(d);
+    });
+    s.on("error", () => {});
+    s.on("close", done);
+    s.on("connect", () => s.write(Buffer.concat([Buffer.from(head), body])));
+  });
+}
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 describe("origin write API on real PostgreSQL and Redis", () => {
@@ -123,9 +146,83 @@ describe("origin write API on real PostgreSQL and Redis", () => {
       expect(res.headers.get("content-type")).toMatch(/^application\/json/);
       expect(await res.json()).toEqual({ error: { code: "bad_request", message: "signed user id must be a UUID" } });
     }
-    // An upper-case UUID is the same user (the edge lowercases `sub`; the origin agrees).
-    const res = await call(alice.toUpperCase(), "PUT", "/users/me", { handle: `up_${alice.slice(0, 8)}` });
-    expect(res.status, await res.clone().text()).toBe(200);
+  });
+
+  /**
+   * The origin's write API on a real port, requests written byte for byte on a socket (no
+   * client normalises the headers): each one's MAC is correct for the text a signer would
+   * compute, but its signed headers are spelled otherwise than the edge spells them. Each is a
+   * 401 and writes nothing.
+   */
+  it("a signed header in any spelling but the edge's is a 401 and writes no row, over real HTTP", async () => {
+    const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 });
+    await new Promise<void>((r) => (server.listening ? r() : server.once("listening", () => r())));
+    const port = (server.address() as AddressInfo).port;
+    const carol = `c${randomUUID().slice(1)}`; // a letter, so its upper case differs
+    try {
+      expect((await call(carol, "PUT", "/users/me", { handle: `ca_${carol.slice(0, 8)}` })).status).toBe(200);
+      const posts = async () =>
+        (await pool.query("SELECT count(*)::int AS n FROM posts WHERE author_id = $1", [carol])).rows[0].n as number;
+      const hmac = (text: string) => createHmac("sha256", SECRET).update(text).digest("hex");
+      const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+      /** POST /v1/posts with these header texts; `macOver` says which texts the MAC is computed over. */
+      const post = async (
+        sent: { ts: string; user: string; rid: string },
+        macOver: { ts: string; user: string; rid: string },
+      ) => {
+        const body = Buffer.from(JSON.stringify({ text: `spelling ${randomUUID()}` }));
+        const mac = hmac([macOver.ts, macOver.rid, "POST", "/v1/posts", macOver.user, sha(body)].join("\n"));
+        const head =
+          `POST /v1/posts HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
+          `x-edge-user: ${sent.user}\r\nx-edge-timestamp: ${sent.ts}\r\n` +
+          `x-edge-request-id: ${sent.rid}\r\nx-edge-signature: ${mac}\r\n\r\n`;
+        const answer = await rawHttp(port, head, body);
+        return Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+      };
+      const ok = () => ({ ts: String(Date.now()), user: carol, rid: randomUUID() });
+      // The edge's own spelling passes (the harness is sound).
+      const good = ok();
+      expect(await post(good, good)).toBe(201);
+      expect(await posts()).toBe(1);
+      const respell: Array<[string, (v: { ts: string; user: string; rid: string }) => Partial<typeof v>]> = [
+        ["timestamp with .0", (v) => ({ ts: `${v.ts}.0` })],
+        ["timestamp with a plus sign", (v) => ({ ts: `+${v.ts}` })],
+        ["timestamp with a leading zero", (v) => ({ ts: `0${v.ts}` })],
+        ["timestamp in exponent form", (v) => ({ ts: (Number(v.ts) / 1e12).toString().concat("e12") })],
+        ["timestamp in hex", (v) => ({ ts: `0x${Number(v.ts).toString(16)}` })],
+        ["timestamp with an inner space", (v) => ({ ts: `${v.ts.slice(0, 4)} ${v.ts.slice(4)}` })],
+        ["user id in upper case", (v) => ({ user: v.user.toUpperCase() })],
+        ["request id too short", () => ({ rid: "short" })],
+        ["request id with a space", () => ({ rid: "req id with space" })],
+      ];
+      for (const [name, change] of respell) {
+        const base = ok();
+        const sent = { ...base, ...change(base) };
+        // The edge's MAC (over its own spelling) with the header respelled after signing, and a
+        // MAC over the respelled texts themselves: both refused.
+        expect(await post(sent, base), `${name}: edge's MAC`).toBe(401);
+        expect(await post(sent, sent), `${name}: MAC over the sent text`).toBe(401);
+      }
+      // Outer spaces are not part of a header value (HTTP strips them before the origin sees
+      // it): with the MAC over the spaced text, the value the origin checks is another text.
+      for (const change of [(v: { ts: string }) => ` ${v.ts}`, (v: { ts: string }) => `${v.ts}\t`]) {
+        const base = ok();
+        const sent = { ...base, ts: change(base) };
+        expect(await post(sent, sent)).toBe(401);
+      }
+      expect(await posts()).toBe(1);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it("a correctly signed upper-case user id is a 401, not another spelling of the same user", async () => {
+    const dave = `d${randomUUID().slice(1)}`; // a letter, so its upper case differs
+    const res = await call(dave.toUpperCase(), "PUT", "/users/me", { handle: `up_${dave.slice(0, 8)}` });
+    expect(res.status, await res.clone().text()).toBe(401);
+    const rows = await pool.query("SELECT count(*)::int AS n FROM users WHERE id = $1", [dave]);
+    expect(rows.rows[0].n).toBe(0);
   });
 
   it("creates a profile, a post, follows idempotently and refuses a self-follow", async () => {

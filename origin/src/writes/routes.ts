@@ -60,10 +60,13 @@ function verifyEdge(deps: WriteDeps): MiddlewareHandler<Vars> {
       Date.now(),
     );
     if (!result.ok) throw new ApiError("unauthorized", `request not signed by the edge: ${result.reason}`);
-    // The edge only signs a token's UUID `sub`; anything else (a misconfigured or foreign
-    // signer) is the caller's error, not a database type error (500).
-    const userId = result.userId.toLowerCase();
+    // The edge only signs a token's UUID `sub`, lowercased; anything else (a misconfigured or
+    // foreign signer) is the caller's error, not a database type error (500). The id is used as
+    // signed, never normalised: an upper-case UUID is another text than the edge signs, refused.
+    const userId = result.userId;
     if (!isUuid(userId)) throw new ApiError("bad_request", "signed user id must be a UUID");
+    if (userId !== userId.toLowerCase())
+      throw new ApiError("unauthorized", "request not signed by the edge: signed user id must be a lowercase UUID");
     // A signed request is good for one use within the signature window. The guard keys on the
     // signature, which covers time, path, user and body: the request id alone is the client's
     // to choose (the edge passes a sane X-Request-Id through), so two different writes with the
