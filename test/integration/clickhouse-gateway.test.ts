@@ -118,7 +118,13 @@ describe("query parameters round-trip exactly", () => {
     ["@clickhouse/client-web", () => web],
   ] as const) {
     it(`via ${label}`, async () => {
-      const rs = await client().query({ query: sql, query_params: values, format: "JSONEachRow" });
+      // Exact 64-bit values need them quoted (JSON numbers lose precision past 2^53).
+      const rs = await client().query({
+        query: sql,
+        query_params: values,
+        format: "JSONEachRow",
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      });
       const [row] = (await rs.json()) as Array<Record<string, unknown>>;
       expect(row).toEqual({ ...values, ts_type: "DateTime64(3)" });
     });
@@ -131,7 +137,7 @@ describe("query parameters round-trip exactly", () => {
       query_params: { t: when },
       format: "JSONEachRow",
     });
-    expect(await rs.json()).toEqual([{ ms: String(when.getTime()) }]);
+    expect(await rs.json()).toEqual([{ ms: when.getTime() }]);
   });
 
   it("the same values survive an insert and a parameterized point query over a table", async () => {
@@ -146,6 +152,7 @@ describe("query parameters round-trip exactly", () => {
       query: `SELECT * FROM ${table} WHERE id = {id:UUID} AND s = {s:String} AND has({tags:Array(String)}, {t:String})`,
       query_params: { id: values.id, s: nasty, tags: values.tags, t: "b'c" },
       format: "JSONEachRow",
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
     });
     expect(await rs.json()).toEqual([row]);
   });
@@ -162,7 +169,7 @@ describe("inserts and materialized views", () => {
     const rows = Array.from({ length: 100_000 }, (_, i) => [i, `row ${i} it's "q"`]);
     await node.insert({ table, values: rows, format: "JSONCompactEachRow" });
     const rs = await web.query({ query: `SELECT count() AS c, sum(id) AS s FROM ${table}`, format: "JSONEachRow" });
-    expect(await rs.json()).toEqual([{ c: "100000", s: String((99_999 * 100_000) / 2) }]);
+    expect(await rs.json()).toEqual([{ c: 100_000, s: (99_999 * 100_000) / 2 }]);
   });
 
   it("an insert fires a materialized view into a SummingMergeTree", async () => {
@@ -195,8 +202,8 @@ describe("inserts and materialized views", () => {
       format: "JSONEachRow",
     });
     expect(await rs.json()).toEqual([
-      { kind: "like", total: "7" },
-      { kind: "view", total: "5" },
+      { kind: "like", total: 7 },
+      { kind: "view", total: 5 },
     ]);
   });
 });
@@ -312,10 +319,10 @@ describe("settings, database and output", () => {
       return ((await rs.json()) as Array<Record<string, unknown>>)[0];
     };
     const baseline = await read(node);
-    expect(baseline?.q).toBe(true);
-    expect(baseline?.one).toBe("1");
-    const changed = await read(web, { max_threads: 1, output_format_json_quote_64bit_integers: 0 });
-    expect(changed).toEqual({ t: 1, q: false, one: 1 });
+    expect(baseline?.q).toBe(false);
+    expect(baseline?.one).toBe(1);
+    const changed = await read(web, { max_threads: 1, output_format_json_quote_64bit_integers: 1 });
+    expect(changed).toEqual({ t: 1, q: true, one: "1" });
     expect(baseline?.t).not.toBe(1);
     // Twice as many reads as sessions, sequentially: each session is visited after the change.
     for (let i = 0; i < 8; i++) expect(await read(i % 2 ? node : web)).toEqual(baseline);
@@ -340,13 +347,18 @@ describe("settings, database and output", () => {
     await nodeInDb.close();
   });
 
-  it("64-bit integers come back quoted from json(), like a real server", async () => {
+  it("64-bit integers come back from json() as numbers by default and quoted when asked, like a 25.8+ server", async () => {
     for (const client of [node, web]) {
-      const rs = await client.query({
-        query: "SELECT toUInt64(18446744073709551615) AS u, toInt64(-42) AS i, toUInt32(7) AS small",
-      });
+      const query = "SELECT toUInt64(9007199254740991) AS u, toInt64(-42) AS i, toUInt32(7) AS small";
+      const rs = await client.query({ query });
       const body = (await rs.json()) as { data: Array<Record<string, unknown>> };
-      expect(body.data).toEqual([{ u: "18446744073709551615", i: "-42", small: 7 }]);
+      expect(body.data).toEqual([{ u: 9007199254740991, i: -42, small: 7 }]);
+      const exact = await client.query({
+        query: "SELECT toUInt64(18446744073709551615) AS u, toInt64(-42) AS i, toUInt32(7) AS small",
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      });
+      const quoted = (await exact.json()) as { data: Array<Record<string, unknown>> };
+      expect(quoted.data).toEqual([{ u: "18446744073709551615", i: "-42", small: 7 }]);
     }
   });
 
@@ -360,7 +372,7 @@ describe("settings, database and output", () => {
     const summary = JSON.parse(res.headers.get("x-clickhouse-summary") ?? "{}");
     expect(summary).toMatchObject({ result_rows: "3", written_rows: "0" });
     expect(Number(summary.elapsed_ns)).toBeGreaterThan(0);
-    expect(await res.text()).toBe('{"number":"0"}\n{"number":"1"}\n{"number":"2"}\n');
+    expect(await res.text()).toBe('{"number":0}\n{"number":1}\n{"number":2}\n');
     const generated = await raw("SELECT 1");
     expect(generated.headers.get("x-clickhouse-query-id")).toMatch(/^[0-9a-f-]{36}$/);
     expect(generated.headers.get("x-clickhouse-format")).toBe("TabSeparated");
@@ -391,7 +403,7 @@ describe("settings, database and output", () => {
       use_multipart_params: true,
       format: "JSONEachRow",
     } as Parameters<ClickHouseClient["query"]>[0]);
-    expect(await rs.json()).toEqual([{ n: "40000", same: 1 }]);
+    expect(await rs.json()).toEqual([{ n: 40000, same: 1 }]);
   });
 });
 
@@ -603,7 +615,7 @@ describe("hostile SQL: what the engine refuses (issue 14, item 3)", () => {
         query_params: { from: 0 },
         format: "JSONEachRow",
       });
-      expect(await rs.json()).toEqual([{ c: "10001" }]);
+      expect(await rs.json()).toEqual([{ c: 10001 }]);
     } finally {
       await inDb.close();
     }
@@ -831,25 +843,26 @@ describe("issue 15: the gateway behaves like a ClickHouse server where it differ
         else if (isProgressRow(v)) progress.push((v as { progress: unknown }).progress);
       }
     }
-    expect(rows).toEqual([0, 1, 2, 3, 4].map((n) => ({ number: String(n) })));
+    expect(rows).toEqual([0, 1, 2, 3, 4].map((n) => ({ number: n })));
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)).toMatchObject({ read_rows: "5", read_bytes: "40" });
   });
 
-  it("item 11: 64-bit and wider integers are quoted in every JSON format (the server's default), and the setting turns it off", async () => {
+  it("item 11: 64-bit and wider integers are quoted in every JSON format when the setting asks (off by default, as on a 25.8+ server)", async () => {
     const sql =
       "SELECT toUInt64(18446744073709551615) AS u, toInt64(-2) AS i, toUInt32(3) AS s, toInt128(-4) AS h, toUInt256(5) AS w";
     const quoted = { u: "18446744073709551615", i: "-2", s: 3, h: "-4", w: "5" };
+    const clickhouse_settings = { output_format_json_quote_64bit_integers: 1 } as const;
     for (const [, client] of clients) {
-      const each = await client().query({ query: sql, format: "JSONEachRow" });
+      const each = await client().query({ query: sql, format: "JSONEachRow", clickhouse_settings });
       expect(await each.json()).toEqual([quoted]);
-      const compact = await client().query({ query: sql, format: "JSONCompactEachRow" });
+      const compact = await client().query({ query: sql, format: "JSONCompactEachRow", clickhouse_settings });
       expect(await compact.json()).toEqual([Object.values(quoted)]);
     }
-    const text = await (
-      await raw(`${sql} FORMAT JSONEachRow`, { output_format_json_quote_64bit_integers: "0" })
-    ).text();
+    const text = await (await raw(`${sql} FORMAT JSONEachRow`)).text();
     expect(text).toBe('{"u":18446744073709551615,"i":-2,"s":3,"h":-4,"w":5}\n');
+    const off = await (await raw(`${sql} FORMAT JSONEachRow`, { output_format_json_quote_64bit_integers: "0" })).text();
+    expect(off).toBe(text);
   });
 
   it("item 11: a query that fails while writing its result leaves nothing behind for the next request", async () => {
@@ -861,6 +874,48 @@ describe("issue 15: the gateway behaves like a ClickHouse server where it differ
       expect(failed.headers.get("x-clickhouse-exception-code"), format).toBe("395");
       await failed.text();
       expect(await (await raw("SELECT 42")).text(), format).toBe("42\n");
+    }
+  });
+});
+
+describe("where clickhouse-js's own suites found the gateway unlike a server", () => {
+  const clients = [
+    ["@clickhouse/client", () => node],
+    ["@clickhouse/client-web", () => web],
+  ] as const;
+
+  it("64-bit integers are unquoted in JSON by default (the server's default since 25.8); the setting quotes them", async () => {
+    const plain = await raw("SELECT toUInt64(1) AS x FORMAT JSONEachRow");
+    expect(await plain.text()).toBe('{"x":1}\n');
+    const quoted = await raw("SELECT toUInt64(1) AS x FORMAT JSONEachRow", {
+      output_format_json_quote_64bit_integers: "1",
+    });
+    expect(await quoted.text()).toBe('{"x":"1"}\n');
+    const sql =
+      "SELECT toUInt64(9007199254740991) AS u, toInt64(-2) AS i, toUInt32(3) AS s, getSetting('output_format_json_quote_64bit_integers') AS q";
+    for (const [label, client] of clients) {
+      const byDefault = await client().query({ query: sql, format: "JSONEachRow" });
+      expect(await byDefault.json(), label).toEqual([{ u: 9007199254740991, i: -2, s: 3, q: false }]);
+      const compact = await client().query({ query: sql, format: "JSONCompact" });
+      expect(((await compact.json()) as { data: unknown[] }).data, label).toEqual([[9007199254740991, -2, 3, false]]);
+      const asked = await client().query({
+        query: sql,
+        format: "JSONEachRow",
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      });
+      expect(await asked.json(), label).toEqual([{ u: "9007199254740991", i: "-2", s: 3, q: true }]);
+    }
+    // A client that sets it for every request (createClient's clickhouse_settings) gets it on each.
+    const quoting = createWebClient({
+      url: gw.url,
+      password: gw.password,
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+    });
+    try {
+      const rs = await quoting.query({ query: "SELECT count() AS n FROM numbers(3)", format: "JSONEachRow" });
+      expect(await rs.json()).toEqual([{ n: "3" }]);
+    } finally {
+      await quoting.close();
     }
   });
 });

@@ -39,12 +39,8 @@ describe("buildPrelude", () => {
     ).toThrow(ClickHouseException);
   });
 
-  it("starts every session quoting 64-bit integers in JSON and with the gateway's time limit", () => {
-    expect(connectionArgs(30_000)).toEqual([
-      "--output_format_json_quote_64bit_integers=1",
-      "--implicit_select=0",
-      "--max_execution_time=30",
-    ]);
+  it("starts every session with the engine's JSON defaults (64-bit integers unquoted, as a 25.8+ server) and the gateway's time limit", () => {
+    expect(connectionArgs(30_000)).toEqual(["--implicit_select=0", "--max_execution_time=30"]);
     expect(connectionArgs(30_000, "/d/gateway-access/config.xml")).toContain(
       "--config-file=/d/gateway-access/config.xml",
     );

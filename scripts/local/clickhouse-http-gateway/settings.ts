@@ -5,19 +5,22 @@
  * Why a prelude and not a query-level SETTINGS clause: a clause has to be spliced into arbitrary
  * SQL (before FORMAT, inside INSERT … FORMAT, not at all in DDL); `SET` works for every statement.
  * `SET` persists on a chDB session, and `SET x = DEFAULT` resets to the compiled default rather
- * than to the session's connection arguments (measured: it turns the JSON 64-bit quoting off), so
- * it cannot undo a request's changes faithfully. A session that ran request settings is therefore
+ * than to the session's connection arguments (measured with a quoting connection argument: it
+ * turned the JSON 64-bit quoting off), so it cannot undo a request's changes faithfully. A session that ran request settings is therefore
  * retired and replaced (opening a session on the already-open data directory takes ~0.1–0.3 ms).
  * `max_execution_time` is set on every query, so it never leaks.
  */
 import { ClickHouseException, chError } from "./errors.ts";
 import { quoteString } from "./sql.ts";
 
-/** Engine-wide defaults every session starts from, matching a real server's HTTP output. */
+/**
+ * Engine-wide defaults every session starts from, matching a real server's HTTP output. JSON
+ * formats keep the engine's default for 64-bit integers: unquoted, as on a server since 25.8
+ * (`output_format_json_quote_64bit_integers` = 0; the engine reports 26.7). A request that sets
+ * it to 1 gets them quoted.
+ */
 export function connectionArgs(timeoutMs: number, configFile?: string): string[] {
   return [
-    // A real server quotes 64-bit integers in JSON formats; chDB does not by default.
-    "--output_format_json_quote_64bit_integers=1",
     // chDB runs a bare expression (`foobar`) as `SELECT foobar`; a server's parser refuses it (62).
     "--implicit_select=0",
     `--max_execution_time=${timeoutMs / 1000}`,
