@@ -3,9 +3,11 @@
  * service over PostgreSQL only (no Redis, no ClickHouse, no cache), behind the same HTTP
  * contract as the edge (paths, auth, response shapes, error envelope), so one load generator
  * drives both. It does the product's work (architecture "Ranking"): the same sources, limits,
- * windows, filters, counting rule, affinity and formula, ranked by the product's own pure code
- * (rankFeed / rankHotPosts from edge/core, as a team reusing the library would); PostgreSQL does
- * candidate generation and features, and keeps the event-derived state itself.
+ * windows, filters, counting rule (never a user's own likes, comments or events on their own
+ * post, in engagement or affinity), affinity and formula, ranked by the product's own pure code
+ * (rankFeed / rankHotPosts from edge/core, as a team reusing the library would, so the diversity
+ * pass and the lift of a followee's new post into the first 50 are the product's); PostgreSQL
+ * does candidate generation and features, and keeps the event-derived state itself.
  *
  *   GET  /api/v1/feed?limit=20                       one SQL query (F1 + F2 + F3 candidates with
  *                                                    features and flags), then rankFeed
@@ -96,19 +98,22 @@ export const BASELINE_DEFAULT_PORT = 8790;
  *                bench_trending_pool), plus for a viewer without followees the newest $4 posts
  *                of the 20 most followed authors (bench_popular_authors), last 72 h
  *   F3 affinity  the newest $5 posts of the viewer's top $6 affinity authors, last 7 days
- * Every candidate carries its live like and comment counts (index-only counts on the OLTP
- * tables), its counted shares and impressions (bench_post_counters, kept by the event intake),
- * the viewer's affinity with its author over 90 days (likes, comments, counted shares and
- * clicks, by UTC day as user_author_90d), and the flags the rules need (author blocked either
- * way, author deleted, seen by the viewer in the last 7 days). Merge, filters, scoring,
- * diversity and the 500 cap then run in the product's pure code (rankFeed), as on the edge.
+ * Every candidate carries its live like and comment counts but the author's own (index-only
+ * counts on the OLTP tables), its counted shares and impressions (bench_post_counters, kept by
+ * the event intake), the viewer's affinity with its author over 90 days (likes, comments,
+ * counted shares and clicks, never on the viewer's own posts, by UTC day as user_author_90d),
+ * and the flags the rules need (author blocked either way, author deleted, seen by the viewer in
+ * the last 7 days). Merge, filters, scoring, diversity, the lift of a followee's post younger
+ * than 2 h into the first 50 and the 500 cap then run in the product's pure code (rankFeed), as
+ * on the edge.
  *
  * $1 viewer uuid, $2 now (timestamptz), $3 f1_limit, $4 f2_limit, $5 f3_limit,
  * $6 affinity_authors, $7 trending post ids (uuid[]).
  * Indexes: bench_follows_live_idx (followees), posts_author_created_idx (F1/F2 cold/F3 per
- * author), posts PK (trending), likes_post_idx and comments_post_created_idx (counts),
- * bench_post_counters PK, bench_likes_viewer_author_idx, bench_comments_viewer_author_idx and
- * bench_user_author_days PK (affinity), blocks PK and blocks_blocked_idx, bench_seen PK.
+ * author), posts PK (trending), bench_likes_post_others_idx and bench_comments_post_others_idx
+ * (counts), bench_post_counters PK, bench_likes_viewer_author_idx,
+ * bench_comments_viewer_author_idx and bench_user_author_days PK (affinity), blocks PK and
+ * blocks_blocked_idx, bench_seen PK.
  */
 export const BASELINE_FEED_SQL = `
 WITH
@@ -168,8 +173,10 @@ WITH
     SELECT
       p.id, p.author_id, p.text,
       floor(extract(epoch FROM p.created_at) * 1000)::float8 AS created_at_ms,
-      (SELECT count(*) FROM likes l WHERE l.post_id = p.id AND l.deleted_at IS NULL)::int AS likes,
-      (SELECT count(*) FROM comments cm WHERE cm.post_id = p.id AND cm.deleted_at IS NULL)::int AS comments,
+      (SELECT count(*) FROM likes l
+       WHERE l.post_id = p.id AND l.deleted_at IS NULL AND l.user_id <> l.post_author_id)::int AS likes,
+      (SELECT count(*) FROM comments cm
+       WHERE cm.post_id = p.id AND cm.deleted_at IS NULL AND cm.author_id <> cm.post_author_id)::int AS comments,
       coalesce(pc.shares, 0)::int AS shares,
       coalesce(pc.impressions, 0)::int AS impressions,
       coalesce(a.n, 0)::int AS affinity,
@@ -194,10 +201,11 @@ JOIN features f ON f.id = c.id
 /**
  * The trending pool, a materialized view refreshed (CONCURRENTLY) every 60 s by a timer the
  * service owns: what TRENDING_CANDIDATES_SQL is on ClickHouse. Live posts of the last 24 h with
- * any engagement, the 1000 most engaged (likes + 2·comments + 3·shares, then newest), with
- * their counters and whether the author is deleted. After each refresh the service ranks it
- * with rankHotPosts (the product's hot list: formula without a viewer, diversity pass, at most
- * 200) and keeps the ids: the feed's F2 source.
+ * any engagement (likes and comments but the author's own, counted shares), the 1000 most
+ * engaged (likes + 2·comments + 3·shares, then newest), with their counters and whether the
+ * author is deleted. After each refresh the service ranks it with rankHotPosts (the product's
+ * hot list: formula without a viewer, diversity pass, at most 200) and keeps the ids: the
+ * feed's F2 source.
  */
 export const BASELINE_TRENDING_VIEW_SQL = `
 CREATE MATERIALIZED VIEW IF NOT EXISTS bench_trending_pool AS
@@ -207,11 +215,11 @@ WITH recent AS (
 ),
 lk AS (
   SELECT l.post_id, count(*) AS n FROM likes l JOIN recent r ON r.id = l.post_id
-  WHERE l.deleted_at IS NULL GROUP BY l.post_id
+  WHERE l.deleted_at IS NULL AND l.user_id <> l.post_author_id GROUP BY l.post_id
 ),
 cm AS (
   SELECT c.post_id, count(*) AS n FROM comments c JOIN recent r ON r.id = c.post_id
-  WHERE c.deleted_at IS NULL GROUP BY c.post_id
+  WHERE c.deleted_at IS NULL AND c.author_id <> c.post_author_id GROUP BY c.post_id
 ),
 m AS (
   SELECT r.id AS post_id, r.author_id, r.text, r.created_at,
@@ -352,6 +360,13 @@ SELECT (SELECT count(*) FROM ins)::int AS inserted
 `;
 
 /**
+ * The trending pool's definition version, kept as the view's comment: a database holding a pool
+ * of another version (an older baseline's, which counted the author's own likes and comments)
+ * gets it dropped and rebuilt by ensureBaselineSchema.
+ */
+export const BASELINE_TRENDING_VIEW_VERSION = "bench_trending_pool v2: no own likes or comments";
+
+/**
  * Schema the baseline adds, idempotently (serialised by an advisory lock so two starting
  * baselines don't race on CREATE … IF NOT EXISTS). Only what its queries need; none of it is
  * in the CDC publication, and no trigger is added to the product's tables:
@@ -364,7 +379,11 @@ SELECT (SELECT count(*) FROM ins)::int AS inserted
  *   event half of the affinity; likes and comments are read live from their tables).
  * - bench_seen: the last impression per (user, post); the feed drops posts seen in 7 days.
  * - bench_trending_pool, bench_popular_authors: materialized views (unique indexes, so they
- *   refresh CONCURRENTLY without blocking readers).
+ *   refresh CONCURRENTLY without blocking readers). CREATE … IF NOT EXISTS keeps an existing
+ *   view as it was, so the trending pool carries its definition's version as a comment and
+ *   ensureBaselineSchema replaces a pool of another version (BASELINE_TRENDING_VIEW_VERSION).
+ * - bench_likes_post_others_idx, bench_comments_post_others_idx: a post's live likes /
+ *   comments but its author's own, so the feed's engagement counts read indexes only.
  * - bench_likes_viewer_author_idx, bench_comments_viewer_author_idx: the viewer's live likes /
  *   comments by post author and time, so the affinity reads indexes only.
  * - bench_follows_live_idx: live follows by follower (the followees, both hops of the
@@ -414,10 +433,15 @@ export const BASELINE_SCHEMA_SQL = [
     ON likes (user_id, post_author_id, created_at) WHERE deleted_at IS NULL`,
   `CREATE INDEX IF NOT EXISTS bench_comments_viewer_author_idx
     ON comments (author_id, post_author_id, created_at) WHERE deleted_at IS NULL`,
+  `CREATE INDEX IF NOT EXISTS bench_likes_post_others_idx
+    ON likes (post_id) WHERE deleted_at IS NULL AND user_id <> post_author_id`,
+  `CREATE INDEX IF NOT EXISTS bench_comments_post_others_idx
+    ON comments (post_id) WHERE deleted_at IS NULL AND author_id <> post_author_id`,
   `CREATE INDEX IF NOT EXISTS bench_follows_live_idx
     ON follows (follower_id, followee_id) WHERE deleted_at IS NULL`,
   BASELINE_TRENDING_VIEW_SQL,
   "CREATE UNIQUE INDEX IF NOT EXISTS bench_trending_pool_post_idx ON bench_trending_pool (post_id)",
+  `COMMENT ON MATERIALIZED VIEW bench_trending_pool IS '${BASELINE_TRENDING_VIEW_VERSION}'`,
   BASELINE_POPULAR_VIEW_SQL,
   "CREATE UNIQUE INDEX IF NOT EXISTS bench_popular_authors_author_idx ON bench_popular_authors (author_id)",
 ];
@@ -584,12 +608,20 @@ function createBaselineApp(pool: pg.Pool, jwtSecret: string, now: () => number, 
   return app;
 }
 
-/** Creates the baseline's schema (tables, indexes, materialized views) if missing. */
+/**
+ * Creates the baseline's schema (tables, indexes, materialized views) if missing, and replaces a
+ * trending pool of another definition version.
+ */
 export async function ensureBaselineSchema(pool: pg.Pool): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK_KEY]);
+    const { rows } = await client.query<{ version: string | null }>(
+      "SELECT obj_description(to_regclass('bench_trending_pool'), 'pg_class') AS version",
+    );
+    if (rows[0]?.version !== BASELINE_TRENDING_VIEW_VERSION)
+      await client.query("DROP MATERIALIZED VIEW IF EXISTS bench_trending_pool");
     for (const sql of BASELINE_SCHEMA_SQL) await client.query(sql);
     await client.query("COMMIT");
   } catch (err) {

@@ -3,14 +3,23 @@
  * hand-built dataset: auth and validation, the feed's exact posts, sources, order and scores
  * (computed here, independently of the product's code, from the known inputs: the formula of
  * the architecture, the counting rule for shares / impressions / clicks, the 90-day affinity,
- * the seen filter and the author-diversity pass), suggestions and event intake.
+ * the seen filter, the author-diversity pass and the lift of a followee's new post into the
+ * first 50), suggestions and event intake. Never counted: a user's own likes, comments and
+ * events on their own post (engagement, affinity, trending).
  */
 import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FEED_QUERY_LIMITS } from "../../edge/core/sql.ts";
 import { migrate } from "../../origin/db/migrate.ts";
-import { type BaselineServer, startBaseline } from "../../scripts/bench/baseline.ts";
+import {
+  BASELINE_FEED_SQL,
+  BASELINE_TRENDING_VIEW_VERSION,
+  type BaselineServer,
+  ensureBaselineSchema,
+  startBaseline,
+} from "../../scripts/bench/baseline.ts";
 import { tempDatabase } from "./support/pg.ts";
 
 const SECRET = "bench-baseline-test-secret-0123456789-abcdef";
@@ -60,6 +69,9 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
     string,
   ];
 
+  /** A second viewer W follows only H, who posts a lot: the followee new-post rule. */
+  const [W, H] = ids(2) as [string, string];
+
   interface PostSpec {
     id: string;
     author: string;
@@ -85,7 +97,16 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
   const pE = post(e, 1); // the viewer unfollowed e
   const pV = post(V, 1); // the viewer's own
   const pS = post(stranger, 1); // not followed, but liked: trending (F2)
-  const posts = [pA1, pA2, pAold, pB1, pB2, pC1, pCancient, pX, pY, pD, pE, pV, pS];
+  const pSself = post(stranger, 1); // liked and commented by its author only: not trending
+  /**
+   * H's 55 posts, 25 to 68.2 h old (F1, past trending's 24 h), each liked once: every one scores
+   * above H's new post (0.3·e^-0.1 = 0.2715 < 0.4·ln 2 = 0.2773), and all are H's, so the
+   * diversity pass keeps that order: without the rule the new post is 56th of W's 57 items.
+   */
+  const pH = Array.from({ length: 55 }, (_, k) => post(H, 25 + k * 0.8));
+  const pHnew = post(H, 1); // no engagement yet: lifted to 50th
+  const pHold = post(H, 2.5); // no engagement, past the 2 h: not lifted, last
+  const posts = [pA1, pA2, pAold, pB1, pB2, pC1, pCancient, pX, pY, pD, pE, pV, pS, pSself, ...pH, pHnew, pHold];
 
   /** [user, post, age in hours, deleted] */
   const likes: [string, PostSpec, number, boolean][] = [
@@ -100,6 +121,10 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
     [V, pCancient, 100 * 24, false], // older than 90 days: no affinity with c
     [V, pX, 0.5, false],
     [l1, pS, 0.5, false],
+    [a, pA1, 0.5, false], // a's own like: no engagement
+    [V, pV, 0.5, false], // the viewer's own: no affinity with themselves (so no F3 source)
+    [stranger, pSself, 0.5, false], // own: pSself has no engagement, so it is not trending
+    ...pH.map((p): [string, PostSpec, number, boolean] => [l1, p, 20, false]),
   ];
   /** [author, post, age in hours, deleted] */
   const comments: [string, PostSpec, number, boolean][] = [
@@ -111,6 +136,9 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
     [V, pB1, 3, false], // affinity with b: 1
     [V, pB2, 1, false], // on a deleted post, still an interaction with b: 2
     [V, pC1, 24, true], // deleted: no affinity
+    [b, pB1, 2, false], // b's own comment: no engagement
+    [V, pV, 0.5, false], // own
+    [stranger, pSself, 0.5, false], // own
   ];
 
   /**
@@ -164,17 +192,21 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
     return keys.size;
   }
 
-  /** The architecture's formula, from the dataset's inputs. */
-  function expectedScore(p: PostSpec): number {
-    const nLikes = likes.filter(([, q, , del]) => q === p && !del).length;
-    const nComments = comments.filter(([, q, , del]) => q === p && !del).length;
+  /** The architecture's formula, from the dataset's inputs, for `viewer`'s feed. */
+  function expectedScore(p: PostSpec, viewer = V): number {
+    const nLikes = likes.filter(([u, q, , del]) => q === p && !del && u !== p.author).length;
+    const nComments = comments.filter(([u, q, , del]) => q === p && !del && u !== p.author).length;
     const shares = countedEvents(p, "share");
     const impressions = countedEvents(p, "impression");
     const interactions =
-      likes.filter(([u, q, age, del]) => u === V && q.author === p.author && !del && age * HOUR <= 90 * DAY).length +
-      comments.filter(([u, q, age, del]) => u === V && q.author === p.author && !del && age * HOUR <= 90 * DAY).length +
-      countedEvents(p, "share", V) +
-      countedEvents(p, "click", V);
+      likes.filter(
+        ([u, q, age, del]) => u === viewer && q.author === p.author && u !== p.author && !del && age * HOUR <= 90 * DAY,
+      ).length +
+      comments.filter(
+        ([u, q, age, del]) => u === viewer && q.author === p.author && u !== p.author && !del && age * HOUR <= 90 * DAY,
+      ).length +
+      countedEvents(p, "share", viewer) +
+      countedEvents(p, "click", viewer);
     const hours = (NOW - (NOW - p.ageH * HOUR)) / HOUR;
     const freshness = Math.exp(-0.1 * hours);
     const engagement = Math.log1p((nLikes + 2 * nComments + 3 * shares) / Math.max(impressions, 1));
@@ -228,7 +260,7 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
       client.release();
     }
     const q = (sql: string, params: unknown[]) => pool.query(sql, params);
-    const everyone = [V, a, b, c, x, y, d, e, g, s1, s2, s3, s4, l1, l2, l3, l4, stranger, z1, z2];
+    const everyone = [V, a, b, c, x, y, d, e, g, s1, s2, s3, s4, l1, l2, l3, l4, stranger, z1, z2, W, H];
     await q("INSERT INTO users (id, handle) SELECT u, 'u' || i FROM unnest($1::uuid[]) WITH ORDINALITY AS t(u, i)", [
       everyone,
     ]);
@@ -256,6 +288,7 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
       [c, g, false], // deleted user
       [a, z1, false], // the viewer blocks z1
       [b, z2, false], // z2 blocks the viewer
+      [W, H, false],
     ];
     await q(
       `INSERT INTO follows (follower_id, followee_id, deleted_at)
@@ -384,6 +417,9 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
     // pC1: 1 live like, 1 counted share (the viewer's), no impression; affinity 2 (the viewer's
     // counted click and share; the repeated click and the deleted comment don't count).
     expect(expectedScore(pC1)).toBeCloseTo(0.3 * Math.exp(-3) + 0.4 * Math.log1p(4) + 0.3 * Math.log1p(2), 12);
+    // pA1: 2 live likes (l1, l2: a's own like does not count), 1 live comment (l3; l4's is
+    // deleted), 1 counted impression (l3), affinity 2 (the viewer's like of pAold, comment on pA2).
+    expect(expectedScore(pA1)).toBeCloseTo(0.3 * Math.exp(-0.1) + 0.4 * Math.log1p(4) + 0.3 * Math.log1p(2), 12);
     // pAold is a's second post in the feed: the diversity pass multiplied it by 0.8.
     const aold = expected.find((x) => x.p === pAold)!;
     expect(aold.score).toBeCloseTo(0.8 * expectedScore(pAold), 12);
@@ -393,6 +429,61 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
 
     const two = (await (await get("/api/v1/feed?limit=2")).json()) as { items: { post_id: string }[] };
     expect(two.items.map((i) => i.post_id)).toEqual(expected.slice(0, 2).map((x) => x.p.id));
+  });
+
+  it("counts nobody's own likes or comments: not in engagement, affinity or trending", async () => {
+    const L = FEED_QUERY_LIMITS;
+    const { rows } = await pool.query<{ post_id: string; likes: number; comments: number }>(BASELINE_FEED_SQL, [
+      V,
+      new Date(NOW),
+      L.f1_limit,
+      L.f2_limit,
+      L.f3_limit,
+      L.affinity_authors,
+      [],
+    ]);
+    const row = (p: PostSpec) => rows.find((r) => r.post_id === p.id);
+    // a's own like on pA1 and b's own comment on pB1 are not in the counts.
+    expect(row(pA1)).toMatchObject({ likes: 2, comments: 1 });
+    expect(row(pB1)).toMatchObject({ likes: 3, comments: 3 });
+    // The viewer's own like and comment on pV would make the viewer their own top affinity
+    // author, so pV an F3 candidate (taking one of the 50 authors' places).
+    expect(rows.map((r) => r.post_id)).not.toContain(pV.id);
+    // pSself's only likes and comments are its author's: no engagement, not in the trending pool.
+    const trending = (await pool.query<{ post_id: string }>("SELECT post_id::text FROM bench_trending_pool")).rows.map(
+      (r) => r.post_id,
+    );
+    expect(trending).toContain(pS.id);
+    expect(trending).not.toContain(pSself.id);
+    expect(trending).not.toContain(pV.id);
+  });
+
+  it("lifts a followee's post younger than 2 h into the first 50, not one of 2.5 h", async () => {
+    const res = await get("/api/v1/feed?limit=100", await tokenFor(W));
+    expect(res.status).toBe(200);
+    const { items } = (await res.json()) as { items: { post_id: string; source: string; score: number }[] };
+    // W's candidates: H's posts (F1) and the hot list (F2: the live posts of the last 24 h with
+    // someone else's engagement; W blocks no one and has seen nothing).
+    const hot = [pA1, pA2, pB1, pX, pS];
+    const ranked = diversified([...pH, pHnew, pHold, ...hot].map((p) => ({ p, score: expectedScore(p, W) })));
+    // Without the rule the new post comes after H's 55 liked posts, the 2.5 h one right after it.
+    const at = ranked.findIndex((x) => x.p === pHnew);
+    expect(at).toBeGreaterThanOrEqual(55);
+    expect(ranked[at + 1]?.p).toBe(pHold);
+    // With it: the new post is 50th, the ones it passed move down one, the 2.5 h one stays.
+    const others = ranked.filter((x) => x.p !== pHnew);
+    const expected = [...others.slice(0, 49), ranked[at], ...others.slice(49)] as typeof ranked;
+    expect(items.map((i) => i.post_id)).toEqual(expected.map((x) => x.p.id));
+    expect(items[49]?.post_id).toBe(pHnew.id);
+    expect(items.map((i) => i.post_id).indexOf(pHold.id)).toBe(at + 1);
+    items.forEach((item, k) => {
+      const want = expected[k] as (typeof ranked)[number];
+      expect(item.source).toBe(hot.includes(want.p) ? "trending" : "follow");
+      expect(Math.abs(item.score - want.score)).toBeLessThan(1e-9);
+    });
+    // It keeps its own score (H's 56th post: 0.3·e^-0.1 × 0.8^55), below the next ones'.
+    expect(items[49]?.score).toBeCloseTo(0.3 * Math.exp(-0.1) * 0.8 ** 55, 15);
+    expect(items[49]?.score).toBeLessThan(items[50]?.score as number);
   });
 
   it("suggests friends of friends ranked by how many followees follow them", async () => {
@@ -482,5 +573,30 @@ describe("bench baseline: PostgreSQL-only feed, suggestions and events", () => {
     const allBad = await postEvents({ events: [{ post_id: pA1.id, type: "nope" }] });
     expect(allBad.status).toBe(400);
     expect(((await allBad.json()) as { error: { code: string } }).error.code).toBe("bad_request");
+  });
+
+  it("replaces a trending pool an older baseline created (CREATE … IF NOT EXISTS would keep it)", async () => {
+    // An older definition: every post of the last day, the author's own likes included.
+    await pool.query("DROP MATERIALIZED VIEW bench_trending_pool");
+    await pool.query(
+      "CREATE MATERIALIZED VIEW bench_trending_pool AS SELECT id AS post_id FROM posts WHERE created_at >= now() - interval '24 hours'",
+    );
+    await ensureBaselineSchema(pool);
+    const { rows } = await pool.query<{ version: string }>(
+      "SELECT obj_description('bench_trending_pool'::regclass, 'pg_class') AS version",
+    );
+    expect(rows[0]?.version).toBe(BASELINE_TRENDING_VIEW_VERSION);
+    const trending = (await pool.query<{ post_id: string }>("SELECT post_id::text FROM bench_trending_pool")).rows.map(
+      (r) => r.post_id,
+    );
+    expect(trending).toContain(pS.id);
+    expect(trending).not.toContain(pSself.id);
+    // The same version again: kept, not rebuilt (the timer's refresh keeps it current).
+    const oid = async () =>
+      (await pool.query<{ oid: number }>("SELECT 'bench_trending_pool'::regclass::oid AS oid")).rows[0]?.oid;
+    const before = await oid();
+    await ensureBaselineSchema(pool);
+    expect(await oid()).toBe(before);
+    await server.refreshTrending();
   });
 });
