@@ -5,7 +5,9 @@
  * POST /api/v1/events), and once both are idle, for every viewer, the baseline's
  * /api/v1/feed equals the product's ranking built from the ClickHouse path (FEED_CANDIDATES_SQL
  * + the seen set, ranked by rankFeed, trending from generateHotPosts) in ids, order, sources
- * and scores to 1e-9. Both are ranked at the same pinned instant.
+ * and scores to 1e-9. Both are ranked at the same pinned instant. The world includes the rules
+ * both must apply the same way: own likes and comments count toward nothing, and a followee's
+ * post younger than 2 h is lifted into the first 50 (the viewer "heavy", who follows "prolific").
  */
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
@@ -54,7 +56,23 @@ describe("bench baseline ranks as the product", () => {
   let redis: Redis;
   let server: BaselineServer;
   const hotKey = `t${randomUUID().slice(0, 8)}:hot`;
-  const names = ["viewer", "cold", "a1", "a2", "a3", "f1", "f2", "f3", "gone", "blocked", "blocker", "fan"];
+  const names = [
+    "viewer",
+    "cold",
+    "a1",
+    "a2",
+    "a3",
+    "f1",
+    "f2",
+    "f3",
+    "gone",
+    "blocked",
+    "blocker",
+    "fan",
+    "heavy",
+    "prolific",
+    "liker",
+  ];
   const u = Object.fromEntries(names.map((n) => [n, randomUUID()])) as Record<string, string>;
   const viewers = Object.values(u);
   const posts: Record<string, string> = {};
@@ -124,6 +142,7 @@ describe("bench baseline ranks as the product", () => {
     for (const f of [u.a1, u.a2, u.gone, u.blocked, u.blocker]) await follow(u.viewer as string, f as string);
     for (const f of [u.f1, u.f2, u.f3]) await follow(f as string, u.a1 as string);
     await follow(u.fan as string, u.a3 as string);
+    await follow(u.heavy as string, u.prolific as string);
     await follow(u.fan as string, u.a2 as string);
     await sql("UPDATE follows SET deleted_at = now() WHERE follower_id = $1 AND followee_id = $2", [u.fan, u.a2]);
 
@@ -141,14 +160,20 @@ describe("bench baseline ranks as the product", () => {
     await post("blocker0", u.blocker as string, 1);
     await post("own0", u.viewer as string, 1);
     await post("fan0", u.fan as string, 6);
+    // prolific's 55 posts, 25 to 68.2 h old, each liked once (by liker), all above the new one.
+    for (let k = 0; k < 55; k++) await post(`pro${k}`, u.prolific as string, 25 + k * 0.8);
+    await post("proNew", u.prolific as string, 1); // no engagement: lifted to heavy's 50th
+    await post("proOld", u.prolific as string, 2.5); // no engagement, past 2 h: not lifted
 
     const like = (user: string, p: string) =>
       sql("INSERT INTO likes (user_id, post_id) VALUES ($1, $2)", [user, posts[p]]);
     for (const f of [u.f1, u.f2, u.f3]) await like(f as string, "a1p0");
     await like(u.viewer as string, "a3p0");
-    await like(u.viewer as string, "own0"); // own like: engagement, no affinity
+    await like(u.viewer as string, "own0"); // own like: neither engagement nor affinity
     await like(u.f1 as string, "a2p1");
-    await like(u.a1 as string, "a1p0"); // own like
+    await like(u.a1 as string, "a1p0"); // own like: no engagement
+    await like(u.a2 as string, "a2p0"); // own like: no engagement, a2p0 is followed by viewer
+    for (let k = 0; k < 55; k++) await like(u.liker as string, `pro${k}`);
     await like(u.cold as string, "a1old");
     await like(u.fan as string, "a3p2");
     await like(u.f2 as string, "gone0");
@@ -160,6 +185,8 @@ describe("bench baseline ranks as the product", () => {
     await comment(u.viewer as string, "a3p1");
     await comment(u.f3 as string, "a2p0");
     await comment(u.fan as string, "a1p2");
+    await comment(u.a3 as string, "a3p2"); // own comment: no engagement
+    await comment(u.viewer as string, "own0"); // own comment: nothing
     const gone = await comment(u.viewer as string, "a2p0");
     await sql("UPDATE comments SET deleted_at = now() WHERE id = $1", [gone.rows[0].id]);
     await sql("INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)", [u.viewer, u.blocked]);
@@ -296,6 +323,12 @@ describe("bench baseline ranks as the product", () => {
       expect(viewerFeed).not.toContain(hidden);
     expect(viewerFeed).toContain("a3p1"); // affinity (F3), 100 h old
     expect((all.get("cold") ?? []).length).toBeGreaterThan(0);
+    // heavy: without the lift proNew would come after prolific's 55 liked posts; it is 50th,
+    // and proOld (2.5 h) is not lifted.
+    const heavyFeed = (all.get("heavy") ?? []).map((i) => nameOf(i.postId));
+    expect(heavyFeed.length).toBeGreaterThan(57);
+    expect(heavyFeed[49]).toBe("proNew");
+    expect(heavyFeed.indexOf("proOld")).toBeGreaterThan(heavyFeed.indexOf("pro54"));
     expect([...all.values()].filter((l) => l.length > 0).length).toBeGreaterThanOrEqual(8);
   });
 
