@@ -55,7 +55,10 @@ export const EVENTS_STREAM_KEY = "events:ingest";
  *   encodePostCounters). Deleted posts leave it.
  * - `post(p)`: HASH of what the updater needs to apply a change exactly once: `a` author,
  *   `t` created ms, `d` deleted, and one field per counted interaction (`l:{user}`,
- *   `c:{comment}`, `s:{user}`, `k:{user}`), so a redelivered change finds itself and is a no-op.
+ *   `c:{comment}` = commenter, `s:{user}`, `k:{user}`), so a redelivered change finds itself and
+ *   is a no-op; a share or click that came before its post is "p" (pending) and impressions
+ *   that did are `i:{user}` = days, until the post's upsert settles them. The author's own
+ *   likes, comments, shares, clicks and impressions count toward nothing.
  * - `followees(u)`, `blocksOut(u)` (whom u blocked), `blocksIn(u)` (who blocked u): SETs.
  * - `affinity(u)`: HASH author → interactions over 90 days (likes, comments, counted shares and
  *   clicks), loaded from ClickHouse and bumped by the updater; `_b` = ms of the last bump.
@@ -89,8 +92,11 @@ export type IndexKeys = ReturnType<typeof indexKeys>;
 /**
  * The serving index's layout version (part of the `ready` key). 2: a post's four counters are
  * one field `{post}:n` (layout 1 had one field per counter: 5 fields per post instead of 2).
+ * 3: a comment's record holds its commenter (the author's own comments count toward nothing),
+ * and shares, clicks and impressions that arrive before their post wait in the post hash
+ * (`s:`/`k:` = "p", `i:{user}`) until the post's upsert settles them.
  */
-export const INDEX_LAYOUT = 2;
+export const INDEX_LAYOUT = 3;
 
 /** A post's counters as the author hash holds them (`{post}:n`). */
 export interface PostCounters {

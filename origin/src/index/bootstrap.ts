@@ -54,19 +54,30 @@ export const BOOTSTRAP_SQL = {
           ORDER BY aid, created_ms DESC, pid DESC`,
   // Records of every interaction, not only on the window's posts: a change the updater replays
   // after the bootstrap (one ClickHouse already holds) must find its record and be a no-op.
-  // k: l like, c comment, s share, k click (a = post, b = the record) or af (a = user,
-  // b = author, n = interactions over 90 days).
-  counted: `SELECT 'l' AS k, toString(post_id) AS a, toString(user_id) AS b, toInt64(0) AS n
+  // k: l like, c comment (u = the commenter), s share, k click (a = post, b = the record); ps, pk
+  // a share or click and pi impressions (n = days) waiting for their post (events_pending: the
+  // sink has not seen the post yet, so neither has the index); af (a = user, b = author,
+  // n = interactions over 90 days).
+  counted: `SELECT 'l' AS k, toString(post_id) AS a, toString(user_id) AS b, '' AS u, toInt64(0) AS n
               FROM likes_current WHERE deleted_at IS NULL
             UNION ALL
-            SELECT 'c' AS k, toString(post_id) AS a, toString(id) AS b, toInt64(0) AS n
+            SELECT 'c' AS k, toString(post_id) AS a, toString(id) AS b, toString(author_id) AS u, toInt64(0) AS n
               FROM comments_current WHERE deleted_at IS NULL
             UNION ALL
-            SELECT if(type = 'share', 's', 'k') AS k, toString(post_id) AS a, toString(user_id) AS b, toInt64(0) AS n
+            SELECT if(type = 'share', 's', 'k') AS k, toString(post_id) AS a, toString(user_id) AS b, '' AS u, toInt64(0) AS n
               FROM event_counted_keys FINAL
               WHERE type IN ('share', 'click') AND first_at >= now64(3) - toIntervalSecond({post_ttl_s:UInt64})
             UNION ALL
-            SELECT 'af' AS k, toString(user_id) AS a, toString(author_id) AS b, toInt64(sum(interactions)) AS n
+            SELECT if(type = 'share', 'ps', 'pk') AS k, toString(post_id) AS a, toString(user_id) AS b, '' AS u, toInt64(0) AS n
+              FROM events_pending FINAL WHERE type IN ('share', 'click')
+              GROUP BY post_id, user_id, type
+            UNION ALL
+            SELECT 'pi' AS k, toString(post_id) AS a, toString(user_id) AS b, '' AS u,
+                   toInt64(uniqExact(toDate(received_at))) AS n
+              FROM events_pending FINAL WHERE type = 'impression'
+              GROUP BY post_id, user_id
+            UNION ALL
+            SELECT 'af' AS k, toString(user_id) AS a, toString(author_id) AS b, '' AS u, toInt64(sum(interactions)) AS n
               FROM user_author_90d WHERE day >= today() - 90
               GROUP BY user_id, author_id HAVING n > 0`,
   impressions: `SELECT toString(post_id) AS pid, sum(impressions) AS n FROM post_totals
@@ -103,8 +114,12 @@ type Step = void | Promise<void>;
 export interface IndexRowsVisitor {
   /** A post of the window, among its author's newest INDEX_POSTS_PER_AUTHOR. */
   post(postId: string, authorId: string, createdMs: number, text: string): Step;
-  /** A counted interaction on a post (of the window or not). */
-  record(postId: string, kind: RecordKind, record: string): Step;
+  /** A counted interaction on a post (of the window or not); `by` is a comment's author. */
+  record(postId: string, kind: RecordKind, record: string, by: string): Step;
+  /** A share or click (kind s or k) by `userId` on a post not known yet. */
+  pendingRecord(postId: string, kind: "s" | "k", userId: string): Step;
+  /** Impressions by `userId` on a post not known yet, on `days` UTC days. */
+  pendingImpressions(postId: string, userId: string, days: number): Step;
   affinity(userId: string, authorId: string, interactions: number): Step;
   impressions(postId: string, n: number): Step;
   follow(followerId: string, followeeId: string): Step;
@@ -140,9 +155,11 @@ export async function readIndexRows(
     // `author`, not `r.aid`: one string per author, however many posts hold it.
     if (kept++ < INDEX_POSTS_PER_AUTHOR) return visit.post(r.pid, author, Number(r.created_ms), r.body);
   });
-  await each<{ k: string; a: string; b: string; n: string }>("counted", (r) => {
+  await each<{ k: string; a: string; b: string; u: string; n: string | number }>("counted", (r) => {
     if (r.k === "af") return visit.affinity(r.a, r.b, Number(r.n));
-    if (r.k === "l" || r.k === "c" || r.k === "s" || r.k === "k") return visit.record(r.a, r.k, r.b);
+    if (r.k === "l" || r.k === "c" || r.k === "s" || r.k === "k") return visit.record(r.a, r.k, r.b, r.u);
+    if (r.k === "ps" || r.k === "pk") return visit.pendingRecord(r.a, r.k === "ps" ? "s" : "k", r.b);
+    if (r.k === "pi") return visit.pendingImpressions(r.a, r.b, Number(r.n));
   });
   await each<{ pid: string; n: string }>("impressions", (r) => visit.impressions(r.pid, Number(r.n)));
   await each<{ a: string; b: string }>("follows", (r) => visit.follow(r.a, r.b));
@@ -155,6 +172,8 @@ export async function readIndexRows(
 export interface PostRecords {
   likes: string[];
   comments: string[];
+  /** The author of each comment in `comments`, in the same order. */
+  commenters: string[];
   shares: string[];
   clicks: string[];
 }
@@ -220,7 +239,7 @@ export async function readIndexState(ch: ClickHouseClient, opts: ReadIndexStateO
   const recordsOf = (pid: string): PostRecords => {
     const p = state.posts.get(pid) ?? state.otherRecords.get(pid);
     if (p) return p;
-    const r: PostRecords = { likes: [], comments: [], shares: [], clicks: [] };
+    const r: PostRecords = { likes: [], comments: [], commenters: [], shares: [], clicks: [] };
     state.otherRecords.set(pid, r);
     return r;
   };
@@ -234,14 +253,20 @@ export async function readIndexState(ch: ClickHouseClient, opts: ReadIndexStateO
           text,
           likes: [],
           comments: [],
+          commenters: [],
           shares: [],
           clicks: [],
           impressions: 0,
         });
       },
-      record: (pid, kind, rec) => {
-        recordsOf(pid)[RECORD_LIST[kind]].push(rec);
+      record: (pid, kind, rec, by) => {
+        const r = recordsOf(pid);
+        r[RECORD_LIST[kind]].push(rec);
+        if (kind === "c") r.commenters.push(by);
       },
+      // What waits for its post lives in a post hash the check does not compare.
+      pendingRecord: () => {},
+      pendingImpressions: () => {},
       affinity: (u, a, n) => {
         const m = state.affinity.get(u) ?? new Map<string, number>();
         m.set(a, n);
@@ -268,12 +293,15 @@ export async function readIndexState(ch: ClickHouseClient, opts: ReadIndexStateO
   return state;
 }
 
-/** The author hash fields of one post: base "createdMs\ttext" and its counters when any is non-zero. */
+/**
+ * The author hash fields of one post: base "createdMs\ttext" and its counters when any is
+ * non-zero. The author's own likes, comments and shares count toward nothing.
+ */
 export function authorFields(postId: string, s: PostState): Record<string, string> {
   const out: Record<string, string> = { [postId]: `${s.createdMs}\t${s.text}` };
   const counters = encodePostCounters({
-    likes: s.likes.length,
-    comments: s.comments.length,
+    likes: s.likes.filter((u) => u !== s.authorId).length,
+    comments: s.commenters.filter((u) => u !== s.authorId).length,
     shares: s.shares.filter((u) => u !== s.authorId).length,
     impressions: s.impressions,
   });
@@ -360,19 +388,31 @@ export async function bootstrapIndex(
         report.posts++;
         return out.add(3);
       },
-      record: (pid, kind, rec) => {
+      record: (pid, kind, rec, by) => {
         const pk = keys.post(pid);
-        out.p.hset(pk, `${kind}:${rec}`, "1");
+        // A comment's record holds its author (as the updater writes it), the others "1"; a
+        // pending record of the same share or click (queued in any order) gives way to it.
+        out.p.hset(pk, `${kind}:${rec}`, kind === "c" ? by : "1");
         report[RECORD_LIST[kind]]++;
         const w = window.get(pid);
         if (!w) {
           out.p.expire(pk, INDEX_POST_TTL_S);
           return out.add(2);
         }
-        if (kind === "l") w.l++;
-        else if (kind === "c") w.c++;
+        if (kind === "l" && rec !== w.authorId) w.l++;
+        else if (kind === "c" && by !== w.authorId) w.c++;
         else if (kind === "s" && rec !== w.authorId) w.s++;
         return out.add(1);
+      },
+      pendingRecord: (pid, kind, user) => {
+        const pk = keys.post(pid);
+        out.p.hsetnx(pk, `${kind}:${user}`, "p").expire(pk, INDEX_POST_TTL_S);
+        return out.add(2);
+      },
+      pendingImpressions: (pid, user, days) => {
+        const pk = keys.post(pid);
+        out.p.hset(pk, `i:${user}`, String(days)).expire(pk, INDEX_POST_TTL_S);
+        return out.add(2);
       },
       affinity: (u, a, n) => {
         out.p.hset(keys.affinity(u), a, String(n));

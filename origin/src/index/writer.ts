@@ -64,6 +64,7 @@ export class IndexWriter {
           INDEX_POST_TTL_S,
           INDEX_POST_WINDOW_MS,
           INDEX_POSTS_PER_AUTHOR,
+          k.affinity(""),
         );
         return;
       case "interaction":

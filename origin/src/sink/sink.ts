@@ -16,6 +16,7 @@ import { CDC_TABLES, type CdcTable, cdcTopic, decideCounted, EVENTS_TOPIC } from
 import { ResilientConsumer } from "../kafka/resilient-consumer.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 import { staleKeys } from "./invalidation.ts";
+import { SharedLock } from "./shared-lock.ts";
 import {
   CDC_SPECS,
   type CdcRow,
@@ -27,6 +28,7 @@ import {
   eventRow,
   parseJson,
   sequenceChanges,
+  ZERO_UUID,
 } from "./transform.ts";
 
 export interface SinkOptions {
@@ -43,6 +45,11 @@ export interface SinkOptions {
   stallMs?: number;
   /** Called with cache keys made stale by changes now visible in ClickHouse (best effort). */
   invalidate?: (keys: string[]) => Promise<void>;
+  /**
+   * How often events waiting for their post are looked at when nothing in this process says
+   * a post arrived (another process inserted it). Default 5000 ms.
+   */
+  settleEveryMs?: number;
 }
 
 export interface SinkStats {
@@ -59,6 +66,8 @@ export interface SinkStats {
   /** Commit → visible-in-ClickHouse lag of the last inserted row, by topic. */
   lastLagMs: Record<string, number>;
   lastBatchAt: number | null;
+  /** Events inserted before their post was known, and those settled since (clickhouse/0006). */
+  pending: { inserted: number; settled: number; failures: number };
 }
 
 interface DeadRow extends ChRow {
@@ -80,9 +89,23 @@ export class ClickHouseSink implements Part {
     insertRetries: 0,
     lastLagMs: {} as Record<string, number>,
     lastBatchAt: null as number | null,
+    pending: { inserted: 0, settled: 0, failures: 0 },
   };
   private readonly consumer: ResilientConsumer;
   private readonly topicToTable: Map<string, CdcTable>;
+  /**
+   * Counting decisions (the abuse bound) read what already counted and then insert: a batch
+   * of the events topic holds it shared (batches of different partitions have different users,
+   * so they never decide for the same key), settling pending events holds it alone (those are
+   * any user's).
+   */
+  private readonly deciding = new SharedLock();
+  /** Set when events may be waiting for a post that is now known; cleared by a settle run. */
+  private settleDirty = true;
+  private settleSoon: ReturnType<typeof setTimeout> | null = null;
+  private settleTicker: ReturnType<typeof setInterval> | null = null;
+  private settling: Promise<void> | null = null;
+  private stopped = false;
 
   constructor(
     kafka: Kafka,
@@ -112,12 +135,54 @@ export class ClickHouseSink implements Part {
     };
   }
 
-  start(): Promise<void> {
-    return this.consumer.start();
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.settleTicker = setInterval(() => this.kickSettle(), this.opts.settleEveryMs ?? 5000);
+    this.settleTicker.unref();
+    await this.consumer.start();
+    this.kickSettle();
   }
 
-  stop(): Promise<void> {
-    return this.consumer.stop();
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.settleTicker) clearInterval(this.settleTicker);
+    if (this.settleSoon) clearTimeout(this.settleSoon);
+    this.settleTicker = this.settleSoon = null;
+    await this.consumer.stop();
+    await this.settling?.catch(() => {});
+  }
+
+  /**
+   * Settles, soon, the events that arrived before their post: called when a post or such an
+   * event was inserted, and periodically. Runs one at a time; a run that fails (ClickHouse
+   * away) leaves the flag set for the next.
+   */
+  private kickSettle(): void {
+    this.settleDirty = true;
+    if (this.stopped || this.settleSoon || this.settling) return;
+    this.settleSoon = setTimeout(() => {
+      this.settleSoon = null;
+      this.settling = this.settleLoop().finally(() => {
+        this.settling = null;
+        if (this.settleDirty && !this.stopped) this.kickSettle();
+      });
+    }, 50);
+    this.settleSoon.unref?.();
+  }
+
+  private async settleLoop(): Promise<void> {
+    while (this.settleDirty && !this.stopped) {
+      this.settleDirty = false;
+      try {
+        const full = await this.settlePending();
+        if (full) this.settleDirty = true;
+      } catch (err) {
+        this.own.pending.failures++;
+        this.log.warn({ err: (err as Error).message }, "settling events that came before their post failed; retrying");
+        this.settleDirty = true;
+        return;
+      }
+    }
   }
 
   health(): PartHealth {
@@ -194,6 +259,7 @@ export class ClickHouseSink implements Part {
     this.own.duplicatesSkipped += skipped;
     if (rows.length === 0) return;
     await this.insert(target, rows);
+    if (table === "posts") this.kickSettle();
     if (this.opts.invalidate) {
       const keys = [...new Set(rows.flatMap((r) => staleKeys(table, r)))];
       if (keys.length) {
@@ -210,37 +276,136 @@ export class ClickHouseSink implements Part {
    * `event_counted_keys` for the batch's users and posts. Events of one user share a
    * partition, so no other batch decides for the same user at the same time; a redelivered
    * batch finds its own events present and skips them.
+   *
+   * An event whose post ClickHouse does not know yet (it overtook the post's change) goes in
+   * with the zero author and `counted = 0`, and waits in `events_pending` until the post
+   * arrives (settlePending). Noted after the insert: a crash in between redelivers the batch,
+   * which finds those events present with the zero author and notes them then.
    */
   private async writeEvents(rows: EventRow[]): Promise<void> {
     const unique = dedupeBy(rows, (r) => r.event_id);
     if (unique.length === 0) return;
-    const ids = unique.map((r) => r.event_id);
-    const postIds = [...new Set(unique.map((r) => r.post_id))];
-    const [existing, authors] = await Promise.all([
-      this.lookup<{ id: string }>(
-        "SELECT toString(event_id) AS id FROM {t:Identifier} WHERE event_id IN {ids:Array(UUID)}",
-        "events_raw",
-        ids,
-      ),
-      // The aliases must not shadow `id`: ClickHouse resolves an alias inside WHERE.
-      this.lookup<{ pid: string; author: string }>(
-        "SELECT toString(id) AS pid, toString(author_id) AS author FROM {t:Identifier} WHERE id IN {ids:Array(UUID)}",
-        "posts_by_id",
-        postIds,
-      ),
-    ]);
-    const present = new Set(existing.map((r) => r.id));
-    const authorOf = new Map(authors.map((a) => [a.pid, a.author]));
-    const fresh = unique.filter((r) => !present.has(r.event_id));
-    this.own.duplicatesSkipped += rows.length - fresh.length;
-    if (fresh.length === 0) return;
-    const counted = await this.countedKeys(fresh);
-    const flags = decideCounted(fresh.map(countable), (p) => authorOf.get(p), counted);
-    fresh.forEach((r, i) => {
-      r.author_id = authorOf.get(r.post_id) ?? r.author_id;
-      r.counted = flags[i] ? 1 : 0;
+    await this.deciding.shared(async () => {
+      const ids = unique.map((r) => r.event_id);
+      const postIds = [...new Set(unique.map((r) => r.post_id))];
+      const [existing, authors] = await Promise.all([
+        this.lookup<{ id: string; author: string }>(
+          "SELECT toString(event_id) AS id, toString(author_id) AS author FROM {t:Identifier} FINAL WHERE event_id IN {ids:Array(UUID)}",
+          "events_raw",
+          ids,
+        ),
+        this.authorsOf(postIds),
+      ]);
+      const present = new Map(existing.map((r) => [r.id, r.author]));
+      const fresh = unique.filter((r) => !present.has(r.event_id));
+      this.own.duplicatesSkipped += rows.length - fresh.length;
+      // Redelivered events still without their author (the note may not have been made).
+      const unnoted = unique.filter((r) => present.get(r.event_id) === ZERO_UUID);
+      const known = fresh.filter((r) => authors.has(r.post_id));
+      const early = fresh.filter((r) => !authors.has(r.post_id));
+      if (known.length > 0) {
+        const counted = await this.countedKeys(known);
+        const flags = decideCounted(known.map(countable), (p) => authors.get(p), counted);
+        known.forEach((r, i) => {
+          r.author_id = authors.get(r.post_id) as string;
+          r.counted = flags[i] ? 1 : 0;
+        });
+      }
+      for (const r of early) {
+        r.author_id = ZERO_UUID;
+        r.counted = 0;
+      }
+      if (fresh.length > 0) await this.insert("events_raw", fresh);
+      const waiting = [...early, ...unnoted];
+      if (waiting.length > 0) {
+        await this.insert(
+          "events_pending",
+          waiting.map((r) => pendingRow(r, 1, 0)),
+        );
+        this.own.pending.inserted += waiting.length;
+        this.kickSettle();
+      }
     });
-    await this.insert("events_raw", fresh);
+  }
+
+  /** Post id → author, for the posts ClickHouse knows. */
+  private async authorsOf(postIds: string[]): Promise<Map<string, string>> {
+    // The aliases must not shadow `id`: ClickHouse resolves an alias inside WHERE.
+    const rows = await this.lookup<{ pid: string; author: string }>(
+      "SELECT toString(id) AS pid, toString(author_id) AS author FROM {t:Identifier} WHERE id IN {ids:Array(UUID)}",
+      "posts_by_id",
+      postIds,
+    );
+    return new Map(rows.map((a) => [a.pid, a.author]));
+  }
+
+  /**
+   * Settles events that came before their post, now that the post is known: each again into
+   * events_raw with its author and its counted flag (decided in receive order against what
+   * already counted, the own-post rule included), which the views count once since the first
+   * row had counted = 0; then its pending note is deleted. A run interrupted in between is
+   * finished by the next: an event whose events_raw row already has its author only loses its
+   * note. Returns true when there may be more (a full page).
+   */
+  private async settlePending(): Promise<boolean> {
+    return this.deciding.exclusive(async () => {
+      const rs = await this.ch.query({
+        query: `SELECT toString(event_id) AS eid, toString(post_id) AS pid FROM events_pending FINAL
+                WHERE post_id IN (SELECT id FROM posts_by_id WHERE id IN (SELECT post_id FROM events_pending))
+                ORDER BY received_at, event_id LIMIT {n:UInt32}`,
+        query_params: { n: SETTLE_PAGE },
+        format: "JSONEachRow",
+      });
+      const due = await rs.json<{ eid: string; pid: string }>();
+      if (due.length === 0) return false;
+      const authors = await this.authorsOf([...new Set(due.map((d) => d.pid))]);
+      // Aliases never shadow the columns WHERE reads (ClickHouse resolves aliases there).
+      const found = await this.lookup<Record<string, string | number>>(
+        `SELECT toString(event_id) AS e_id, toString(user_id) AS e_user, toString(post_id) AS e_post,
+                toString(author_id) AS e_author, toString(type) AS e_type, dwell_ms AS e_dwell, counted AS e_counted,
+                experiment AS e_experiment, variant AS e_variant, client_ts AS e_client_ts, received_at AS e_received_at
+         FROM {t:Identifier} FINAL WHERE event_id IN {ids:Array(UUID)}`,
+        "events_raw",
+        due.map((d) => d.eid),
+      );
+      const raw: EventRow[] = found
+        .map((r) => ({
+          event_id: String(r.e_id),
+          user_id: String(r.e_user),
+          post_id: String(r.e_post),
+          author_id: String(r.e_author),
+          type: String(r.e_type) as EventRow["type"],
+          dwell_ms: Number(r.e_dwell),
+          counted: Number(r.e_counted),
+          experiment: String(r.e_experiment),
+          variant: String(r.e_variant),
+          client_ts: String(r.e_client_ts),
+          received_at: String(r.e_received_at),
+        }))
+        .sort((a, b) =>
+          a.received_at === b.received_at ? (a.event_id < b.event_id ? -1 : 1) : a.received_at < b.received_at ? -1 : 1,
+        );
+      const unsettled = raw.filter((r) => r.author_id === ZERO_UUID && authors.has(r.post_id));
+      if (unsettled.length > 0) {
+        const counted = await this.countedKeys(unsettled);
+        const flags = decideCounted(unsettled.map(countable), (p) => authors.get(p), counted);
+        unsettled.forEach((r, i) => {
+          r.author_id = authors.get(r.post_id) as string;
+          r.counted = flags[i] ? 1 : 0;
+        });
+        await this.insert("events_raw", unsettled);
+      }
+      // A note whose event is not in events_raw (expired by its TTL) goes too.
+      const byId = new Map(raw.map((r) => [r.event_id, r]));
+      const done = due.map((d) => {
+        const r = byId.get(d.eid);
+        return r ? pendingRow(r, 2, 1) : { event_id: d.eid, post_id: d.pid, _version: 2, _is_deleted: 1 };
+      });
+      await this.insert("events_pending", done);
+      this.own.pending.settled += unsettled.length;
+      if (unsettled.length) this.log.debug({ settled: unsettled.length }, "settled events that came before their post");
+      return due.length === SETTLE_PAGE;
+    });
   }
 
   /** The keys (`user|post|type|day`) that already counted for these events' users and posts. */
@@ -276,6 +441,22 @@ export class ClickHouseSink implements Part {
     await this.ch.insert({ table, values, format: "JSONEachRow" });
     this.own.rowsInserted += values.length;
   }
+}
+
+/** Pending events settled per run (one ClickHouse lookup of their rows, one insert). */
+const SETTLE_PAGE = 5000;
+
+/** An events_pending row: version 1 pending, 2 (deleted) settled. */
+function pendingRow(r: EventRow, version: number, deleted: number): ChRow {
+  return {
+    event_id: r.event_id,
+    user_id: r.user_id,
+    post_id: r.post_id,
+    type: r.type,
+    received_at: r.received_at,
+    _version: version,
+    _is_deleted: deleted,
+  };
 }
 
 /**
