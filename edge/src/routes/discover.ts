@@ -17,7 +17,7 @@ import { routeLimit } from "../ratelimit.ts";
 import { apiRouter } from "../validation.ts";
 
 export const discoverRoutes = apiRouter().openapi(
-  { ...operations.getSuggestedUsers, middleware: [requireUser(), routeLimit("reads")] as const },
+  { ...operations.getSuggestedUsers, middleware: [requireUser(), routeLimit("suggestions")] as const },
   async (c) => {
     const { limit } = c.req.valid("query");
     const userId = c.get("userId");
@@ -32,7 +32,7 @@ export const discoverRoutes = apiRouter().openapi(
           query_params: { viewer: userId, limit: SUGGESTIONS_PER_USER },
           format: "JSONEachRow",
         });
-        users = suggestionsFromRows(await rs.json<{ user_id: string; score: string; reason: string }>());
+        users = suggestionsFromRows(await rs.json<{ user_id: string; score: number | string; reason: string }>());
       } catch (err) {
         c.get("logFields").clickhouse_error = String(err);
         throw new ApiError("unavailable", "suggestions temporarily unavailable; retry shortly");

@@ -124,7 +124,7 @@ export async function generateSuggestions(
   // edge's requests), then one Redis pipeline per batch.
   for (let i = 0; i < users.length && !opts.signal?.aborted; i += size) {
     const viewers = users.slice(i, i + size);
-    const found = await rows<{ viewer_id: string; user_id: string; score: string; reason: string }>(
+    const found = await rows<{ viewer_id: string; user_id: string; score: number | string; reason: string }>(
       deps.ch,
       SUGGESTED_USERS_BATCH_SQL,
       { viewers, limit: SUGGESTIONS_PER_USER },
