@@ -84,46 +84,58 @@ function summaryOf(p: { resultRows?: number; resultBytes?: number; elapsedNs?: n
   };
 }
 
-const gunzip = promisify(zlib.gunzip);
-const inflate = promisify(zlib.inflate);
-const brotliDecompress = promisify(zlib.brotliDecompress);
-const gzip = promisify(zlib.gzip);
-const deflate = promisify(zlib.deflate);
-const brotliCompress = promisify(zlib.brotliCompress);
+/**
+ * The HTTP codecs the gateway speaks, in the server's order of preference for a response
+ * (`chooseHTTPCompressionMethod`: zstd, then br, …, then gzip and deflate). zstd comes from
+ * Node's zlib (Node >= 22.15; the stack runs the project's Node 22). The server also knows lz4,
+ * xz, bz2 and snappy; Node has no codec for them, so they stay unknown here (415 for a request
+ * body, never chosen for a response).
+ */
+const CODECS = {
+  zstd: { decode: promisify(zlib.zstdDecompress), encode: promisify(zlib.zstdCompress) },
+  br: { decode: promisify(zlib.brotliDecompress), encode: promisify(zlib.brotliCompress) },
+  gzip: { decode: promisify(zlib.gunzip), encode: promisify(zlib.gzip) },
+  deflate: { decode: promisify(zlib.inflate), encode: promisify(zlib.deflate) },
+} as const;
 
-async function decodeBody(buf: Buffer, encoding: string | undefined): Promise<Buffer> {
-  switch ((encoding ?? "").toLowerCase()) {
-    case "":
-    case "identity":
-      return buf;
-    case "gzip":
-      return gunzip(buf);
-    case "deflate":
-      return inflate(buf);
-    case "br":
-      return brotliDecompress(buf);
-    default:
-      throw new ClickHouseException(779, `Unknown Content-Encoding of HTTP request: ${encoding}`, {
-        type: "UNSUPPORTED_MEDIA_TYPE",
-      });
-  }
+type Codec = keyof typeof CODECS;
+const PREFERENCE = Object.keys(CODECS) as Codec[];
+
+function isCodec(name: string): name is Codec {
+  return Object.hasOwn(CODECS, name);
 }
 
-type Codec = "gzip" | "deflate" | "br";
+async function decodeBody(buf: Buffer, encoding: string | undefined): Promise<Buffer> {
+  const name = (encoding ?? "").trim().toLowerCase();
+  if (name === "" || name === "identity") return buf;
+  if (isCodec(name)) return CODECS[name].decode(buf);
+  throw new ClickHouseException(779, `Unknown Content-Encoding of HTTP request: ${encoding}`, {
+    type: "UNSUPPORTED_MEDIA_TYPE",
+  });
+}
 
-/** Picks a response codec the client accepts, when it asked for compression. */
-function responseCodec(compressResponse: boolean, acceptEncoding: string | undefined): Codec | undefined {
+/**
+ * The response codec for `Accept-Encoding`, when the client asked for compression: the server's
+ * preference among the listed codings (case-insensitive whole tokens), `q=0` refusing one and
+ * `*` standing for any coding not refused. Other q-values do not reorder, as on the server.
+ */
+export function responseCodec(compressResponse: boolean, acceptEncoding: string | undefined): Codec | undefined {
   if (!compressResponse || !acceptEncoding) return undefined;
-  const accepted = acceptEncoding.toLowerCase();
-  if (accepted.includes("gzip")) return "gzip";
-  if (accepted.includes("deflate")) return "deflate";
-  if (accepted.includes("br")) return "br";
-  return undefined;
+  const accepted = new Set<string>();
+  const refused = new Set<string>();
+  for (const part of acceptEncoding.split(",")) {
+    const [token = "", ...params] = part.split(";").map((x) => x.trim().toLowerCase());
+    if (token === "") continue;
+    const q = params.find((p) => /^q\s*=/.test(p));
+    const zero = q !== undefined && Number(q.slice(q.indexOf("=") + 1).trim()) === 0;
+    (zero ? refused : accepted).add(token);
+  }
+  const any = accepted.has("*");
+  return PREFERENCE.find((c) => !refused.has(c) && (accepted.has(c) || any));
 }
 
 async function compress(body: Uint8Array, codec: Codec): Promise<Uint8Array> {
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  return codec === "gzip" ? gzip(buf) : codec === "deflate" ? deflate(buf) : brotliCompress(buf);
+  return CODECS[codec].encode(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
 }
 
 function sameSecret(a: string, b: string): boolean {
