@@ -971,4 +971,55 @@ describe("where clickhouse-js's own suites found the gateway unlike a server", (
       /^Code: 779\. DB::Exception: Unknown Content-Encoding of HTTP request: compress/,
     );
   });
+
+  it("an INSERT without data into a missing table or column fails like a server: 60 (404) / 16", async () => {
+    const missing = `missing_${randomBytes(4).toString("hex")}`;
+    // The clients skip an insert() of no values, so the SQL is sent as a command, body and all.
+    for (const [, client] of clients) {
+      await expectCode(() => client().command({ query: `INSERT INTO ${missing} FORMAT JSONEachRow` }), "60");
+      await expectCode(() => client().command({ query: `INSERT INTO ${missing} (a) VALUES` }), "60");
+    }
+    const res = await raw("", { query: `INSERT INTO ${missing} FORMAT JSONEachRow` });
+    expect(res.status).toBe(404);
+    expect(res.headers.get("x-clickhouse-exception-code")).toBe("60");
+    expect(await res.text()).toMatch(
+      new RegExp(
+        `^Code: 60\\. DB::Exception: Table default\\.${missing} does not exist\\. \\(UNKNOWN_TABLE\\) \\(version [\\d.]+\\)\\n$`,
+      ),
+    );
+    const noDb = await raw("", { query: `INSERT INTO no_such_db_${missing}.t FORMAT JSONEachRow` });
+    expect(noDb.status).toBe(404);
+    expect(noDb.headers.get("x-clickhouse-exception-code")).toBe("81");
+    await noDb.text();
+
+    const table = uniqueName("empty_insert");
+    await node.command({ query: `CREATE TABLE ${table} (a UInt8, b String) ENGINE = MergeTree ORDER BY a` });
+    const column = await raw("", { query: `INSERT INTO ${table} (a, zz) FORMAT JSONCompactEachRow` });
+    expect(column.status).toBe(500);
+    expect(column.headers.get("x-clickhouse-exception-code")).toBe("16");
+    expect(await column.text()).toMatch(
+      new RegExp(
+        `^Code: 16\\. DB::Exception: No such column zz in table default\\.${table} \\([0-9a-f-]+\\)\\. \\(NO_SUCH_COLUMN_IN_TABLE\\) \\(version [\\d.]+\\)\\n$`,
+      ),
+    );
+    // The same answer as the same INSERT with rows gives.
+    const withRows = await raw('[1,"x"]', { query: `INSERT INTO ${table} (a, zz) FORMAT JSONCompactEachRow` });
+    expect(withRows.status).toBe(500);
+    expect(withRows.headers.get("x-clickhouse-exception-code")).toBe("16");
+    await withRows.text();
+    for (const [label, client] of clients) {
+      const err = await expectCode(
+        () => client().command({ query: `INSERT INTO ${table} (a, zz) FORMAT JSONCompactEachRow` }),
+        "16",
+      );
+      expect(err.message, label).toMatch(/No such column zz/);
+      // Into columns that exist, nothing is inserted and nothing fails.
+      await client().command({ query: `INSERT INTO ${table} FORMAT JSONEachRow` });
+      await client().command({ query: `INSERT INTO ${table} (a, b) VALUES` });
+    }
+    const ok = await raw("", { query: `INSERT INTO ${table} (a, b) FORMAT JSONEachRow` });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe("");
+    expect(await (await raw(`SELECT count() FROM ${table}`)).text()).toBe("0\n");
+  });
 });

@@ -293,11 +293,16 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
           });
           const guard = statementGuard(analyzed.statement, analyzed.kind);
           // An INSERT without data inserts nothing, as on a server; chDB would refuse it
-          // (NO_DATA_TO_INSERT). The prelude and the guard still run, so the SQL is checked.
+          // (NO_DATA_TO_INSERT) before looking at the table. The server still resolves the target
+          // and its columns, so the engine builds the INSERT's pipeline without running it
+          // (EXPLAIN PIPELINE): a missing database, table or column, or a column that cannot be
+          // inserted, fails with the engine's own error, as the same INSERT with rows would.
           const emptyInsert = analyzed.insertData !== undefined && analyzed.insertData.trim() === "";
           session.database = undefined; // unknown until the call succeeds
           try {
-            const sql = emptyInsert ? prelude + guard : prelude + guard + analyzed.sql;
+            const sql = emptyInsert
+              ? `${prelude}${guard}EXPLAIN PIPELINE ${analyzed.statement}`
+              : prelude + guard + analyzed.sql;
             const result = await session.run(sql, format, remainingMs + WATCHDOG_GRACE_MS);
             session.database = targetDb;
             summary = summaryOf(emptyInsert ? {} : result);
