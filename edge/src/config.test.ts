@@ -27,13 +27,14 @@ describe("parseEdgeConfig", () => {
       events: { stream: EVENTS_STREAM_KEY },
       ranking: { weights: DEFAULT_WEIGHTS },
       index: { namespace: "" },
-      rateLimits: { reads: undefined, writes: undefined, anon: undefined, events: undefined },
+      rateLimits: { feed: undefined, suggestions: undefined, writes: undefined, anon: undefined, events: undefined },
     });
   });
 
   it("takes Rate Limiting bindings and refuses something else under their names", () => {
     const binding = { limit: async () => ({ success: true }) };
-    expect(parseEdgeConfig({ ...minimal, RATE_LIMIT_READS: binding }).rateLimits.reads).toBe(binding);
+    expect(parseEdgeConfig({ ...minimal, RATE_LIMIT_FEED: binding }).rateLimits.feed).toBe(binding);
+    expect(parseEdgeConfig({ ...minimal, RATE_LIMIT_SUGGESTIONS: binding }).rateLimits.suggestions).toBe(binding);
     expect(() => parseEdgeConfig({ ...minimal, RATE_LIMIT_ANON: "600/60s" })).toThrow(
       /RATE_LIMIT_ANON: must be a Rate Limiting binding/,
     );

@@ -52,7 +52,8 @@ export interface EdgeConfig {
   ranking: RankingOptions;
   /** Rate Limiting bindings; an absent one lets requests through (logged). */
   rateLimits: {
-    reads?: RateLimitBinding;
+    feed?: RateLimitBinding;
+    suggestions?: RateLimitBinding;
     writes?: RateLimitBinding;
     anon?: RateLimitBinding;
     events?: RateLimitBinding;
@@ -114,7 +115,8 @@ const schema = z.object({
   JWT_MAX_TTL_S: variable(positiveInt(86_400)),
   CORS_ORIGINS: variable(text().default("*")),
   EVENTS_STREAM: variable(text().default(EVENTS_STREAM_KEY)),
-  RATE_LIMIT_READS: rateLimitBinding(),
+  RATE_LIMIT_FEED: rateLimitBinding(),
+  RATE_LIMIT_SUGGESTIONS: rateLimitBinding(),
   RATE_LIMIT_WRITES: rateLimitBinding(),
   RATE_LIMIT_ANON: rateLimitBinding(),
   RATE_LIMIT_EVENTS: rateLimitBinding(),
@@ -176,7 +178,8 @@ export function parseEdgeConfig(env: Partial<Record<keyof Env, unknown>>): EdgeC
     index: { namespace: e.INDEX_NAMESPACE },
     ...(e.EXPLORER_ENABLED ? { explorerEnabled: true as const } : {}),
     rateLimits: {
-      reads: e.RATE_LIMIT_READS,
+      feed: e.RATE_LIMIT_FEED,
+      suggestions: e.RATE_LIMIT_SUGGESTIONS,
       writes: e.RATE_LIMIT_WRITES,
       anon: e.RATE_LIMIT_ANON,
       events: e.RATE_LIMIT_EVENTS,

@@ -49,8 +49,10 @@ export interface Env {
   RANK_WEIGHT_AFFINITY?: string;
   /** Prefix of every serving-index key (the origin's INDEX_NAMESPACE). Default "". */
   INDEX_NAMESPACE?: string;
-  /** Rate Limiting bindings (wrangler.toml `[[ratelimits]]`): feed and suggestions per user. */
-  RATE_LIMIT_READS?: RateLimitBinding;
+  /** Rate Limiting bindings (wrangler.toml `[[ratelimits]]`): the feed (and post stats) per user. */
+  RATE_LIMIT_FEED?: RateLimitBinding;
+  /** Suggested users per user. */
+  RATE_LIMIT_SUGGESTIONS?: RateLimitBinding;
   /** Forwarded writes per user. */
   RATE_LIMIT_WRITES?: RateLimitBinding;
   /** Anonymous routes (trending) per client IP. */

@@ -4,6 +4,13 @@
  * used to check a per-user @upstash/ratelimit window over Redis before writing its stream
  * entry: two sequential writes to the Redis primary per accepted batch (2 × 160 ms under the
  * benchmark's distance profile). Now accepting a batch is the stream write alone.
+ *
+ * The numbers are the bindings' (wrangler.toml), sized for a person using an app, not for the
+ * benchmark: 120 feed pages and 60 suggestion lists a minute per user are far more than a
+ * person scrolls or refreshes, and a burst of hundreds from one account is a script. The
+ * benchmark and the tests that must not be throttled pass their own higher limits
+ * (scripts/lib/ratelimits.ts); the production defaults never bend to them. Each number and its
+ * reason: README, "Limits, errors and security".
  */
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../core/index.ts";
@@ -16,7 +23,7 @@ import type { AppEnv } from "./env.ts";
 export const RATE_LIMIT_PERIOD_S = 60;
 
 /** Which binding a route is counted against, and by what key. */
-export type RouteLimit = "reads" | "writes" | "anon" | "events";
+export type RouteLimit = "feed" | "suggestions" | "writes" | "anon" | "events";
 
 /** The client's address as Cloudflare reports it (wrangler dev sets it too). */
 function clientIp(header: string | undefined): string {
@@ -25,7 +32,7 @@ function clientIp(header: string | undefined): string {
 
 /**
  * Per-key request limit through a Workers Rate Limiting binding (no Redis round trip): per
- * user for "reads", "writes" and "events" (after requireUser), per client IP for "anon". Over the limit
+ * user for "feed", "suggestions", "writes" and "events" (after requireUser), per client IP for "anon". Over the limit
  * → 429 `rate_limited` with Retry-After, in the envelope. A binding that is absent or throws
  * lets the request through and says so in the log line (`ratelimit`): the limit is abuse
  * protection, not a reason to fail a user.

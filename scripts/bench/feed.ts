@@ -12,6 +12,7 @@ import { CH_URL, startCdcHarness, waitFor } from "../../test/integration/support
 import { rng } from "../../test/integration/support/workload.ts";
 import { startWranglerDev } from "../../test/integration/support/wrangler.ts";
 import { argsOrExit, intArg, parseCli } from "../lib/cli.ts";
+import { BENCH_RATE_LIMITS } from "../lib/ratelimits.ts";
 import { devToken } from "../token.ts";
 
 const USAGE = "npm run bench:feed -- [users] [samples]";
@@ -82,6 +83,7 @@ try {
       CLICKHOUSE_URL: CH_URL,
       CLICKHOUSE_DATABASE: h.config.clickhouse.database,
     },
+    rateLimits: BENCH_RATE_LIMITS,
   });
   try {
     const sample = users.slice(0, SAMPLES);

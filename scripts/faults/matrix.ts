@@ -30,6 +30,7 @@ import pg from "pg";
 import { checkConsistency, differences } from "../../origin/ch/consistency.ts";
 import { migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { migrate } from "../../origin/db/migrate.ts";
+import { BENCH_RATE_LIMITS } from "../lib/ratelimits.ts";
 import { freePort, startWranglerDev, type WranglerDev } from "../lib/wrangler.ts";
 import type { Component } from "../local/stack/component.ts";
 import { readStackConfig, type StackConfig } from "../local/stack/config.ts";
@@ -346,6 +347,8 @@ export async function runFaultMatrix(opts: MatrixOptions): Promise<MatrixResult>
         CLICKHOUSE_DATABASE: name,
         INDEX_NAMESPACE: `${name}:`,
       },
+      // A load, not a person: the benchmark's limits.
+      rateLimits: BENCH_RATE_LIMITS,
     });
     const edgeUrl = edge.url;
     log(`edge ${edgeUrl}`);

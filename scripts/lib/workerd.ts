@@ -8,7 +8,10 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { applyRateLimits, type RateLimitOverrides, rateLimitsOf } from "./ratelimits.ts";
 import { freePort } from "./wrangler.ts";
+
+export { rateLimitsOf } from "./ratelimits.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -17,36 +20,18 @@ export interface PlainWorkerd {
   stop(): Promise<void>;
 }
 
-type RateLimits = Record<string, { namespace_id: string; simple: { limit: number; period: 10 | 60 } }>;
-
-/**
- * The `[[ratelimits]]` bindings of wrangler.toml, in miniflare's `ratelimits` option. A small reader
- * for the shape wrangler.toml uses: `name`, `namespace_id`, `simple = { limit, period }`.
- */
-export function rateLimitsOf(toml: string): RateLimits {
-  const out: RateLimits = {};
-  for (const block of toml.split(/^\[\[ratelimits\]\]\s*$/m).slice(1)) {
-    const body = block.split(/^\[/m)[0] ?? "";
-    const name = /^name\s*=\s*"([^"]+)"/m.exec(body)?.[1];
-    const ns = /^namespace_id\s*=\s*"([^"]+)"/m.exec(body)?.[1];
-    const limit = /limit\s*=\s*(\d+)/.exec(body)?.[1];
-    const period = /period\s*=\s*(\d+)/.exec(body)?.[1];
-    if (!name || !ns || !limit || (period !== "10" && period !== "60")) {
-      throw new Error(`wrangler.toml: a [[ratelimits]] entry this reader does not understand:\n${body}`);
-    }
-    out[name] = { namespace_id: ns, simple: { limit: Number(limit), period: Number(period) as 10 | 60 } };
-  }
-  return out;
-}
-
 /**
  * Builds the bundle once per call (offline) and serves it with `bindings` on a free loopback port.
- * `rateLimit` replaces every `[[ratelimits]]` limit (a test that must not be throttled).
+ * The `[[ratelimits]]` bindings are wrangler.toml's (the production defaults); `rateLimits`
+ * replaces some of their limits (the benchmark's, BENCH_RATE_LIMITS), `rateLimit` every one (a
+ * test that must not be throttled at all).
  */
 export async function startPlainWorkerd(
   bindings: Record<string, string>,
   opts: {
-    rateLimit?: number /** A bundle already built (its index.js's directory); else one is built now. */;
+    rateLimit?: number;
+    rateLimits?: RateLimitOverrides;
+    /** A bundle already built (its index.js's directory); else one is built now. */
     bundleDir?: string;
   } = {},
 ): Promise<PlainWorkerd> {
@@ -72,9 +57,9 @@ export async function startPlainWorkerd(
     port,
     // The worker logs a line per request; a benchmark would print thousands of them.
     handleStructuredLogs: () => {},
-    // The same per-key limits as wrangler dev and production (the bench stays under them).
+    // wrangler.toml's per-key limits, with the caller's overrides.
     ratelimits: Object.fromEntries(
-      Object.entries(rateLimitsOf(toml)).map(([name, rl]) => [
+      Object.entries(applyRateLimits(rateLimitsOf(toml), opts.rateLimits)).map(([name, rl]) => [
         name,
         opts.rateLimit ? { ...rl, simple: { ...rl.simple, limit: opts.rateLimit } } : rl,
       ]),

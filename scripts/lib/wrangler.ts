@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { configWithRateLimits, type RateLimitOverrides } from "./ratelimits.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -31,6 +32,12 @@ export interface WranglerDevOptions {
   timeoutMs?: number;
   /** A built bundle's entry module (scripts/lib/bundle.ts) to serve as is, instead of the sources. */
   script?: string;
+  /**
+   * Limits replacing the config's `[[ratelimits]]` ones for this run (served from a copy of the
+   * config): the benchmark's, BENCH_RATE_LIMITS, or a test's. Without it the config's own
+   * (production) limits apply.
+   */
+  rateLimits?: RateLimitOverrides;
 }
 
 /** Thrown when the port freePort() gave was taken by someone else before wrangler bound it. */
@@ -52,8 +59,14 @@ export async function startWranglerDev(opts: WranglerDevOptions): Promise<Wrangl
 }
 
 async function startOnce(opts: WranglerDevOptions, port: number): Promise<WranglerDev> {
+  const derived = opts.rateLimits ? configWithRateLimits(resolve(ROOT, opts.config), opts.rateLimits) : null;
   const persist = mkdtempSync(join(tmpdir(), "wrangler-test-"));
-  const args = ["dev", "-c", resolve(ROOT, opts.config), "--ip", "127.0.0.1", "--port", String(port)];
+  const cleanup = () => {
+    rmSync(persist, { recursive: true, force: true });
+    derived?.dispose();
+  };
+  const config = derived?.path ?? resolve(ROOT, opts.config);
+  const args = ["dev", "-c", config, "--ip", "127.0.0.1", "--port", String(port)];
   args.push("--persist-to", persist, "--log-level", "warn", "--show-interactive-dev-session=false");
   if (opts.script) args.push(opts.script, "--no-bundle");
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
@@ -85,12 +98,12 @@ async function startOnce(opts: WranglerDevOptions, port: number): Promise<Wrangl
         });
       });
     }
-    rmSync(persist, { recursive: true, force: true });
+    cleanup();
   };
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
-      rmSync(persist, { recursive: true, force: true });
+      cleanup();
       const Err = /Address already in use/.test(log) ? PortTaken : Error;
       throw new Err(`wrangler dev exited (${child.exitCode}):\n${log}`);
     }

@@ -5,12 +5,12 @@
  * envelope, headers, and that the worker still answers afterwards.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RATE_LIMIT_BINDINGS, rateLimitsOf } from "../../scripts/lib/ratelimits.ts";
 import { devToken } from "../../scripts/token.ts";
 import { CH_URL } from "./support/cdc.ts";
 import { BRIDGE_TOKEN, BRIDGE_URL } from "./support/edge-world.ts";
@@ -320,22 +320,13 @@ describe("hostile input on the real worker", () => {
 
 describe("rate limits on the real worker (Workers Rate Limiting bindings, low limits)", () => {
   let edge: WranglerDev;
-  let dir: string;
   const LIMIT = 4;
 
   beforeAll(async () => {
-    // wrangler.toml with every [[ratelimits]] limit lowered: the same bindings, the same code.
-    const toml = readFileSync(resolve(import.meta.dirname, "../../wrangler.toml"), "utf8")
-      .replace(/^main = "([^"]+)"/m, (_m, main: string) => `main = "${resolve(import.meta.dirname, "../..", main)}"`)
-      .replace(/simple = \{ limit = \d+, period = 60 \}/g, `simple = { limit = ${LIMIT}, period = 60 }`);
-    // Every binding of the top level (the worker's) and of [env.production] (4 each) is lowered.
-    const lowered = toml.match(new RegExp(`limit = ${LIMIT},`, "g"))?.length ?? 0;
-    expect(lowered).toBeGreaterThanOrEqual(4);
-    expect(toml.match(/simple = \{ limit = \d+, period = 60 \}/g)?.length).toBe(lowered);
-    dir = mkdtempSync(join(tmpdir(), "edge-ratelimit-"));
-    writeFileSync(join(dir, "wrangler.toml"), toml);
+    // Every [[ratelimits]] limit lowered for this worker: the same bindings, the same code.
     edge = await startWranglerDev({
-      config: join(dir, "wrangler.toml"),
+      config: "wrangler.toml",
+      rateLimits: Object.fromEntries(RATE_LIMIT_BINDINGS.map((name) => [name, LIMIT])),
       vars: {
         JWT_SECRET,
         ORIGIN_SHARED_SECRET: `origin-${randomBytes(16).toString("hex")}`,
@@ -349,7 +340,6 @@ describe("rate limits on the real worker (Workers Rate Limiting bindings, low li
 
   afterAll(async () => {
     await edge?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   /** `LIMIT` requests pass the limiter (each is some other answer), the next is a 429 in the envelope. */
@@ -366,18 +356,19 @@ describe("rate limits on the real worker (Workers Rate Limiting bindings, low li
     return res;
   }
 
-  it("feed and suggestions share a per-user limit; another user is not affected", async () => {
+  it("feed and suggestions each have a per-user limit; another user is not affected", async () => {
     const [a, b] = [randomUUID(), randomUUID()];
     const ta = await devToken(a, 3600, JWT_SECRET);
     const tb = await devToken(b, 3600, JWT_SECRET);
     // limit=0 is refused after the limiter counted it: no backend work in this test.
     const feed = (t: string) => fetch(`${edge.url}/api/v1/feed?limit=0`, { headers: { authorization: `Bearer ${t}` } });
+    const sugg = (t: string) =>
+      fetch(`${edge.url}/api/v1/discover/suggested-users?limit=0`, { headers: { authorization: `Bearer ${t}` } });
     await exhaust(() => feed(ta));
-    const sugg = await fetch(`${edge.url}/api/v1/discover/suggested-users?limit=0`, {
-      headers: { authorization: `Bearer ${ta}` },
-    });
-    await expectEnvelope(sugg, 429, "rate_limited");
+    // The feed's limit is not the suggestions': they still answer, up to their own.
+    await exhaust(() => sugg(ta));
     await expectEnvelope(await feed(tb), 400, "bad_request");
+    await expectEnvelope(await sugg(tb), 400, "bad_request");
   });
 
   it("writes have their own per-user limit", async () => {
@@ -412,4 +403,96 @@ describe("rate limits on the real worker (Workers Rate Limiting bindings, low li
     // Health checks are never limited.
     for (let i = 0; i < LIMIT + 2; i++) expect((await fetch(`${edge.url}/healthz`)).status).toBe(200);
   });
+});
+
+/**
+ * The production defaults (wrangler.toml as it ships, no override): sized for a person, so a
+ * burst from one account is cut off at the limit with a 429 and Retry-After.
+ */
+describe("rate limits under the default config (wrangler.toml's production defaults)", () => {
+  let edge: WranglerDev;
+  const toml = readFileSync(resolve(import.meta.dirname, "../../wrangler.toml"), "utf8");
+
+  beforeAll(async () => {
+    edge = await startWranglerDev({
+      config: "wrangler.toml",
+      vars: {
+        JWT_SECRET,
+        ORIGIN_SHARED_SECRET: `origin-${randomBytes(16).toString("hex")}`,
+        ORIGIN_URL: "http://127.0.0.1:9",
+        UPSTASH_REDIS_REST_URL: BRIDGE_URL,
+        UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
+        CLICKHOUSE_URL: CH_URL,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await edge?.stop();
+  });
+
+  it("the defaults are a person's: 120 feed requests, 60 suggestion lists, 60 writes and 60 event batches a minute per user", () => {
+    const limits = Object.fromEntries(Object.entries(rateLimitsOf(toml)).map(([n, rl]) => [n, rl.simple]));
+    expect(limits).toEqual({
+      RATE_LIMIT_FEED: { limit: 120, period: 60 },
+      RATE_LIMIT_SUGGESTIONS: { limit: 60, period: 60 },
+      RATE_LIMIT_WRITES: { limit: 60, period: 60 },
+      RATE_LIMIT_ANON: { limit: 240, period: 60 },
+      RATE_LIMIT_EVENTS: { limit: 60, period: 60 },
+    });
+  });
+
+  /**
+   * A burst of `n` requests (8 at a time); the statuses by count. The limiter's windows are
+   * aligned to the wall clock (as Cloudflare's), so the burst waits out a window that is about to
+   * roll over: one burst, one window.
+   */
+  async function burst(n: number, send: () => Promise<Response>): Promise<{ passed: number; limited: Response[] }> {
+    const intoWindow = Date.now() % 60_000;
+    if (intoWindow > 45_000) await new Promise((r) => setTimeout(r, 60_000 - intoWindow + 250));
+    let passed = 0;
+    const limited: Response[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < n) {
+          next++;
+          const res = await send();
+          if (res.status === 429) limited.push(res);
+          else {
+            passed++;
+            await res.arrayBuffer();
+          }
+        }
+      }),
+    );
+    return { passed, limited };
+  }
+
+  it.each([
+    ["feed", "/api/v1/feed?limit=0", 120],
+    ["suggestions", "/api/v1/discover/suggested-users?limit=0", 60],
+  ] as const)(
+    "a 300-request burst on the %s lets the default through and answers the rest 429 with Retry-After",
+    async (_name, path, limit) => {
+      const t = await devToken(randomUUID(), 3600, JWT_SECRET);
+      // limit=0 is a 400 after the limiter counted it: no backend work.
+      const { passed, limited } = await burst(300, () =>
+        fetch(`${edge.url}${path}`, { headers: { authorization: `Bearer ${t}` } }),
+      );
+      expect(passed).toBe(limit);
+      expect(limited).toHaveLength(300 - limit);
+      const res = limited[0] as Response;
+      expect(res.headers.get("retry-after")).toBe("60");
+      const err = await expectEnvelope(res, 429, "rate_limited");
+      expect(err.message).toMatch(/retry in 60 s/);
+      // Another user is not affected.
+      const other = await devToken(randomUUID(), 3600, JWT_SECRET);
+      await expectEnvelope(
+        await fetch(`${edge.url}${path}`, { headers: { authorization: `Bearer ${other}` } }),
+        400,
+        "bad_request",
+      );
+    },
+  );
 });

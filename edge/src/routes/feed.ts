@@ -31,7 +31,7 @@ export function experimentsCopyFor(namespace: string): { key: string; copy: Runn
 }
 
 export const feedRoutes = apiRouter().openapi(
-  { ...operations.getFeed, middleware: [requireUser(), routeLimit("reads")] as const },
+  { ...operations.getFeed, middleware: [requireUser(), routeLimit("feed")] as const },
   async (c) => {
     const t0 = performance.now();
     const q = c.req.valid("query");

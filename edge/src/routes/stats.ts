@@ -37,7 +37,7 @@ function cachedBody(reply: unknown): PostStatsBody | null {
 }
 
 export const statsRoutes = apiRouter().openapi(
-  { ...operations.getPostStats, middleware: [requireUser(), routeLimit("reads")] as const },
+  { ...operations.getPostStats, middleware: [requireUser(), routeLimit("feed")] as const },
   async (c) => {
     const postId = c.req.valid("param").id.toLowerCase();
     const userId = c.get("userId").toLowerCase();

@@ -9,6 +9,7 @@
  */
 
 import { dirname } from "node:path";
+import { BENCH_RATE_LIMITS } from "../../lib/ratelimits.ts";
 import { startPlainWorkerd } from "../../lib/workerd.ts";
 import { type Bench, log, round } from "../context.ts";
 import { startDelayProxy, upstashRequestWrites } from "../delay-proxy.ts";
@@ -55,7 +56,7 @@ export async function distancePhase(b: Bench): Promise<void> {
         REDIS_TIMEOUT_MS: "1000",
         CLICKHOUSE_TIMEOUT_MS: "3000",
       },
-      { bundleDir: dirname(b.bundleEntry) },
+      { bundleDir: dirname(b.bundleEntry), rateLimits: BENCH_RATE_LIMITS },
     );
     stops.push(() => worker.stop());
     const edge = await startDelayProxy({ target: worker.url, oneWayMs: PROFILE.userToEdge });

@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { dirname } from "node:path";
 import { EVENTS_STREAM_KEY } from "../../../edge/core/index.ts";
+import { BENCH_RATE_LIMITS } from "../../lib/ratelimits.ts";
 import { startPlainWorkerd } from "../../lib/workerd.ts";
 import { startWranglerDev } from "../../lib/wrangler.ts";
 import type { Bench } from "../context.ts";
@@ -76,6 +77,7 @@ export async function intakePhase(b: Bench): Promise<void> {
       UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
       EVENTS_STREAM: probeStream,
     },
+    rateLimits: BENCH_RATE_LIMITS,
     timeoutMs: 120_000,
   });
   const probeVars = {
@@ -98,7 +100,7 @@ export async function intakePhase(b: Bench): Promise<void> {
         REDIS_TIMEOUT_MS: "300",
         CLICKHOUSE_TIMEOUT_MS: "1500",
       },
-      { bundleDir: dirname(bundleEntry) },
+      { bundleDir: dirname(bundleEntry), rateLimits: BENCH_RATE_LIMITS },
     );
     try {
       alonePlain = await intake(w.url);

@@ -14,6 +14,7 @@ import { feedVersionKey, type IndexKeys, indexKeys, seenKey, snapshotPointerKey 
 import { ServingIndex } from "../../../origin/src/index/serving-index.ts";
 import { EventRelay } from "../../../origin/src/relay/relay.ts";
 import { writeApp } from "../../../origin/src/writes/routes.ts";
+import { BENCH_RATE_LIMITS, type RateLimitOverrides } from "../../../scripts/lib/ratelimits.ts";
 import { devToken } from "../../../scripts/token.ts";
 import { type CdcHarness, CH_URL } from "./cdc.ts";
 import { freePort, startWranglerDev, type WranglerDev } from "./wrangler.ts";
@@ -48,6 +49,11 @@ export interface EdgeWorldOptions {
   index?: boolean;
   /** Extra worker variables. */
   vars?: Record<string, string>;
+  /**
+   * The worker's per-key limits: the benchmark's (BENCH_RATE_LIMITS) unless given; these tests
+   * drive a few users hard. The production defaults are pinned in hostile-input.test.ts.
+   */
+  rateLimits?: RateLimitOverrides;
 }
 
 /** Deletes every key matching `pattern` (SCAN, not KEYS). */
@@ -117,7 +123,11 @@ export async function startEdgeWorld(h: CdcHarness, opts: EdgeWorldOptions = {})
     INDEX_NAMESPACE: ns,
     ...opts.vars,
   };
-  const edge = await startWranglerDev({ config: "wrangler.toml", vars });
+  const edge = await startWranglerDev({
+    config: "wrangler.toml",
+    vars,
+    rateLimits: opts.rateLimits ?? BENCH_RATE_LIMITS,
+  });
 
   const tokens = new Map<string, string>();
   const api = async (user: string | null, method: string, path: string, body?: unknown, base = edge.url) => {
