@@ -75,6 +75,8 @@ SELECT event_id, user_id, post_id, type, received_at, 1, 0
 FROM events_raw FINAL
 WHERE author_id = toUUID('00000000-0000-0000-0000-000000000000');
 
+OPTIMIZE TABLE events_pending FINAL;
+
 TRUNCATE TABLE IF EXISTS event_counted_keys;
 
 INSERT INTO event_counted_keys

@@ -78,6 +78,7 @@ export const DERIVED_RULES: Record<string, string> = {
     WHERE post_id IN (SELECT id FROM posts_by_id)`,
   "events_raw.author_id (unknown post, not pending)": `SELECT toString(event_id) AS k, toString(post_id) AS v
     FROM events_raw FINAL WHERE author_id = ${Z} AND received_at >= now64(3) - INTERVAL 7 DAY
+      AND post_id NOT IN (SELECT id FROM posts_by_id)
       AND event_id NOT IN (SELECT event_id FROM events_pending FINAL)`,
 };
 

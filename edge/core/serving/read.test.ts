@@ -36,7 +36,7 @@ const post = (n: number, ageH: number, text = `p${n}`) => [id(n), `${NOW - ageH 
 describe("serving index read plan", () => {
   it("round trip 1 reads the viewer's keys and the global ones", () => {
     expect(viewerReads(keys, V, `seen:${V}`).map((c) => c.slice(0, 2))).toEqual([
-      ["GET", "t:fi:ready:v2"],
+      ["GET", "t:fi:ready:v3"],
       ["SMEMBERS", `t:fi:fo:${V}`],
       ["SMEMBERS", `t:fi:bo:${V}`],
       ["SMEMBERS", `t:fi:bi:${V}`],

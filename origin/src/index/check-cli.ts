@@ -23,9 +23,10 @@ try {
   for (const d of report.differences) {
     console.log(`${d.key}${d.field ? ` ${d.field}` : ""}: index ${d.index ?? "-"} | clickhouse ${d.clickhouse ?? "-"}`);
   }
-  const n = report.differences.length;
+  const n = report.total;
+  const listed = n > report.differences.length ? ` (the first ${report.differences.length} listed)` : "";
   console.log(
-    `${report.keysCompared} keys compared: ${n === 0 ? "consistent, 0 differences" : `INCONSISTENT: ${n} differences`}`,
+    `${report.keysCompared} keys compared: ${n === 0 ? "consistent, 0 differences" : `INCONSISTENT: ${n} differences${listed}`}`,
   );
   process.exitCode = n === 0 ? 0 : 1;
 } catch (err) {

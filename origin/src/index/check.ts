@@ -18,6 +18,8 @@ export interface IndexDifference {
 
 export interface IndexCheckReport {
   keysCompared: number;
+  /** Every difference found; `differences` lists the first `limit` of them. */
+  total: number;
   differences: IndexDifference[];
 }
 
@@ -123,5 +125,5 @@ export async function checkIndex(
     compareHash(k, have, want, differences, (f) => f.startsWith("_"));
     compared++;
   }
-  return { keysCompared: compared, differences: differences.slice(0, limit) };
+  return { keysCompared: compared, total: differences.length, differences: differences.slice(0, limit) };
 }

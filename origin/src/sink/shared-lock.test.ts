@@ -18,13 +18,14 @@ describe("SharedLock", () => {
         log.push(`${name}-`);
         active--;
       });
-    const writer = lock.exclusive(async () => {
-      expect(active).toBe(0);
-      log.push("w+");
-      await tick();
-      log.push("w-");
-    });
-    await Promise.all([reader("a"), reader("b"), writer, reader("c")]);
+    const writer = () =>
+      lock.exclusive(async () => {
+        expect(active).toBe(0);
+        log.push("w+");
+        await tick();
+        log.push("w-");
+      });
+    await Promise.all([reader("a"), reader("b"), writer(), reader("c")]);
     expect(maxShared).toBe(2);
     // The writer waited for a and b, and c (which came after it) waited for the writer.
     expect(log.indexOf("w+")).toBeGreaterThan(log.indexOf("b-"));
