@@ -25,6 +25,7 @@ import { indexKeys } from "../../edge/core/index.ts";
 import { bootstrapIndex, readIndexState } from "../../origin/src/index/bootstrap.ts";
 import { unlinkByPrefix } from "../../origin/src/index/exec.ts";
 import { argsOrExit, intArg, parseCli, UsageError } from "../lib/cli.ts";
+import { rewriteAof } from "../local/stack/redis.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const CH_URL = process.env.CLICKHOUSE_URL ?? `http://127.0.0.1:${process.env.CH_GATEWAY_PORT ?? 8123}`;
@@ -94,10 +95,23 @@ async function measure(
   }
 }
 
+/**
+ * Removes the namespace a bootstrap wrote, then rewrites the Redis AOF and waits for it (outside
+ * any measurement): every bootstrap writes the whole index and the drop deletes it again, which
+ * an AOF keeps until it is rewritten.
+ */
 async function dropNamespace(namespace: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
-  await unlinkByPrefix(redis, namespace);
-  redis.disconnect();
+  try {
+    await unlinkByPrefix(redis, namespace);
+    const r = await rewriteAof(redis);
+    if (r.rewritten) {
+      const mib = (b: number | null) => (b === null ? "?" : (b / 2 ** 20).toFixed(1));
+      console.log(`[bench:bootstrap] Redis AOF rewritten: ${mib(r.beforeBytes)} → ${mib(r.afterBytes)} MiB`);
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
 
 function markdown(database: string, runs: Measurement[], live: boolean): string {
