@@ -10,6 +10,7 @@ import { ConnectorManager } from "./src/connect/manager.ts";
 import { createContext } from "./src/context.ts";
 import { ExperimentsProjection } from "./src/experiments/projection.ts";
 import { createOriginApp, httpServerPart } from "./src/http.ts";
+import { IndexRepairs, reconcilePostCounters } from "./src/index/reconcile.ts";
 import { refreshAffinity, refreshPopularAuthors } from "./src/index/refresh.ts";
 import { ServingIndex } from "./src/index/serving-index.ts";
 import { IndexWriter } from "./src/index/writer.ts";
@@ -94,6 +95,7 @@ await runProcess(
       const deps = { ch: ctx.clickhouse, redis: ctx.redis, keys };
       const writer = new IndexWriter(ctx.redis, keys);
       const jobLog = log.child({ part: "jobs" });
+      const repairs = new IndexRepairs();
       const { jobs } = config;
       const group = lifecycle.add(
         new JobGroup([
@@ -129,6 +131,18 @@ await runProcess(
           ),
           new PeriodicJob(
             {
+              name: "index-reconcile",
+              intervalMs: jobs.reconcileMs,
+              run: (signal) =>
+                reconcilePostCounters(ctx.clickhouse, ctx.redis, keys, repairs, (msg, d) => jobLog.warn(d, msg), {
+                  signal,
+                }),
+            },
+            ctx.redis,
+            jobLog,
+          ),
+          new PeriodicJob(
+            {
               name: "index-affinity",
               intervalMs: jobs.affinityMs,
               run: (signal) => refreshAffinity(ctx.clickhouse, writer, { signal }),
@@ -138,7 +152,7 @@ await runProcess(
           ),
         ]),
       );
-      metrics.watch({ jobs: group.jobs });
+      metrics.watch({ jobs: group.jobs, repairs });
     }
 
     if (config.parts.includes("http")) {

@@ -107,6 +107,11 @@ const schema = z.object({
   INDEX_GROUP_ID: z.string().min(1).default("serving-index"),
   /** How often affinity in the index is refreshed from ClickHouse. Default 600000 ms. */
   AFFINITY_REFRESH_INTERVAL_MS: z.coerce.number().int().min(1000).default(600_000),
+  /**
+   * How often the index's post counters are compared with ClickHouse's and repaired (a repair
+   * is counted in origin_index_repairs_total). Default 300000 ms.
+   */
+  INDEX_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(300_000),
   /** HotPostGenerator interval. Default 60000 ms. */
   HOT_POSTS_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
   /** SuggestedUsersGenerator interval. Default 300000 ms. */
@@ -173,6 +178,7 @@ export type OriginConfig = {
     warmMs: number;
     warmTopUsers: number;
     affinityMs: number;
+    reconcileMs: number;
   };
   index: { namespace: string; groupId: string };
   redisUrl: string;
@@ -241,6 +247,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
       warmMs: e.WARM_INTERVAL_MS,
       warmTopUsers: e.WARM_TOP_USERS,
       affinityMs: e.AFFINITY_REFRESH_INTERVAL_MS,
+      reconcileMs: e.INDEX_RECONCILE_INTERVAL_MS,
     },
     index: { namespace: e.INDEX_NAMESPACE, groupId: e.INDEX_GROUP_ID },
     redisUrl: e.REDIS_URL,

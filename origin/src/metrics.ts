@@ -4,6 +4,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ConnectorManager } from "./connect/manager.ts";
+import type { IndexRepairs } from "./index/reconcile.ts";
 import { type IndexUpdaterStats, runningIndexUpdaters } from "./index/updater.ts";
 import type { PeriodicJob } from "./jobs/periodic.ts";
 import type { EventRelay } from "./relay/relay.ts";
@@ -19,6 +20,8 @@ export interface Metrics {
     jobs?: PeriodicJob[];
     /** The serving-index updaters to report; default: every one running in this process. */
     index?: () => { stats: IndexUpdaterStats }[];
+    /** Repairs the index's safety net made (reconcile.ts): 0 in normal operation. */
+    repairs?: IndexRepairs;
   }): void;
 }
 
@@ -204,6 +207,19 @@ export function createMetrics(): Metrics {
       },
     });
   }
+
+  new Counter({
+    name: "origin_index_repairs_total",
+    help: "Serving-index values the periodic reconciliation had to repair from ClickHouse, by kind (a repair is a bug report)",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+    collect() {
+      const r = watched.repairs;
+      if (!r) return;
+      this.reset();
+      for (const [kind, n] of Object.entries(r.byKind)) this.inc({ kind }, n);
+    },
+  });
 
   return {
     registry,

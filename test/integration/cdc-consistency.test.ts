@@ -51,14 +51,16 @@ async function countsMatch(h: CdcHarness): Promise<{ likes: boolean; comments: b
     a.size === b.size && [...a].every(([k, n]) => b.get(k) === n);
   return {
     likes: same(
-      await pgCounts("SELECT post_id::text AS k, count(*) AS n FROM likes WHERE deleted_at IS NULL GROUP BY post_id"),
+      await pgCounts(
+        "SELECT post_id::text AS k, count(*) AS n FROM likes WHERE deleted_at IS NULL AND user_id <> post_author_id GROUP BY post_id",
+      ),
       await chCounts(
         "SELECT toString(post_id) AS k, sum(likes) AS n FROM post_metrics_1h GROUP BY post_id HAVING n != 0",
       ),
     ),
     comments: same(
       await pgCounts(
-        "SELECT post_id::text AS k, count(*) AS n FROM comments WHERE deleted_at IS NULL GROUP BY post_id",
+        "SELECT post_id::text AS k, count(*) AS n FROM comments WHERE deleted_at IS NULL AND author_id <> post_author_id GROUP BY post_id",
       ),
       await chCounts(
         "SELECT toString(post_id) AS k, sum(comments) AS n FROM post_metrics_1h GROUP BY post_id HAVING n != 0",

@@ -82,7 +82,8 @@ describe("generators on a seeded dataset", () => {
     await h.ch.insert({ table: "events_raw", values: events, format: "JSONEachRow" });
     const pgCounts = (
       await q(
-        "SELECT (SELECT count(*) FROM likes WHERE deleted_at IS NULL) AS l, (SELECT count(*) FROM comments WHERE deleted_at IS NULL) AS c",
+        // The author's own likes and comments count toward nothing in ranking (post_metrics_1h).
+        "SELECT (SELECT count(*) FROM likes WHERE deleted_at IS NULL AND user_id <> post_author_id) AS l, (SELECT count(*) FROM comments WHERE deleted_at IS NULL AND author_id <> post_author_id) AS c",
         [],
       )
     ).rows[0];
@@ -114,8 +115,8 @@ describe("generators on a seeded dataset", () => {
     const events = seededEvents;
     const counts = await h.pg.query<{ id: string; created: Date; likes: string; comments: string }>(
       `SELECT p.id, p.created_at AS created,
-         (SELECT count(*) FROM likes l WHERE l.post_id = p.id AND l.deleted_at IS NULL) AS likes,
-         (SELECT count(*) FROM comments c WHERE c.post_id = p.id AND c.deleted_at IS NULL) AS comments
+         (SELECT count(*) FROM likes l WHERE l.post_id = p.id AND l.deleted_at IS NULL AND l.user_id <> p.author_id) AS likes,
+         (SELECT count(*) FROM comments c WHERE c.post_id = p.id AND c.deleted_at IS NULL AND c.author_id <> p.author_id) AS comments
        FROM posts p WHERE p.deleted_at IS NULL AND p.created_at >= now() - interval '24 hours'`,
     );
     const shares = new Map<string, number>();

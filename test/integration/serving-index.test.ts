@@ -242,9 +242,9 @@ describe("serving index", () => {
     const viewer = await loadFromIndex(exec, keys, u.viewer as string, seenKey(u.viewer as string), Date.now());
     const all = viewer ? Object.values(viewer.bySource).flat() : [];
     const byId = new Map(all.map((c) => [c.postId, c]));
-    // Likes are writes: the author's own like counts toward engagement (not toward affinity);
+    // The author's own like counts toward nothing in ranking (four likes, three count);
     // impressions count once per (user, post, day) and never the author's own, shares likewise.
-    expect(byId.get(posts.a1p0 as string)).toMatchObject({ likes: 4, impressions: 2, shares: 0 });
+    expect(byId.get(posts.a1p0 as string)).toMatchObject({ likes: 3, impressions: 2, shares: 0 });
     expect(byId.get(posts.a1p1 as string)).toMatchObject({ shares: 1 });
     expect(byId.has(posts.a2p1 as string)).toBe(false); // deleted
     expect(byId.get(posts.gone0 as string)?.authorDeleted).toBe(true);

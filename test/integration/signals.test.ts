@@ -176,7 +176,9 @@ describe("signals through the whole pipeline, as explain=1 shows them", () => {
       query_params: { p: own },
       format: "JSONEachRow",
     });
-    expect(await rs.json()).toEqual([{ s: "0", i: "0" }]);
+    expect((await rs.json<{ s: unknown; i: unknown }>()).map((r) => ({ s: Number(r.s), i: Number(r.i) }))).toEqual([
+      { s: 0, i: 0 },
+    ]);
   });
 
   it("an author outside the viewer's top 50 still gets its true affinity", async () => {
