@@ -27,9 +27,12 @@ import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
+import { indexKeys } from "../../edge/core/keys.ts";
 import { checkConsistency, differences } from "../../origin/ch/consistency.ts";
+import { checkDerived } from "../../origin/ch/derived.ts";
 import { migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { migrate } from "../../origin/db/migrate.ts";
+import { checkIndex } from "../../origin/src/index/check.ts";
 import { BENCH_RATE_LIMITS } from "../lib/ratelimits.ts";
 import { freePort, startWranglerDev, type WranglerDev } from "../lib/wrangler.ts";
 import type { Component } from "../local/stack/component.ts";
@@ -43,6 +46,7 @@ import { redis as redisComponent } from "../local/stack/redis.ts";
 import { devToken } from "../token.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
+const ZERO_UUID = "00000000-0000-0000-0000-000000000000";
 
 export const ALL_FAULTS = [
   "relay",
@@ -79,6 +83,10 @@ export interface MatrixResult {
   /** Events in ClickHouse whose id was never answered 202 (e.g. the 202 was lost with the bridge). */
   unacknowledgedInClickHouse: number;
   consistency: { differences: number; report: string };
+  /** The serving index (run by the sink process, killed with it) against ClickHouse: check:index. */
+  index: { differences: number; report: string };
+  /** ClickHouse's derived data against the counting rules (check:consistency's derived rules). */
+  derived: { violations: number; zeroAuthors: number; report: string };
   drainMs: number;
   totalMs: number;
   table: string;
@@ -308,6 +316,7 @@ export async function runFaultMatrix(opts: MatrixOptions): Promise<MatrixResult>
       CDC_TOPIC_PREFIX: name,
       CDC_WATCH_INTERVAL_MS: "1000",
       SINK_GROUP_ID: `${name}-sink`,
+      INDEX_GROUP_ID: `${name}-index`,
       INDEX_NAMESPACE: `${name}:`,
       REDIS_URL: cfg.redisUrl,
       ORIGIN_SHARED_SECRET: originSecret,
@@ -316,7 +325,8 @@ export async function runFaultMatrix(opts: MatrixOptions): Promise<MatrixResult>
       STARTUP_TIMEOUT_MS: "120000",
       LOG_LEVEL: "warn",
     };
-    const parts = { origin: "http,connector", relay: "http,relay", sink: "http,sink" } as const;
+    // The serving index runs beside the sink: a kill of the sink process kills both consumers.
+    const parts = { origin: "http,connector", relay: "http,relay", sink: "http,sink,index" } as const;
     for (const procName of ["origin", "sink", "relay"] as const) {
       const port = await freePort();
       procs.push({
@@ -528,7 +538,12 @@ export async function runFaultMatrix(opts: MatrixOptions): Promise<MatrixResult>
     const tDrain = Date.now();
     const counts = async () => {
       const rs = await (ch as ClickHouseClient).query({
-        query: "SELECT toString(event_id) AS id, count() AS n FROM events_raw GROUP BY event_id",
+        // An event that came before its post has a second row once settled (its author then known;
+        // events_raw replaces by event_id): the zero-author row it replaced is not a copy.
+        query: `SELECT toString(event_id) AS id,
+                  count() - if(countIf(author_id = toUUID('${ZERO_UUID}')) > 0 AND countIf(author_id != toUUID('${ZERO_UUID}')) > 0,
+                               countIf(author_id = toUUID('${ZERO_UUID}')), 0) AS n
+                FROM events_raw GROUP BY event_id`,
         format: "JSONEachRow",
       });
       return new Map((await rs.json<{ id: string; n: string }>()).map((r) => [r.id, Number(r.n)]));
@@ -567,6 +582,35 @@ export async function runFaultMatrix(opts: MatrixOptions): Promise<MatrixResult>
       await sleep(2000);
     }
 
+    // The serving index ≡ ClickHouse, and ClickHouse's derived data by the rules, once settled.
+    const indexRedis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 2 });
+    let indexReport = "";
+    let indexDiff = -1;
+    let derivedReport = "";
+    let violations = -1;
+    let zeroAuthors = -1;
+    try {
+      const tIndex = Date.now();
+      for (;;) {
+        const r = await checkIndex(ch, indexRedis, indexKeys(`${name}:`), 10);
+        indexDiff = r.total;
+        indexReport = r.differences
+          .map((d) => `${d.key} ${d.field ?? ""}: index ${d.index} | clickhouse ${d.clickhouse}`)
+          .join("; ");
+        const derived = await checkDerived(ch, 3);
+        violations = derived.reduce((n, d) => n + d.violations, 0);
+        zeroAuthors = derived.find((d) => d.rule === "events_raw.author_id")?.violations ?? -1;
+        derivedReport = derived
+          .filter((d) => d.violations > 0)
+          .map((d) => `${d.rule}: ${d.violations} (${d.examples.map((e) => `${e.key} ${e.detail}`).join(", ")})`)
+          .join("; ");
+        if ((indexDiff === 0 && violations === 0) || Date.now() - tIndex > 60_000) break;
+        await sleep(2000);
+      }
+    } finally {
+      indexRedis.disconnect();
+    }
+
     // The post of each accepted event, to read its view count.
     const postOf = new Map<string, string>();
     {
@@ -603,13 +647,23 @@ export async function runFaultMatrix(opts: MatrixOptions): Promise<MatrixResult>
     const unacknowledgedInClickHouse = [...seen.keys()].filter((e) => !accepted.has(e)).length;
     const table = formatTable(rowsOut, {
       unacknowledgedInClickHouse,
-      consistency: diff === 0 ? "PostgreSQL ≡ ClickHouse (0 differences)" : `${diff} differences: ${consistencyReport}`,
+      consistency: [
+        diff === 0 ? "PostgreSQL ≡ ClickHouse (0 differences)" : `${diff} differences: ${consistencyReport}`,
+        indexDiff === 0
+          ? "serving index ≡ ClickHouse (0 differences)"
+          : `index: ${indexDiff} differences: ${indexReport}`,
+        violations === 0
+          ? "ClickHouse's derived data keeps the counting rules (0 violations, 0 zero authors of known posts)"
+          : `derived: ${violations} violations: ${derivedReport}`,
+      ].join(". "),
       own: `own: redis, redis-bridge, origin/relay/sink processes, wrangler dev${ownKafka ? ", kafka, connect" : " (shared kafka/connect, own topics)"}${ownGateway ? ", ch-gateway" : " (shared ch-gateway, own database)"}`,
     });
     const result: MatrixResult = {
       rows: rowsOut,
       unacknowledgedInClickHouse,
       consistency: { differences: diff, report: consistencyReport },
+      index: { differences: indexDiff, report: indexReport },
+      derived: { violations, zeroAuthors, report: derivedReport },
       drainMs,
       totalMs: Date.now() - t0,
       table,

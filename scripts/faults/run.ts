@@ -31,5 +31,9 @@ const args = argsOrExit("[faults]", () => {
 const result = await runFaultMatrix({ faults: args.faults, settleMs: args.settleMs, outFile: args.out });
 console.log(`\n${result.table}\n`);
 console.log(`[faults] table written to ${args.out}; total ${(result.totalMs / 1000).toFixed(0)} s`);
-const bad = result.rows.some((r) => r.lost > 0 || r.duplicated > 0) || result.consistency.differences !== 0;
+const bad =
+  result.rows.some((r) => r.lost > 0 || r.duplicated > 0) ||
+  result.consistency.differences !== 0 ||
+  result.index.differences !== 0 ||
+  result.derived.violations !== 0;
 process.exit(bad ? 1 : 0);

@@ -258,8 +258,18 @@ describe("ranking experiments", () => {
     await waitFor(
       async () => {
         out = await json<Out>(call("GET", `/${name}/results?daily=1`), 200);
+        // The events overtook their posts' CDC: they count once the sink has settled them.
         const c = out.variants.find((v) => v.variant === "candidate");
-        return c?.likes === 30 && c.comments === 5 && out.variants.find((v) => v.variant === "control")?.likes === 20;
+        const k = out.variants.find((v) => v.variant === "control");
+        return (
+          c?.likes === 30 &&
+          c.comments === 5 &&
+          c.impressions === 1000 &&
+          c.clicks === 100 &&
+          k?.likes === 20 &&
+          k.impressions === 1000 &&
+          k.clicks === 50
+        );
       },
       30_000,
       "likes and comments attributed",

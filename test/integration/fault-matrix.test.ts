@@ -4,7 +4,9 @@
  * sink, the Redis bridge and Redis, each in turn, on a stack instance of the test's own (its own
  * redis-server with AOF, bridge, origin processes and `wrangler dev`; the shared Kafka, Connect
  * and ClickHouse gateway with topics, connector and databases of its own, never restarted).
- * Every event answered 202 must be in ClickHouse exactly once, and PostgreSQL ≡ ClickHouse.
+ * Every event answered 202 must be in ClickHouse exactly once, PostgreSQL ≡ ClickHouse, the
+ * serving index (run in the sink process, killed with it) ≡ ClickHouse, and no event of a known
+ * post has the zero author (ClickHouse's derived data keeps the counting rules).
  *
  * The full matrix (also Kafka, Kafka Connect, the ClickHouse gateway and the origin, which needs
  * a second broker and Connect worker of its own) is `npm run faults`: several minutes on this
@@ -30,6 +32,9 @@ describe("fault matrix (reduced: relay, sink, redis-bridge, redis)", () => {
     const redis = result.rows.find((r) => r.component === "redis");
     expect(redis?.streamAtKill).toBeGreaterThan(10);
     expect(result.consistency.differences, result.consistency.report).toBe(0);
+    expect(result.index.differences, result.index.report).toBe(0);
+    expect(result.derived.zeroAuthors, result.derived.report).toBe(0);
+    expect(result.derived.violations, result.derived.report).toBe(0);
     expect(result.rows.find((r) => r.component === "sink")?.writesOk).toBeGreaterThan(0);
   }, 420_000);
 });
