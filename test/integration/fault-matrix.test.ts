@@ -32,6 +32,7 @@ describe("fault matrix (reduced: relay, sink, redis-bridge, redis)", () => {
     const redis = result.rows.find((r) => r.component === "redis");
     expect(redis?.streamAtKill).toBeGreaterThan(10);
     expect(result.consistency.differences, result.consistency.report).toBe(0);
+    expect(result.unacknowledgedInClickHouse, "events in ClickHouse never answered 202").toBe(0);
     expect(result.index.differences, result.index.report).toBe(0);
     expect(result.derived.zeroAuthors, result.derived.report).toBe(0);
     expect(result.derived.violations, result.derived.report).toBe(0);
