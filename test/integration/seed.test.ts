@@ -95,7 +95,10 @@ describe("npm run seed: deterministic demo data through the real path", () => {
     expect(Number((await zero.json<{ n: string | number }>())[0]?.n)).toBe(0);
     let last = -1;
     await waitFor(
-      async () => (last = (await checkIndex(h.ch, redis, keys)).total) === 0,
+      async () => {
+        last = (await checkIndex(h.ch, redis, keys)).total;
+        return last === 0;
+      },
       30_000,
       "the serving index to equal ClickHouse",
     ).catch((err: Error) => {
