@@ -3,7 +3,8 @@
  * consumers read that stream:
  * - `bootstrapIndex` writes it to Redis as it arrives, on a new deployment, after a flush or a
  *   failover (`ready` gone). Meanwhile the edge answers from ClickHouse (the cold path).
- * - `readIndexState` collects it in memory for `check:index` (check.ts).
+ * - `readIndexState` collects it in memory (the benchmark's in-memory comparison and a test of
+ *   ClickHouse's JSON forms; `check:index` streams its own reads, check.ts).
  *
  * The bootstrap keeps in memory only the window's posts (id, author, time, counts), never the
  * records, follows or affinity, so its memory grows with the posts of the last 7 days rather than
@@ -186,7 +187,7 @@ export interface PostState extends PostRecords {
   impressions: number;
 }
 
-/** The whole state in memory (check:index compares it with Redis). */
+/** The whole state in memory. */
 export interface IndexState {
   /** Post id → state, at most INDEX_POSTS_PER_AUTHOR newest per author. */
   posts: Map<string, PostState>;
@@ -291,22 +292,6 @@ export async function readIndexState(ch: ClickHouseClient, opts: ReadIndexStateO
     opts,
   );
   return state;
-}
-
-/**
- * The author hash fields of one post: base "createdMs\ttext" and its counters when any is
- * non-zero. The author's own likes, comments and shares count toward nothing.
- */
-export function authorFields(postId: string, s: PostState): Record<string, string> {
-  const out: Record<string, string> = { [postId]: `${s.createdMs}\t${s.text}` };
-  const counters = encodePostCounters({
-    likes: s.likes.filter((u) => u !== s.authorId).length,
-    comments: s.commenters.filter((u) => u !== s.authorId).length,
-    shares: s.shares.filter((u) => u !== s.authorId).length,
-    impressions: s.impressions,
-  });
-  if (counters) out[`${postId}:n`] = counters;
-  return out;
 }
 
 const FLUSH_EVERY = 2000;

@@ -303,14 +303,7 @@ export class ClickHouseSink implements Part {
       const unnoted = unique.filter((r) => present.get(r.event_id) === ZERO_UUID);
       const known = fresh.filter((r) => authors.has(r.post_id));
       const early = fresh.filter((r) => !authors.has(r.post_id));
-      if (known.length > 0) {
-        const counted = await this.countedKeys(known);
-        const flags = decideCounted(known.map(countable), (p) => authors.get(p), counted);
-        known.forEach((r, i) => {
-          r.author_id = authors.get(r.post_id) as string;
-          r.counted = flags[i] ? 1 : 0;
-        });
-      }
+      await this.stamp(known, authors);
       for (const r of early) {
         r.author_id = ZERO_UUID;
         r.counted = 0;
@@ -325,6 +318,20 @@ export class ClickHouseSink implements Part {
         this.own.pending.inserted += waiting.length;
         this.kickSettle();
       }
+    });
+  }
+
+  /**
+   * Gives each event (its post known, in receive order) its post's author and its counted flag,
+   * decided against what already counted (the abuse bound, the own-post rule included).
+   */
+  private async stamp(rows: EventRow[], authors: Map<string, string>): Promise<void> {
+    if (rows.length === 0) return;
+    const counted = await this.countedKeys(rows);
+    const flags = decideCounted(rows.map(countable), (p) => authors.get(p), counted);
+    rows.forEach((r, i) => {
+      r.author_id = authors.get(r.post_id) as string;
+      r.counted = flags[i] ? 1 : 0;
     });
   }
 
@@ -387,12 +394,7 @@ export class ClickHouseSink implements Part {
         );
       const unsettled = raw.filter((r) => r.author_id === ZERO_UUID && authors.has(r.post_id));
       if (unsettled.length > 0) {
-        const counted = await this.countedKeys(unsettled);
-        const flags = decideCounted(unsettled.map(countable), (p) => authors.get(p), counted);
-        unsettled.forEach((r, i) => {
-          r.author_id = authors.get(r.post_id) as string;
-          r.counted = flags[i] ? 1 : 0;
-        });
+        await this.stamp(unsettled, authors);
         await this.insert("events_raw", unsettled);
       }
       // A note whose event is not in events_raw (expired by its TTL) goes too.
