@@ -223,7 +223,15 @@ describe("ranking experiments", () => {
         comments.push(pairs[Math.floor((i * pairs.length) / p.comments) + 2] as [string, string]);
     }
     // An event outside any experiment and a duplicate change nothing.
-    records.push({ ...(records[0] as EventRecord), event_id: randomUUID(), experiment: undefined, variant: undefined });
+    // The copy is received after the original (a tie would be broken by event id when the sink
+    // settles events that came before their post, and either could then be the one that counts).
+    records.push({
+      ...(records[0] as EventRecord),
+      event_id: randomUUID(),
+      received_at: now + 1,
+      experiment: undefined,
+      variant: undefined,
+    });
     records.push(records[1] as EventRecord);
     const clean = records.map((r) => JSON.parse(JSON.stringify(r)) as EventRecord);
     for (let i = 0; i < clean.length; i += 500) {
