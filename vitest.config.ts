@@ -1,11 +1,12 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 /**
  * Three projects:
- * - unit: pure code (edge/core, pure origin modules), no services;
+ * - unit: pure code (edge/core, pure origin modules, tools), no services;
  * - workers: the edge worker inside workerd (@cloudflare/vitest-plugin);
- * - integration: real services started by `npm run stack:up` (see scripts/test.sh).
+ * - integration: real services started by `npm run stack:up` (see scripts/test.sh): test/integration
+ *   and the tools' own, beside them as `*.integration.test.ts`.
  */
 export default defineConfig({
   test: {
@@ -14,6 +15,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["edge/**/*.test.ts", "origin/**/*.test.ts", "scripts/**/*.test.ts", "test/unit/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, "**/*.integration.test.ts"],
           environment: "node",
         },
       },
@@ -44,7 +46,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
-          include: ["test/integration/**/*.test.ts"],
+          include: ["test/integration/**/*.test.ts", "scripts/**/*.integration.test.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 120_000,

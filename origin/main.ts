@@ -2,26 +2,32 @@
  * Origin entry point: wires the parts this instance runs (ORIGIN_PARTS) from one app context.
  * Building clients is context.ts's, running parts lifecycle.ts's; this file only connects them.
  */
-import { EVENTS_TOPIC, indexKeys } from "../edge/core/index.ts";
-import { invalidateKeys } from "./src/cache.ts";
+
+import { indexKeys, notificationKeys } from "#core/keys.ts";
+import { liveKeys } from "#core/live/presence.ts";
+import { EVENTS_TOPIC } from "#core/topics.ts";
 import { readConfig } from "./src/config.ts";
 import { grantCdcAccess } from "./src/connect/grant.ts";
 import { ConnectorManager } from "./src/connect/manager.ts";
 import { createContext } from "./src/context.ts";
+import { experimentsApp } from "./src/experiments/api.ts";
 import { ExperimentsProjection } from "./src/experiments/projection.ts";
 import { createOriginApp, httpServerPart } from "./src/http.ts";
-import { IndexRepairs, reconcilePostCounters } from "./src/index/reconcile.ts";
+import { ioredisAtomic } from "./src/index/exec.ts";
+import { IndexRepairs, reconcileIndex } from "./src/index/reconcile.ts";
 import { refreshAffinity, refreshPopularAuthors } from "./src/index/refresh.ts";
 import { ServingIndex } from "./src/index/serving-index.ts";
 import { IndexWriter } from "./src/index/writer.ts";
-import { generateHotPosts, generateSuggestions, warmFeeds } from "./src/jobs/generators.ts";
+import { generateHotPosts, generateSuggestions, refreshFallbackSnapshots } from "./src/jobs/generators.ts";
 import { JobGroup, PeriodicJob } from "./src/jobs/periodic.ts";
 import { runProcess } from "./src/lifecycle.ts";
+import { LivePublisher } from "./src/live/publisher.ts";
 import { createMetrics } from "./src/metrics.ts";
+import { NotificationsPart } from "./src/notifications/part.ts";
+import { NotificationWriter } from "./src/notifications/writer.ts";
 import { dependencyChecks } from "./src/readiness.ts";
 import { EventRelay } from "./src/relay/relay.ts";
 import { ClickHouseSink } from "./src/sink/sink.ts";
-import { experimentsApp } from "./src/writes/experiments.ts";
 import { writeApp } from "./src/writes/routes.ts";
 
 await runProcess(
@@ -29,13 +35,13 @@ await runProcess(
   () => readConfig(),
   (config, log, lifecycle) => {
     const ctx = createContext(config, log);
-    const metrics = createMetrics();
+    const metrics = createMetrics(lifecycle);
     // Parts start in this order and stop in reverse: the clients first, HTTP last (it takes
     // requests once everything behind it runs).
     lifecycle.add(ctx.clients);
 
     if (config.parts.includes("connector")) {
-      const connector = lifecycle.add(
+      lifecycle.add(
         new ConnectorManager(config, {
           connect: ctx.connect,
           admin: ctx.admin,
@@ -43,27 +49,42 @@ await runProcess(
           log: log.child({ part: "connector" }),
         }),
       );
-      metrics.watch({ connector });
     }
 
     if (config.parts.includes("sink")) {
-      const sink = lifecycle.add(
+      lifecycle.add(
         new ClickHouseSink(ctx.kafka, ctx.clickhouse, log.child({ part: "sink" }), {
           groupId: config.sinkGroupId,
           topicNamespace: config.kafka.topicNamespace,
-          invalidate: (keys) => invalidateKeys(ctx.redis, keys),
+          invalidate: ioredisAtomic(ctx.redis),
         }),
       );
-      metrics.watch({ sink });
     }
 
     const keys = indexKeys(config.index.namespace);
+    // The live channel's publisher: the index and notifications parts tell it what happened,
+    // it tells the edge for the users who are online (best effort; never holds a batch up).
+    const live =
+      config.parts.includes("index") || config.parts.includes("notifications") || config.parts.includes("http")
+        ? new LivePublisher(
+            ctx.redis,
+            {
+              index: keys,
+              notifications: notificationKeys(config.index.namespace),
+              live: liveKeys(config.index.namespace),
+            },
+            log.child({ part: "live" }),
+            { sharedSecret: config.sharedSecret, ...config.live },
+          )
+        : null;
+    if (live) lifecycle.add(live);
     if (config.parts.includes("index")) {
       lifecycle.add(
         new ServingIndex(ctx.kafka, ctx.clickhouse, ctx.redis, keys, log.child({ part: "index" }), {
           groupId: config.index.groupId,
           topicNamespace: config.kafka.topicNamespace,
           sinkGroupId: config.sinkGroupId,
+          ...(live ? { live } : {}),
         }),
       );
       // The running ranking experiments in Redis (the edge's read), from cdc.experiments.
@@ -78,9 +99,26 @@ await runProcess(
       );
     }
 
+    if (config.parts.includes("notifications")) {
+      // Each user's notification groups, from cdc.likes, cdc.comments and cdc.follows (in the
+      // index's namespace: the edge reads them beside the index's profiles and blocks).
+      lifecycle.add(
+        new NotificationsPart(
+          ctx.kafka,
+          new NotificationWriter(ctx.redis, notificationKeys(config.index.namespace)),
+          log.child({ part: "notifications" }),
+          {
+            groupId: `${config.index.groupId}-notifications`,
+            topicNamespace: config.kafka.topicNamespace,
+            ...(live ? { live } : {}),
+          },
+        ),
+      );
+    }
+
     // The context builds the relay's own clients only when ORIGIN_PARTS has the relay.
     if (ctx.relay) {
-      const relay = lifecycle.add(
+      lifecycle.add(
         new EventRelay(ctx.relay.redis, ctx.relay.producer, log.child({ part: "relay" }), {
           stream: config.relayStream,
           claimIdleMs: config.relayClaimIdleMs,
@@ -88,7 +126,6 @@ await runProcess(
           batchSize: config.relayBatchSize,
         }),
       );
-      metrics.watch({ relay });
     }
 
     if (config.parts.includes("jobs")) {
@@ -97,7 +134,7 @@ await runProcess(
       const jobLog = log.child({ part: "jobs" });
       const repairs = new IndexRepairs();
       const { jobs } = config;
-      const group = lifecycle.add(
+      lifecycle.add(
         new JobGroup([
           new PeriodicJob(
             {
@@ -122,9 +159,9 @@ await runProcess(
           ),
           new PeriodicJob(
             {
-              name: "feed-warmer",
-              intervalMs: jobs.warmMs,
-              run: (signal) => warmFeeds(deps, { topUsers: jobs.warmTopUsers, signal }),
+              name: "fallback-snapshots",
+              intervalMs: jobs.fallbackSnapshotMs,
+              run: (signal) => refreshFallbackSnapshots(deps, { topUsers: jobs.fallbackSnapshotUsers, signal }),
             },
             ctx.redis,
             jobLog,
@@ -133,10 +170,25 @@ await runProcess(
             {
               name: "index-reconcile",
               intervalMs: jobs.reconcileMs,
-              run: (signal) =>
-                reconcilePostCounters(ctx.clickhouse, ctx.redis, keys, repairs, (msg, d) => jobLog.warn(d, msg), {
-                  signal,
-                }),
+              run: async (signal) => {
+                const r = await reconcileIndex(
+                  ctx.clickhouse,
+                  ctx.redis,
+                  keys,
+                  repairs,
+                  (msg, d) => jobLog.warn(d, msg),
+                  {
+                    signal,
+                  },
+                );
+                return {
+                  posts: r.postCounters.posts,
+                  differences: r.postCounters.differences + (r.structures?.differences ?? 0),
+                  repaired: r.postCounters.repaired + (r.structures?.repaired ?? 0),
+                  structureKeys: r.structures?.keys ?? 0,
+                };
+              },
+              repairs: repairs.byKind,
             },
             ctx.redis,
             jobLog,
@@ -152,7 +204,6 @@ await runProcess(
           ),
         ]),
       );
-      metrics.watch({ jobs: group.jobs, repairs });
     }
 
     if (config.parts.includes("http")) {
@@ -161,6 +212,9 @@ await runProcess(
         redis: ctx.redis,
         sharedSecret: config.sharedSecret,
         log: log.child({ part: "writes" }),
+        // Read your writes: each committed change goes to the serving index at once too.
+        index: new IndexWriter(ctx.redis, keys),
+        ...(live ? { live } : {}),
       });
       const experiments = experimentsApp({
         pg: ctx.pg,

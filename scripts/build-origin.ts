@@ -4,8 +4,8 @@
  * no `node` package). Output, default `dist/origin/`:
  *
  *   main.js        the origin (origin/main.ts)
- *   db-migrate.js  PostgreSQL migrations (origin/db/cli.ts, `npm run db:migrate`)
- *   ch-migrate.js  ClickHouse DDL (origin/ch/cli.ts, `npm run ch:migrate`)
+ *   db-migrate.js  PostgreSQL migrations (origin/cli/db-migrate.ts, `npm run db:migrate`)
+ *   ch-migrate.js  ClickHouse DDL (origin/cli/ch-migrate.ts, `npm run ch:migrate`)
  *   *.js.map       source maps (run with `node --enable-source-maps`)
  *   connectors/, clickhouse/, origin/db/migrations/   the files those modules read at run time
  *
@@ -25,8 +25,8 @@ const ROOT = resolve(import.meta.dirname, "..");
 /** Entry points and the file name each gets in the output directory. */
 export const ORIGIN_ENTRIES: Record<string, string> = {
   main: "origin/main.ts",
-  "db-migrate": "origin/db/cli.ts",
-  "ch-migrate": "origin/ch/cli.ts",
+  "db-migrate": "origin/cli/db-migrate.ts",
+  "ch-migrate": "origin/cli/ch-migrate.ts",
 };
 
 /**

@@ -15,8 +15,8 @@ export WRANGLER_SEND_METRICS=false
 [ -f .dev.vars ] || { cp .dev.vars.example .dev.vars && echo "[dev] wrote .dev.vars from .dev.vars.example"; }
 
 tsx scripts/local/stack/cli.ts up
-tsx origin/db/cli.ts
-tsx origin/ch/cli.ts
+tsx origin/cli/db-migrate.ts
+tsx origin/cli/ch-migrate.ts
 
 mkdir -p .stack/logs .stack/run
 if [ -f .stack/run/origin.pid ] && kill -0 "$(cat .stack/run/origin.pid)" 2>/dev/null; then

@@ -17,7 +17,7 @@
 import { createClient } from "@clickhouse/client";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import pg from "pg";
-import { EVENTS_TOPIC } from "../edge/core/index.ts";
+import { EVENTS_TOPIC } from "#core/topics.ts";
 import { type OriginConfig, readConfig } from "../origin/src/config.ts";
 import { bulkLoad } from "./lib/bulk.ts";
 import { intArg, parseCli, UsageError } from "./lib/cli.ts";

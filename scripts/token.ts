@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { SignJWT } from "jose";
-import { isUuid } from "../edge/core/index.ts";
+import { isUuid } from "#core/uuid.ts";
 import { argsOrExit, intArg, parseCli, UsageError } from "./lib/cli.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");

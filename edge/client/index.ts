@@ -31,6 +31,12 @@ export const OPERATIONS = {
   getSuggestedUsers: ["GET", "/api/v1/discover/suggested-users"],
   getPostStats: ["GET", "/api/v1/posts/{id}/stats"],
   postEvents: ["POST", "/api/v1/events"],
+  getUser: ["GET", "/api/v1/users/{id}"],
+  getUserPosts: ["GET", "/api/v1/users/{id}/posts"],
+  getFollowers: ["GET", "/api/v1/users/{id}/followers"],
+  getFollowing: ["GET", "/api/v1/users/{id}/following"],
+  getPost: ["GET", "/api/v1/posts/{id}"],
+  getComments: ["GET", "/api/v1/posts/{id}/comments"],
   putProfile: ["PUT", "/api/v1/users/me"],
   createPost: ["POST", "/api/v1/posts"],
   deletePost: ["DELETE", "/api/v1/posts/{id}"],
@@ -42,6 +48,9 @@ export const OPERATIONS = {
   deleteComment: ["DELETE", "/api/v1/comments/{id}"],
   block: ["PUT", "/api/v1/blocks/{user_id}"],
   unblock: ["DELETE", "/api/v1/blocks/{user_id}"],
+  getNotifications: ["GET", "/api/v1/notifications"],
+  markNotificationsSeen: ["POST", "/api/v1/notifications/seen"],
+  openLiveChannel: ["GET", "/api/v1/live"],
 } as const satisfies Record<OperationId, readonly [string, string]>;
 
 type Request<Op extends OperationId> = Operations[Op] extends { request: infer R } ? R : Record<never, never>;

@@ -2,7 +2,7 @@
 import { HTTPException } from "hono/http-exception";
 import { describe, expect, it } from "vitest";
 import { ApiError, errorAnswer, errorBody, STATUS_OF } from "./errors.ts";
-import { healthBody } from "./service.ts";
+import { healthBody } from "./health.ts";
 
 describe("error envelope", () => {
   it("has exactly code and message when there are no details", () => {

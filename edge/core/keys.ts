@@ -2,7 +2,6 @@
  * Redis key names: the contract between the edge (reads), the origin generators (writes) and
  * the relay (stream). Change a name here and both runtimes follow.
  */
-import { isUuid } from "./uuid.ts";
 
 /** Top hot posts (JSON list of RankedItem, best first, at most 200). Written every 60 s, TTL 120 s. */
 export const HOT_POSTS_KEY = "hot:posts:1h";
@@ -16,12 +15,6 @@ export const hotPostIdsKey = (hotKey: string): string => `${hotKey}:ids`;
 /** Suggested users for one user (JSON list of SuggestedUser, up to SUGGESTIONS_PER_USER). Written every 300 s for active users, TTL 600 s. */
 export const suggestKey = (userId: string): string => `suggest:users:${userId}`;
 export const SUGGEST_TTL_S = 600;
-
-/**
- * The name of one user's feed in an invalidation (origin/src/cache.ts): invalidating it bumps
- * the user's feed version. Nothing is stored under it (rankings live in snapshots).
- */
-export const feedKey = (userId: string): string => `feed:v1:${userId}`;
 
 /**
  * A user's feed version, bumped by every invalidation and by the user's own events. A new
@@ -65,6 +58,21 @@ export const EVENTS_STREAM_KEY = "events:ingest";
  * - `impressions(u, day)`: SET of posts whose impression counted that UTC day (2 days TTL).
  * - `deletedUsers`: SET of deleted user ids; `popularAuthors`: JSON list of the 20 most
  *   followed authors (the cold-start source).
+ *
+ * What the reads need besides (layout 4; whole history unless said):
+ * - `profile(u)`: HASH `h` handle, `n` display name, `b` bio, `c` created ms; absent for a
+ *   deleted or unknown user. `handle(h)`: the live user id of a handle (lower-cased).
+ * - `followers(u)` / `following(u)`: ZSET user → follow created ms (live follows; the counts are
+ *   their ZCARD, the lists page them newest first).
+ * - `userPosts(a)`: ZSET post → created ms, every live post of the author (the posts count, and
+ *   the ids of the author's history; bodies older than the index window come from ClickHouse).
+ * - `recentLikes(u)`: ZSET post → like created ms, the user's live likes of the last
+ *   RECENT_LIKES_MS (every post the index holds was liked within it, so a miss knows "liked").
+ * - `comments(p)`: ZSET comment → created ms, the post's live comments; `commentBodies(p)`:
+ *   HASH comment → "commenterId\tcreatedMs\ttext".
+ * - in `authorPosts(a)`: `_u` = "handle\tdisplay name" of the author (hydrates a miss with no
+ *   extra read) and `{post}:d` = "likes,comments", the post's plain totals (every live like
+ *   and comment, the author's own included), absent when both are zero.
  */
 export function indexKeys(ns = "") {
   const p = `${ns}fi:`;
@@ -82,6 +90,14 @@ export function indexKeys(ns = "") {
     affinity: (userId: string) => `${p}af:${userId}`,
     impressions: (userId: string, day: string) => `${p}im:${userId}:${day}`,
     deletedUsers: `${p}du`,
+    profile: (userId: string) => `${p}u:${userId}`,
+    handle: (handle: string) => `${p}hd:${handle.toLowerCase()}`,
+    followers: (userId: string) => `${p}fr:${userId}`,
+    following: (userId: string) => `${p}fg:${userId}`,
+    userPosts: (authorId: string) => `${p}ua:${authorId}`,
+    recentLikes: (userId: string) => `${p}lk:${userId}`,
+    comments: (postId: string) => `${p}cm:${postId}`,
+    commentBodies: (postId: string) => `${p}ct:${postId}`,
     popularAuthors: `${p}popular`,
     hotPosts: `${ns}${HOT_POSTS_KEY}`,
     hotPostIds: hotPostIdsKey(`${ns}${HOT_POSTS_KEY}`),
@@ -95,8 +111,37 @@ export type IndexKeys = ReturnType<typeof indexKeys>;
  * 3: a comment's record holds its commenter (the author's own comments count toward nothing),
  * and shares, clicks and impressions that arrive before their post wait in the post hash
  * (`s:`/`k:` = "p", `i:{user}`) until the post's upsert settles them.
+ * 4: what the reads need: profiles and handles, followers and following, every post id of an
+ * author, recent likes, comments, and the author's `_u` and plain totals `{post}:d`.
  */
-export const INDEX_LAYOUT = 3;
+export const INDEX_LAYOUT = 4;
+
+/** How far back `recentLikes` reaches: the index window and a day (INDEX_POST_TTL_S). */
+export const RECENT_LIKES_MS = 8 * 24 * 3600 * 1000;
+
+/** "likes,comments" (a post's plain totals, `{post}:d`), or null when both are zero. */
+export function encodePlainTotals(t: { likes: number; comments: number }): string | null {
+  if (!t.likes && !t.comments) return null;
+  return `${t.likes},${t.comments}`;
+}
+
+/** The inverse of encodePlainTotals; a missing or malformed value is zeros. */
+export function decodePlainTotals(v: string | null | undefined): { likes: number; comments: number } {
+  const [l, c] = (v ?? "").split(",").map(Number);
+  const ok = (x: number | undefined) => (x !== undefined && Number.isFinite(x) && x > 0 ? x : 0);
+  return { likes: ok(l), comments: ok(c) };
+}
+
+/** The author's `_u` field: "handle\tdisplay name". */
+export function encodeAuthorCard(handle: string, displayName: string): string {
+  return `${handle}\t${displayName}`;
+}
+
+export function decodeAuthorCard(v: string | null | undefined): { handle: string; displayName: string } | null {
+  if (!v) return null;
+  const i = v.indexOf("\t");
+  return i < 0 ? { handle: v, displayName: "" } : { handle: v.slice(0, i), displayName: v.slice(i + 1) };
+}
 
 /** A post's counters as the author hash holds them (`{post}:n`). */
 export interface PostCounters {
@@ -141,16 +186,53 @@ export const SNAPSHOT_PAGING_TTL_S = 30 * 60;
 /** The viewer's newest snapshot (JSON SnapshotPointer): what a new session may start from. */
 export const snapshotPointerKey = (userId: string): string => `feed:v2:${userId}`;
 
-/** The user whose feedKey `key` is; null for any other key (its :ver companion too). */
-export function feedKeyUser(key: string): string | null {
-  const prefix = feedKey("");
-  const id = key.startsWith(prefix) ? key.slice(prefix.length) : "";
-  return isUuid(id) ? id : null;
-}
-
 /**
  * A signed edge → origin request already served: the origin's replay protection. Kept for the
  * whole ±60 s signature window (MAX_SIGNATURE_SKEW_MS), so a replay within it finds the key.
  */
 export const originRequestKey = (requestId: string): string => `origin:req:${requestId}`;
 export const ORIGIN_REQUEST_TTL_S = 120;
+
+/**
+ * Notifications (edge/core/notifications): what the origin's notifications part keeps from
+ * cdc.likes, cdc.comments, cdc.follows and cdc.posts (deletions), and what GET /api/v1/notifications reads. `ns` is the
+ * index's namespace (INDEX_NAMESPACE). Every key of one user carries the user id as its hash tag
+ * (`{u}`), so each script touches one slot (a Redis Cluster runs it as one node does). A group id
+ * `gid` is `l:{post}:{day}` (likes of a post that UTC day), `c:{post}:{day}` (comments) or
+ * `f:{day}` (new followers); see edge/core/notifications/groups.ts.
+ * - `groups(u)`: ZSET gid → the group's latest_at (ms of its newest actor's action), newest first;
+ *   at most NOTIFICATION_GROUPS_MAX, none older than NOTIFICATION_TTL_S (trimmed on write).
+ * - `summaries(u)`: HASH gid → "count|actor,ms,actor,ms…": the group's distinct actors and its
+ *   NOTIFICATION_ACTORS_KEPT newest (what a page read needs, beside `groups(u)` in one script).
+ * - `actors(u, gid)`: ZSET actor → ms of the actor's newest live action in the group. The truth a
+ *   summary is made from: adding a member twice or removing an absent one changes nothing.
+ * - `comments(u, gid)`: HASH comment id → "actor\tms", the live comments of a comment group (an
+ *   actor leaves the group with their last comment).
+ * - `seen(u)`: STRING, the user's seen mark (ms; only ever raised). A group is unread while its
+ *   latest_at is after it.
+ * - `deletedPosts(u)`: ZSET post → ms its deletion was applied: u's deleted posts, whose groups
+ *   are gone and which no later-arriving like or comment brings back.
+ * Each key lives NOTIFICATION_TTL_S after its last write.
+ */
+export function notificationKeys(ns = "") {
+  const p = `${ns}nt:`;
+  const user = (u: string) => `${p}{${u}}`;
+  return {
+    /** What every notifications key begins with. */
+    prefix: p,
+    groups: (userId: string) => `${user(userId)}:g`,
+    summaries: (userId: string) => `${user(userId)}:s`,
+    actors: (userId: string, gid: string) => `${user(userId)}:a:${gid}`,
+    comments: (userId: string, gid: string) => `${user(userId)}:c:${gid}`,
+    seen: (userId: string) => `${user(userId)}:seen`,
+    deletedPosts: (userId: string) => `${user(userId)}:dp`,
+  };
+}
+export type NotificationKeys = ReturnType<typeof notificationKeys>;
+
+/** How long notifications are kept: 30 days (an older action notifies no one). */
+export const NOTIFICATION_TTL_S = 30 * 24 * 3600;
+/** Groups kept per user (the oldest go first). */
+export const NOTIFICATION_GROUPS_MAX = 200;
+/** Actors of a group its summary names, newest first (a page shows up to 3 of those visible). */
+export const NOTIFICATION_ACTORS_KEPT = 10;

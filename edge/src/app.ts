@@ -1,7 +1,8 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { cors } from "hono/cors";
-import { ApiError, healthBody } from "../core/index.ts";
+import { ApiError } from "#core/errors.ts";
+import { healthBody } from "#core/health.ts";
 import { operations } from "./api/contract.ts";
 import { openApiDocument, registerComponents } from "./api/document.ts";
 import type { AppEnv } from "./env.ts";
@@ -12,6 +13,9 @@ import { docsRoutes } from "./routes/docs.ts";
 import { eventsRoutes } from "./routes/events.ts";
 import { exploreRoutes } from "./routes/explore.ts";
 import { feedRoutes } from "./routes/feed.ts";
+import { livePublishRoutes, liveRoutes } from "./routes/live.ts";
+import { notificationRoutes } from "./routes/notifications.ts";
+import { readRoutes } from "./routes/reads.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { trendingRoutes } from "./routes/trending.ts";
 import { writeRoutes } from "./routes/writes.ts";
@@ -52,6 +56,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", trendingRoutes);
   app.route("/", discoverRoutes);
   app.route("/", statsRoutes);
+  app.route("/", readRoutes);
+  app.route("/", notificationRoutes);
+  app.route("/", liveRoutes);
+  app.route("/", livePublishRoutes);
   app.route("/", writeRoutes);
   app.route(
     "/",

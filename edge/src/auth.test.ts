@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../core/index.ts";
+import { ApiError } from "#core/errors.ts";
 import { checkLifetime } from "./auth.ts";
 
 describe("checkLifetime", () => {

@@ -2,16 +2,16 @@
  * Bearer JWT authentication. HS256 with a shared secret (JWT_SECRET), or RS256/ES256 against a
  * JWKS URL (JWT_JWKS_URL); `sub` is the user's UUID. Algorithms are pinned, so `alg: none` and
  * algorithm-confusion tokens are refused; `exp` is required. The header, claim and subject
- * rules are edge/core/user-token.ts; this file only picks the key and runs jose.
+ * rules are edge/core/auth/user-token.ts; this file only picks the key and runs jose.
  */
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import {
-  ApiError,
   authenticateUser,
   TOKEN_CLOCK_TOLERANCE_S,
   type TokenVerifier,
   userTokenChecks,
-} from "../core/index.ts";
+} from "#core/auth/user-token.ts";
+import { ApiError } from "#core/errors.ts";
 import type { AuthConfig } from "./config.ts";
 
 /** The key set fetches and caches keys itself; one per isolate per URL. */

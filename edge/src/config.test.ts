@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_WEIGHTS, EVENTS_STREAM_KEY } from "../core/index.ts";
+import { EVENTS_STREAM_KEY } from "#core/keys.ts";
+import { DEFAULT_WEIGHTS } from "#core/ranking/score.ts";
 import { parseEdgeConfig, readEdgeConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 

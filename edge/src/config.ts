@@ -14,8 +14,11 @@
  * An empty variable counts as unset (its default applies).
  */
 import { z } from "zod";
-import { ApiError, EVENTS_STREAM_KEY, parseWeights, type RankingOptions } from "../core/index.ts";
-import type { Env, RateLimitBinding } from "./env.ts";
+import { ApiError } from "#core/errors.ts";
+import { EVENTS_STREAM_KEY } from "#core/keys.ts";
+import type { RankingOptions } from "#core/ranking/rank.ts";
+import { parseWeights } from "#core/ranking/score.ts";
+import type { Env, LiveNamespace, RateLimitBinding } from "./bindings.ts";
 
 export interface RedisConfig {
   url: string;
@@ -57,7 +60,11 @@ export interface EdgeConfig {
     writes?: RateLimitBinding;
     anon?: RateLimitBinding;
     events?: RateLimitBinding;
+    reads?: RateLimitBinding;
+    live?: RateLimitBinding;
   };
+  /** The live channel's Durable Object namespace; absent = the channel answers 503. */
+  live?: LiveNamespace;
   /** The serving index's key namespace (indexKeys); "" in production. */
   index: { namespace: string };
   /** The feed explorer page (/explore) is served; absent = off (EXPLORER_ENABLED). */
@@ -91,7 +98,7 @@ const rateLimitBinding = () =>
     )
     .optional();
 
-const schema = z.object({
+export const schema = z.object({
   ORIGIN_URL: variable(httpUrl()),
   ORIGIN_SHARED_SECRET: variable(text().optional()),
   ORIGIN_TIMEOUT_MS: variable(positiveInt(3000)),
@@ -120,6 +127,14 @@ const schema = z.object({
   RATE_LIMIT_WRITES: rateLimitBinding(),
   RATE_LIMIT_ANON: rateLimitBinding(),
   RATE_LIMIT_EVENTS: rateLimitBinding(),
+  RATE_LIMIT_READS: rateLimitBinding(),
+  RATE_LIMIT_LIVE: rateLimitBinding(),
+  LIVE: z
+    .custom<LiveNamespace>(
+      (v) => typeof (v as { idFromName?: unknown } | null)?.idFromName === "function",
+      "must be a Durable Object namespace ([[durable_objects.bindings]] in wrangler.toml)",
+    )
+    .optional(),
   RANK_WEIGHT_FRESHNESS: variable(weight()),
   RANK_WEIGHT_ENGAGEMENT: variable(weight()),
   RANK_WEIGHT_AFFINITY: variable(weight()),
@@ -183,7 +198,10 @@ export function parseEdgeConfig(env: Partial<Record<keyof Env, unknown>>): EdgeC
       writes: e.RATE_LIMIT_WRITES,
       anon: e.RATE_LIMIT_ANON,
       events: e.RATE_LIMIT_EVENTS,
+      reads: e.RATE_LIMIT_READS,
+      live: e.RATE_LIMIT_LIVE,
     },
+    ...(e.LIVE ? { live: e.LIVE } : {}),
     // The schema already refused bad weights; parseWeights owns the defaults.
     ranking: {
       weights: parseWeights({

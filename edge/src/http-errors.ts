@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { errorAnswer } from "../core/index.ts";
+import { errorAnswer } from "#core/errors.ts";
 
 /** Answers `err` in the envelope; `unexpected` is called (to log) for errors that are neither an ApiError nor an HTTP error. */
 export function errorResponse(err: unknown, c: Context, unexpected: (err: unknown) => void): Response {

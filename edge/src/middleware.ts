@@ -1,6 +1,6 @@
 /** The edge's middleware: request id, one log line per request, context, auth, body limit. */
 import type { MiddlewareHandler } from "hono";
-import { ApiError } from "../core/index.ts";
+import { ApiError } from "#core/errors.ts";
 import { authenticate } from "./auth.ts";
 import { clientsFor } from "./clients.ts";
 import { type EdgeConfig, readEdgeConfig } from "./config.ts";

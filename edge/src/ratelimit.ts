@@ -13,7 +13,7 @@
  * reason: README, "Limits, errors and security".
  */
 import type { MiddlewareHandler } from "hono";
-import { ApiError } from "../core/index.ts";
+import { ApiError } from "#core/errors.ts";
 import type { AppEnv } from "./env.ts";
 
 /**
@@ -23,7 +23,7 @@ import type { AppEnv } from "./env.ts";
 export const RATE_LIMIT_PERIOD_S = 60;
 
 /** Which binding a route is counted against, and by what key. */
-export type RouteLimit = "feed" | "suggestions" | "writes" | "anon" | "events";
+export type RouteLimit = "feed" | "suggestions" | "writes" | "anon" | "events" | "reads" | "live";
 
 /** The client's address as Cloudflare reports it (wrangler dev sets it too). */
 function clientIp(header: string | undefined): string {
@@ -32,7 +32,7 @@ function clientIp(header: string | undefined): string {
 
 /**
  * Per-key request limit through a Workers Rate Limiting binding (no Redis round trip): per
- * user for "feed", "suggestions", "writes" and "events" (after requireUser), per client IP for "anon". Over the limit
+ * user for "feed", "suggestions", "writes", "events", "reads" and "live" (after requireUser), per client IP for "anon". Over the limit
  * → 429 `rate_limited` with Retry-After, in the envelope. A binding that is absent or throws
  * lets the request through and says so in the log line (`ratelimit`): the limit is abuse
  * protection, not a reason to fail a user.

@@ -6,7 +6,8 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
-import { ApiError, rejectInvalid } from "../core/index.ts";
+import { ApiError } from "#core/errors.ts";
+import { rejectInvalid } from "#core/validation.ts";
 import type { AppEnv } from "./env.ts";
 
 /**

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { ClickHouseClient } from "@clickhouse/client";
 import type pg from "pg";
-import { CDC_TABLES, type CdcTable } from "../../edge/core/index.ts";
+import { CDC_TABLES, type CdcTable } from "#core/topics.ts";
 
 interface Spec {
   /** PostgreSQL primary key columns (the comparison key). */

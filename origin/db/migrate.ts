@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
+import { transaction } from "../src/writes/tx.ts";
 
 export interface Migration {
   version: string;
@@ -64,17 +65,16 @@ export async function migrate(
         continue;
       }
       const t0 = Date.now();
-      await client.query("BEGIN");
       try {
-        await client.query(m.sql);
-        await client.query("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", [
-          m.version,
-          m.name,
-          m.checksum,
-        ]);
-        await client.query("COMMIT");
+        await transaction(client, async (db) => {
+          await db.query(m.sql);
+          await db.query("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", [
+            m.version,
+            m.name,
+            m.checksum,
+          ]);
+        });
       } catch (err) {
-        await client.query("ROLLBACK");
         throw new Error(`migration ${m.version}_${m.name} failed: ${(err as Error).message}`, { cause: err });
       }
       result.applied.push(m.version);

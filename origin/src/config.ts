@@ -3,7 +3,7 @@
  * origin reads process.env: parts receive the slice of config they need.
  */
 import { z } from "zod";
-import { EVENTS_STREAM_KEY } from "../../edge/core/index.ts";
+import { EVENTS_STREAM_KEY } from "#core/keys.ts";
 
 /** Local-development default of ORIGIN_SHARED_SECRET (also in .dev.vars.example). */
 const LOCAL_ORIGIN_SECRET = "local-dev-origin-secret-0123456789";
@@ -11,7 +11,7 @@ const LOCAL_ORIGIN_SECRET = "local-dev-origin-secret-0123456789";
 const LOCAL_OPERATOR_TOKEN = "local-dev-operator-token-0123456789";
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
-const schema = z.object({
+export const schema = z.object({
   /** Interface the origin HTTP server binds to. Default 127.0.0.1. */
   ORIGIN_HOST: z.string().min(1).default("127.0.0.1"),
   /** Port of the origin HTTP server. Default 8788. */
@@ -45,6 +45,16 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9._-]*$/)
     .default(""),
+  /**
+   * Consumer group session timeout (ms): how long a killed consumer holds its partitions before
+   * a restarted or surviving one gets them (the recovery time of a consumer part). Default 6000,
+   * the least a broker accepts by default (group.min.session.timeout.ms); lower only on brokers
+   * configured to allow it (the local stack allows 1000). Shorter means faster recovery and more
+   * spurious rebalances (a member silent for that long, e.g. a blocked event loop, is taken for
+   * dead: its batch is redelivered, which the idempotent writes absorb). Heartbeats go every
+   * third of it, at most every second.
+   */
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(6000),
   /** Kafka Connect REST URL. Default http://127.0.0.1:8083. */
   KAFKA_CONNECT_URL: z.string().url().default("http://127.0.0.1:8083"),
   /** Name of the Debezium connector on Kafka Connect. Default feed-postgres. */
@@ -85,19 +95,21 @@ const schema = z.object({
   STARTUP_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
   /**
    * Which long-running parts this process runs, comma separated, from: http, connector, sink,
-   * index (the serving index: bootstrap and updater), relay, jobs (the generators). Default all of them. (Several origins may run side by side; the sink and the relay
+   * index (the serving index: bootstrap and updater), notifications (likes, comments and follows
+   * into each user's notification groups), relay, jobs (the generators). Default all of them.
+   * (Several origins may run side by side; the sink, the index, the notifications and the relay
    * share work through consumer groups.)
    */
   ORIGIN_PARTS: z
     .string()
-    .default("http,connector,sink,index,relay,jobs")
+    .default("http,connector,sink,index,notifications,relay,jobs")
     .transform((s) =>
       s
         .split(",")
         .map((p) => p.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(["http", "connector", "sink", "index", "relay", "jobs"]))),
+    .pipe(z.array(z.enum(["http", "connector", "sink", "index", "notifications", "relay", "jobs"]))),
   /** Prefix of every serving-index key (the edge's INDEX_NAMESPACE). Default "". */
   INDEX_NAMESPACE: z
     .string()
@@ -118,10 +130,10 @@ const schema = z.object({
   SUGGEST_INTERVAL_MS: z.coerce.number().int().min(1000).default(300_000),
   /** At most this many active users get suggestions per run. Default 10000. */
   SUGGEST_MAX_USERS: z.coerce.number().int().min(1).default(10_000),
-  /** FeedCacheWarmer interval. Default 120000 ms. */
-  WARM_INTERVAL_MS: z.coerce.number().int().min(1000).default(120_000),
-  /** The warmer caches the feeds of this many most active users. Default 100. */
-  WARM_TOP_USERS: z.coerce.number().int().min(1).default(100),
+  /** How often the fallback-snapshots job runs. Default 120000 ms. */
+  FALLBACK_SNAPSHOT_INTERVAL_MS: z.coerce.number().int().min(1000).default(120_000),
+  /** The fallback-snapshots job keeps a fresh ranking for this many of the most active users. Default 100. */
+  FALLBACK_SNAPSHOT_USERS: z.coerce.number().int().min(1).default(100),
   /** Redis over TCP (the origin runs in the data region). Default redis://127.0.0.1:6379. */
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
   /** The Redis stream the relay reads (the edge's EVENTS_STREAM_KEY). Default events:ingest. */
@@ -142,6 +154,16 @@ const schema = z.object({
    * token. The local default is refused unless the origin binds to loopback.
    */
   OPERATOR_TOKEN: z.string().min(32).default(LOCAL_OPERATOR_TOKEN),
+  /**
+   * The edge's base URL, where the live channel's publisher posts (signed, ORIGIN_SHARED_SECRET)
+   * what online users should hear: followees' new posts and unread counts. Default
+   * http://127.0.0.1:8787 (wrangler dev).
+   */
+  LIVE_EDGE_URL: z.string().url().default("http://127.0.0.1:8787"),
+  /** Items the live publisher holds at most; when full the oldest is dropped (counted). Default 10000. */
+  LIVE_QUEUE_MAX: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Timeout of one publish to the edge. Default 2000 ms. */
+  LIVE_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
   /** How long SIGTERM waits for in-flight work before exiting. Default 10000 ms. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
@@ -153,7 +175,14 @@ export type OriginConfig = {
   shutdownTimeoutMs: number;
   databaseUrl: string;
   clickhouse: { url: string; username: string; password: string; database: string };
-  kafka: { brokers: string[]; partitions: number; replicationFactor: number; topicNamespace: string };
+  kafka: {
+    brokers: string[];
+    partitions: number;
+    replicationFactor: number;
+    topicNamespace: string;
+    /** Consumer group session timeout (KAFKA_SESSION_TIMEOUT_MS). */
+    sessionTimeoutMs: number;
+  };
   cdc: {
     connectUrl: string;
     connectorName: string;
@@ -170,13 +199,13 @@ export type OriginConfig = {
     watchIntervalMs: number;
   };
   startupTimeoutMs: number;
-  parts: ("http" | "connector" | "sink" | "index" | "relay" | "jobs")[];
+  parts: ("http" | "connector" | "sink" | "index" | "notifications" | "relay" | "jobs")[];
   jobs: {
     hotPostsMs: number;
     suggestMs: number;
     suggestMaxUsers: number;
-    warmMs: number;
-    warmTopUsers: number;
+    fallbackSnapshotMs: number;
+    fallbackSnapshotUsers: number;
     affinityMs: number;
     reconcileMs: number;
   };
@@ -188,6 +217,7 @@ export type OriginConfig = {
   sinkGroupId: string;
   sharedSecret: string;
   operatorToken: string;
+  live: { edgeUrl: string; queueMax: number; timeoutMs: number };
 };
 
 /** Parses the environment; throws one error naming every missing or bad variable. */
@@ -222,6 +252,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
       partitions: e.KAFKA_TOPIC_PARTITIONS,
       replicationFactor: e.KAFKA_TOPIC_REPLICATION,
       topicNamespace: e.KAFKA_TOPIC_NAMESPACE,
+      sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
     },
     cdc: {
       connectUrl: e.KAFKA_CONNECT_URL.replace(/\/+$/, ""),
@@ -244,8 +275,8 @@ export function readConfig(env: Record<string, string | undefined> = process.env
       hotPostsMs: e.HOT_POSTS_INTERVAL_MS,
       suggestMs: e.SUGGEST_INTERVAL_MS,
       suggestMaxUsers: e.SUGGEST_MAX_USERS,
-      warmMs: e.WARM_INTERVAL_MS,
-      warmTopUsers: e.WARM_TOP_USERS,
+      fallbackSnapshotMs: e.FALLBACK_SNAPSHOT_INTERVAL_MS,
+      fallbackSnapshotUsers: e.FALLBACK_SNAPSHOT_USERS,
       affinityMs: e.AFFINITY_REFRESH_INTERVAL_MS,
       reconcileMs: e.INDEX_RECONCILE_INTERVAL_MS,
     },
@@ -257,5 +288,6 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     sinkGroupId: e.SINK_GROUP_ID,
     sharedSecret: e.ORIGIN_SHARED_SECRET,
     operatorToken: e.OPERATOR_TOKEN,
+    live: { edgeUrl: e.LIVE_EDGE_URL, queueMax: e.LIVE_QUEUE_MAX, timeoutMs: e.LIVE_PUBLISH_TIMEOUT_MS },
   };
 }

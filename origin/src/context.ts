@@ -1,16 +1,17 @@
 /**
- * The origin's app context: every client built once from the config and passed to the parts
- * that need it. Nothing else constructs a client. `clients` is the lifecycle part that connects
- * them: the first to start and the last to stop, so every other part starts with its clients
- * connected and drains before they close.
+ * The origin's app context: every client built once from the config (by clients.ts, as the
+ * commands in origin/cli/ build theirs) and passed to the parts that need it. `clients` is the
+ * lifecycle part that connects them: the first to start and the last to stop, so every other
+ * part starts with its clients connected and drains before they close.
  */
-import { type ClickHouseClient, createClient } from "@clickhouse/client";
-import { Redis } from "ioredis";
-import { type Admin, Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
-import pg from "pg";
+import type { ClickHouseClient } from "@clickhouse/client";
+import type { Redis } from "ioredis";
+import { type Admin, type Kafka, Partitioners, type Producer } from "kafkajs";
+import type pg from "pg";
 import type { Logger } from "pino";
+import { clientFactory } from "./clients.ts";
 import type { OriginConfig } from "./config.ts";
-import { ConnectClient } from "./connect/manager.ts";
+import type { ConnectClient } from "./connect/manager.ts";
 import type { Part } from "./lifecycle.ts";
 import { withTimeout } from "./readiness.ts";
 
@@ -34,30 +35,12 @@ export interface AppContext {
 const CLOSE_TIMEOUT_MS = 2000;
 
 export function createContext(config: OriginConfig, log: Logger): AppContext {
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10, connectionTimeoutMillis: 5000 });
-  pool.on("error", (err) => log.warn({ err: err.message }, "idle PostgreSQL client error"));
-  const kafkaLog = log.child({ component: "kafkajs" });
-  const kafka = new Kafka({
-    clientId: "edge-feed-origin",
-    brokers: config.kafka.brokers,
-    logLevel: logLevel.WARN,
-    logCreator:
-      () =>
-      ({ level, log: entry }) => {
-        const { message, ...extra } = entry;
-        if (level <= logLevel.ERROR) kafkaLog.error(extra, message);
-        else kafkaLog.warn(extra, message);
-      },
-  });
-  const clickhouse = createClient({
-    url: config.clickhouse.url,
-    username: config.clickhouse.username,
-    password: config.clickhouse.password,
-    database: config.clickhouse.database,
-    request_timeout: 30_000,
-  });
+  const build = clientFactory(config, log);
+  const pool = build.pg();
+  const kafka = build.kafka();
+  const clickhouse = build.clickhouse();
   const admin = kafka.admin();
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = build.redis();
   const relay = config.parts.includes("relay")
     ? {
         producer: kafka.producer({
@@ -65,7 +48,7 @@ export function createContext(config: OriginConfig, log: Logger): AppContext {
           maxInFlightRequests: 1,
           createPartitioner: Partitioners.DefaultPartitioner,
         }),
-        redis: new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null }),
+        redis: build.redis({ blocking: true }),
       }
     : null;
 
@@ -97,6 +80,6 @@ export function createContext(config: OriginConfig, log: Logger): AppContext {
       return { ok, detail: { redis: redis.status, ...(relay ? { relayRedis: relay.redis.status } : {}) } };
     },
   };
-  const connect = new ConnectClient(config.cdc.connectUrl);
+  const connect = build.connect();
   return { config, log, pg: pool, kafka, admin, clickhouse, connect, redis, relay, clients };
 }

@@ -6,7 +6,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "pino";
-import { ApiError, errorAnswer } from "../../edge/core/index.ts";
+import { ApiError, errorAnswer } from "#core/errors.ts";
 
 /** Answers `err` in the envelope; errors that are neither an ApiError nor an HTTP error are logged. */
 export function errorResponse(err: unknown, c: Context, log: Logger): Response {

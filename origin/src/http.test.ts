@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../edge/core/index.ts";
+import { ApiError } from "#core/errors.ts";
 import { createOriginApp } from "./http.ts";
 import { createMetrics } from "./metrics.ts";
 

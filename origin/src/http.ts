@@ -2,13 +2,14 @@
 import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Logger } from "pino";
-import { healthBody, SIGNATURE_HEADERS } from "../../edge/core/index.ts";
+import { SIGNATURE_HEADERS } from "#core/auth/origin-auth.ts";
+import { healthBody } from "#core/health.ts";
 import type { OriginConfig } from "./config.ts";
+import type { ExperimentsEnv } from "./experiments/api.ts";
 import { errorResponse, notFoundResponse } from "./http-errors.ts";
 import type { Part, PartHealth } from "./lifecycle.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Check, runChecks } from "./readiness.ts";
-import type { ExperimentsEnv } from "./writes/experiments.ts";
 import type { WriteEnv } from "./writes/routes.ts";
 
 export interface OriginAppDeps {

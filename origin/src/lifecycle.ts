@@ -1,8 +1,8 @@
 /**
  * The one lifecycle of every long-running origin-side part (clients, HTTP server, relay, sink,
- * generators, watchers, and the local stand-ins): start, stop-and-drain, health. `Lifecycle`
- * starts parts in the order they were added and stops them in reverse; `runProcess` is the entry
- * point around it.
+ * generators, watchers, and the local stand-ins): start, stop-and-drain, health, and the numbers
+ * a part keeps. `Lifecycle` starts parts in the order they were added and stops them in reverse;
+ * the metrics read its parts (metrics.ts); `runProcess` is the entry point around it.
  */
 import { type Logger, pino } from "pino";
 
@@ -18,10 +18,15 @@ export interface Part {
   /** Stops taking new work and waits for in-flight work, within `deadline` (epoch ms). */
   stop(deadline: number): Promise<void>;
   health(): PartHealth | Promise<PartHealth>;
+  /**
+   * The part's running numbers (counters, last lags), read at scrape time by the metrics
+   * (metrics.ts says which it reads, by part name). None for a part that counts nothing.
+   */
+  readonly stats?: object;
 }
 
 export class Lifecycle {
-  private readonly parts: Part[] = [];
+  private readonly added: Part[] = [];
   private readonly started: Part[] = [];
   private stopping: Promise<boolean> | null = null;
 
@@ -30,12 +35,17 @@ export class Lifecycle {
   /** Adds a part; it starts after the parts added before it and stops before them. */
   add<P extends Part>(part: P): P {
     if (this.started.length || this.stopping) throw new Error(`part ${part.name} added after start`);
-    this.parts.push(part);
+    this.added.push(part);
     return part;
   }
 
+  /** The parts in the order they were added (the metrics read their stats). */
+  get parts(): readonly Part[] {
+    return this.added;
+  }
+
   async start(): Promise<void> {
-    for (const part of this.parts) {
+    for (const part of this.added) {
       const t0 = Date.now();
       await part.start();
       this.started.push(part);
@@ -65,7 +75,7 @@ export class Lifecycle {
   /** Every part's health by name; a part whose check throws is not ok, with the reason. */
   async health(): Promise<Record<string, PartHealth>> {
     const out: Record<string, PartHealth> = {};
-    for (const part of this.parts) {
+    for (const part of this.added) {
       try {
         out[part.name] = await part.health();
       } catch (err) {

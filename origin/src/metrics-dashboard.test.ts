@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { IndexUpdaterStats } from "./index/updater.ts";
+import type { Part } from "./lifecycle.ts";
 import { createMetrics } from "./metrics.ts";
 
 const DASHBOARD = resolve(import.meta.dirname, "../ops/grafana-dashboard.json");
@@ -149,11 +150,19 @@ describe("origin_index_update_lag_seconds", () => {
     lastBatchAt: Date.now(),
   });
 
+  /** A serving index as the lifecycle holds it; `stats` undefined while it bootstraps. */
+  const servingIndex = (s: IndexUpdaterStats | undefined): Part => ({
+    name: "serving-index",
+    start: async () => {},
+    stop: async () => {},
+    health: () => ({ ok: true }),
+    stats: s,
+  });
+
   it("reports each topic's worst last-batch lag across updaters, and their summed ops", async () => {
-    const metrics = createMetrics();
-    const a = { stats: stats({ "cdc.posts": 1500, events: 200 }, 7) };
-    const b = { stats: stats({ "cdc.posts": 500 }, 3) };
-    metrics.watch({ index: () => [a, b] });
+    const a = servingIndex(stats({ "cdc.posts": 1500, events: 200 }, 7));
+    const b = servingIndex(stats({ "cdc.posts": 500 }, 3));
+    const metrics = createMetrics({ parts: [a, b] });
     const text = await metrics.registry.metrics();
     expect(text).toContain('origin_index_update_lag_seconds{topic="cdc.posts"} 1.5');
     expect(text).toContain('origin_index_update_lag_seconds{topic="events"} 0.2');
@@ -163,9 +172,9 @@ describe("origin_index_update_lag_seconds", () => {
   });
 
   it("is absent without a running updater (no fake zero)", async () => {
-    const metrics = createMetrics();
-    metrics.watch({ index: () => [] });
-    const text = await metrics.registry.metrics();
-    expect(text).not.toMatch(/^origin_index_update_lag_seconds\{/m);
+    for (const parts of [[], [servingIndex(undefined)]]) {
+      const text = await createMetrics({ parts }).registry.metrics();
+      expect(text).not.toMatch(/^origin_index_update_lag_seconds\{/m);
+    }
   });
 });

@@ -1,31 +1,56 @@
 /**
- * Prometheus metrics of the origin (GET /metrics). Counters that parts keep in their `stats`
- * objects are read at scrape time, so the parts stay free of metrics plumbing.
+ * Prometheus metrics of the origin (GET /metrics), read from the parts the lifecycle runs: each
+ * part keeps its running numbers in its `stats` (lifecycle.ts), read at scrape time, so the parts
+ * stay free of metrics plumbing and this file imports none of them. A metric reads the parts of
+ * one name; several of a name (tests) add up, their lags give the worst; a part that is not
+ * there (or has no stats yet) reports nothing rather than a fake zero.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { ConnectorManager } from "./connect/manager.ts";
-import type { IndexRepairs } from "./index/reconcile.ts";
-import { type IndexUpdaterStats, runningIndexUpdaters } from "./index/updater.ts";
-import type { PeriodicJob } from "./jobs/periodic.ts";
-import type { EventRelay } from "./relay/relay.ts";
-import type { ClickHouseSink } from "./sink/sink.ts";
+import type { Part } from "./lifecycle.ts";
+
+/**
+ * What the metrics read of a part's stats, by part name. The shapes are the parts' own
+ * (metrics.test.ts checks each part against its entry); they are written here so that metrics
+ * depends on no part.
+ */
+export interface StatsRead {
+  relay: { relayed: number; produceErrors: number; lastLagMs: number; retries: Record<string, number> };
+  "clickhouse-sink": {
+    rowsInserted: number;
+    duplicatesSkipped: number;
+    deadLetters: number;
+    crashes: number;
+    stalls: number;
+    retries: Record<string, number>;
+    lastLagMs: Record<string, number>;
+  };
+  connector: { restarts: number };
+  /** The serving index's updater: none while the index bootstraps. */
+  "serving-index": { batches: number; ops: number; crashes: number; stalls: number; lastLagMs: Record<string, number> };
+  /** The notifications part (grouped likes, comments and follows per recipient). */
+  notifications: {
+    changes: number;
+    trimmed: number;
+    crashes: number;
+    stalls: number;
+    lastLagMs: Record<string, number>;
+  };
+  /** The live channel's publisher (origin/src/live/publisher.ts). */
+  live: { queued: number; dropped: number; published: number; failed: number; queueLength: number };
+  /** Each job's by job name; `repairs` of the job that repairs the serving index (reconcile.ts), by kind. */
+  jobs: Record<
+    string,
+    { runs: number; failures: number; lastDurationMs: number | null; repairs?: Readonly<Record<string, number>> }
+  >;
+}
 
 export interface Metrics {
   registry: Registry;
   httpDuration: Histogram<"method" | "route" | "status">;
-  watch(parts: {
-    sink?: ClickHouseSink;
-    relay?: EventRelay;
-    connector?: ConnectorManager;
-    jobs?: PeriodicJob[];
-    /** The serving-index updaters to report; default: every one running in this process. */
-    index?: () => { stats: IndexUpdaterStats }[];
-    /** Repairs the index's safety net made (reconcile.ts): 0 in normal operation. */
-    repairs?: IndexRepairs;
-  }): void;
 }
 
-export function createMetrics(): Metrics {
+/** The metrics of the parts `lifecycle` runs (default none: the HTTP and process metrics alone). */
+export function createMetrics(lifecycle: { readonly parts: readonly Part[] } = { parts: [] }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const httpDuration = new Histogram({
@@ -35,7 +60,27 @@ export function createMetrics(): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const watched: Parameters<Metrics["watch"]>[0] = {};
+
+  const partsNamed = (name: string) => lifecycle.parts.filter((p) => p.name === name);
+  /** The stats of every part named `name` that has some. */
+  const statsOf = <N extends keyof StatsRead>(name: N): StatsRead[N][] =>
+    partsNamed(name)
+      .map((p) => p.stats as StatsRead[N] | undefined)
+      .filter((s) => s !== undefined);
+  const sumOf =
+    <N extends keyof StatsRead>(name: N, read: (s: StatsRead[N]) => number) =>
+    () => {
+      const list = statsOf(name);
+      return list.length ? list.reduce((n, s) => n + read(s), 0) : undefined;
+    };
+  /** The worst lag per label (topic) across the parts named `name`. */
+  const worstLag = <N extends keyof StatsRead>(name: N, read: (s: StatsRead[N]) => Record<string, number>) => {
+    const worst = new Map<string, number>();
+    for (const s of statsOf(name)) {
+      for (const [label, ms] of Object.entries(read(s))) worst.set(label, Math.max(worst.get(label) ?? 0, ms));
+    }
+    return worst;
+  };
 
   const fromStats = (
     name: string,
@@ -45,7 +90,7 @@ export function createMetrics(): Metrics {
   ) => {
     if (type === "counter") {
       // A counter whose value is owned elsewhere: reset to the part's running total at scrape.
-      const c = new Counter({
+      return new Counter({
         name,
         help,
         registers: [registry],
@@ -57,7 +102,6 @@ export function createMetrics(): Metrics {
           }
         },
       });
-      return c;
     }
     return new Gauge({
       name,
@@ -72,40 +116,41 @@ export function createMetrics(): Metrics {
   fromStats(
     "origin_relay_events_total",
     "Events relayed from the Redis stream to Kafka",
-    () => watched.relay?.stats.relayed,
+    sumOf("relay", (s) => s.relayed),
     "counter",
   );
   fromStats(
     "origin_relay_produce_errors_total",
     "Failed Kafka produce attempts by the relay",
-    () => watched.relay?.stats.produceErrors,
+    sumOf("relay", (s) => s.produceErrors),
     "counter",
   );
-  fromStats("origin_relay_lag_seconds", "Age of the oldest event of the last relayed batch", () =>
-    watched.relay ? watched.relay.stats.lastLagMs / 1000 : undefined,
-  );
+  fromStats("origin_relay_lag_seconds", "Age of the oldest event of the last relayed batch", () => {
+    const lags = statsOf("relay").map((s) => s.lastLagMs);
+    return lags.length ? Math.max(...lags) / 1000 : undefined;
+  });
   fromStats(
     "origin_sink_rows_total",
     "Rows inserted into ClickHouse by the sink",
-    () => watched.sink?.stats.rowsInserted,
+    sumOf("clickhouse-sink", (s) => s.rowsInserted),
     "counter",
   );
   fromStats(
     "origin_sink_duplicates_total",
     "Redelivered rows the sink skipped",
-    () => watched.sink?.stats.duplicatesSkipped,
+    sumOf("clickhouse-sink", (s) => s.duplicatesSkipped),
     "counter",
   );
   fromStats(
     "origin_sink_dead_letters_total",
     "Messages sent to dead_letters",
-    () => watched.sink?.stats.deadLetters,
+    sumOf("clickhouse-sink", (s) => s.deadLetters),
     "counter",
   );
   fromStats(
     "origin_sink_consumer_restarts_total",
     "Sink consumer crashes and stalls (each followed by a restart)",
-    () => (watched.sink ? watched.sink.stats.crashes + watched.sink.stats.stalls : undefined),
+    sumOf("clickhouse-sink", (s) => s.crashes + s.stalls),
     "counter",
   );
   new Counter({
@@ -115,11 +160,11 @@ export function createMetrics(): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [part, retries] of [
-        ["relay", watched.relay?.stats.retries],
-        ["sink", watched.sink?.stats.retries],
+      for (const [part, list] of [
+        ["relay", statsOf("relay")],
+        ["sink", statsOf("clickhouse-sink")],
       ] as const) {
-        for (const [op, n] of Object.entries(retries ?? {})) this.inc({ part, op }, n);
+        for (const s of list) for (const [op, n] of Object.entries(s.retries)) this.inc({ part, op }, n);
       }
     },
   });
@@ -129,73 +174,106 @@ export function createMetrics(): Metrics {
     labelNames: ["topic"] as const,
     registers: [registry],
     collect() {
-      for (const [topic, ms] of Object.entries(watched.sink?.stats.lastLagMs ?? {})) this.set({ topic }, ms / 1000);
+      for (const [topic, ms] of worstLag("clickhouse-sink", (s) => s.lastLagMs)) this.set({ topic }, ms / 1000);
     },
   });
   new Gauge({
     name: "origin_connector_running",
     help: "1 when the Debezium connector and all its tasks are RUNNING",
     registers: [registry],
-    collect() {
-      if (watched.connector) this.set(watched.connector.health().ok ? 1 : 0);
+    async collect() {
+      const connectors = partsNamed("connector");
+      if (connectors.length === 0) return;
+      const health = await Promise.all(connectors.map((p) => p.health()));
+      this.set(health.every((h) => h.ok) ? 1 : 0);
     },
   });
   fromStats(
     "origin_connector_restarts_total",
     "Failed-task restarts issued by the watcher",
-    () => watched.connector?.stats.restarts,
+    sumOf("connector", (s) => s.restarts),
     "counter",
   );
 
-  // The serving index's updater (made inside the serving index, so found through
-  // runningIndexUpdaters unless the caller says otherwise). Several in one process (tests): the
-  // worst lag and the sums.
-  const updaters = () => (watched.index ?? runningIndexUpdaters)();
   new Gauge({
     name: "origin_index_update_lag_seconds",
     help: "Kafka append → serving index (Redis) applied lag of the last batch, per topic",
     labelNames: ["topic"] as const,
     registers: [registry],
     collect() {
-      const worst = new Map<string, number>();
-      for (const u of updaters()) {
-        for (const [topic, ms] of Object.entries(u.stats.lastLagMs))
-          worst.set(topic, Math.max(worst.get(topic) ?? 0, ms));
-      }
-      for (const [topic, ms] of worst) this.set({ topic }, ms / 1000);
+      for (const [topic, ms] of worstLag("serving-index", (s) => s.lastLagMs)) this.set({ topic }, ms / 1000);
     },
   });
-  const sumOf = (read: (s: IndexUpdaterStats) => number) => () => {
-    const list = updaters();
-    return list.length ? list.reduce((n, u) => n + read(u.stats), 0) : undefined;
-  };
   fromStats(
     "origin_index_batches_total",
     "Batches the serving-index updater applied to Redis",
-    sumOf((s) => s.batches),
+    sumOf("serving-index", (s) => s.batches),
     "counter",
   );
   fromStats(
     "origin_index_ops_total",
     "Index operations the serving-index updater applied",
-    sumOf((s) => s.ops),
+    sumOf("serving-index", (s) => s.ops),
     "counter",
+  );
+  new Gauge({
+    name: "origin_notifications_lag_seconds",
+    help: "Kafka append → notifications (Redis) applied lag of the last batch, per topic",
+    labelNames: ["topic"] as const,
+    registers: [registry],
+    collect() {
+      for (const [topic, ms] of worstLag("notifications", (s) => s.lastLagMs)) this.set({ topic }, ms / 1000);
+    },
+  });
+  fromStats(
+    "origin_notifications_changes_total",
+    "Likes, comments and follows (and their take-backs) applied to recipients' notifications",
+    sumOf("notifications", (s) => s.changes),
+    "counter",
+  );
+  fromStats(
+    "origin_notifications_consumer_restarts_total",
+    "Notifications consumer crashes and stalls (each followed by a restart)",
+    sumOf("notifications", (s) => s.crashes + s.stalls),
+    "counter",
+  );
+  fromStats(
+    "origin_live_dropped_total",
+    "Live-channel items dropped because the publisher's queue was full (the oldest go)",
+    sumOf("live", (s) => s.dropped),
+    "counter",
+  );
+  fromStats(
+    "origin_live_published_total",
+    "Live-channel messages the edge accepted for online users",
+    sumOf("live", (s) => s.published),
+    "counter",
+  );
+  fromStats(
+    "origin_live_failed_total",
+    "Live-channel messages lost to a failed presence lookup or publish (not retried)",
+    sumOf("live", (s) => s.failed),
+    "counter",
+  );
+  fromStats(
+    "origin_live_queue_length",
+    "Items waiting in the live publisher's queue",
+    sumOf("live", (s) => s.queueLength),
+    "gauge",
   );
   fromStats(
     "origin_index_consumer_restarts_total",
     "Serving-index consumer crashes and stalls (each followed by a restart)",
-    sumOf((s) => s.crashes + s.stalls),
+    sumOf("serving-index", (s) => s.crashes + s.stalls),
     "counter",
   );
 
+  type JobStats = StatsRead["jobs"][string];
+  const jobs = () => statsOf("jobs").flatMap((byName) => Object.entries(byName));
   for (const [metric, help, read] of [
-    ["origin_job_runs", "Generator runs since start", (j: PeriodicJob) => j.stats.runs],
-    ["origin_job_failures", "Failed generator runs since start", (j: PeriodicJob) => j.stats.failures],
-    [
-      "origin_job_last_duration_seconds",
-      "Duration of the last run",
-      (j: PeriodicJob) => (j.stats.lastDurationMs ?? 0) / 1000,
-    ],
+    ["origin_job_runs", "Generator runs since start", (j: JobStats) => j.runs],
+    ["origin_job_failures", "Failed generator runs since start", (j: JobStats) => j.failures],
+    ["origin_job_last_duration_seconds", "Duration of the last run", (j: JobStats) => (j.lastDurationMs ?? 0) / 1000],
   ] as const) {
     new Gauge({
       name: metric,
@@ -203,7 +281,7 @@ export function createMetrics(): Metrics {
       labelNames: ["job"] as const,
       registers: [registry],
       collect() {
-        for (const j of watched.jobs ?? []) this.set({ job: j.name }, read(j));
+        for (const [job, s] of jobs()) this.set({ job }, read(s));
       },
     });
   }
@@ -214,18 +292,10 @@ export function createMetrics(): Metrics {
     labelNames: ["kind"] as const,
     registers: [registry],
     collect() {
-      const r = watched.repairs;
-      if (!r) return;
       this.reset();
-      for (const [kind, n] of Object.entries(r.byKind)) this.inc({ kind }, n);
+      for (const [, s] of jobs()) for (const [kind, n] of Object.entries(s.repairs ?? {})) this.inc({ kind }, n);
     },
   });
 
-  return {
-    registry,
-    httpDuration,
-    watch(parts) {
-      Object.assign(watched, parts);
-    },
-  };
+  return { registry, httpDuration };
 }

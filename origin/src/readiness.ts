@@ -1,5 +1,8 @@
 /** Dependency checks behind GET /readyz, each bounded by a timeout. */
-import type { AppContext } from "./context.ts";
+import type { ClickHouseClient } from "@clickhouse/client";
+import type { Redis } from "ioredis";
+import type { Admin } from "kafkajs";
+import type pg from "pg";
 import type { PartHealth } from "./lifecycle.ts";
 
 export type Check = () => Promise<PartHealth>;
@@ -38,8 +41,13 @@ export async function runChecks(checks: Record<string, Check>): Promise<Record<s
   return Object.fromEntries(entries);
 }
 
-/** Whether the context's services answer: PostgreSQL, ClickHouse, Redis, Kafka. */
-export function dependencyChecks(ctx: AppContext): Record<string, Check> {
+/** Whether the app context's services answer: PostgreSQL, ClickHouse, Redis, Kafka. */
+export function dependencyChecks(ctx: {
+  pg: pg.Pool;
+  clickhouse: ClickHouseClient;
+  redis: Redis;
+  admin: Admin;
+}): Record<string, Check> {
   return {
     postgres: probe("PostgreSQL", () => ctx.pg.query("SELECT 1")),
     clickhouse: probe("ClickHouse", async () => {

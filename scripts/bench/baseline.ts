@@ -12,11 +12,26 @@
  *   GET  /api/v1/feed?limit=20                       one SQL query (F1 + F2 + F3 candidates with
  *                                                    features and flags), then rankFeed
  *   GET  /api/v1/discover/suggested-users?limit=20   friends of friends, one SQL query
+ *   GET  /api/v1/users/{id|me|@handle}               the profile, its counts and the viewer's
+ *                                                    relation, one query (+ one for a handle)
+ *   GET  /api/v1/users/{id}/posts                    newest first, keyset on (created_at, id):
+ *                                                    the page's ids, then posts-hydrate.sql
+ *   GET  /api/v1/users/{id}/followers, /following    newest follow first, keyset, one query
+ *   GET  /api/v1/posts/{id}                          posts-hydrate.sql for one id
+ *   GET  /api/v1/posts/{id}/comments                 oldest (or newest) first, keyset, one query
  *   POST /api/v1/events                              one statement: events + counters + affinity
  *                                                    + seen, in one transaction
  *   GET  /healthz                                    {ok: true}, no auth
  * Trending: a materialized view refreshed CONCURRENTLY every 60 s by the service's own timer,
  * ranked into the hot list (F2) after each refresh.
+ *
+ * The reads follow the edge's rules (docs/api.md "Reads"): a user the viewer blocks or is blocked
+ * by, a deleted or an unknown user, and their posts and threads are the same 404; lists leave
+ * them out; a post's counts are plain totals (every live like and comment, the author's own
+ * included) and its counted shares (bench_post_counters). Feed items are hydrated the same way
+ * (author card, counts, the viewer's like and follow). List cursors are the product's own
+ * (edge/core/reads/cursor.ts: bound to their list, a foreign or tampered one is a 400) holding
+ * the last row's created_at in epoch µs (PostgreSQL's precision) and id.
  *
  * Library: `startBaseline({ databaseUrl, jwtSecret, port: 0 })`; after a bulk load,
  * `prepareBaselineData(pool, ch)` fills the event tables from ClickHouse's events_raw. CLI:
@@ -24,9 +39,10 @@
  * signs, i.e. .dev.vars, else .dev.vars.example) and BASELINE_PORT (default 8790).
  */
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import type { ClickHouseClient } from "@clickhouse/client";
@@ -39,21 +55,23 @@ import { jwtVerify } from "jose";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { z } from "zod";
+import { authenticateUser, userTokenChecks } from "#core/auth/user-token.ts";
+import { ApiError, errorAnswer } from "#core/errors.ts";
+import { acceptEvents, eventsEnvelopeSchema, MAX_EVENTS_BODY_BYTES } from "#core/events/schema.ts";
+import { rankHotPosts } from "#core/feed/hot-posts.ts";
+import { type CandidateRowLike, candidatesFromQuery } from "#core/feed/rows.ts";
+import { rankFeed } from "#core/ranking/rank.ts";
 import {
-  ApiError,
-  acceptEvents,
-  authenticateUser,
-  type CandidateRowLike,
-  candidatesFromQuery,
-  errorAnswer,
-  eventsEnvelopeSchema,
-  FEED_QUERY_LIMITS,
-  MAX_EVENTS_BODY_BYTES,
-  rankFeed,
-  rankHotPosts,
-  rejectInvalid,
-  userTokenChecks,
-} from "../../edge/core/index.ts";
+  decodeListCursor,
+  encodeListCursor,
+  type ListCursor,
+  ListCursorError,
+  type ListKind,
+} from "#core/reads/cursor.ts";
+import type { CommentOut, ListedUser, PostOut, ProfileOut } from "#core/reads/shapes.ts";
+import { FEED_QUERY_LIMITS } from "#core/sql/queries.ts";
+import { UUID_RE, uuidSchema } from "#core/uuid.ts";
+import { rejectInvalid } from "#core/validation.ts";
 import { readDevVar } from "../token.ts";
 
 export interface BaselineOptions {
@@ -90,274 +108,38 @@ export interface BaselineServer {
 export const BASELINE_DEFAULT_PORT = 8790;
 
 /**
- * The feed's candidates and features in ONE PostgreSQL query: what FEED_CANDIDATES_SQL
- * (edge/core/sql.ts) is on ClickHouse, with the same sources, limits and windows
- * (FEED_QUERY_LIMITS; edge/core/serving/read.ts):
- *   F1 follow    the newest $3 live posts of the viewer's live followees, last 72 h
- *   F2 trending  the hot list ($7, ids ranked by the service after each refresh of
- *                bench_trending_pool), plus for a viewer without followees the newest $4 posts
- *                of the 20 most followed authors (bench_popular_authors), last 72 h
- *   F3 affinity  the newest $5 posts of the viewer's top $6 affinity authors, last 7 days
- * Every candidate carries its live like and comment counts but the author's own (index-only
- * counts on the OLTP tables), its counted shares and impressions (bench_post_counters, kept by
- * the event intake), the viewer's affinity with its author over 90 days (likes, comments,
- * counted shares and clicks, never on the viewer's own posts, by UTC day as user_author_90d),
- * and the flags the rules need (author blocked either way, author deleted, seen by the viewer in
- * the last 7 days). Merge, filters, scoring, diversity, the lift of a followee's post younger
- * than 2 h into the first 50 and the 500 cap then run in the product's pure code (rankFeed), as
- * on the edge.
- *
- * $1 viewer uuid, $2 now (timestamptz), $3 f1_limit, $4 f2_limit, $5 f3_limit,
- * $6 affinity_authors, $7 trending post ids (uuid[]).
- * Indexes: bench_follows_live_idx (followees), posts_author_created_idx (F1/F2 cold/F3 per
- * author), posts PK (trending), bench_likes_post_others_idx and bench_comments_post_others_idx
- * (counts), bench_post_counters PK, bench_likes_viewer_author_idx,
- * bench_comments_viewer_author_idx and bench_user_author_days PK (affinity), blocks PK and
- * blocks_blocked_idx, bench_seen PK.
+ * One of the baseline's SQL files (scripts/bench/baseline/: a query, or a part of the schema),
+ * without its leading comment: that is its documentation.
  */
-export const BASELINE_FEED_SQL = `
-WITH
-  followees AS MATERIALIZED (
-    SELECT followee_id AS author_id FROM follows
-    WHERE follower_id = $1::uuid AND deleted_at IS NULL
-  ),
-  blocked AS MATERIALIZED (
-    SELECT blocked_id AS user_id FROM blocks WHERE blocker_id = $1::uuid AND deleted_at IS NULL
-    UNION
-    SELECT blocker_id FROM blocks WHERE blocked_id = $1::uuid AND deleted_at IS NULL
-  ),
-  since AS MATERIALIZED (
-    SELECT (($2::timestamptz AT TIME ZONE 'UTC')::date - 90) AS day,
-           ((($2::timestamptz AT TIME ZONE 'UTC')::date - 90)::timestamp AT TIME ZONE 'UTC') AS at
-  ),
-  affinity AS MATERIALIZED (
-    SELECT i.author_id, sum(i.n)::bigint AS n
-    FROM (
-      SELECT l.post_author_id AS author_id, count(*) AS n FROM likes l
-      WHERE l.user_id = $1::uuid AND l.deleted_at IS NULL AND l.post_author_id <> $1::uuid
-        AND l.created_at >= (SELECT at FROM since)
-      GROUP BY 1
-      UNION ALL
-      SELECT c.post_author_id, count(*) FROM comments c
-      WHERE c.author_id = $1::uuid AND c.deleted_at IS NULL AND c.post_author_id <> $1::uuid
-        AND c.created_at >= (SELECT at FROM since)
-      GROUP BY 1
-      UNION ALL
-      SELECT d.author_id, sum(d.n) FROM bench_user_author_days d
-      WHERE d.user_id = $1::uuid AND d.day >= (SELECT day FROM since)
-      GROUP BY 1
-    ) i
-    GROUP BY i.author_id
-    HAVING sum(i.n) > 0
-  ),
-  candidates AS MATERIALIZED (
-    (SELECT p.id, 1 AS src FROM posts p
-     WHERE p.author_id IN (SELECT author_id FROM followees)
-       AND p.deleted_at IS NULL AND p.created_at >= $2::timestamptz - interval '72 hours'
-     ORDER BY p.created_at DESC, p.id DESC LIMIT $3::int)
-    UNION ALL
-    SELECT p.id, 2 FROM posts p WHERE p.id = ANY($7::uuid[]) AND p.deleted_at IS NULL
-    UNION ALL
-    (SELECT p.id, 2 FROM posts p
-     WHERE NOT EXISTS (SELECT 1 FROM followees)
-       AND p.author_id IN (SELECT author_id FROM bench_popular_authors)
-       AND p.deleted_at IS NULL AND p.created_at >= $2::timestamptz - interval '72 hours'
-     ORDER BY p.created_at DESC, p.id DESC LIMIT $4::int)
-    UNION ALL
-    (SELECT p.id, 3 FROM posts p
-     WHERE p.author_id IN (SELECT author_id FROM affinity ORDER BY n DESC, author_id LIMIT $6::int)
-       AND p.deleted_at IS NULL AND p.created_at >= $2::timestamptz - interval '7 days'
-     ORDER BY p.created_at DESC, p.id DESC LIMIT $5::int)
-  ),
-  features AS MATERIALIZED (
-    SELECT
-      p.id, p.author_id, p.text,
-      floor(extract(epoch FROM p.created_at) * 1000)::float8 AS created_at_ms,
-      (SELECT count(*) FROM likes l
-       WHERE l.post_id = p.id AND l.deleted_at IS NULL AND l.user_id <> l.post_author_id)::int AS likes,
-      (SELECT count(*) FROM comments cm
-       WHERE cm.post_id = p.id AND cm.deleted_at IS NULL AND cm.author_id <> cm.post_author_id)::int AS comments,
-      coalesce(pc.shares, 0)::int AS shares,
-      coalesce(pc.impressions, 0)::int AS impressions,
-      coalesce(a.n, 0)::int AS affinity,
-      EXISTS (SELECT 1 FROM blocked b WHERE b.user_id = p.author_id) AS author_blocked,
-      (u.id IS NULL OR u.deleted_at IS NOT NULL) AS author_deleted,
-      EXISTS (
-        SELECT 1 FROM bench_seen s
-        WHERE s.user_id = $1::uuid AND s.post_id = p.id AND s.seen_at >= $2::timestamptz - interval '7 days'
-      ) AS seen
-    FROM (SELECT DISTINCT id FROM candidates) ids
-    JOIN posts p ON p.id = ids.id
-    LEFT JOIN users u ON u.id = p.author_id
-    LEFT JOIN bench_post_counters pc ON pc.post_id = p.id
-    LEFT JOIN affinity a ON a.author_id = p.author_id
-  )
-SELECT c.src, f.id::text AS post_id, f.author_id::text AS author_id, f.text, f.created_at_ms,
-       f.likes, f.comments, f.shares, f.impressions, f.affinity, f.author_blocked, f.author_deleted, f.seen
-FROM candidates c
-JOIN features f ON f.id = c.id
-`;
+function sql(name: string): string {
+  return readFileSync(join(import.meta.dirname, "baseline", `${name}.sql`), "utf8").replace(/^(?:--.*\n)+/, "");
+}
 
-/**
- * The trending pool, a materialized view refreshed (CONCURRENTLY) every 60 s by a timer the
- * service owns: what TRENDING_CANDIDATES_SQL is on ClickHouse. Live posts of the last 24 h with
- * any engagement (likes and comments but the author's own, counted shares), the 1000 most
- * engaged (likes + 2·comments + 3·shares, then newest), with their counters and whether the
- * author is deleted. After each refresh the service ranks it with rankHotPosts (the product's
- * hot list: formula without a viewer, diversity pass, at most 200) and keeps the ids: the
- * feed's F2 source.
- */
-export const BASELINE_TRENDING_VIEW_SQL = `
-CREATE MATERIALIZED VIEW IF NOT EXISTS bench_trending_pool AS
-WITH recent AS (
-  SELECT id, author_id, text, created_at FROM posts
-  WHERE deleted_at IS NULL AND created_at >= now() - interval '24 hours'
-),
-lk AS (
-  SELECT l.post_id, count(*) AS n FROM likes l JOIN recent r ON r.id = l.post_id
-  WHERE l.deleted_at IS NULL AND l.user_id <> l.post_author_id GROUP BY l.post_id
-),
-cm AS (
-  SELECT c.post_id, count(*) AS n FROM comments c JOIN recent r ON r.id = c.post_id
-  WHERE c.deleted_at IS NULL AND c.author_id <> c.post_author_id GROUP BY c.post_id
-),
-m AS (
-  SELECT r.id AS post_id, r.author_id, r.text, r.created_at,
-         coalesce(lk.n, 0)::int AS likes, coalesce(cm.n, 0)::int AS comments,
-         coalesce(pc.shares, 0)::int AS shares, coalesce(pc.impressions, 0)::int AS impressions,
-         (u.id IS NULL OR u.deleted_at IS NOT NULL) AS author_deleted
-  FROM recent r
-  LEFT JOIN lk ON lk.post_id = r.id
-  LEFT JOIN cm ON cm.post_id = r.id
-  LEFT JOIN bench_post_counters pc ON pc.post_id = r.id
-  LEFT JOIN users u ON u.id = r.author_id
-)
-SELECT * FROM m
-WHERE likes + 2 * comments + 3 * shares > 0
-ORDER BY likes + 2 * comments + 3 * shares DESC, created_at DESC, post_id
-LIMIT 1000
-`;
+/** The feed's candidates and features in ONE PostgreSQL query (baseline/feed.sql). */
+export const BASELINE_FEED_SQL = sql("feed");
+const SUGGESTED_USERS_SQL = sql("suggested-users");
+const EVENTS_INSERT_SQL = sql("events-insert");
 
-/**
- * The 20 most followed authors (live follows), for a viewer without followees (the cold-start
- * part of F2, as author_stats on ClickHouse). Refreshed with the trending pool.
- */
-export const BASELINE_POPULAR_VIEW_SQL = `
-CREATE MATERIALIZED VIEW IF NOT EXISTS bench_popular_authors AS
-SELECT followee_id AS author_id, count(*)::bigint AS followers
-FROM follows WHERE deleted_at IS NULL
-GROUP BY followee_id
-ORDER BY count(*) DESC, followee_id
-LIMIT 20
-`;
+/** A SQL text with its `{{name}}` placeholders filled (identifiers and keywords, never values). */
+function render(text: string, parts: Record<string, string>): string {
+  return text.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+    const v = parts[k];
+    if (v === undefined) throw new Error(`baseline SQL: no value for {{${k}}}`);
+    return v;
+  });
+}
 
-/**
- * Friends of friends: users followed by the viewer's (live) followees, ranked by how many of
- * them follow each; never the viewer, anyone the viewer already follows, anyone blocked either
- * way or a deleted user. $1 viewer uuid, $2 limit. bench_follows_live_idx serves both hops.
- */
-export const BASELINE_SUGGESTED_USERS_SQL = `
-WITH
-  mine AS (
-    SELECT followee_id FROM follows WHERE follower_id = $1::uuid AND deleted_at IS NULL
-  ),
-  fof AS (
-    SELECT f.followee_id AS user_id, count(*) AS n
-    FROM mine m
-    JOIN follows f ON f.follower_id = m.followee_id
-    WHERE f.deleted_at IS NULL
-    GROUP BY f.followee_id
-  )
-SELECT fof.user_id::text AS user_id, fof.n::float8 AS score, 'followed_by_your_follows' AS reason
-FROM fof
-JOIN users u ON u.id = fof.user_id AND u.deleted_at IS NULL
-WHERE fof.user_id <> $1::uuid
-  AND NOT EXISTS (SELECT 1 FROM mine WHERE mine.followee_id = fof.user_id)
-  AND NOT EXISTS (
-    SELECT 1 FROM blocks b
-    WHERE b.deleted_at IS NULL
-      AND ((b.blocker_id = $1::uuid AND b.blocked_id = fof.user_id)
-        OR (b.blocker_id = fof.user_id AND b.blocked_id = $1::uuid))
-  )
-ORDER BY fof.n DESC, fof.user_id
-LIMIT $2::int
-`;
-
-/**
- * Event intake: ONE statement per request (so one transaction), multi-row throughout. It stores
- * the new events (a repeated event_id is dropped) and, for those that count by the product's
- * rule (edge/core/counting.ts: never on one's own post; at most one share and one click per
- * (user, post) ever, one impression per (user, post, UTC day), decided by the
- * bench_counted_keys primary key), bumps the per-post counters and the per-(user, author, day)
- * interaction counts (shares and clicks: the affinity signal); every accepted impression marks
- * the post seen. Counter rows are written in key order, so concurrent requests take their row
- * locks in the same order.
- *
- * $1 user uuid, $2 event ids, $3 post ids, $4 types, $5 dwell ms, $6 client ts, $7 received at.
- */
-export const BASELINE_EVENTS_INSERT_SQL = `
-WITH
-  input AS (
-    SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[])
-      AS e(event_id, post_id, type, dwell_ms, client_ts)
-  ),
-  ins AS (
-    INSERT INTO bench_events (event_id, user_id, post_id, type, dwell_ms, client_ts, received_at)
-    SELECT event_id, $1::uuid, post_id, type, dwell_ms, client_ts, $7::timestamptz FROM input
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING post_id, type, dwell_ms
-  ),
-  eligible AS (
-    SELECT i.post_id, i.type, i.dwell_ms, p.author_id
-    FROM ins i LEFT JOIN posts p ON p.id = i.post_id
-    WHERE p.author_id IS DISTINCT FROM $1::uuid
-  ),
-  keyed AS (
-    INSERT INTO bench_counted_keys (user_id, post_id, type, day, first_at)
-    SELECT DISTINCT $1::uuid, post_id, type,
-           CASE WHEN type = 'impression' THEN ($7::timestamptz AT TIME ZONE 'UTC')::date ELSE DATE '1970-01-01' END,
-           $7::timestamptz
-    FROM eligible WHERE type IN ('impression', 'share', 'click')
-    ORDER BY 2, 3
-    ON CONFLICT DO NOTHING
-    RETURNING post_id, type
-  ),
-  counted AS (
-    SELECT post_id, type, 0 AS dwell_ms FROM keyed
-    UNION ALL
-    SELECT post_id, type, dwell_ms FROM eligible WHERE type IN ('view', 'dwell')
-  ),
-  counters AS (
-    INSERT INTO bench_post_counters AS c (post_id, impressions, views, clicks, shares, dwell_ms)
-    SELECT post_id,
-           count(*) FILTER (WHERE type = 'impression'), count(*) FILTER (WHERE type = 'view'),
-           count(*) FILTER (WHERE type = 'click'), count(*) FILTER (WHERE type = 'share'),
-           coalesce(sum(dwell_ms) FILTER (WHERE type = 'dwell'), 0)
-    FROM counted GROUP BY post_id ORDER BY post_id
-    ON CONFLICT (post_id) DO UPDATE SET
-      impressions = c.impressions + EXCLUDED.impressions, views = c.views + EXCLUDED.views,
-      clicks = c.clicks + EXCLUDED.clicks, shares = c.shares + EXCLUDED.shares,
-      dwell_ms = c.dwell_ms + EXCLUDED.dwell_ms
-    RETURNING 1
-  ),
-  interactions AS (
-    INSERT INTO bench_user_author_days AS a (user_id, author_id, day, n)
-    SELECT $1::uuid, p.author_id, ($7::timestamptz AT TIME ZONE 'UTC')::date, count(*)
-    FROM keyed k JOIN posts p ON p.id = k.post_id
-    WHERE k.type IN ('share', 'click')
-    GROUP BY p.author_id ORDER BY p.author_id
-    ON CONFLICT (user_id, author_id, day) DO UPDATE SET n = a.n + EXCLUDED.n
-    RETURNING 1
-  ),
-  seen AS (
-    INSERT INTO bench_seen AS s (user_id, post_id, seen_at)
-    SELECT DISTINCT $1::uuid, post_id, $7::timestamptz FROM input WHERE type = 'impression'
-    ORDER BY 2
-    ON CONFLICT (user_id, post_id) DO UPDATE SET seen_at = greatest(s.seen_at, EXCLUDED.seen_at)
-    RETURNING 1
-  )
-SELECT (SELECT count(*) FROM ins)::int AS inserted
-`;
+/** The read side's queries (baseline/*.sql), each one round trip. */
+export const BASELINE_READS_SQL = {
+  profile: sql("user-profile"),
+  userByHandle: sql("user-by-handle"),
+  userPosts: sql("user-posts"),
+  hydrate: sql("posts-hydrate"),
+  followers: render(sql("follow-list"), { owner: "followee_id", listed: "follower_id" }),
+  following: render(sql("follow-list"), { owner: "follower_id", listed: "followee_id" }),
+  commentsOldest: render(sql("comments"), { cmp: ">", dir: "ASC" }),
+  commentsNewest: render(sql("comments"), { cmp: "<", dir: "DESC" }),
+} as const;
 
 /**
  * The trending pool's definition version, kept as the view's comment: a database holding a pool
@@ -366,84 +148,12 @@ SELECT (SELECT count(*) FROM ins)::int AS inserted
  */
 export const BASELINE_TRENDING_VIEW_VERSION = "bench_trending_pool v2: no own likes or comments";
 
-/**
- * Schema the baseline adds, idempotently (serialised by an advisory lock so two starting
- * baselines don't race on CREATE … IF NOT EXISTS). Only what its queries need; none of it is
- * in the CDC publication, and no trigger is added to the product's tables:
- * - bench_events: the event log (the edge appends to a Redis stream instead).
- * - bench_counted_keys: what already counted, by (user, post, type, day) with day 1970-01-01
- *   for shares and clicks (once ever) and the UTC receive day for impressions (once a day):
- *   the primary key decides the abuse bound, as event_counted_keys does on ClickHouse.
- * - bench_post_counters: counted impressions, views, clicks, shares, dwell per post.
- * - bench_user_author_days: counted shares + clicks of a user on an author per UTC day (the
- *   event half of the affinity; likes and comments are read live from their tables).
- * - bench_seen: the last impression per (user, post); the feed drops posts seen in 7 days.
- * - bench_trending_pool, bench_popular_authors: materialized views (unique indexes, so they
- *   refresh CONCURRENTLY without blocking readers). CREATE … IF NOT EXISTS keeps an existing
- *   view as it was, so the trending pool carries its definition's version as a comment and
- *   ensureBaselineSchema replaces a pool of another version (BASELINE_TRENDING_VIEW_VERSION).
- * - bench_likes_post_others_idx, bench_comments_post_others_idx: a post's live likes /
- *   comments but its author's own, so the feed's engagement counts read indexes only.
- * - bench_likes_viewer_author_idx, bench_comments_viewer_author_idx: the viewer's live likes /
- *   comments by post author and time, so the affinity reads indexes only.
- * - bench_follows_live_idx: live follows by follower (the followees, both hops of the
- *   suggestions) as an index-only scan.
- * Every other access path is an index of origin/db/migrations/0001_core_schema.sql.
- */
-export const BASELINE_SCHEMA_SQL = [
-  `CREATE TABLE IF NOT EXISTS bench_events (
-    event_id    uuid PRIMARY KEY,
-    user_id     uuid NOT NULL,
-    post_id     uuid NOT NULL,
-    type        text NOT NULL,
-    dwell_ms    int NOT NULL DEFAULT 0,
-    client_ts   timestamptz NOT NULL,
-    received_at timestamptz NOT NULL DEFAULT now()
-  )`,
-  `CREATE TABLE IF NOT EXISTS bench_counted_keys (
-    user_id  uuid NOT NULL,
-    post_id  uuid NOT NULL,
-    type     text NOT NULL,
-    day      date NOT NULL,
-    first_at timestamptz NOT NULL,
-    PRIMARY KEY (user_id, post_id, type, day)
-  )`,
-  `CREATE TABLE IF NOT EXISTS bench_post_counters (
-    post_id     uuid PRIMARY KEY,
-    impressions bigint NOT NULL DEFAULT 0,
-    views       bigint NOT NULL DEFAULT 0,
-    clicks      bigint NOT NULL DEFAULT 0,
-    shares      bigint NOT NULL DEFAULT 0,
-    dwell_ms    bigint NOT NULL DEFAULT 0
-  )`,
-  `CREATE TABLE IF NOT EXISTS bench_user_author_days (
-    user_id   uuid NOT NULL,
-    author_id uuid NOT NULL,
-    day       date NOT NULL,
-    n         bigint NOT NULL,
-    PRIMARY KEY (user_id, author_id, day)
-  )`,
-  `CREATE TABLE IF NOT EXISTS bench_seen (
-    user_id uuid NOT NULL,
-    post_id uuid NOT NULL,
-    seen_at timestamptz NOT NULL,
-    PRIMARY KEY (user_id, post_id)
-  )`,
-  `CREATE INDEX IF NOT EXISTS bench_likes_viewer_author_idx
-    ON likes (user_id, post_author_id, created_at) WHERE deleted_at IS NULL`,
-  `CREATE INDEX IF NOT EXISTS bench_comments_viewer_author_idx
-    ON comments (author_id, post_author_id, created_at) WHERE deleted_at IS NULL`,
-  `CREATE INDEX IF NOT EXISTS bench_likes_post_others_idx
-    ON likes (post_id) WHERE deleted_at IS NULL AND user_id <> post_author_id`,
-  `CREATE INDEX IF NOT EXISTS bench_comments_post_others_idx
-    ON comments (post_id) WHERE deleted_at IS NULL AND author_id <> post_author_id`,
-  `CREATE INDEX IF NOT EXISTS bench_follows_live_idx
-    ON follows (follower_id, followee_id) WHERE deleted_at IS NULL`,
-  BASELINE_TRENDING_VIEW_SQL,
-  "CREATE UNIQUE INDEX IF NOT EXISTS bench_trending_pool_post_idx ON bench_trending_pool (post_id)",
+/** The baseline's schema (baseline/schema.sql, trending-pool.sql, popular-authors.sql), idempotent. */
+const SCHEMA_SQL = [
+  sql("schema"),
+  sql("trending-pool"),
   `COMMENT ON MATERIALIZED VIEW bench_trending_pool IS '${BASELINE_TRENDING_VIEW_VERSION}'`,
-  BASELINE_POPULAR_VIEW_SQL,
-  "CREATE UNIQUE INDEX IF NOT EXISTS bench_popular_authors_author_idx ON bench_popular_authors (author_id)",
+  sql("popular-authors"),
 ];
 
 /** How often the service refreshes its materialized views (the product's hot list: 60 s). */
@@ -456,8 +166,35 @@ type Env = { Variables: { userId: string } };
 const feedQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
 const suggestQuery = z.object({ limit: z.coerce.number().int().min(1).max(50).default(20) }).strict();
 
+// The read side's parameters, as the edge's contract validates them (edge/src/api/contract.ts).
+const pageLimit = z
+  .string("must be one whole number")
+  .regex(/^(0|[1-9][0-9]{0,8})$/, "must be a whole number in plain decimal digits")
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(100))
+  .default(20);
+type UserRef = { kind: "me" } | { kind: "handle"; handle: string } | { kind: "id"; id: string };
+const userRefParams = z.object({
+  id: z
+    .string()
+    .max(40)
+    .transform((raw, ctx): UserRef => {
+      if (raw === "me") return { kind: "me" };
+      if (/^@[A-Za-z0-9_]{1,32}$/.test(raw)) return { kind: "handle", handle: raw.slice(1).toLowerCase() };
+      if (UUID_RE.test(raw)) return { kind: "id", id: raw.toLowerCase() };
+      ctx.addIssue({ code: "custom", message: "must be a UUID, `me` or `@handle`" });
+      return z.NEVER;
+    }),
+});
+const postParams = z.object({ id: uuidSchema });
+const listCursorParam = z.string().max(300).optional();
+const listQuery = z.object({ limit: pageLimit, cursor: listCursorParam }).strict();
+const commentsQuery = z
+  .object({ limit: pageLimit, cursor: listCursorParam, order: z.enum(["oldest", "newest"]).default("oldest") })
+  .strict();
+
 /**
- * Bearer JWT as the edge checks it (edge/core/user-token.ts: header, claims, `sub` a user
+ * Bearer JWT as the edge checks it (edge/core/auth/user-token.ts: header, claims, `sub` a user
  * UUID), verified with the edge's HS256 secret.
  */
 function requireUser(jwtSecret: string): MiddlewareHandler<Env> {
@@ -525,6 +262,81 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
   }
 }
 
+const notFound = (what: string) => new ApiError("not_found", `${what} not found`);
+
+/** A list cursor of this list, or null; a malformed, tampered or another list's cursor is a 400. */
+function listCursor(raw: string | undefined, kind: ListKind, owner: string): ListCursor | null {
+  if (raw === undefined) return null;
+  try {
+    return decodeListCursor(raw, kind, owner);
+  } catch (err) {
+    if (err instanceof ListCursorError) throw new ApiError("bad_request", `cursor: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The next cursor of a page read with `limit + 1` rows: the last served row's position, if more follow. */
+function nextCursor(
+  rows: readonly { at_us: string; id: string }[],
+  limit: number,
+  kind: ListKind,
+  owner: string,
+): string | null {
+  const last = rows[limit - 1];
+  if (rows.length <= limit || !last) return null;
+  return encodeListCursor({ kind, owner, score: Number(last.at_us), id: last.id });
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A row of posts-hydrate.sql. */
+interface HydratedRow {
+  post_id: string;
+  author_id: string;
+  handle: string;
+  display_name: string;
+  text: string;
+  created_at_ms: number;
+  likes: number;
+  comments: number;
+  shares: number;
+  liked: boolean;
+  following_author: boolean;
+}
+
+/** The posts the viewer may see among `ids`, hydrated (posts-hydrate.sql), by id. */
+async function hydratePosts(pool: pg.Pool, viewerId: string, ids: readonly string[]): Promise<Map<string, PostOut>> {
+  if (!ids.length) return new Map();
+  const { rows } = await pool.query<HydratedRow>(BASELINE_READS_SQL.hydrate, [viewerId, ids]);
+  return new Map(
+    rows.map((r) => [
+      r.post_id,
+      {
+        post_id: r.post_id,
+        author_id: r.author_id,
+        author: { id: r.author_id, handle: r.handle, display_name: r.display_name },
+        created_at: iso(r.created_at_ms),
+        text: r.text,
+        counts: { likes: r.likes, comments: r.comments, shares: r.shares },
+        viewer: { liked: r.liked, following_author: r.following_author },
+      },
+    ]),
+  );
+}
+
+/** The user a read path names: the viewer for `me`, the live owner of a handle, or the id. */
+async function userIdOf(pool: pg.Pool, viewerId: string, ref: UserRef): Promise<string> {
+  if (ref.kind === "me") return viewerId;
+  if (ref.kind === "id") return ref.id;
+  const { rows } = await pool.query<{ id: string }>(BASELINE_READS_SQL.userByHandle, [ref.handle]);
+  const id = rows[0]?.id;
+  if (!id) throw notFound("user");
+  return id;
+}
+
+/** A page's keyset parameters: [created_at µs, id] of the cursor, or nulls for the first page. */
+const keyset = (c: ListCursor | null): [number | null, string | null] => (c ? [c.score, c.id] : [null, null]);
+
 function createBaselineApp(pool: pg.Pool, jwtSecret: string, now: () => number, trending: TrendingState): Hono<Env> {
   const app = new Hono<Env>();
   const auth = requireUser(jwtSecret);
@@ -551,24 +363,199 @@ function createBaselineApp(pool: pg.Pool, jwtSecret: string, now: () => number, 
       { viewerId, blockedAuthorIds: cands.blockedAuthorIds, seenPostIds: cands.seenPostIds },
       nowMs,
     );
+    // The page hydrated as the edge's (author card, plain totals, counted shares, the viewer's
+    // like and follow): one more query for the page's posts.
+    const page = ranked.slice(0, limit);
+    const hydrated = await hydratePosts(
+      pool,
+      viewerId,
+      page.map((r) => r.postId),
+    );
     c.header("Cache-Control", "private, no-store");
     return c.json({
-      items: ranked.slice(0, limit).map((r) => ({
-        post_id: r.postId,
-        author_id: r.authorId,
-        created_at: new Date(r.createdAtMs).toISOString(),
-        text: r.text,
-        source: r.source,
-        score: r.score,
-      })),
+      items: page.flatMap((r) => {
+        const h = hydrated.get(r.postId);
+        if (!h) return [];
+        return [
+          {
+            post_id: r.postId,
+            author_id: r.authorId,
+            author: h.author,
+            created_at: new Date(r.createdAtMs).toISOString(),
+            text: r.text,
+            counts: h.counts,
+            viewer: h.viewer,
+            source: r.source,
+            score: r.score,
+          },
+        ];
+      }),
       next_cursor: null,
+      experiment: null,
     });
   });
+
+  // ---- the read side
+  app.get("/api/v1/users/:id", auth, zValidator("param", userRefParams, rejectInvalid), async (c) => {
+    const viewerId = c.get("userId").toLowerCase();
+    const userId = await userIdOf(pool, viewerId, c.req.valid("param").id);
+    const { rows } = await pool.query<{
+      id: string;
+      handle: string;
+      display_name: string;
+      bio: string;
+      created_at_ms: number;
+      followers: number;
+      following: number;
+      posts: number;
+      viewer_follows: boolean;
+      follows_viewer: boolean;
+    }>(BASELINE_READS_SQL.profile, [viewerId, userId]);
+    const u = rows[0];
+    if (!u) throw notFound("user");
+    const self = u.id === viewerId;
+    c.header("Cache-Control", "private, no-store");
+    return c.json({
+      id: u.id,
+      handle: u.handle,
+      display_name: u.display_name,
+      bio: u.bio,
+      created_at: iso(u.created_at_ms),
+      counts: { followers: u.followers, following: u.following, posts: u.posts },
+      viewer: {
+        following: !self && u.viewer_follows,
+        followed_by: !self && u.follows_viewer,
+        blocking: false, // a user the viewer blocks is a 404
+      },
+    } satisfies ProfileOut);
+  });
+
+  app.get(
+    "/api/v1/users/:id/posts",
+    auth,
+    zValidator("param", userRefParams, rejectInvalid),
+    zValidator("query", listQuery, rejectInvalid),
+    async (c) => {
+      const viewerId = c.get("userId").toLowerCase();
+      const { limit, cursor: raw } = c.req.valid("query");
+      const authorId = await userIdOf(pool, viewerId, c.req.valid("param").id);
+      const cursor = listCursor(raw, "posts", authorId);
+      const { rows } = await pool.query<{ author: string; post_id: string | null; at_us: string | null }>(
+        BASELINE_READS_SQL.userPosts,
+        [viewerId, authorId, ...keyset(cursor), limit + 1],
+      );
+      if (!rows.length) throw notFound("user");
+      const entries = rows
+        .filter((r): r is { author: string; post_id: string; at_us: string } => r.post_id !== null)
+        .map((r) => ({ id: r.post_id, at_us: r.at_us }));
+      const ids = entries.slice(0, limit).map((e) => e.id);
+      const hydrated = await hydratePosts(pool, viewerId, ids);
+      c.header("Cache-Control", "private, no-store");
+      return c.json({
+        items: ids.flatMap((id) => {
+          const p = hydrated.get(id);
+          return p ? [p] : [];
+        }),
+        next_cursor: nextCursor(entries, limit, "posts", authorId),
+      });
+    },
+  );
+
+  for (const kind of ["followers", "following"] as const) {
+    app.get(
+      `/api/v1/users/:id/${kind}`,
+      auth,
+      zValidator("param", userRefParams, rejectInvalid),
+      zValidator("query", listQuery, rejectInvalid),
+      async (c) => {
+        const viewerId = c.get("userId").toLowerCase();
+        const { limit, cursor: raw } = c.req.valid("query");
+        const userId = await userIdOf(pool, viewerId, c.req.valid("param").id);
+        const cursor = listCursor(raw, kind, userId);
+        const { rows } = await pool.query<{
+          owner: string;
+          id: string | null;
+          handle: string;
+          display_name: string;
+          at_us: string;
+          following: boolean;
+          followed_by: boolean;
+        }>(BASELINE_READS_SQL[kind], [viewerId, userId, ...keyset(cursor), limit + 1]);
+        if (!rows.length) throw notFound("user");
+        const entries = rows.filter((r) => r.id !== null) as ((typeof rows)[number] & { id: string })[];
+        c.header("Cache-Control", "private, no-store");
+        return c.json({
+          items: entries.slice(0, limit).map(
+            (r): ListedUser => ({
+              id: r.id,
+              handle: r.handle,
+              display_name: r.display_name,
+              viewer: { following: r.following, followed_by: r.followed_by },
+            }),
+          ),
+          next_cursor: nextCursor(entries, limit, kind, userId),
+        });
+      },
+    );
+  }
+
+  app.get("/api/v1/posts/:id", auth, zValidator("param", postParams, rejectInvalid), async (c) => {
+    const viewerId = c.get("userId").toLowerCase();
+    const postId = c.req.valid("param").id.toLowerCase();
+    const post = (await hydratePosts(pool, viewerId, [postId])).get(postId);
+    if (!post) throw notFound("post");
+    c.header("Cache-Control", "private, no-store");
+    return c.json(post);
+  });
+
+  app.get(
+    "/api/v1/posts/:id/comments",
+    auth,
+    zValidator("param", postParams, rejectInvalid),
+    zValidator("query", commentsQuery, rejectInvalid),
+    async (c) => {
+      const viewerId = c.get("userId").toLowerCase();
+      const postId = c.req.valid("param").id.toLowerCase();
+      const { limit, cursor: raw, order } = c.req.valid("query");
+      const kind: ListKind = order === "newest" ? "comments-newest" : "comments";
+      const cursor = listCursor(raw, kind, postId);
+      const { rows } = await pool.query<{
+        post: string;
+        comment_id: string | null;
+        author_id: string;
+        handle: string;
+        display_name: string;
+        text: string;
+        created_at_ms: number;
+        at_us: string;
+      }>(order === "newest" ? BASELINE_READS_SQL.commentsNewest : BASELINE_READS_SQL.commentsOldest, [
+        viewerId,
+        postId,
+        ...keyset(cursor),
+        limit + 1,
+      ]);
+      if (!rows.length) throw notFound("post");
+      const entries = rows.filter((r) => r.comment_id !== null).map((r) => ({ ...r, id: r.comment_id as string }));
+      c.header("Cache-Control", "private, no-store");
+      return c.json({
+        items: entries.slice(0, limit).map(
+          (r): CommentOut => ({
+            comment_id: r.id,
+            post_id: postId,
+            author: { id: r.author_id, handle: r.handle, display_name: r.display_name },
+            created_at: iso(r.created_at_ms),
+            text: r.text,
+          }),
+        ),
+        next_cursor: nextCursor(entries, limit, kind, postId),
+      });
+    },
+  );
 
   app.get("/api/v1/discover/suggested-users", auth, zValidator("query", suggestQuery, rejectInvalid), async (c) => {
     const { limit } = c.req.valid("query");
     const { rows } = await pool.query<{ user_id: string; score: number; reason: "followed_by_your_follows" }>(
-      BASELINE_SUGGESTED_USERS_SQL,
+      SUGGESTED_USERS_SQL,
       [c.get("userId"), limit],
     );
     return c.json({ users: rows.map((r) => ({ user_id: r.user_id, score: r.score, reason: r.reason })) });
@@ -597,7 +584,7 @@ function createBaselineApp(pool: pg.Pool, jwtSecret: string, now: () => number, 
         records.map((r) => new Date(r.client_ts).toISOString()),
         new Date(records[0]?.received_at ?? now()).toISOString(),
       ];
-      await withRetry(() => pool.query(BASELINE_EVENTS_INSERT_SQL, params));
+      await withRetry(() => pool.query(EVENTS_INSERT_SQL, params));
       return c.json({ accepted: records.length, rejected }, 202);
     },
   );
@@ -622,7 +609,7 @@ export async function ensureBaselineSchema(pool: pg.Pool): Promise<void> {
     );
     if (rows[0]?.version !== BASELINE_TRENDING_VIEW_VERSION)
       await client.query("DROP MATERIALIZED VIEW IF EXISTS bench_trending_pool");
-    for (const sql of BASELINE_SCHEMA_SQL) await client.query(sql);
+    for (const statements of SCHEMA_SQL) await client.query(statements);
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
@@ -771,44 +758,14 @@ export async function prepareBaselineData(
     await client.query("ALTER TABLE bench_events ADD PRIMARY KEY (event_id)");
     lap("events_pkey");
     await client.query("BEGIN");
-    await client.query(`
-      INSERT INTO bench_counted_keys (user_id, post_id, type, day, first_at)
-      SELECT e.user_id, e.post_id, e.type,
-             CASE WHEN e.type = 'impression' THEN (e.received_at AT TIME ZONE 'UTC')::date ELSE DATE '1970-01-01' END AS day,
-             min(e.received_at)
-      FROM bench_events e LEFT JOIN posts p ON p.id = e.post_id
-      WHERE e.type IN ('impression', 'share', 'click') AND p.author_id IS DISTINCT FROM e.user_id
-      GROUP BY 1, 2, 3, 4`);
+    await client.query(sql("prepare-counted-keys"));
     lap("counted_keys");
-    await client.query(`
-      INSERT INTO bench_post_counters (post_id, impressions, views, clicks, shares, dwell_ms)
-      SELECT post_id, sum(impressions), sum(views), sum(clicks), sum(shares), sum(dwell_ms)
-      FROM (
-        SELECT post_id,
-               count(*) FILTER (WHERE type = 'impression') AS impressions, 0 AS views,
-               count(*) FILTER (WHERE type = 'click') AS clicks,
-               count(*) FILTER (WHERE type = 'share') AS shares, 0 AS dwell_ms
-        FROM bench_counted_keys GROUP BY post_id
-        UNION ALL
-        SELECT e.post_id, 0, count(*) FILTER (WHERE e.type = 'view'), 0, 0,
-               coalesce(sum(e.dwell_ms) FILTER (WHERE e.type = 'dwell'), 0)
-        FROM bench_events e LEFT JOIN posts p ON p.id = e.post_id
-        WHERE e.type IN ('view', 'dwell') AND p.author_id IS DISTINCT FROM e.user_id
-        GROUP BY e.post_id
-      ) x
-      GROUP BY post_id`);
+    await client.query(sql("prepare-post-counters"));
     lap("post_counters");
-    await client.query(`
-      INSERT INTO bench_user_author_days (user_id, author_id, day, n)
-      SELECT k.user_id, p.author_id, (k.first_at AT TIME ZONE 'UTC')::date, count(*)
-      FROM bench_counted_keys k JOIN posts p ON p.id = k.post_id
-      WHERE k.type IN ('share', 'click')
-      GROUP BY 1, 2, 3`);
+    await client.query(sql("prepare-user-author-days"));
     lap("user_author_days");
     if (opts.seenFromEvents) {
-      await client.query(`
-        INSERT INTO bench_seen (user_id, post_id, seen_at)
-        SELECT user_id, post_id, max(received_at) FROM bench_events WHERE type = 'impression' GROUP BY 1, 2`);
+      await client.query(sql("prepare-seen"));
       lap("seen");
     }
     await client.query("COMMIT");

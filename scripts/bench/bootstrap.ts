@@ -13,15 +13,15 @@
  * `--heap-mb 256,512` repeats them under those V8 heap limits: a mode that needs more live memory
  * fails with "heap out of memory", which the report records. `--live-heap` forces a full GC
  * every second to sample the live heap (slower: compare times from runs without it). Writes
- * bench-results/bootstrap-<database>[-live].json and .md.
+ * docs/bench-results/bootstrap-<database>[-live].json and .md.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createClient } from "@clickhouse/client";
 import { Redis } from "ioredis";
-import { indexKeys } from "../../edge/core/index.ts";
+import { indexKeys } from "#core/keys.ts";
 import { bootstrapIndex, readIndexState } from "../../origin/src/index/bootstrap.ts";
 import { unlinkByPrefix } from "../../origin/src/index/exec.ts";
 import { argsOrExit, intArg, parseCli, UsageError } from "../lib/cli.ts";
@@ -76,7 +76,9 @@ async function measure(
       // Another checkout's bootstrap (e.g. a worktree at an older commit), on the same data.
       const dir = process.env.BOOTSTRAP_CHECKOUT as string;
       const other = await import(pathToFileURL(resolve(dir, "origin/src/index/bootstrap.ts")).href);
-      const core = await import(pathToFileURL(resolve(dir, "edge/core/index.ts")).href);
+      // The keys module: edge/core/keys.ts (older checkouts re-exported it from edge/core/index.ts).
+      const keysFile = ["edge/core/keys.ts", "edge/core/index.ts"].find((f) => existsSync(resolve(dir, f))) as string;
+      const core = await import(pathToFileURL(resolve(dir, keysFile)).href);
       detail = { checkout: dir, ...(await other.bootstrapIndex(ch, redis, core.indexKeys(namespace))) };
     } else {
       const s = await readIndexState(ch);
@@ -222,7 +224,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     }
     await dropNamespace(namespace);
     const md = markdown(args.database, runs, args["live-heap"]);
-    const out = `bench-results/bootstrap-${args.database}${args["live-heap"] ? "-live" : ""}`;
+    const out = `docs/bench-results/bootstrap-${args.database}${args["live-heap"] ? "-live" : ""}`;
     writeFileSync(resolve(ROOT, `${out}.json`), `${JSON.stringify(runs, null, 2)}\n`);
     writeFileSync(resolve(ROOT, `${out}.md`), md);
     console.log(md);

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:bridges`: per-request overhead of the two local HTTP front doors against the
  * direct path (Redis over TCP; chDB in-process), one after the other in the same run, printed
- * and written to bench-results/bridges.json with the machine and date.
+ * and written to docs/bench-results/bridges.json with the machine and date.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
@@ -27,6 +27,6 @@ const report = {
   redis,
   clickhouse,
 };
-await mkdir("bench-results", { recursive: true });
-await writeFile("bench-results/bridges.json", `${JSON.stringify(report, null, 2)}\n`);
-console.log("\nwritten bench-results/bridges.json");
+await mkdir("docs/bench-results", { recursive: true });
+await writeFile("docs/bench-results/bridges.json", `${JSON.stringify(report, null, 2)}\n`);
+console.log("\nwritten docs/bench-results/bridges.json");

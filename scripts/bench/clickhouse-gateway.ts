@@ -2,7 +2,7 @@
  * What the HTTP gateway costs over calling chDB in-process: per-request latency of `SELECT 1` and
  * of a parameterized point query on a small MergeTree table, through @clickhouse/client-web →
  * gateway → chDB, against the same SQL on a chDB Session (async API) in this process, on the same
- * data directory. Prints a table and writes bench-results/clickhouse-gateway.json.
+ * data directory. Prints a table and writes docs/bench-results/clickhouse-gateway.json.
  *
  *   npx tsx scripts/bench/clickhouse-gateway.ts [iterations]
  */
@@ -123,7 +123,7 @@ export async function benchClickHouseGateway(opts?: { iterations?: number }): Pr
       lines.push(`${"".padEnd(8)} direct   ${fmt(d.p50)}  ${fmt(d.p95)}  ${fmt(d.mean)}`);
     }
     console.log(lines.join("\n"));
-    const outDir = resolve("bench-results");
+    const outDir = resolve("docs/bench-results");
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, "clickhouse-gateway.json"), `${JSON.stringify(result, null, 2)}\n`);
     return result;

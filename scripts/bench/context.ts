@@ -6,7 +6,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
 import type pg from "pg";
-import type { IndexKeys } from "../../edge/core/index.ts";
+import type { IndexKeys } from "#core/keys.ts";
 import type { PlainWorkerd } from "../lib/workerd.ts";
 import type { WranglerDev } from "../lib/wrangler.ts";
 import type { BaselineServer } from "./baseline.ts";

@@ -71,5 +71,19 @@ describe("delay proxy", () => {
     expect(upstashRequestWrites("/get/some-key", Buffer.alloc(0))).toBe(false);
     expect(upstashRequestWrites("/set/some-key/v", Buffer.alloc(0))).toBe(true);
     expect(upstashRequestWrites("/pipeline", Buffer.from("not json"))).toBe(true);
+    // The read side's hydration and relations: reads.
+    expect(upstashRequestWrites("/", b(["ZMSCORE", "z", "a", "b"]))).toBe(false);
+    // A script: a write unless the caller says the request would name it EVAL_RO.
+    const script = "return redis.call('ZRANGE', KEYS[1], 0, 1)";
+    const page = b([
+      ["HMGET", "h", "a"],
+      ["EVAL", script, 1, "z"],
+    ]);
+    expect(upstashRequestWrites("/pipeline", page)).toBe(true);
+    expect(upstashRequestWrites("/pipeline", page, new Set([script]))).toBe(false);
+    expect(upstashRequestWrites("/", b(["EVAL", "return redis.call('DEL', KEYS[1])", 1, "k"]), new Set([script]))).toBe(
+      true,
+    );
+    expect(upstashRequestWrites("/", b(["EVAL_RO", script, 1, "z"]))).toBe(false);
   });
 });

@@ -110,7 +110,11 @@ const READ_COMMANDS = new Set([
   "SCARD",
   "ZRANGE",
   "ZSCORE",
+  "ZMSCORE",
   "ZCARD",
+  "ZCOUNT",
+  "ZRANK",
+  "ZREVRANK",
   "LRANGE",
   "LINDEX",
   "LLEN",
@@ -125,9 +129,15 @@ const READ_COMMANDS = new Set([
 
 /**
  * Whether an Upstash REST request (`POST /` with one command, `/pipeline` or `/multi-exec` with
- * a list, or the path form `/get/key`) contains any write. Unknown shapes count as writes.
+ * a list, or the path form `/get/key`) contains any write. Unknown shapes count as writes, and so
+ * does EVAL (Redis cannot tell a replica may run it; EVAL_RO says so), unless its script is one of
+ * `readOnlyScripts`: what the request would cost were that script sent as EVAL_RO.
  */
-export function upstashRequestWrites(path: string, body: Buffer): boolean {
+export function upstashRequestWrites(
+  path: string,
+  body: Buffer,
+  readOnlyScripts: ReadonlySet<string> = new Set(),
+): boolean {
   const p = (path.split("?")[0] ?? "/").replace(/\/+$/, "");
   let commands: unknown[][];
   try {
@@ -137,5 +147,10 @@ export function upstashRequestWrites(path: string, body: Buffer): boolean {
   } catch {
     return true;
   }
-  return commands.some((c) => !Array.isArray(c) || !READ_COMMANDS.has(String(c[0]).toUpperCase()));
+  const reads = (c: unknown) => {
+    if (!Array.isArray(c)) return false;
+    const verb = String(c[0]).toUpperCase();
+    return READ_COMMANDS.has(verb) || (verb === "EVAL" && readOnlyScripts.has(String(c[1])));
+  };
+  return commands.some((c) => !reads(c));
 }

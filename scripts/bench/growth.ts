@@ -1,6 +1,6 @@
 /**
- * The growth curve (issue 13 item 4): for each figure, S → M → L for both sides, from the
- * complete reports in bench-results/bench-<scale>.json. Writes bench-results/growth.md (the
+ * The growth curve: for each figure, S → M → L for both sides, from the
+ * complete reports in docs/bench-results/bench-<scale>.json. Writes docs/bench-results/growth.md (the
  * table, with how much each figure grew from one scale to the next) and growth.svg (feed p95
  * against users, both sides). Run by `npm run bench` after each complete run, and alone as
  * `npm run bench:growth`.
@@ -12,7 +12,7 @@ import { argsOrExit, parseCli, UsageError } from "../lib/cli.ts";
 import type { Figure } from "./report.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const DIR = resolve(ROOT, "bench-results");
+const DIR = resolve(ROOT, "docs/bench-results");
 export const GROWTH_SCALES = ["S", "M", "L"] as const;
 
 interface Report {
@@ -163,7 +163,7 @@ export function growthMarkdown(reports: Report[]): string {
   const lines = [
     `# Benchmark growth: ${reports.map((r) => r.scale).join(" → ")}`,
     "",
-    "Each scale's complete run, from bench-results/bench-<scale>.json (each run compares ours with the baseline in the same run; runs at different scales were taken at different times, so compare growth factors, not single cells across rows).",
+    "Each scale's complete run, from docs/bench-results/bench-<scale>.json (each run compares ours with the baseline in the same run; runs at different scales were taken at different times, so compare growth factors, not single cells across rows).",
     "",
     "| scale | users | posts | events | date | commit |",
     "|---|---:|---:|---:|---|---|",
@@ -290,7 +290,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   });
   const md = writeGrowth(asked.length ? asked : GROWTH_SCALES);
   if (md === null) {
-    console.error("[bench:growth] needs complete reports of at least two scales in bench-results/");
+    console.error("[bench:growth] needs complete reports of at least two scales in docs/bench-results/");
     process.exit(1);
   }
   console.log(md);

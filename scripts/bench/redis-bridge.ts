@@ -2,7 +2,7 @@
  * Latency of the Redis REST bridge against the direct TCP path, per request: GET and SET of a
  * small value, and a 10-command pipeline. The bridge runs in this process on a free port (the same
  * event loop also drives the client, so figures include both sides' JS work, as in an edge worker
- * calling a nearby bridge). Writes bench-results/redis-bridge.json.
+ * calling a nearby bridge). Writes docs/bench-results/redis-bridge.json.
  *
  *   tsx scripts/bench/redis-bridge.ts [iterations]
  */
@@ -17,7 +17,7 @@ import { createRedisBridge } from "../local/redis-rest-bridge/app.ts";
 import { readBridgeConfig } from "../local/redis-rest-bridge/config.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-const RESULTS_FILE = "bench-results/redis-bridge.json";
+const RESULTS_FILE = "docs/bench-results/redis-bridge.json";
 /** Whole run stays well under a minute even with slow machines. */
 const TIME_BUDGET_MS = 40_000;
 
@@ -126,7 +126,7 @@ export async function benchRedisBridge(opts: { iterations?: number } = {}): Prom
         "\n",
       ),
     );
-    await mkdir("bench-results", { recursive: true });
+    await mkdir("docs/bench-results", { recursive: true });
     await writeFile(RESULTS_FILE, `${JSON.stringify(out, null, 2)}\n`);
     console.log(`wrote ${RESULTS_FILE}`);
     return out;

@@ -1,14 +1,14 @@
 /**
  * The benchmark's figures and its one report writer: every phase pushes Figures (ours vs the
  * baseline, their ratio, a target when the issue sets one), and writeReport turns them into
- * bench-results/bench-<scale>.json and .md with the machine, date and commit.
+ * docs/bench-results/bench-<scale>.json and .md with the machine, date and commit.
  */
-import { execSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { resolve } from "node:path";
 import { log, round } from "./context.ts";
 import type { Shot } from "./load.ts";
+import { median, spread } from "./rounds.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -26,19 +26,21 @@ export interface ReportInput {
   extra?: Record<string, unknown>;
   /** The phases that ran, when not all of them did (--only): the report is then bench-<scale>-partial. */
   partial?: string[];
+  /** The files' name (without extension) instead of bench-<scale>[-partial]. */
+  file?: string;
+  /** The commit measured, from scripts/lib/revision.ts (`+dirty` unless clean from start to end). */
+  commit: string;
 }
 
 /** Writes what was measured (also after a failure, marked incomplete). */
 export function writeReport(input: ReportInput): void {
-  const commit = execSync("git rev-parse --short HEAD", { cwd: ROOT }).toString().trim();
-  const dirty = execSync("git status --porcelain", { cwd: ROOT }).toString().trim() !== "";
   const cpus = os.cpus();
   const report = {
     scale: input.scale,
     complete: input.complete,
     ...(input.partial ? { phases: input.partial } : {}),
     date: new Date().toISOString(),
-    commit: dirty ? `${commit}+dirty` : commit,
+    commit: input.commit,
     machine: {
       cpus: cpus.length,
       cpu_model: cpus[0]?.model ?? "unknown",
@@ -54,10 +56,10 @@ export function writeReport(input: ReportInput): void {
     details: input.details,
     ...input.extra,
   };
-  mkdirSync(resolve(ROOT, "bench-results"), { recursive: true });
-  const file = `bench-${input.scale}${input.partial ? "-partial" : ""}`;
-  const jsonPath = resolve(ROOT, `bench-results/${file}.json`);
-  const mdPath = resolve(ROOT, `bench-results/${file}.md`);
+  mkdirSync(resolve(ROOT, "docs/bench-results"), { recursive: true });
+  const file = input.file ?? `bench-${input.scale}${input.partial ? "-partial" : ""}`;
+  const jsonPath = resolve(ROOT, `docs/bench-results/${file}.json`);
+  const mdPath = resolve(ROOT, `docs/bench-results/${file}.md`);
   writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(mdPath, markdown(report));
   console.log(markdown(report));
@@ -72,6 +74,14 @@ export interface Figure {
   ratio: number | null;
   target: string | null;
   met: boolean | null;
+  /**
+   * A figure measured in rounds (rounds.ts): each side's value per round, in round order (for a
+   * ratio figure, `ours` holds each round's ratio); `ours` and `baseline` above are then the
+   * medians, `ratio` the ratio of the medians, `met` judged on the median.
+   */
+  rounds?: { ours: number[]; baseline: number[] | null };
+  /** The rounds' min–max per side. */
+  spread?: { ours: [number, number]; baseline: [number, number] | null };
 }
 
 export function latency(name: string, ours: number, baseline: number, targetMs?: number): Figure {
@@ -111,6 +121,38 @@ export function idealHitRatio(stream: { at: number; user: string }[], ttlMs: num
 export function ratioFigure(name: string, baselineMs: number, oursMs: number, atLeast: number): Figure {
   const x = baselineMs / Math.max(oursMs, 0.001);
   return { name, ours: round(x, 2), baseline: null, ratio: null, target: `≥ ${atLeast}×`, met: x >= atLeast };
+}
+
+/** Adds the rounds (and their spread) to a figure built from the medians. */
+function withRounds(f: Figure, ours: number[], baseline: number[] | null): Figure {
+  const r2 = (xs: number[]) => xs.map((x) => round(x, 2));
+  const sp = (xs: number[]) => spread(xs).map((x) => round(x, 2)) as [number, number];
+  return {
+    ...f,
+    rounds: { ours: r2(ours), baseline: baseline ? r2(baseline) : null },
+    spread: { ours: sp(ours), baseline: baseline ? sp(baseline) : null },
+  };
+}
+
+/** latency() of the medians of the rounds, with every round and the spread. */
+export function latencyRounds(name: string, ours: number[], baseline: number[], targetMs?: number): Figure {
+  return withRounds(latency(name, round(median(ours), 2), round(median(baseline), 2), targetMs), ours, baseline);
+}
+
+/** throughput() of the medians of the rounds, with every round and the spread. */
+export function throughputRounds(name: string, ours: number[], baseline: number[], target?: number): Figure {
+  return withRounds(throughput(name, round(median(ours), 2), round(median(baseline), 2), target), ours, baseline);
+}
+
+/** ratioFigure() of the medians (baseline ÷ ours); its rounds are each round's ratio. */
+export function ratioRounds(name: string, baselineMs: number[], oursMs: number[], atLeast: number): Figure {
+  const perRound = baselineMs.map((b, i) => b / Math.max(oursMs[i] ?? Number.NaN, 0.001));
+  return withRounds(ratioFigure(name, median(baselineMs), median(oursMs), atLeast), perRound, null);
+}
+
+/** info() of the median of the rounds (ours alone), with every round and the spread. */
+export function infoRounds(name: string, ours: number[]): Figure {
+  return withRounds(info(name, round(median(ours), 2)), ours, null);
 }
 
 /** A figure of ours alone (no baseline equivalent, no target). */
@@ -162,6 +204,10 @@ export function markdown(r: {
   details?: Record<string, unknown>;
 }): string {
   const fmt = (x: number | null) => (x === null ? "–" : String(x));
+  // A figure measured in rounds shows its median and, after it, the rounds' min–max.
+  const cell = (x: number | null, sp: [number, number] | null | undefined) =>
+    x === null ? "–" : sp ? `${x} (${sp[0]}–${sp[1]})` : String(x);
+  const rounds = Math.max(0, ...r.figures.map((f) => f.rounds?.ours.length ?? 0));
   const lines = [
     `# Benchmark, scale ${r.scale}${r.complete ? "" : " (incomplete: the run failed part way)"}`,
     "",
@@ -178,12 +224,18 @@ export function markdown(r: {
     "",
     'Ours: the built edge bundle under plain workerd (the production runtime; the headline) and under `wrangler dev`, Redis via the REST bridge, ClickHouse via the chDB gateway, with the origin running. Baseline: the service a team would write with PostgreSQL alone (scripts/bench/baseline.ts), doing the same work under the same HTTP contract: F1 + F2 + F3 with the same limits, windows and filters, real shares and impressions kept by its intake, trending from a materialized view refreshed every 60 s, ranked by the same pure code. Figures marked "distance profile" go through delay proxies (details.distance.profile); all others are on loopback. Ratio: for latencies baseline ÷ ours (× faster), for throughputs ours ÷ baseline.',
     ...loadLine(r.details?.load_average_1m),
+    ...(rounds
+      ? [
+          "",
+          `A value followed by a range, "median (min–max)", is the median of ${rounds} rounds and the spread across them: the rounds interleave the sides (ours, baseline, baseline, ours, …), every side of a round gets the same viewers in the same order, and the ratio is that of the medians (docs/benchmark.md, Method; every round is in the JSON). Other figures are one run.`,
+        ]
+      : []),
     "",
     "| figure | ours | baseline | ratio | target | met |",
     "|---|---:|---:|---:|---|---|",
     ...r.figures.map(
       (f) =>
-        `| ${f.name} | ${fmt(f.ours)} | ${fmt(f.baseline)} | ${fmt(f.ratio)} | ${f.target ?? "–"} | ${f.met === null ? "–" : f.met ? "yes" : "**no**"} |`,
+        `| ${f.name} | ${cell(f.ours, f.spread?.ours)} | ${cell(f.baseline, f.spread?.baseline)} | ${fmt(f.ratio)} | ${f.target ?? "–"} | ${f.met === null ? "–" : f.met ? "yes" : "**no**"} |`,
     ),
     "",
   ];

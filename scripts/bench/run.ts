@@ -4,9 +4,9 @@
  * scale's user count, and with it posts and events, when the machine or the time cannot hold it:
  * the report says so).
  *
- * 1. A dataset of its own (PostgreSQL database, ClickHouse database, Kafka topic namespace,
- *    connector and slot all named bench_<scale>), bulk-loaded (scripts/lib/bulk.ts), with CDC
- *    taking over afterwards.
+ * 1. A dataset of its own (a world, scripts/lib/world.ts: PostgreSQL database, ClickHouse
+ *    database, Kafka topic namespace, connector and slot all named bench_<scale>), bulk-loaded
+ *    (scripts/lib/bulk.ts), with CDC taking over afterwards.
  * 2. The real system: the origin (all parts: write API, connector watcher, sink, relay,
  *    generators) and the edge under `wrangler dev`; and the baseline a team would otherwise
  *    write (scripts/bench/baseline.ts: the straightforward PostgreSQL queries behind the same
@@ -14,8 +14,9 @@
  * 3. Closed-loop HTTP load (scripts/bench/load.ts) through both, phase by phase
  *    (scripts/bench/phases/*.ts, each owning its setup, load and figures, given the running
  *    system as a Bench: context.ts); every figure is reported as ours vs baseline with their
- *    ratio by the one report writer (report.ts), in bench-results/bench-<scale>.json and .md,
- *    with the machine, date and commit.
+ *    ratio by the one report writer (report.ts), in docs/bench-results/bench-<scale>.json and .md,
+ *    with the machine, date and commit (a run of some phases: bench-<scale>-partial, git-ignored;
+ *    one that ran the reads phase also as reads-<scale>).
  *
  * Needs the local stack (started if down) and no dev origin running (the edge's Redis keys
  * and event stream are shared). Drops its databases at the end unless --keep.
@@ -25,28 +26,33 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { createClient } from "@clickhouse/client";
 import { Redis } from "ioredis";
-import { Kafka, logLevel } from "kafkajs";
-import pg from "pg";
-import { HOT_POSTS_KEY, hotPostIdsKey, indexKeys, jobLockKey } from "../../edge/core/index.ts";
-import { migrateClickHouse } from "../../origin/ch/migrate.ts";
-import { migrate } from "../../origin/db/migrate.ts";
+import { HOT_POSTS_KEY, hotPostIdsKey, indexKeys, jobLockKey } from "#core/keys.ts";
 import { readConfig } from "../../origin/src/config.ts";
-import { ConnectClient } from "../../origin/src/connect/manager.ts";
-import { unlinkByPrefix } from "../../origin/src/index/exec.ts";
 import { type BulkResult, bulkLoad } from "../lib/bulk.ts";
 import { buildEdgeBundle } from "../lib/bundle.ts";
 import { argsOrExit, intArg, parseCli, UsageError } from "../lib/cli.ts";
 import { applyConnector } from "../lib/connector.ts";
 import { progress } from "../lib/progress.ts";
 import { BENCH_RATE_LIMITS } from "../lib/ratelimits.ts";
+import { startRevision } from "../lib/revision.ts";
 import { rng } from "../lib/rng.ts";
 import { startPlainWorkerd } from "../lib/workerd.ts";
+import {
+  createWorld,
+  dropWorld,
+  LOCAL_SERVICES,
+  type Services,
+  type World,
+  type WorldSpec,
+  workerVars,
+  worldEnv,
+  worldNames,
+} from "../lib/world.ts";
 import { freePort, startWranglerDev } from "../lib/wrangler.ts";
 import { type AofRewrite, rewriteAof } from "../local/stack/redis.ts";
 import { devToken } from "../token.ts";
-import { BASELINE_FEED_SQL, prepareBaselineData, startBaseline } from "./baseline.ts";
+import { BASELINE_FEED_SQL, BASELINE_READS_SQL, prepareBaselineData, startBaseline } from "./baseline.ts";
 import { type Bench, log, round, sleep } from "./context.ts";
 import { writeGrowth } from "./growth.ts";
 import { distancePhase } from "./phases/distance.ts";
@@ -55,7 +61,10 @@ import { feedPhase } from "./phases/feed.ts";
 import { followeePhase } from "./phases/followee.ts";
 import { intakePhase } from "./phases/intake.ts";
 import { likePhase } from "./phases/like.ts";
+import { livePhase } from "./phases/live.ts";
 import { pagingPhase } from "./phases/paging.ts";
+import { profilePhase } from "./phases/profile.ts";
+import { readsPhase } from "./phases/reads.ts";
 import { suggestionsPhase } from "./phases/suggestions.ts";
 import { zipfPhase } from "./phases/zipf.ts";
 import { type Figure, info, writeReport } from "./report.ts";
@@ -72,6 +81,9 @@ const PHASES: Record<string, (b: Bench) => Promise<void>> = {
   paging: pagingPhase,
   distance: distancePhase,
   experiments: experimentsPhase,
+  reads: readsPhase,
+  live: livePhase,
+  profile: profilePhase,
 };
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -119,12 +131,18 @@ const shape = { ...SCALES[scale], users: args.users };
 const reducedFrom = args.users < SCALES[scale].users ? SCALES[scale].users : null;
 const name = `bench_${scale.toLowerCase()}`;
 
-const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const APP_URL = `postgres://feed_app:feed_app@127.0.0.1:5432/${name}`;
-const CH_URL = process.env.CLICKHOUSE_URL ?? "http://127.0.0.1:8123";
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-const BRIDGE_URL = `http://127.0.0.1:${process.env.REDIS_BRIDGE_PORT ?? 8079}`;
-const BRIDGE_TOKEN = process.env.REDIS_BRIDGE_TOKEN ?? "local-dev-token";
+// The bench's world: databases, slot, topics, groups and serving index all named bench_<scale>,
+// with a fresh connector name per run (Kafka Connect keeps a deleted connector's offsets, which
+// would point a new connector of the same name at WAL of a dropped slot); and the cold path's
+// index namespace, never bootstrapped.
+const COLD_NAMESPACE = `${name}-cold:`;
+const services: Services = { ...LOCAL_SERVICES, chUrl: process.env.CLICKHOUSE_URL ?? LOCAL_SERVICES.chUrl };
+const worldSpec: WorldSpec = {
+  names: worldNames(name, { connector: `${name.replace("_", "-")}-${randomBytes(3).toString("hex")}` }),
+  services,
+  chRequestTimeoutMs: 600_000,
+  extraIndexNamespaces: [COLD_NAMESPACE],
+};
 const ORIGIN_SECRET = "local-dev-origin-secret-0123456789";
 const JWT_SECRET = randomBytes(24).toString("hex");
 
@@ -159,90 +177,22 @@ if (process.env.BENCH_STACK === "external") {
 }
 
 const originPort = await freePort();
+// The plain workerd's port, chosen now: the origin's live publisher posts to it (LIVE_EDGE_URL).
+const plainPort = await freePort();
 const env: Record<string, string> = {
-  DATABASE_URL: APP_URL,
-  CLICKHOUSE_URL: CH_URL,
-  CLICKHOUSE_DATABASE: name,
-  KAFKA_TOPIC_NAMESPACE: `${name}.`,
-  // A fresh connector name per run: Kafka Connect keeps a deleted connector's offsets, which
-  // would point a new connector of the same name at WAL of a dropped slot.
-  CDC_CONNECTOR_NAME: `${name.replace("_", "-")}-${randomBytes(3).toString("hex")}`,
-  CDC_SLOT_NAME: name,
-  CDC_TOPIC_PREFIX: name,
+  LIVE_EDGE_URL: `http://127.0.0.1:${plainPort}`,
+  ...worldEnv(worldSpec),
   CDC_SNAPSHOT_MODE: "no_data",
-  SINK_GROUP_ID: `${name}-sink`,
-  // The bench's own serving index, next to whatever the dev stack keeps in Redis.
-  INDEX_NAMESPACE: `${name}:`,
-  INDEX_GROUP_ID: `${name}-index`,
   ORIGIN_PORT: String(originPort),
   ORIGIN_SHARED_SECRET: ORIGIN_SECRET,
   LOG_LEVEL: "warn",
 };
 const cfg = readConfig({ ...process.env, ...env });
-const connect = new ConnectClient(cfg.cdc.connectUrl);
-const kafka = new Kafka({ clientId: "bench", brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING });
-const admin = kafka.admin();
-await admin.connect();
+const APP_URL = cfg.databaseUrl;
 
-async function pgAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
-/** Stops the connector, deletes its offsets (KIP-875), then the connector itself. */
-async function removeConnector(connector: string): Promise<void> {
-  const base = `${cfg.cdc.connectUrl}/connectors/${encodeURIComponent(connector)}`;
-  const call = (method: string, path = "") =>
-    fetch(base + path, { method, signal: AbortSignal.timeout(10_000) }).catch(() => null);
-  const res = await call("PUT", "/stop");
-  if (!res || res.status === 404) return;
-  for (let i = 0; i < 60; i++) {
-    const st = await call("GET", "/status");
-    if (st?.ok && ((await st.json()) as { connector: { state: string } }).connector.state === "STOPPED") break;
-    await sleep(500);
-  }
-  await call("DELETE", "/offsets");
-  await connect.delete(connector).catch(() => {});
-}
-
-/** Removes everything named after this scale: connector, slot, topics, both databases. */
+/** Removes everything named after this scale (dropWorld), then compacts Redis's AOF. */
 async function dropAll(): Promise<void> {
-  // Every connector reading this database (a --load-only run leaves one running).
-  const res = await fetch(`${cfg.cdc.connectUrl}/connectors?expand=info`, { signal: AbortSignal.timeout(10_000) });
-  if (res.ok) {
-    const all = (await res.json()) as Record<string, { info: { config: Record<string, string> } }>;
-    for (const [connector, c] of Object.entries(all)) {
-      if (c.info.config["database.dbname"] === name) await removeConnector(connector);
-    }
-  }
-  await pgAdmin(async (c) => {
-    for (let i = 0; i < 60; i++) {
-      const { rows } = await c.query<{ active: boolean }>(
-        "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
-        [cfg.cdc.slotName],
-      );
-      if (rows.length === 0) break;
-      if (!rows[0]?.active) {
-        await c.query("SELECT pg_drop_replication_slot($1)", [cfg.cdc.slotName]);
-        break;
-      }
-      await sleep(500);
-    }
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  });
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(cfg.kafka.topicNamespace));
-  if (topics.length) await admin.deleteTopics({ topics }).catch(() => {});
-  const ch = createClient({ url: CH_URL });
-  await ch.command({ query: `DROP DATABASE IF EXISTS ${name}` });
-  await ch.close();
-  // The bench's serving index (both namespaces) and its consumer group.
-  for (const ns of [`${name}:`, `${name}-cold:`]) await unlinkByPrefix(redis, ns);
-  await admin.deleteGroups([`${name}-index`, `${name}-sink`]).catch(() => {});
+  await dropWorld(worldSpec);
   // The machine's Redis keeps an AOF (the stack turns it on): a bulk load and its deletion
   // leave it gigabytes long; rewrite it so the next run (or CI) does not replay all of that.
   await compactAof("after dropping the previous dataset");
@@ -267,9 +217,9 @@ const children: ChildProcess[] = [];
 const stops: (() => Promise<void>)[] = [];
 let exitCode = 0;
 const t0 = Date.now();
-const redis = new Redis(REDIS_URL);
-const pool = new pg.Pool({ connectionString: APP_URL, max: 4 });
-const ch = createClient({ url: CH_URL, database: name, request_timeout: 600_000 });
+const revision = startRevision(ROOT);
+const redis = new Redis(services.redisUrl);
+let world: World | null = null;
 const figures: Figure[] = [];
 const details: Record<string, unknown> = {};
 let loaded: BulkResult | null = null;
@@ -280,25 +230,15 @@ try {
   // ------------------------------------------------------------ dataset
   log(`preparing ${name} (dropping any previous one)`);
   await dropAll();
-  await pgAdmin((c) => c.query(`CREATE DATABASE ${name} OWNER feed_app`));
-  {
-    const c = await pool.connect();
-    try {
-      await migrate(c);
-    } finally {
-      c.release();
-    }
-  }
-  const chAdmin = createClient({ url: CH_URL });
-  await migrateClickHouse(chAdmin, ch, name);
-  await chAdmin.close();
+  world = await createWorld(worldSpec);
+  const { pool, ch } = world;
   // Shared Redis keys the dev data may have left: the hot list and the generators' locks.
   await redis.del(
     HOT_POSTS_KEY,
     hotPostIdsKey(HOT_POSTS_KEY),
     jobLockKey("hot-posts"),
     jobLockKey("suggested-users"),
-    jobLockKey("feed-warmer"),
+    jobLockKey("fallback-snapshots"),
   );
 
   const tLoad = Date.now();
@@ -389,16 +329,7 @@ try {
       : [info("Kafka topics of the run on disk (MiB)", stores.kafka_topics_mib)]),
     info("Redis resident memory, whole server (MiB)", stores.redis_rss_mib),
   );
-  const edgeVars = {
-    JWT_SECRET,
-    UPSTASH_REDIS_REST_URL: BRIDGE_URL,
-    UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
-    CLICKHOUSE_URL: CH_URL,
-    CLICKHOUSE_DATABASE: name,
-    ORIGIN_URL: originUrl,
-    ORIGIN_SHARED_SECRET: ORIGIN_SECRET,
-    INDEX_NAMESPACE: env.INDEX_NAMESPACE as string,
-  };
+  const edgeVars = workerVars(worldSpec, { jwtSecret: JWT_SECRET, originUrl, originSecret: ORIGIN_SECRET });
   // Both wrangler dev instances serve the built bundle (what ships), not the sources: an edit
   // during a run cannot reload the worker under measurement.
   const bundleEntry = join(buildEdgeBundle(), "index.js");
@@ -420,7 +351,8 @@ try {
       REDIS_TIMEOUT_MS: "300",
       CLICKHOUSE_TIMEOUT_MS: "1500",
     },
-    { bundleDir: dirname(bundleEntry), rateLimits: BENCH_RATE_LIMITS },
+    // The inspector is only used by the profile phase (idle, it costs nothing).
+    { bundleDir: dirname(bundleEntry), rateLimits: BENCH_RATE_LIMITS, port: plainPort, inspector: true },
   );
   stops.push(() => plain.stop());
   // The cold path: an index namespace that was never bootstrapped, so every miss is the
@@ -428,7 +360,7 @@ try {
   const cold = await startWranglerDev({
     config: "wrangler.toml",
     script: bundleEntry,
-    vars: { ...edgeVars, INDEX_NAMESPACE: `${name}-cold:` },
+    vars: { ...edgeVars, INDEX_NAMESPACE: COLD_NAMESPACE },
     rateLimits: BENCH_RATE_LIMITS,
     timeoutMs: 120_000,
   });
@@ -483,8 +415,8 @@ try {
     edgeVars,
     bundleEntry,
     jwtSecret: JWT_SECRET,
-    bridgeUrl: BRIDGE_URL,
-    bridgeToken: BRIDGE_TOKEN,
+    bridgeUrl: services.bridgeUrl,
+    bridgeToken: services.bridgeToken,
     active,
     sample,
     rand,
@@ -515,28 +447,36 @@ try {
   }
 } finally {
   if (figures.length) {
-    writeReport({
+    const partial = args.phases.length < Object.keys(PHASES).length;
+    const report = {
       scale,
       complete,
       startedAtMs: t0,
+      commit: revision.label(),
       dataset: loaded ?? {},
       loadSeconds,
       ...(reducedFrom ? { reducedFrom } : {}),
       figures,
       details,
-      extra: { baseline_sql: BASELINE_FEED_SQL.trim() },
-      ...(args.phases.length < Object.keys(PHASES).length ? { partial: args.phases } : {}),
-    });
+      extra: {
+        baseline_sql: BASELINE_FEED_SQL.trim(),
+        baseline_reads_sql: Object.fromEntries(Object.entries(BASELINE_READS_SQL).map(([k, v]) => [k, v.trim()])),
+      },
+      ...(partial ? { partial: args.phases } : {}),
+    };
+    writeReport(report);
+    // A partial report is not kept (bench-<scale>-partial is git-ignored); one that ran the reads
+    // or the live phase is also written as reads-<scale> / live-<scale>, kept with the work.
+    if (partial && args.phases.includes("reads")) writeReport({ ...report, file: `reads-${scale}` });
+    if (partial && args.phases.includes("live")) writeReport({ ...report, file: `live-${scale}` });
     if (complete && args.phases.length === Object.keys(PHASES).length && writeGrowth()) {
-      log("wrote bench-results/growth.md and growth.svg");
+      log("wrote docs/bench-results/growth.md and growth.svg");
     }
   }
   for (const stop of stops.reverse()) await stop().catch(() => {});
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-  await pool.end().catch(() => {});
-  await ch.close().catch(() => {});
+  await world?.close();
   if (!KEEP) await dropAll().catch((e: Error) => console.error(`[bench] cleanup: ${e.message}`));
-  await admin.disconnect().catch(() => {});
   redis.disconnect();
   log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   process.exit(exitCode);

@@ -3,14 +3,14 @@
  * Produces N events to a private topic, then times a fresh sink (own consumer group, own
  * ClickHouse database) from start until every event is in events_raw. Baseline in the same run:
  * the same rows inserted straight into ClickHouse in batches of the same size, so the ratio is
- * the cost of consuming, checking for redeliveries and committing. Writes bench-results/sink.json.
+ * the cost of consuming, checking for redeliveries and committing. Writes docs/bench-results/sink.json.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createClient } from "@clickhouse/client";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { pino } from "pino";
-import { ALL_TOPICS } from "../../edge/core/index.ts";
+import { ALL_TOPICS } from "#core/topics.ts";
 import { migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { ClickHouseSink } from "../../origin/src/sink/sink.ts";
 import { eventRow } from "../../origin/src/sink/transform.ts";
@@ -104,8 +104,8 @@ const result = {
   ratio_sink_vs_direct: Number((baseMs / sinkMs).toFixed(2)),
 };
 console.table(result);
-await mkdir("bench-results", { recursive: true });
-await writeFile("bench-results/sink.json", `${JSON.stringify(result, null, 2)}\n`);
+await mkdir("docs/bench-results", { recursive: true });
+await writeFile("docs/bench-results/sink.json", `${JSON.stringify(result, null, 2)}\n`);
 await kadmin.deleteTopics({ topics: ALL_TOPICS.map((t) => ns + t) }).catch(() => {});
 await kadmin.disconnect();
 await admin.command({ query: `DROP DATABASE IF EXISTS ${db}` });

@@ -1,6 +1,6 @@
 /**
- * What each store holds for one bench dataset (issue 13 item 4: "memory/disk per store at each
- * scale"): PostgreSQL's database on disk (split into the product's write store and the
+ * What each store holds for one bench dataset (memory and disk per store at each
+ * scale): PostgreSQL's database on disk (split into the product's write store and the
  * baseline's own tables and indexes), ClickHouse's parts on disk, the Kafka topics' log
  * segments, the serving index's memory in Redis, and the resident memory of the processes that
  * hold data in memory (Redis, the chDB gateway, the origin).

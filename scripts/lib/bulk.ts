@@ -21,7 +21,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { chDateTime64 } from "../../edge/core/index.ts";
+import { chDateTime64 } from "#core/sql/clickhouse-time.ts";
 import { rng, uuidFrom } from "./rng.ts";
 
 export interface BulkOptions {
@@ -376,7 +376,7 @@ const eventSlices = (total: number) => Math.max(8, Math.ceil(total / 1_000_000))
 
 /**
  * Staged events → events_raw for one slice of users, each with its `counted` flag decided as
- * the sink decides it (edge/core/counting.ts): the first share and click per (user, post), the
+ * the sink decides it (edge/core/events/counting.ts): the first share and click per (user, post), the
  * first impression per (user, post, day), never on the user's own post.
  */
 const COUNTED_EVENTS_INSERT_SQL = `

@@ -17,6 +17,8 @@ export const RATE_LIMIT_BINDINGS = [
   "RATE_LIMIT_WRITES",
   "RATE_LIMIT_ANON",
   "RATE_LIMIT_EVENTS",
+  "RATE_LIMIT_READS",
+  "RATE_LIMIT_LIVE",
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_BINDINGS)[number];
 
@@ -38,6 +40,9 @@ export const BENCH_RATE_LIMITS: Record<RateLimitName, number> = {
   RATE_LIMIT_WRITES: 120,
   RATE_LIMIT_ANON: 240,
   RATE_LIMIT_EVENTS: 720,
+  RATE_LIMIT_READS: 2400,
+  // The live phase opens up to 10,000 connections, a few per user, and reconnects some.
+  RATE_LIMIT_LIVE: 2400,
 };
 
 export type RateLimits = Record<string, { namespace_id: string; simple: { limit: number; period: 10 | 60 } }>;

@@ -17,6 +17,8 @@ const ROOT = resolve(import.meta.dirname, "../..");
 
 export interface PlainWorkerd {
   url: string;
+  /** The V8 inspector's loopback port, when asked for (a CPU profile: scripts/lib/cpu-profile.ts). */
+  inspectorPort?: number;
   stop(): Promise<void>;
 }
 
@@ -33,6 +35,10 @@ export async function startPlainWorkerd(
     rateLimits?: RateLimitOverrides;
     /** A bundle already built (its index.js's directory); else one is built now. */
     bundleDir?: string;
+    /** The loopback port to serve on (one chosen ahead, for a process that must know it first); default a free one. */
+    port?: number;
+    /** Opens workerd's V8 inspector on a free loopback port (PlainWorkerd.inspectorPort). */
+    inspector?: boolean;
   } = {},
 ): Promise<PlainWorkerd> {
   let out = opts.bundleDir;
@@ -46,7 +52,8 @@ export async function startPlainWorkerd(
   }
   const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
   const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(toml)?.[1] ?? "2026-05-01";
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
+  const inspectorPort = opts.inspector ? await freePort() : undefined;
   const options = convertV4MiniflareOptions({
     modules: true,
     scriptPath: join(out, "index.js"),
@@ -55,8 +62,11 @@ export async function startPlainWorkerd(
     bindings,
     host: "127.0.0.1",
     port,
+    ...(inspectorPort ? { inspectorPort } : {}),
     // The worker logs a line per request; a benchmark would print thousands of them.
     handleStructuredLogs: () => {},
+    // The live channel's objects (wrangler.toml's [[durable_objects.bindings]]), SQLite-backed.
+    durableObjects: { LIVE: { className: "LiveChannel", useSQLite: true } },
     // wrangler.toml's per-key limits, with the caller's overrides.
     ratelimits: Object.fromEntries(
       Object.entries(applyRateLimits(rateLimitsOf(toml), opts.rateLimits)).map(([name, rl]) => [
@@ -67,5 +77,5 @@ export async function startPlainWorkerd(
   });
   const mf = new Miniflare(options);
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, stop: () => mf.dispose() };
+  return { url, ...(inspectorPort ? { inspectorPort } : {}), stop: () => mf.dispose() };
 }

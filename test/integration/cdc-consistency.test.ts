@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkConsistency, differences, type TableReport } from "../../origin/ch/consistency.ts";
-import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
 import { runWorkload } from "./support/workload.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");

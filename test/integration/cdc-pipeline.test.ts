@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
 
 /**
  * PostgreSQL → Debezium → Kafka → sink → ClickHouse on the real stack: every kind of change in

@@ -3,8 +3,12 @@
  * report nothing; then each is handed data broken on purpose and must name the break:
  * - `npm run check:index` (the CLI, as a user runs it) exits 1 and names a corrupted post
  *   counter, a follow that went missing and an affinity that drifted;
+ * - check:index names a wrong, a missing and an extra entry of every structure the reads need
+ *   (profiles, handles, followers, following, an author's post ids, recent likes, comments and
+ *   their bodies, the author card and the plain totals), each counted in its total;
  * - the index's post-counter reconciliation repairs nothing on a sound index, and repairs a
  *   counter that stays wrong (on its second sighting), counted in origin_index_repairs_total;
+ *   the read structures' reconciliation likewise repairs every wrong and extra entry above;
  * - the derived-data rules of `check:consistency` name an event with the zero author of a known
  *   post, an own-post event counted, a share counted twice, and a post_totals row off by one.
  */
@@ -13,17 +17,23 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import { Redis } from "ioredis";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chDateTime64 } from "../../edge/core/clickhouse-time.ts";
-import { indexKeys } from "../../edge/core/keys.ts";
+import { indexKeys } from "#core/keys.ts";
+import { chDateTime64 } from "#core/sql/clickhouse-time.ts";
 import { checkDerived } from "../../origin/ch/derived.ts";
 import { migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { bootstrapIndex } from "../../origin/src/index/bootstrap.ts";
 import { checkIndex } from "../../origin/src/index/check.ts";
-import { IndexRepairs, reconcilePostCounters } from "../../origin/src/index/reconcile.ts";
+import {
+  IndexRepairs,
+  reconcileIndex,
+  reconcilePostCounters,
+  reconcileReadStructures,
+} from "../../origin/src/index/reconcile.ts";
+import { JobGroup, PeriodicJob } from "../../origin/src/jobs/periodic.ts";
 import { createMetrics } from "../../origin/src/metrics.ts";
-import { CH_URL } from "./support/cdc.ts";
-import { dropKeys, REDIS_URL } from "./support/edge-world.ts";
+import { CH_URL, dropKeys, REDIS_URL } from "../../scripts/lib/world.ts";
 
 const run = promisify(execFile);
 const ZERO = "00000000-0000-0000-0000-000000000000";
@@ -33,6 +43,9 @@ describe("checkers find broken data", () => {
   const ns = `tc${randomBytes(4).toString("hex")}:`;
   const keys = indexKeys(ns);
   const [author, fan, other, post, post2] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const [comment1, comment2] = [randomUUID(), randomUUID()];
+  const tag = randomBytes(3).toString("hex");
+  const handles = { author: `Auth_${tag}`, fan: `fan_${tag}`, other: `other_${tag}` };
   let ch: ClickHouseClient;
   let redis: Redis;
   const ts = chDateTime64(Date.now() - 60_000);
@@ -69,8 +82,24 @@ describe("checkers find broken data", () => {
       { id: post, author_id: author, text: "p1", ...cdc(1) },
       { id: post2, author_id: author, text: "p2", ...cdc(2) },
     ]);
-    await insert("follows_cdc", [{ follower_id: fan, followee_id: author, ...cdc(3) }]);
-    await insert("likes_cdc", [{ user_id: fan, post_id: post, post_author_id: author, ...cdc(4) }]);
+    await insert("follows_cdc", [
+      { follower_id: fan, followee_id: author, ...cdc(3) },
+      { follower_id: other, followee_id: author, ...cdc(5) },
+    ]);
+    await insert("likes_cdc", [
+      { user_id: fan, post_id: post, post_author_id: author, ...cdc(4) },
+      // The author's own like: in post2's plain totals, not in its counters.
+      { user_id: author, post_id: post2, post_author_id: author, ...cdc(6) },
+    ]);
+    await insert("users_cdc", [
+      { id: author, handle: handles.author, display_name: "The author", bio: "", ...cdc(7) },
+      { id: fan, handle: handles.fan, display_name: "A fan", bio: "likes things", ...cdc(8) },
+      { id: other, handle: handles.other, display_name: "", bio: "", ...cdc(9) },
+    ]);
+    await insert("comments_cdc", [
+      { id: comment1, post_id: post2, author_id: other, post_author_id: author, text: "nice", ...cdc(10) },
+      { id: comment2, post_id: post2, author_id: author, post_author_id: author, text: "thanks", ...cdc(11) },
+    ]);
     await insert("events_raw", [
       event(fan, post, author, "share", 1),
       event(fan, post, author, "impression", 1),
@@ -129,10 +158,136 @@ describe("checkers find broken data", () => {
     }
   }, 120_000);
 
+  /** Every difference check:index reports, as "key field" (a string key's field is empty). */
+  const differenceIds = async () => {
+    const report = await checkIndex(ch, redis, keys, 10_000);
+    expect(report.total).toBe(report.differences.length);
+    return report.differences.map((d) => `${d.key} ${d.field ?? ""}`).sort();
+  };
+  const ghost = randomUUID();
+  /** One corruption per read structure, each named by the difference check:index must report. */
+  const corruptions: Record<"wrong" | "missing" | "extra", [() => Promise<unknown>, string[]][]> = {
+    wrong: [
+      [() => redis.hset(keys.profile(author), "n", "Someone else"), [`${keys.profile(author)} n`]],
+      [() => redis.set(keys.handle(handles.author), fan), [`${keys.handle(handles.author)} `]],
+      [() => redis.zadd(keys.followers(author), 1, fan), [`${keys.followers(author)} ${fan}`]],
+      [() => redis.zadd(keys.following(fan), 1, author), [`${keys.following(fan)} ${author}`]],
+      [() => redis.zadd(keys.userPosts(author), 1, post), [`${keys.userPosts(author)} ${post}`]],
+      [() => redis.zadd(keys.recentLikes(fan), Date.now(), post), [`${keys.recentLikes(fan)} ${post}`]],
+      [() => redis.zadd(keys.comments(post2), 1, comment1), [`${keys.comments(post2)} ${comment1}`]],
+      [() => redis.hset(keys.commentBodies(post2), comment1, "x"), [`${keys.commentBodies(post2)} ${comment1}`]],
+      [() => redis.hset(keys.authorPosts(author), "_u", "x\ty"), [`${keys.authorPosts(author)} _u`]],
+      [() => redis.hset(keys.authorPosts(author), `${post2}:d`, "9,9"), [`${keys.authorPosts(author)} ${post2}:d`]],
+    ],
+    missing: [
+      [() => redis.del(keys.profile(fan)), ["h", "n", "b", "c", "_v"].map((f) => `${keys.profile(fan)} ${f}`)],
+      [() => redis.del(keys.handle(handles.fan)), [`${keys.handle(handles.fan)} `]],
+      [() => redis.zrem(keys.followers(author), fan), [`${keys.followers(author)} ${fan}`]],
+      [() => redis.zrem(keys.following(other), author), [`${keys.following(other)} ${author}`]],
+      [() => redis.zrem(keys.userPosts(author), post2), [`${keys.userPosts(author)} ${post2}`]],
+      [() => redis.zrem(keys.recentLikes(fan), post), [`${keys.recentLikes(fan)} ${post}`]],
+      [() => redis.zrem(keys.comments(post2), comment2), [`${keys.comments(post2)} ${comment2}`]],
+      [() => redis.hdel(keys.commentBodies(post2), comment2), [`${keys.commentBodies(post2)} ${comment2}`]],
+      [() => redis.hdel(keys.authorPosts(author), "_u"), [`${keys.authorPosts(author)} _u`]],
+      [() => redis.hdel(keys.authorPosts(author), `${post}:d`), [`${keys.authorPosts(author)} ${post}:d`]],
+    ],
+    extra: [
+      [() => redis.hset(keys.profile(ghost), "h", "ghost"), [`${keys.profile(ghost)} h`]],
+      [() => redis.set(keys.handle("ghost"), ghost), [`${keys.handle("ghost")} `]],
+      [() => redis.zadd(keys.followers(author), 5, ghost), [`${keys.followers(author)} ${ghost}`]],
+      [() => redis.zadd(keys.following(ghost), 5, author), [`${keys.following(ghost)} ${author}`]],
+      [() => redis.zadd(keys.userPosts(author), 5, ghost), [`${keys.userPosts(author)} ${ghost}`]],
+      [() => redis.zadd(keys.recentLikes(fan), Date.now(), ghost), [`${keys.recentLikes(fan)} ${ghost}`]],
+      [() => redis.zadd(keys.comments(post2), 5, ghost), [`${keys.comments(post2)} ${ghost}`]],
+      [() => redis.hset(keys.commentBodies(ghost), ghost, "x"), [`${keys.commentBodies(ghost)} ${ghost}`]],
+      [() => redis.hset(keys.authorPosts(ghost), "_u", "x\ty"), [`${keys.authorPosts(ghost)} _u`]],
+      [() => redis.hset(keys.authorPosts(author), `${ghost}:d`, "1,0"), [`${keys.authorPosts(author)} ${ghost}:d`]],
+    ],
+  };
+
+  it.each(["wrong", "missing", "extra"] as const)(
+    "check:index names every read structure's %s entry, and counts it",
+    async (round) => {
+      // The sound world first: the structures hold what the corruptions touch.
+      expect(await differenceIds()).toEqual([]);
+      expect(await redis.hgetall(keys.profile(author))).toMatchObject({ h: handles.author, n: "The author" });
+      expect(await redis.hget(keys.authorPosts(author), `${post2}:d`)).toBe("1,2");
+      expect(await redis.zcard(keys.comments(post2))).toBe(2);
+      try {
+        for (const [corrupt] of corruptions[round]) await corrupt();
+        expect(await differenceIds()).toEqual(corruptions[round].flatMap(([, ids]) => ids).sort());
+        if (round === "wrong") {
+          const r = await cli("check:index");
+          expect(r.code).toBe(1);
+          expect(r.out).toContain(`${keys.handle(handles.author)}: index ${fan} | clickhouse ${author}`);
+          expect(r.out).toContain(`${keys.followers(author)} ${fan}: index 1 | clickhouse `);
+          expect(r.out).toContain(`${keys.authorPosts(author)} ${post2}:d: index 9,9 | clickhouse 1,2`);
+          expect(r.out).toContain(`INCONSISTENT: ${corruptions.wrong.length} differences`);
+        }
+      } finally {
+        await bootstrapIndex(ch, redis, keys);
+      }
+      expect(await differenceIds()).toEqual([]);
+    },
+    120_000,
+  );
+
+  it("the read structures' reconciliation repairs a lasting wrong or extra entry of each on its second sighting", async () => {
+    const repairs = new IndexRepairs();
+    expect(await reconcileReadStructures(ch, redis, keys, repairs)).toMatchObject({ differences: 0, repaired: 0 });
+    const broken = [...corruptions.wrong, ...corruptions.extra];
+    for (const [corrupt] of broken) await corrupt();
+    const n = broken.flatMap(([, ids]) => ids).length;
+    // A post past the window that the author hash still holds (its next upsert trims it): its
+    // plain totals are not the reconciliation's to remove.
+    const aged = randomUUID();
+    const ak = keys.authorPosts(author);
+    await redis.hset(ak, aged, `${Date.now() - 8 * 24 * 3600_000}\told`, `${aged}:d`, "1,0");
+    try {
+      // Seen once: it may be in flight between the two pipelines, so it is left alone.
+      expect(await reconcileReadStructures(ch, redis, keys, repairs)).toMatchObject({ differences: n, repaired: 0 });
+      expect(await redis.hget(keys.profile(author), "n")).toBe("Someone else");
+      // A value that changed since it was seen is not overwritten (nor repaired) this time.
+      await redis.hset(keys.profile(author), "n", "Changed again");
+      expect(await reconcileIndex(ch, redis, keys, repairs)).toMatchObject({
+        postCounters: { differences: 0, repaired: 0 },
+        structures: { differences: n, repaired: n - 1 },
+      });
+      expect(await redis.hget(keys.profile(author), "n")).toBe("Changed again");
+      expect(await redis.hget(ak, `${aged}:d`)).toBe("1,0");
+      expect(await differenceIds()).toEqual([`${ak} ${aged}`, `${ak} ${aged}:d`, `${keys.profile(author)} n`].sort());
+      await redis.hdel(ak, aged, `${aged}:d`);
+      expect(await reconcileReadStructures(ch, redis, keys, repairs)).toMatchObject({ differences: 1, repaired: 1 });
+      expect(await differenceIds()).toEqual([]);
+      expect(repairs.byKind).toMatchObject({
+        profile: 2,
+        handle: 2,
+        followers: 2,
+        following: 2,
+        user_posts: 2,
+        recent_likes: 2,
+        comments: 2,
+        comment_bodies: 2,
+        author_card: 2,
+        plain_totals: 2,
+        post_counters: 0,
+      });
+      // The repaired recent likes keep a TTL.
+      expect(await redis.ttl(keys.recentLikes(fan))).toBeGreaterThan(0);
+    } finally {
+      await bootstrapIndex(ch, redis, keys);
+    }
+  }, 120_000);
+
   it("the reconciliation repairs nothing on a sound index and a lasting wrong counter on its second sighting", async () => {
     const repairs = new IndexRepairs();
-    const metrics = createMetrics();
-    metrics.watch({ repairs });
+    // The metrics read the repairs through the reconcile job the lifecycle runs (as main.ts wires it).
+    const job = new PeriodicJob(
+      { name: "index-reconcile", intervalMs: 60_000, run: async () => ({}), repairs: repairs.byKind },
+      redis,
+      pino({ level: "silent" }),
+    );
+    const metrics = createMetrics({ parts: [new JobGroup([job])] });
     expect(await reconcilePostCounters(ch, redis, keys, repairs)).toMatchObject({ differences: 0, repaired: 0 });
     const field = `${post}:n`;
     const right = await redis.hget(keys.authorPosts(author), field);

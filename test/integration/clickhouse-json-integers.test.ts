@@ -15,26 +15,31 @@ import { type ClickHouseClient, createClient as createNodeClient } from "@clickh
 import { createClient as createWebClient, type ClickHouseClient as WebClickHouseClient } from "@clickhouse/client-web";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rankHotPosts } from "#core/feed/hot-posts.ts";
+import { type CandidateRowLike, candidatesFromQuery } from "#core/feed/rows.ts";
+import { hotPostIdsKey, suggestKey } from "#core/keys.ts";
 import {
-  type CandidateRowLike,
-  candidatesFromQuery,
-  chDateTime64,
-  FEED_QUERY_LIMITS,
-  hotPostIdsKey,
   POST_AUTHOR_SQL,
   POST_STATS_SQL,
   type PostStatsRow,
   postStatsBody,
   postStatsSince,
-  rankHotPosts,
-  suggestionsFromRows,
-  suggestKey,
-} from "../../edge/core/index.ts";
-import { FEED_CANDIDATES_SQL, SUGGESTED_USERS_SQL, TRENDING_CANDIDATES_SQL } from "../../edge/core/sql.ts";
+} from "#core/reads/post-stats.ts";
+import { suggestionsFromRows } from "#core/reads/suggestions.ts";
+import { chDateTime64 } from "#core/sql/clickhouse-time.ts";
+import {
+  FEED_CANDIDATES_SQL,
+  FEED_QUERY_LIMITS,
+  SUGGESTED_USERS_SQL,
+  TRENDING_CANDIDATES_SQL,
+} from "#core/sql/queries.ts";
 import { migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { readIndexState } from "../../origin/src/index/bootstrap.ts";
 import { generateHotPosts, generateSuggestions } from "../../origin/src/jobs/generators.ts";
-import { type GatewayUnderTest, startGatewayUnderTest } from "./support/clickhouse-gateway.ts";
+import {
+  type GatewayUnderTest,
+  startGatewayUnderTest,
+} from "../../scripts/local/clickhouse-http-gateway/in-process.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const HOUR = 3_600_000;
@@ -163,7 +168,7 @@ async function productReads(quote: 0 | 1) {
     const hotKey = `t:json-ints:${quote}:${randomBytes(4).toString("hex")}`;
     redisKeys.push(hotKey, hotPostIdsKey(hotKey));
     const hotReport = await generateHotPosts({ ch: origin, redis, hotKey, now: () => now });
-    // edge/src/feed/service.ts (the cold path) and origin warmFeed's ClickHouse fallback.
+    // edge/src/feed/service.ts (the cold path) and origin buildFallbackSnapshot's ClickHouse fallback.
     const feedRows = await edgeRows<CandidateRowLike>(FEED_CANDIDATES_SQL, { viewer, ...FEED_QUERY_LIMITS });
     const feed = candidatesFromQuery(feedRows, []);
     // edge/src/routes/trending.ts

@@ -7,10 +7,10 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import { afterEach, describe, expect, it } from "vitest";
-import { chDateTime64 } from "../../edge/core/index.ts";
+import { chDateTime64 } from "#core/sql/clickhouse-time.ts";
 import { loadChMigrations, migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { ZERO_UUID } from "../../origin/src/sink/transform.ts";
-import { CH_URL } from "./support/cdc.ts";
+import { CH_URL } from "../../scripts/lib/world.ts";
 
 const U = randomUUID(); // the viewer
 const A = randomUUID(); // an author

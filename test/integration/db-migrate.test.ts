@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../origin/db/migrate.ts";
-import { tempDatabase } from "./support/pg.ts";
+import { tempDatabase } from "../../scripts/lib/world.ts";
 
 describe("PostgreSQL migrations on the real server", () => {
   let db: Awaited<ReturnType<typeof tempDatabase>>;

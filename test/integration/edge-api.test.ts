@@ -7,12 +7,15 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FeedItemOut } from "#core/feed/present.ts";
+import { feedVersionKey, suggestKey } from "#core/keys.ts";
+import { DEFAULT_WEIGHTS } from "#core/ranking/score.ts";
 import { type ArgsParam, createClient, type OperationId } from "../../edge/client/index.ts";
-import { DEFAULT_WEIGHTS, type FeedItemOut, feedVersionKey, suggestKey } from "../../edge/core/index.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { startWranglerDev } from "../../scripts/lib/wrangler.ts";
 import { devToken } from "../../scripts/token.ts";
-import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
+import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
 import { type EdgeWorld, startEdgeWorld } from "./support/edge-world.ts";
-import { startWranglerDev } from "./support/wrangler.ts";
 
 type FeedItem = FeedItemOut;
 

@@ -2,13 +2,8 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWranglerDev, type WranglerDev } from "./support/wrangler.ts";
-
-// The stack's front doors (npm run stack:up) and the real Redis behind the bridge.
-const BRIDGE_URL = `http://127.0.0.1:${process.env.REDIS_BRIDGE_PORT ?? 8079}`;
-const BRIDGE_TOKEN = process.env.REDIS_BRIDGE_TOKEN ?? "local-dev-token";
-const GATEWAY_URL = `http://127.0.0.1:${process.env.CH_GATEWAY_PORT ?? 8123}`;
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+import { BRIDGE_TOKEN, BRIDGE_URL, CH_URL, REDIS_URL } from "../../scripts/lib/world.ts";
+import { startWranglerDev, type WranglerDev } from "../../scripts/lib/wrangler.ts";
 
 describe("a worker under wrangler dev reads and writes through both HTTP front doors", () => {
   let worker: WranglerDev;
@@ -20,7 +15,7 @@ describe("a worker under wrangler dev reads and writes through both HTTP front d
   beforeAll(async () => {
     for (const [name, url] of [
       ["Redis REST bridge", `${BRIDGE_URL}/healthz`],
-      ["ClickHouse gateway", `${GATEWAY_URL}/ping`],
+      ["ClickHouse gateway", `${CH_URL}/ping`],
     ] as const) {
       const ok = await fetch(url).then(
         (r) => r.ok,
@@ -30,14 +25,14 @@ describe("a worker under wrangler dev reads and writes through both HTTP front d
     }
     redis = new IORedis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect();
-    ch = createClient({ url: GATEWAY_URL });
+    ch = createClient({ url: CH_URL });
     await ch.command({ query: `CREATE TABLE ${table} (id UUID, note String, n UInt64) ENGINE = MergeTree ORDER BY n` });
     worker = await startWranglerDev({
       config: "test/integration/fixtures/bridges-worker/wrangler.toml",
       vars: {
         UPSTASH_REDIS_REST_URL: BRIDGE_URL,
         UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
-        CLICKHOUSE_URL: GATEWAY_URL,
+        CLICKHOUSE_URL: CH_URL,
         CLICKHOUSE_DATABASE: "default",
       },
     });

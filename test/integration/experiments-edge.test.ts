@@ -11,28 +11,28 @@ import { Hono } from "hono";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  assignVariant,
+  type EventRecord,
+  encodeBatchForTagging,
+  fillExperimentTags,
+  XADD_WITH_EXPERIMENT_TAGS_LUA,
+} from "#core/events/schema.ts";
+import { assignVariant } from "#core/experiments/assignment.ts";
+import {
   decodeRunningExperiments,
   EXPERIMENTS_REFRESH_MS,
   type RunningExperiment,
   runningExperimentsKey,
-} from "../../edge/core/experiments.ts";
-import {
-  chDateTime64,
-  type EventRecord,
-  EXPERIMENT_TOPICS,
-  encodeBatchForTagging,
-  type FeedItemOut,
-  fillExperimentTags,
-  type PostStatsBody,
-  postStatsKey,
-  snapshotPointerKey,
-  XADD_WITH_EXPERIMENT_TAGS_LUA,
-} from "../../edge/core/index.ts";
+} from "#core/experiments/schema.ts";
+import type { FeedItemOut } from "#core/feed/present.ts";
+import { snapshotPointerKey } from "#core/keys.ts";
+import { type PostStatsBody, postStatsKey } from "#core/reads/post-stats.ts";
+import { chDateTime64 } from "#core/sql/clickhouse-time.ts";
+import { EXPERIMENT_TOPICS } from "#core/topics.ts";
+import { experimentsApp } from "../../origin/src/experiments/api.ts";
 import { ExperimentsProjection } from "../../origin/src/experiments/projection.ts";
-import { warmFeed } from "../../origin/src/jobs/generators.ts";
-import { experimentsApp } from "../../origin/src/writes/experiments.ts";
-import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
+import { buildFallbackSnapshot } from "../../origin/src/jobs/generators.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
 import { type EdgeWorld, startEdgeWorld } from "./support/edge-world.ts";
 
 interface FeedBody {
@@ -267,12 +267,12 @@ describe("ranking experiments at the edge", () => {
     expect(seen.candidate).toBeGreaterThan(5);
   }, 240_000);
 
-  it("the origin's warmer ranks a warmed snapshot under the same assignment and weights", async () => {
+  it("the origin's fallback-snapshots job ranks its snapshot under the same assignment and weights", async () => {
     const [e] = await running();
     if (!e) throw new Error("not running");
     for (const v of viewers.slice(30)) {
       const want = assignVariant(e, v).name;
-      const s = await warmFeed({ ch: h.ch, redis: w.redis, keys: w.keys }, v);
+      const s = await buildFallbackSnapshot({ ch: h.ch, redis: w.redis, keys: w.keys }, v);
       expect(s.meta.experiment).toEqual({ experiment: name, variant: want });
       expect(s.items.map((i) => i.postId)).toEqual(want === "control" ? controlOrder() : candidateOrder());
       // The edge's next new session starts from it (within the reuse window) and says so.

@@ -12,18 +12,16 @@ import { Redis } from "ioredis";
 import type { Producer } from "kafkajs";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  assignVariant,
-  decodeRunningExperiments,
-  formatResultsTable,
-  type RunningExperiment,
-  runningExperimentsKey,
-  type VariantResult,
-} from "../../edge/core/experiments.ts";
-import { EVENTS_TOPIC, type EventRecord, EXPERIMENT_TOPICS, signRequest } from "../../edge/core/index.ts";
+import { signRequest } from "#core/auth/origin-auth.ts";
+import type { EventRecord } from "#core/events/schema.ts";
+import { assignVariant } from "#core/experiments/assignment.ts";
+import { decodeRunningExperiments, type RunningExperiment, runningExperimentsKey } from "#core/experiments/schema.ts";
+import { formatResultsTable, type VariantResult } from "#core/experiments/statistics.ts";
+import { EVENTS_TOPIC, EXPERIMENT_TOPICS } from "#core/topics.ts";
+import { experimentsApp } from "../../origin/src/experiments/api.ts";
 import { ExperimentsProjection } from "../../origin/src/experiments/projection.ts";
-import { experimentsApp } from "../../origin/src/writes/experiments.ts";
-import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const OPERATOR = "integration-operator-token-0123456789";
@@ -222,12 +220,19 @@ describe("ranking experiments", () => {
       for (let i = 0; i < p.comments; i++)
         comments.push(pairs[Math.floor((i * pairs.length) / p.comments) + 2] as [string, string]);
     }
-    // An event outside any experiment and a duplicate change nothing.
-    // The copy is received after the original (a tie would be broken by event id when the sink
-    // settles events that came before their post, and either could then be the one that counts).
+    // An event outside any experiment and a duplicate change nothing. The outside event is on a
+    // post of its own: on a post the variant's users were shown it would compete with their
+    // impression for "first of the day", and which one counts is decided by the order the sink
+    // learns their post (an event that overtook its post's CDC settles later), not by the test.
+    const outsidePost = (
+      await h.pg.query<{ id: string }>("INSERT INTO posts (author_id, text) VALUES ($1, 'outside') RETURNING id", [
+        author,
+      ])
+    ).rows[0]?.id as string;
     records.push({
       ...(records[0] as EventRecord),
       event_id: randomUUID(),
+      post_id: outsidePost,
       received_at: now + 1,
       experiment: undefined,
       variant: undefined,

@@ -3,23 +3,20 @@
  * running: writes through the edge to the origin → PostgreSQL → Debezium → Kafka → the index
  * updater (and the sink → ClickHouse); events through the edge → Redis stream → relay → Kafka.
  * Pins: a miss built from the index (no ClickHouse), freshness of every kind of change in the
- * next new session, paging that never repeats or skips while the warmer, writes and a second
+ * next new session, paging that never repeats or skips while the fallback-snapshots job, writes and a second
  * device run, cursors that cannot be forged, and the index serving with ClickHouse down.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  encodeCursor,
-  type FeedItemOut,
-  feedVersionKey,
-  SNAPSHOT_TTL_S,
-  snapshotKey,
-  snapshotPointerKey,
-} from "../../edge/core/index.ts";
-import { warmFeed } from "../../origin/src/jobs/generators.ts";
-import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
+import { encodeCursor } from "#core/feed/cursor.ts";
+import type { FeedItemOut } from "#core/feed/present.ts";
+import { feedVersionKey, SNAPSHOT_TTL_S, snapshotKey, snapshotPointerKey } from "#core/keys.ts";
+import { decodeSnapshotItem, SNAPSHOT_REUSE_MS } from "#core/serving/snapshot.ts";
+import { buildFallbackSnapshot } from "../../origin/src/jobs/generators.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { startWranglerDev } from "../../scripts/lib/wrangler.ts";
+import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
 import { type EdgeWorld, startEdgeWorld } from "./support/edge-world.ts";
-import { startWranglerDev } from "./support/wrangler.ts";
 
 /** The freshness contract: a change is in the next new session within this. */
 const FRESHNESS_MS = 2000;
@@ -57,6 +54,7 @@ describe("feed from the serving index, through the worker", () => {
     const t0 = Date.now();
     await waitFor(async () => check((await feed("?limit=100&explain=1", user)).body), 15_000, what);
     const ms = Date.now() - t0;
+    console.log(`freshness: ${what} ${ms} ms`);
     expect(ms, `${what}: visible in the next new session after ${ms} ms`).toBeLessThanOrEqual(FRESHNESS_MS);
     return ms;
   };
@@ -89,6 +87,22 @@ describe("feed from the serving index, through the worker", () => {
     expect(timing).not.toMatch(/\bch;/);
     expect(body.items).toHaveLength(10);
     expect(body.items.every((i) => i.source === "follow")).toBe(true);
+  });
+
+  it("a viewer the ready index does not hold (profile gone) takes the cold path alone; others keep the index", async () => {
+    const lost = randomUUID();
+    await ok(api(lost, "PUT", "/api/v1/users/me", { handle: `fi${h.id}_lost` }), 200);
+    await ok(api(lost, "PUT", `/api/v1/follows/${authors[0]}`), 204);
+    await waitFor(async () => (await w.redis.exists(w.keys.profile(lost))) === 1, 15_000, "the new user's profile");
+    await w.redis.del(w.keys.profile(lost));
+    const cold = await feed("?limit=10", lost);
+    expect(cold.res.headers.get("server-timing") ?? "").toMatch(
+      /\bch;dur=[\d.]+;desc="cold path \(viewer not in the index\)"/,
+    );
+    expect(cold.body.items.length).toBeGreaterThan(0);
+    await w.redis.incr(feedVersionKey(viewer));
+    const warm = await feed("?limit=10");
+    expect(warm.res.headers.get("server-timing") ?? "").not.toMatch(/\bch;/);
   });
 
   it("every kind of change shows in the next new session within 2 s: a followee's post, a like, a comment and its deletion, a share, an impression, a follow, a block, a post deletion, a user deletion", async () => {
@@ -147,7 +161,7 @@ describe("feed from the serving index, through the worker", () => {
     await visibleWithin((b) => !b.items.some((i) => i.author_id === leaving), "a user deletion");
   }, 180_000);
 
-  it("paging never repeats or skips while the warmer runs, writes land and a second device starts sessions", async () => {
+  it("paging never repeats or skips while the fallback-snapshots job runs, writes land and a second device starts sessions", async () => {
     await w.redis.incr(feedVersionKey(viewer));
     let { body } = await feed("?limit=5");
     // The snapshot is saved after the answer (waitUntil): read it back once it is there.
@@ -161,14 +175,14 @@ describe("feed from the serving index, through the worker", () => {
       "the snapshot to be saved",
     );
     const want = (await w.redis.lrange(snapshotKey(pointer.rankingId), 1, -1)).map(
-      (i) => (JSON.parse(i) as { postId: string }).postId,
+      (i) => decodeSnapshotItem(i)?.postId,
     );
     const served = body.items.map((i) => i.post_id);
     let page = 0;
     while (body.next_cursor) {
-      // Between pages: the warmer rebuilds the viewer's ranking, a followee posts, someone
+      // Between pages: the fallback-snapshots job rebuilds the viewer's ranking, a followee posts, someone
       // likes, and another device of the viewer starts a new session.
-      await warmFeed({ ch: h.ch, redis: w.redis, keys: w.keys }, viewer);
+      await buildFallbackSnapshot({ ch: h.ch, redis: w.redis, keys: w.keys }, viewer);
       if (page % 2 === 0) await post(authors[page % 3] as string, `written between pages ${page}`);
       await ok(api(other, "PUT", `/api/v1/posts/${served[0]}/like`), 204);
       await feed("?limit=3"); // the second device
@@ -204,6 +218,33 @@ describe("feed from the serving index, through the worker", () => {
     expect(await w.redis.get(snapshotPointerKey(viewer))).toBe(before);
     expect(body.next_cursor).not.toBeNull();
   });
+
+  it("fallback snapshots keep an active user's degraded answer personal when neither the index nor ClickHouse can rank", async () => {
+    // A worker whose index namespace holds nothing (the index is not ready there) and whose
+    // ClickHouse is unreachable: it can rank nothing; snapshots are not namespaced.
+    const degraded = await startWranglerDev({
+      config: "wrangler.toml",
+      vars: {
+        ...w.vars,
+        INDEX_NAMESPACE: `t-empty-${randomUUID().slice(0, 8)}:`,
+        CLICKHOUSE_URL: "http://127.0.0.1:9",
+      },
+    });
+    try {
+      // Their own snapshot has expired: nothing personal is left, and there is no trending either.
+      await w.redis.del(snapshotPointerKey(viewer));
+      const none = await api(viewer, "GET", "/api/v1/feed?limit=5", undefined, degraded.url);
+      expect(none.status).toBe(503);
+      // The job's work for this user: a fresh ranking, kept as their last snapshot.
+      const kept = await buildFallbackSnapshot({ ch: h.ch, redis: w.redis, keys: w.keys }, viewer);
+      await new Promise((r) => setTimeout(r, SNAPSHOT_REUSE_MS + 100)); // past SNAPSHOT_REUSE_MS: not a reuse, a fallback
+      const { res, body } = await feed("?limit=5", viewer, degraded.url);
+      expect(res.headers.get("x-cache")).toBe("STALE");
+      expect(body.items.map((i) => i.post_id)).toEqual(kept.items.slice(0, 5).map((i) => i.postId));
+    } finally {
+      await degraded.stop();
+    }
+  }, 120_000);
 
   it("with ClickHouse unreachable the index still serves new sessions", async () => {
     const broken = await startWranglerDev({

@@ -25,24 +25,16 @@ import { SignJWT } from "jose";
 import pg from "pg";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  encodeCursor,
-  feedKey,
-  feedVersionKey,
-  STATUS_OF,
-  seenKey,
-  snapshotPointerKey,
-  suggestKey,
-} from "../../edge/core/index.ts";
+import { STATUS_OF } from "#core/errors.ts";
+import { encodeCursor } from "#core/feed/cursor.ts";
+import { feedVersionKey, seenKey, snapshotPointerKey, suggestKey } from "#core/keys.ts";
 import { migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { migrate } from "../../origin/db/migrate.ts";
 import { writeApp } from "../../origin/src/writes/routes.ts";
 import { startPlainWorkerd } from "../../scripts/lib/workerd.ts";
+import { BRIDGE_TOKEN, BRIDGE_URL, CH_URL, dropKeys, REDIS_URL, tempDatabase } from "../../scripts/lib/world.ts";
+import { freePort, startWranglerDev, type WranglerDev } from "../../scripts/lib/wrangler.ts";
 import { devToken } from "../../scripts/token.ts";
-import { CH_URL } from "./support/cdc.ts";
-import { BRIDGE_TOKEN, BRIDGE_URL, dropKeys, REDIS_URL } from "./support/edge-world.ts";
-import { tempDatabase } from "./support/pg.ts";
-import { freePort, startWranglerDev, type WranglerDev } from "./support/wrangler.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 1414);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100);
@@ -359,10 +351,7 @@ describe("fuzzing the public API on the real worker and stack", () => {
     await new Promise<void>((r) => (origin ? origin.close(() => r()) : r()));
     if (redis) {
       await redis
-        .del(
-          stream,
-          ...users.flatMap((u) => [seenKey(u), feedVersionKey(u), snapshotPointerKey(u), suggestKey(u), feedKey(u)]),
-        )
+        .del(stream, ...users.flatMap((u) => [seenKey(u), feedVersionKey(u), snapshotPointerKey(u), suggestKey(u)]))
         .catch(() => {});
       await dropKeys(redis, `${ns}*`).catch(() => {});
       redis.disconnect();

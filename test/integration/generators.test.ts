@@ -6,19 +6,16 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  chDateTime64,
-  indexKeys,
-  type RankedItem,
-  snapshotKey,
-  snapshotPointerKey,
-  suggestionsFromRows,
-  suggestKey,
-} from "../../edge/core/index.ts";
-import { SUGGESTED_USERS_SQL } from "../../edge/core/sql.ts";
-import { generateHotPosts, generateSuggestions, warmFeed } from "../../origin/src/jobs/generators.ts";
-import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
-import { rng } from "./support/workload.ts";
+import { indexKeys, snapshotKey, snapshotPointerKey, suggestKey } from "#core/keys.ts";
+import type { RankedItem } from "#core/ranking/rank.ts";
+import { suggestionsFromRows } from "#core/reads/suggestions.ts";
+import { decodeSnapshotItem } from "#core/serving/snapshot.ts";
+import { chDateTime64 } from "#core/sql/clickhouse-time.ts";
+import { SUGGESTED_USERS_SQL } from "#core/sql/queries.ts";
+import { buildFallbackSnapshot, generateHotPosts, generateSuggestions } from "../../origin/src/jobs/generators.ts";
+import { rng } from "../../scripts/lib/rng.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -177,10 +174,10 @@ describe("generators on a seeded dataset", () => {
     }
   });
 
-  it("feed warmer: the followees' recent posts, minus the viewer's own, ranked like the edge, saved as the viewer's newest snapshot", async () => {
+  it("fallback snapshots: the followees' recent posts, minus the viewer's own, ranked like the edge, saved as the viewer's newest snapshot", async () => {
     const viewer = users[1] as string;
-    // A namespace with no index: the warmer takes the ClickHouse path, as the edge would.
-    const snapshot = await warmFeed({ ch: h.ch, redis, keys: indexKeys(`t${h.id}:`) }, viewer);
+    // A namespace with no index: the job takes the ClickHouse path, as the edge would.
+    const snapshot = await buildFallbackSnapshot({ ch: h.ch, redis, keys: indexKeys(`t${h.id}:`) }, viewer);
     const entry = snapshot;
     expect(snapshot.meta.path).toBe("clickhouse");
     touched.push(snapshotKey(snapshot.meta.rankingId), snapshotPointerKey(viewer));
@@ -196,6 +193,6 @@ describe("generators on a seeded dataset", () => {
     const pointer = JSON.parse((await redis.get(snapshotPointerKey(viewer))) as string) as { rankingId: string };
     expect(pointer.rankingId).toBe(snapshot.meta.rankingId);
     const stored = await redis.lrange(snapshotKey(pointer.rankingId), 1, -1);
-    expect(stored.map((i) => (JSON.parse(i) as { postId: string }).postId)).toEqual(entry.items.map((i) => i.postId));
+    expect(stored.map((i) => decodeSnapshotItem(i)?.postId)).toEqual(entry.items.map((i) => i.postId));
   });
 });

@@ -11,10 +11,9 @@ import { resolve } from "node:path";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RATE_LIMIT_BINDINGS, rateLimitsOf } from "../../scripts/lib/ratelimits.ts";
+import { BRIDGE_TOKEN, BRIDGE_URL, CH_URL } from "../../scripts/lib/world.ts";
+import { startWranglerDev, type WranglerDev } from "../../scripts/lib/wrangler.ts";
 import { devToken } from "../../scripts/token.ts";
-import { CH_URL } from "./support/cdc.ts";
-import { BRIDGE_TOKEN, BRIDGE_URL } from "./support/edge-world.ts";
-import { startWranglerDev, type WranglerDev } from "./support/wrangler.ts";
 
 const JWT_SECRET = `hostile-${randomBytes(16).toString("hex")}`;
 
@@ -298,7 +297,7 @@ describe("hostile input on the real worker", () => {
       method: "PUT",
       headers: { authorization: `Bearer ${token}` },
     });
-    expect(put.headers.get("allow")).toBe("DELETE, OPTIONS");
+    expect(put.headers.get("allow")).toBe("DELETE, GET, HEAD, OPTIONS");
     await expectEnvelope(put, 405, "method_not_allowed");
     for (const method of ["PROPFIND", "MKCOL", "TRACE"]) {
       const port = Number(new URL(edge.url).port);
@@ -431,7 +430,7 @@ describe("rate limits under the default config (wrangler.toml's production defau
     await edge?.stop();
   });
 
-  it("the defaults are a person's: 120 feed requests, 60 suggestion lists, 60 writes and 60 event batches a minute per user", () => {
+  it("the defaults are a person's: 120 feed requests, 60 suggestion lists, 60 writes, 60 event batches, 300 reads and 30 live-channel upgrades a minute per user", () => {
     const limits = Object.fromEntries(Object.entries(rateLimitsOf(toml)).map(([n, rl]) => [n, rl.simple]));
     expect(limits).toEqual({
       RATE_LIMIT_FEED: { limit: 120, period: 60 },
@@ -439,6 +438,8 @@ describe("rate limits under the default config (wrangler.toml's production defau
       RATE_LIMIT_WRITES: { limit: 60, period: 60 },
       RATE_LIMIT_ANON: { limit: 240, period: 60 },
       RATE_LIMIT_EVENTS: { limit: 60, period: 60 },
+      RATE_LIMIT_READS: { limit: 300, period: 60 },
+      RATE_LIMIT_LIVE: { limit: 30, period: 60 },
     });
   });
 

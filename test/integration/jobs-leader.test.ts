@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { jobLockKey } from "../../edge/core/index.ts";
+import { jobLockKey } from "#core/keys.ts";
 import { PeriodicJob } from "../../origin/src/jobs/periodic.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";

@@ -10,8 +10,9 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENT_STREAM_FIELD } from "../../edge/core/index.ts";
-import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
+import { EVENT_STREAM_FIELD } from "#core/events/schema.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -101,7 +102,7 @@ describe("origin process on the real stack", () => {
       stream,
       "lock:job:hot-posts",
       "lock:job:suggested-users",
-      "lock:job:feed-warmer",
+      "lock:job:fallback-snapshots",
       "lock:job:index-affinity",
     );
     const left = h && redis ? await redis.keys(`t${h.id}:*`) : [];
@@ -185,12 +186,12 @@ describe("origin process on the real stack", () => {
       ORIGIN_PARTS: "jobs",
       HOT_POSTS_INTERVAL_MS: "2000",
       SUGGEST_INTERVAL_MS: "2000",
-      WARM_INTERVAL_MS: "2000",
+      FALLBACK_SNAPSHOT_INTERVAL_MS: "2000",
       // Short runs, so that each fits in its 2 s interval and the count is about time / interval.
       SUGGEST_MAX_USERS: "5",
-      WARM_TOP_USERS: "5",
+      FALLBACK_SNAPSHOT_USERS: "5",
     };
-    await redis.del("lock:job:hot-posts", "lock:job:suggested-users", "lock:job:feed-warmer");
+    await redis.del("lock:job:hot-posts", "lock:job:suggested-users", "lock:job:fallback-snapshots");
     const a = startOrigin(env);
     const b = startOrigin(env);
     await new Promise((r) => setTimeout(r, 11_000));
@@ -207,7 +208,7 @@ describe("origin process on the real stack", () => {
         .filter((l) => l.includes('"msg":"job run"') || l.includes('"msg":"job failed"'))
         .map((l) => JSON.parse(l) as { job: string; time: number });
     const all = [...runs(a.output()), ...runs(b.output())];
-    for (const job of ["hot-posts", "suggested-users", "feed-warmer"]) {
+    for (const job of ["hot-posts", "suggested-users", "fallback-snapshots"]) {
       const times = all
         .filter((r) => r.job === job)
         .map((r) => r.time)

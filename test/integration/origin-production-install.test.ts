@@ -14,8 +14,10 @@ import { join, resolve } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildOrigin } from "../../scripts/build-origin.ts";
-import { type CdcHarness, KAFKA_BROKERS, startCdcHarness, waitFor } from "./support/cdc.ts";
-import { freePort } from "./support/wrangler.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { KAFKA_BROKERS } from "../../scripts/lib/world.ts";
+import { freePort } from "../../scripts/lib/wrangler.ts";
+import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 /** The pinned Node 22 binary itself, not node_modules/.bin: nothing else of the repo is on PATH. */

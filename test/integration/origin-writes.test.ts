@@ -1,16 +1,16 @@
 import { createHash, createHmac, randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import { connect } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { feedKey, signRequest, suggestKey } from "../../edge/core/index.ts";
+import { signRequest } from "#core/auth/origin-auth.ts";
+import { FEED_VERSION_TTL_S, feedVersionKey, suggestKey } from "#core/keys.ts";
 import { migrate } from "../../origin/db/migrate.ts";
 import { writeApp } from "../../origin/src/writes/routes.ts";
-import { tempDatabase } from "./support/pg.ts";
+import { tempDatabase } from "../../scripts/lib/world.ts";
 
 const SECRET = "integration-origin-secret-0123456789";
 
@@ -80,7 +80,7 @@ describe("origin write API on real PostgreSQL and Redis", () => {
   });
 
   afterAll(async () => {
-    await redis?.del(feedKey(alice), feedKey(bob), suggestKey(alice));
+    await redis?.del(feedVersionKey(alice), feedVersionKey(bob), suggestKey(alice));
     redis?.disconnect();
     await pool?.end();
     await db?.drop();
@@ -102,8 +102,9 @@ describe("origin write API on real PostgreSQL and Redis", () => {
       requestId: randomUUID(),
       body: bytes,
     });
-    const first = await app.request("/v1/users/me", { method: "PUT", headers, body: bytes });
-    const again = await app.request("/v1/users/me", { method: "PUT", headers, body: bytes });
+    const labelled = { ...headers, "content-type": "application/json" };
+    const first = await app.request("/v1/users/me", { method: "PUT", headers: labelled, body: bytes });
+    const again = await app.request("/v1/users/me", { method: "PUT", headers: labelled, body: bytes });
     expect(first.status).toBe(200);
     expect(again.status).toBe(409);
   });
@@ -120,7 +121,11 @@ describe("origin write API on real PostgreSQL and Redis", () => {
         requestId: sameId,
         body: bytes,
       });
-      return app.request("/v1/posts", { method: "POST", headers, body: bytes });
+      return app.request("/v1/posts", {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: bytes,
+      });
     };
     await call(alice, "PUT", "/users/me", { handle: "alice_same" });
     await call(bob, "PUT", "/users/me", { handle: "bob_same" });
@@ -248,6 +253,40 @@ describe("origin write API on real PostgreSQL and Redis", () => {
     expect((await call(bob, "PUT", "/users/me", { handle: "no spaces allowed" })).status).toBe(400);
   });
 
+  it("a body that is not JSON is a 400, one not labelled JSON a 415, as at the edge", async () => {
+    /** Signed as the edge signs `bytes`, sent with `contentType` (none: no Content-Type). */
+    const raw = async (text: string, contentType?: string) => {
+      const body = new TextEncoder().encode(text);
+      const headers = await signRequest(SECRET, {
+        method: "POST",
+        pathWithQuery: "/v1/posts",
+        userId: bob,
+        timestampMs: Date.now(),
+        requestId: randomUUID(),
+        body,
+      });
+      return app.request("/v1/posts", {
+        method: "POST",
+        headers: contentType ? { ...headers, "content-type": contentType } : headers,
+        body,
+      });
+    };
+    const error = async (res: Response) => [res.status, ((await res.json()) as { error: unknown }).error];
+    for (const text of ["{", ""]) {
+      expect(await error(await raw(text, "application/json"))).toEqual([
+        400,
+        { code: "bad_request", message: "body must be JSON" },
+      ]);
+    }
+    for (const type of [undefined, "text/plain"]) {
+      expect(await error(await raw('{"text":"hi"}', type))).toEqual([
+        415,
+        { code: "unsupported_media_type", message: "body must be JSON (Content-Type: application/json)" },
+      ]);
+    }
+    expect((await raw('{"text":"labelled"}', "application/json; charset=utf-8")).status).toBe(201);
+  });
+
   it("a NUL character in user text is a 400 naming the field, not a database error, and nothing is stored", async () => {
     await call(alice, "PUT", "/users/me", { handle: "alice_nul" });
     for (const [path, body, field] of [
@@ -265,15 +304,20 @@ describe("origin write API on real PostgreSQL and Redis", () => {
     expect(rows[0].n).toBe(0);
   });
 
-  it("a like invalidates the liker's feed; a follow invalidates suggestions", async () => {
+  it("a like invalidates the liker's feed (its version bumped, kept 24 h); a follow invalidates suggestions", async () => {
     const post = (await (await call(bob, "POST", "/posts", { text: "likeable" })).json()) as { post: { id: string } };
-    await redis.set(feedKey(alice), "cached");
+    const version = async () => Number((await redis.get(feedVersionKey(alice))) ?? 0);
+    const before = await version();
     await redis.set(suggestKey(alice), "cached");
     expect((await call(alice, "PUT", `/posts/${post.post.id}/like`)).status).toBe(204);
-    expect(await redis.exists(feedKey(alice))).toBe(0);
+    expect(await version()).toBe(before + 1);
+    const ttl = await redis.ttl(feedVersionKey(alice));
+    expect(ttl).toBeGreaterThan(FEED_VERSION_TTL_S - 60);
+    expect(ttl).toBeLessThanOrEqual(FEED_VERSION_TTL_S);
     expect(await redis.exists(suggestKey(alice))).toBe(1);
     expect((await call(alice, "DELETE", `/follows/${bob}`)).status).toBe(204);
     expect(await redis.exists(suggestKey(alice))).toBe(0);
+    expect(await version()).toBe(before + 2);
     // Unlike twice: idempotent.
     expect((await call(alice, "DELETE", `/posts/${post.post.id}/like`)).status).toBe(204);
     expect((await call(alice, "DELETE", `/posts/${post.post.id}/like`)).status).toBe(204);

@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENT_BATCH_STREAM_FIELD, EVENT_STREAM_FIELD } from "../../edge/core/index.ts";
+import { EVENT_BATCH_STREAM_FIELD, EVENT_STREAM_FIELD } from "#core/events/schema.ts";
 import { EventRelay } from "../../origin/src/relay/relay.ts";
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");

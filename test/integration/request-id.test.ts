@@ -12,13 +12,12 @@ import { join, resolve } from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { feedKey } from "../../edge/core/index.ts";
+import { feedVersionKey } from "#core/keys.ts";
 import { migrate } from "../../origin/db/migrate.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { BRIDGE_TOKEN, BRIDGE_URL, REDIS_URL, tempDatabase } from "../../scripts/lib/world.ts";
+import { freePort } from "../../scripts/lib/wrangler.ts";
 import { devToken } from "../../scripts/token.ts";
-import { waitFor } from "./support/cdc.ts";
-import { BRIDGE_TOKEN, BRIDGE_URL, REDIS_URL } from "./support/edge-world.ts";
-import { tempDatabase } from "./support/pg.ts";
-import { freePort } from "./support/wrangler.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -29,7 +28,7 @@ interface Worker {
 }
 
 /**
- * `wrangler dev` at its default log level: the shared helper (support/wrangler.ts) runs it at
+ * `wrangler dev` at its default log level: the shared helper (scripts/lib/wrangler.ts) runs it at
  * `warn`, which drops the worker's console.log lines this test reads.
  */
 async function startWorker(vars: Record<string, string>): Promise<Worker> {
@@ -172,7 +171,7 @@ describe("X-Request-Id: edge → origin → both logs", () => {
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
       if (origin.exitCode === null) origin.kill("SIGKILL");
     }
-    await redis?.del(feedKey(user));
+    await redis?.del(feedVersionKey(user));
     redis?.disconnect();
     await db?.drop();
   }, 60_000);

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkConsistency, differences } from "../../origin/ch/consistency.ts";
 import { bulkLoad } from "../../scripts/lib/bulk.ts";
-import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
 
 const num = async (h: CdcHarness, query: string) =>
   Number((await (await h.ch.query({ query, format: "JSONEachRow" })).json<{ n: string }>())[0]?.n ?? Number.NaN);

@@ -1,33 +1,37 @@
 /**
  * The serving index on the real pipeline (PostgreSQL → Debezium → Kafka → updater → Redis,
  * beside the sink → ClickHouse): once idle, the ranking built from the index equals the one
- * built from ClickHouse for every viewer; a replay from the first offset changes nothing; a
- * flushed index is rebuilt from ClickHouse; and `check:index` agrees.
+ * built from ClickHouse for every viewer, and what the reads need (profiles and handles, through
+ * a rename whose freed handle another user takes at once, followers and following, the authors'
+ * post ids, recent likes, comments, the author cards and plain totals) equals what PostgreSQL
+ * says; a replay from the first offset changes nothing; a flushed index is rebuilt from
+ * ClickHouse, to the same keys and PostgreSQL's state again; and `check:index` agrees.
  */
 import { randomUUID } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CandidateRowLike, candidatesFromQuery } from "#core/feed/rows.ts";
 import {
-  type CandidateRowLike,
-  candidatesFromQuery,
-  FEED_CANDIDATES_SQL,
-  FEED_QUERY_LIMITS,
-  type IndexCandidates,
+  encodeAuthorCard,
+  encodePlainTotals,
+  INDEX_POST_WINDOW_MS,
   indexKeys,
-  loadFromIndex,
-  type PipelineExec,
-  type RankedItem,
-  rankFeed,
+  RECENT_LIKES_MS,
   seenKey,
-} from "../../edge/core/index.ts";
+} from "#core/keys.ts";
+import { type RankedItem, rankFeed } from "#core/ranking/rank.ts";
+import { type IndexCandidates, loadFromIndex, type PipelineExec } from "#core/serving/read.ts";
+import { FEED_CANDIDATES_SQL, FEED_QUERY_LIMITS } from "#core/sql/queries.ts";
 import { checkIndex } from "../../origin/src/index/check.ts";
 import { ioredisExec } from "../../origin/src/index/exec.ts";
 import { refreshPopularAuthors } from "../../origin/src/index/refresh.ts";
 import { ServingIndex } from "../../origin/src/index/serving-index.ts";
 import { generateHotPosts } from "../../origin/src/jobs/generators.ts";
-import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
-import { dropKeys } from "./support/edge-world.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { dropKeys } from "../../scripts/lib/world.ts";
+import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -89,6 +93,11 @@ describe("serving index", () => {
     const now = Date.now();
     for (const v of viewers) {
       const fromIndex = await loadFromIndex(exec, keys, v, seenKey(v), now);
+      // A deleted user is not in the index (no profile): their feed is the cold path's.
+      if (v === u.gone) {
+        if (fromIndex) out.push("the deleted user ranked from the index");
+        continue;
+      }
       if (!fromIndex) return ["index not ready"];
       const a = rank(fromIndex, v, now);
       const b = rank(await chCandidates(v), v, now);
@@ -119,10 +128,119 @@ describe("serving index", () => {
         const type = await redis.type(k);
         if (type === "hash") out[k] = await redis.hgetall(k);
         else if (type === "set") out[k] = (await redis.smembers(k)).sort();
+        else if (type === "zset") out[k] = await redis.zrange(k, 0, -1, "WITHSCORES");
         else if (k !== keys.ready) out[k] = await redis.get(k);
       }
     } while (cursor !== "0");
     return out;
+  };
+  /** The read structures (layout 4) in Redis: each key's content, the author hashes' `_u` and `{post}:d` only. */
+  const readStructures = async (): Promise<Record<string, unknown>> => {
+    const all = await dump();
+    const out: Record<string, unknown> = {};
+    const ap = keys.authorPosts("");
+    const reads = [keys.profile, keys.handle, keys.followers, keys.following, keys.userPosts, keys.recentLikes];
+    const prefixes = [...reads, keys.comments, keys.commentBodies].map((f) => f(""));
+    for (const [k, v] of Object.entries(all)) {
+      if (k.startsWith(ap)) {
+        const fields = Object.entries(v as Record<string, string>).filter(([f]) => f === "_u" || f.endsWith(":d"));
+        if (fields.length) out[k] = Object.fromEntries(fields);
+      } else if (prefixes.some((p) => k.startsWith(p))) {
+        // A profile's `_v` is the version of its row in the WAL, which PostgreSQL does not show.
+        if (k.startsWith(keys.profile("")) && v && typeof v === "object") {
+          const { _v, ...rest } = v as Record<string, string>;
+          expect(Number(_v), `${k} _v`).toBeGreaterThan(0);
+          out[k] = rest;
+        } else out[k] = v;
+      }
+    }
+    return out;
+  };
+  /** The same keys as PostgreSQL's current rows say, by the layout's rules. */
+  const structuresByPg = async (): Promise<Record<string, unknown>> => {
+    const out: Record<string, unknown> = {};
+    const ms = (col: string) => `(extract(epoch from date_trunc('milliseconds', ${col})) * 1000)::bigint::text`;
+    const zadd = (key: string, member: string, score: string) => {
+      const z = (out[key] as string[] | undefined) ?? [];
+      z.push(member, score);
+      out[key] = z;
+    };
+    const users = (
+      await sql(`SELECT id, handle, display_name, bio, ${ms("created_at")} AS c FROM users WHERE deleted_at IS NULL`)
+    ).rows as { id: string; handle: string; display_name: string; bio: string; c: string }[];
+    const byId = new Map(users.map((r) => [r.id, r]));
+    for (const r of users) {
+      out[keys.profile(r.id)] = { h: r.handle, n: r.display_name, b: r.bio, c: r.c };
+      out[keys.handle(r.handle)] = r.id;
+    }
+    // Sorted sets as ZRANGE WITHSCORES lists them: by score, then member.
+    const zsets = async (query: string, keyOf: (r: Record<string, string>) => string) => {
+      for (const r of (await sql(`SELECT * FROM (${query}) AS q ORDER BY s::bigint, m COLLATE "C"`)).rows)
+        zadd(keyOf(r), r.m, r.s);
+    };
+    await zsets(
+      `SELECT followee_id::text AS k, follower_id::text AS m, ${ms("created_at")} AS s FROM follows WHERE deleted_at IS NULL`,
+      (r) => keys.followers(r.k as string),
+    );
+    await zsets(
+      `SELECT follower_id::text AS k, followee_id::text AS m, ${ms("created_at")} AS s FROM follows WHERE deleted_at IS NULL`,
+      (r) => keys.following(r.k as string),
+    );
+    await zsets(
+      `SELECT author_id::text AS k, id::text AS m, ${ms("created_at")} AS s FROM posts WHERE deleted_at IS NULL`,
+      (r) => keys.userPosts(r.k as string),
+    );
+    await zsets(
+      `SELECT user_id::text AS k, post_id::text AS m, ${ms("created_at")} AS s FROM likes
+       WHERE deleted_at IS NULL AND created_at >= now() - make_interval(secs => ${RECENT_LIKES_MS / 1000})`,
+      (r) => keys.recentLikes(r.k as string),
+    );
+    await zsets(
+      `SELECT post_id::text AS k, id::text AS m, ${ms("created_at")} AS s FROM comments WHERE deleted_at IS NULL`,
+      (r) => keys.comments(r.k as string),
+    );
+    for (const r of (
+      await sql(
+        `SELECT post_id::text AS p, id::text AS id, author_id::text AS by, text, ${ms("created_at")} AS s
+         FROM comments WHERE deleted_at IS NULL`,
+      )
+    ).rows) {
+      const k = keys.commentBodies(r.p);
+      out[k] = { ...(out[k] as Record<string, string> | undefined), [r.id]: `${r.by}\t${r.s}\t${r.text}` };
+    }
+    // Author hashes: the window's live posts (fewer than the per-author cap here), their plain
+    // totals, and the card of a live author.
+    const window = (
+      await sql(
+        `SELECT p.id::text AS id, p.author_id::text AS a,
+           (SELECT count(*) FROM likes l WHERE l.post_id = p.id AND l.deleted_at IS NULL)::int AS l,
+           (SELECT count(*) FROM comments c WHERE c.post_id = p.id AND c.deleted_at IS NULL)::int AS c
+         FROM posts p
+         WHERE p.deleted_at IS NULL AND p.created_at >= now() - make_interval(secs => ${INDEX_POST_WINDOW_MS / 1000})`,
+      )
+    ).rows as { id: string; a: string; l: number; c: number }[];
+    for (const p of window) {
+      const k = keys.authorPosts(p.a);
+      const fields = { ...(out[k] as Record<string, string> | undefined) };
+      const author = byId.get(p.a);
+      if (author) fields._u = encodeAuthorCard(author.handle, author.display_name);
+      const d = encodePlainTotals({ likes: p.l, comments: p.c });
+      if (d) fields[`${p.id}:d`] = d;
+      out[k] = fields;
+    }
+    for (const [k, v] of Object.entries(out)) if (v && typeof v === "object" && !Object.keys(v).length) delete out[k];
+    return out;
+  };
+  /** Waits for the read structures to equal PostgreSQL's state, and says where they differ when they do not. */
+  const readsAsPostgres = async () => {
+    await waitFor(
+      async () => isDeepStrictEqual(await readStructures(), await structuresByPg()),
+      30_000,
+      "the read structures to equal PostgreSQL",
+    ).catch(() => {});
+    const want = await structuresByPg();
+    expect(Object.keys(want).length).toBeGreaterThan(30);
+    expect(await readStructures()).toEqual(want);
   };
   const idle = async () => {
     await waitFor(async () => (await differences()).length === 0, 30_000, "the index to agree with ClickHouse").catch(
@@ -150,8 +268,17 @@ describe("serving index", () => {
     index = await startIndex();
 
     for (const [name, id] of Object.entries(u)) {
-      await sql("INSERT INTO users (id, handle) VALUES ($1, $2)", [id, `${name}_${h.id}`]);
+      await sql("INSERT INTO users (id, handle, display_name, bio) VALUES ($1, $2, $3, $4)", [
+        id,
+        `${name}_${h.id}`,
+        name === "a1" ? "" : `The ${name}`,
+        name === "a2" ? `bio of ${name}` : "",
+      ]);
     }
+    // A rename, and the freed handle taken by another user at once (the two changes travel on
+    // different partitions of cdc.users, so the index may see the claim before the release).
+    await sql("UPDATE users SET handle = $2, display_name = 'A two' WHERE id = $1", [u.a2, `A2_renamed_${h.id}`]);
+    await sql("UPDATE users SET handle = $2 WHERE id = $1", [u.f3, `a2_${h.id}`]);
     for (const f of [u.a1, u.a2, u.gone, u.blocked, u.blocker]) {
       await sql("INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)", [u.viewer, f]);
     }
@@ -176,6 +303,7 @@ describe("serving index", () => {
     await like(u.a1 as string, "a1p0"); // own like: no affinity
     await sql("UPDATE likes SET deleted_at = now() WHERE user_id = $1 AND post_id = $2", [u.f1, posts.a2p1]);
     await sql("INSERT INTO comments (post_id, author_id, text) VALUES ($1, $2, 'c')", [posts.a3p1, u.viewer]);
+    await sql("INSERT INTO comments (post_id, author_id, text) VALUES ($1, $2, 'own, with\ttab')", [posts.a3p1, u.a3]);
     const c = await sql("INSERT INTO comments (post_id, author_id, text) VALUES ($1, $2, 'gone') RETURNING id", [
       posts.a2p0,
       u.viewer,
@@ -196,7 +324,9 @@ describe("serving index", () => {
       "the posts in ClickHouse",
     );
     await waitFor(
-      async () => (await redis.hlen(keys.authorPosts(u.a1 as string))) >= 3,
+      async () =>
+        (await redis.hkeys(keys.authorPosts(u.a1 as string))).filter((f) => !f.includes(":") && !f.startsWith("_"))
+          .length >= 3,
       30_000,
       "the posts in the index",
     );
@@ -253,6 +383,15 @@ describe("serving index", () => {
     expect(byId.get(posts.a3p0 as string)?.authorInteractions90d).toBe(4);
     expect(byId.get(posts.a3p0 as string)?.source).toBe("affinity");
     expect((await checkIndex(h.ch, redis, keys)).differences).toEqual([]);
+    // What the reads need, as PostgreSQL says it.
+    await readsAsPostgres();
+    expect(await redis.get(keys.handle(`a2_${h.id}`))).toBe(u.f3);
+    expect(await redis.get(keys.handle(`a2_renamed_${h.id}`))).toBe(u.a2);
+    expect(await redis.exists(keys.profile(u.gone as string), keys.handle(`gone_${h.id}`))).toBe(0);
+    expect(await redis.hget(keys.authorPosts(u.a1 as string), `${posts.a1p0}:d`)).toBe("4,0"); // own like included
+    expect(await redis.hget(keys.authorPosts(u.a3 as string), `${posts.a3p1}:d`)).toBe("0,2"); // own comment included
+    expect(await redis.hget(keys.authorPosts(u.a2 as string), "_u")).toBe(`A2_renamed_${h.id}\tA two`);
+    expect(await redis.hget(keys.authorPosts(u.gone as string), "_u")).toBeNull();
   });
 
   it("a replay of every topic from the first offset (an updater killed before committing) changes nothing", async () => {
@@ -303,14 +442,15 @@ describe("serving index", () => {
     await generateHotPosts({ ch: h.ch, redis, hotKey: keys.hotPosts }); // its next run
     await idle();
     expect((await checkIndex(h.ch, redis, keys)).differences).toEqual([]);
-    // The author hashes, sets and affinity are as the updater had built them.
+    // The author hashes, sets, affinity and read structures are as the updater had built them.
     const after = await dump();
     const readPart = (d: Record<string, unknown>) =>
       Object.fromEntries(
         Object.entries(d)
-          .filter(([k]) => /:(ap|fo|bo|bi|du):?/.test(k))
+          .filter(([k]) => /:fi:(ap|fo|bo|bi|du|u|hd|fr|fg|ua|lk|cm|ct)(:|$)/.test(k))
           .sort(([a], [b]) => a.localeCompare(b)),
       );
     expect(readPart(after)).toEqual(readPart(before));
+    await readsAsPostgres();
   });
 });

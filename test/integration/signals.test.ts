@@ -6,8 +6,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FeedItemOut, feedVersionKey, seenKey } from "../../edge/core/index.ts";
-import { type CdcHarness, startCdcHarness, waitFor } from "./support/cdc.ts";
+import type { FeedItemOut } from "#core/feed/present.ts";
+import { feedVersionKey, seenKey } from "#core/keys.ts";
+import { waitFor } from "../../scripts/lib/wait.ts";
+import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
 import { type EdgeWorld, startEdgeWorld } from "./support/edge-world.ts";
 
 /** Authors beyond the top-50 bound of the F3 source. */

@@ -39,6 +39,8 @@ function importSpecifiers(text: string): string[] {
 /** The absolute path a specifier points at, or null for a package or built-in module. */
 function resolveSpecifier(fromFile: string, spec: string): string | null {
   if (spec.startsWith("file://")) return new URL(spec).pathname;
+  // package.json "imports": code outside edge/core names core modules as #core/<path>.
+  if (spec.startsWith("#core/")) return join(ROOT, "edge/core", spec.slice("#core/".length));
   if (spec.startsWith(".")) return resolve(dirname(fromFile), spec);
   if (isAbsolute(spec)) return spec;
   return null;
@@ -63,6 +65,9 @@ describe("product boundaries", () => {
       join(ROOT, "scripts/seed.ts"),
     );
     expect(resolveSpecifier(join(ROOT, "origin/src/a.ts"), "kafkajs")).toBeNull();
+    expect(resolveSpecifier(join(ROOT, "origin/src/a.ts"), "#core/feed/build.ts")).toBe(
+      join(ROOT, "edge/core/feed/build.ts"),
+    );
   });
 
   it("nothing in edge/ or origin/ imports from scripts/", () => {
@@ -73,6 +78,19 @@ describe("product boundaries", () => {
           const target = resolveSpecifier(file, spec);
           if (target !== null && inside(target, FORBIDDEN)) offenders.push(`${relative(ROOT, file)}: ${spec}`);
         }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it("nothing in scripts/ imports from test/ (the tools stand on their own; tests use the tools)", () => {
+    const forbidden = join(ROOT, "test");
+    const offenders: string[] = [];
+    for (const file of sources(join(ROOT, "scripts"))) {
+      if (/\.test\.ts$/.test(file)) continue; // a tool's own tests may share test fixtures
+      for (const spec of importSpecifiers(readFileSync(file, "utf8"))) {
+        const target = resolveSpecifier(file, spec);
+        if (target !== null && inside(target, forbidden)) offenders.push(`${relative(ROOT, file)}: ${spec}`);
       }
     }
     expect(offenders).toEqual([]);

@@ -7,33 +7,23 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
-  assignVariant,
-  EXPERIMENTS_REFRESH_MS,
-  encodeRunningExperiments,
-  type RunningExperiment,
-  RunningExperimentsCopy,
-} from "../../edge/core/experiments.ts";
-import {
-  authorFromIndex,
-  buildRanking,
-  type Candidate,
-  DEFAULT_WEIGHTS,
   type EventRecord,
   EXPERIMENT_TAG_PLACEHOLDER,
   encodeBatchForTagging,
   eventRecordSchema,
   experimentTagOf,
   fillExperimentTags,
-  type IndexCandidates,
-  POST_STATS_HOURS,
-  pointerOf,
-  postStatsBody,
-  postStatsSince,
-  rankFeed,
-  type Snapshot,
-  snapshotExperiment,
   XADD_WITH_EXPERIMENT_TAGS_LUA,
-} from "../../edge/core/index.ts";
+} from "#core/events/schema.ts";
+import { assignVariant, RunningExperimentsCopy } from "#core/experiments/assignment.ts";
+import { EXPERIMENTS_REFRESH_MS, encodeRunningExperiments, type RunningExperiment } from "#core/experiments/schema.ts";
+import { buildRanking } from "#core/feed/build.ts";
+import type { Candidate } from "#core/ranking/candidates.ts";
+import { rankFeed } from "#core/ranking/rank.ts";
+import { DEFAULT_WEIGHTS } from "#core/ranking/score.ts";
+import { authorFromIndex, POST_STATS_HOURS, postStatsBody, postStatsSince } from "#core/reads/post-stats.ts";
+import type { IndexCandidates } from "#core/serving/read.ts";
+import { pointerOf, type Snapshot, snapshotExperiment } from "#core/serving/snapshot.ts";
 
 const HOUR = 3_600_000;
 const NOW = Date.UTC(2026, 11, 1, 12, 30);

@@ -1,4 +1,4 @@
-/** Rows of the ClickHouse candidates query (edge/core/sql.ts) as ranking candidates. */
+/** Rows of the ClickHouse candidates query (edge/core/sql/queries.ts) as ranking candidates. */
 import type { Candidate, CandidateSource } from "../ranking/candidates.ts";
 
 const SOURCES: Record<number, CandidateSource> = { 1: "follow", 2: "trending", 3: "affinity" };

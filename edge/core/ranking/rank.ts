@@ -1,7 +1,7 @@
 /**
  * The pure ranking: merge → filter → score → order (score desc, post id asc on ties) →
  * author-diversity pass → followee new posts lifted into the first 50 → the 500 cap. No I/O;
- * the edge and the origin's feed warmer both call `rankFeed` (through buildRanking).
+ * the edge and the origin's fallback-snapshots job both call `rankFeed` (through buildRanking).
  */
 import {
   type Candidate,

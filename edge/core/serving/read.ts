@@ -1,10 +1,10 @@
 /**
  * Reading the serving index for one viewer, pure: which keys the two round trips read, and
  * how their answers become ranking candidates. The I/O (a Redis pipeline per round trip) is the
- * caller's, so the edge (Upstash REST) and the origin's warmer (ioredis) share this code.
+ * caller's, so the edge (Upstash REST) and the origin's fallback-snapshots job (ioredis) share this code.
  *
  * Round trip 1 (`viewerReads`): the viewer's own keys plus the global ones (ready flag, hot
- * list, popular authors, the seen set). Round trip 2 (`authorReads`): the posts of every author
+ * list, popular authors, the seen set) and whether the index holds the viewer (their profile). Round trip 2 (`authorReads`): the posts of every author
  * the sources need (followees, the top affinity authors, the authors of trending posts, the
  * popular authors for a cold viewer) and which of those authors are deleted. Every key of the
  * second trip is known after the first, so both are plain pipelines: they work unchanged on
@@ -14,9 +14,9 @@
  * both paths rank the same candidates with the same features.
  */
 
-import { decodePostCounters, type IndexKeys } from "../keys.ts";
+import { decodeAuthorCard, decodePlainTotals, decodePostCounters, type IndexKeys } from "../keys.ts";
 import type { Candidate, CandidateSource } from "../ranking/candidates.ts";
-import { FEED_QUERY_LIMITS } from "../sql.ts";
+import { FEED_QUERY_LIMITS } from "../sql/queries.ts";
 import { jsonReply } from "./json.ts";
 
 export const F1_WINDOW_MS = 72 * 3600 * 1000;
@@ -29,7 +29,14 @@ export type Command = [string, ...string[]];
 
 /** What round trip 1 read, parsed. */
 export interface ViewerState {
+  /**
+   * The index can rank for this viewer: it is ready (bootstrapped) and holds the viewer (their
+   * profile; every live user has one). A viewer missing from a ready index (evicted, or a row
+   * the index never took in) takes the cold path alone, not the whole index.
+   */
   ready: boolean;
+  /** Why not ready: the index as a whole, or only this viewer. */
+  notReady?: "index" | "viewer";
   followees: string[];
   blockedIds: Set<string>;
   /** Author → interactions over 90 days (> 0 only). */
@@ -51,6 +58,7 @@ export function viewerReads(keys: IndexKeys, viewerId: string, seenKey: string):
     ["GET", keys.hotPostIds],
     ["GET", keys.popularAuthors],
     ["ZRANGE", seenKey, "0", "-1"],
+    ["EXISTS", keys.profile(viewerId)],
   ];
 }
 
@@ -71,7 +79,9 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []
 
 /** Parses round trip 1's replies (in `viewerReads` order). */
 export function parseViewerState(replies: unknown[]): ViewerState {
-  const [ready, followees, out, inn, affinity, hot, popular, seen] = replies;
+  const [ready, followees, out, inn, affinity, hot, popular, seen, indexed] = replies;
+  const indexReady = ready !== null && ready !== undefined;
+  const viewerIndexed = Number(indexed) === 1;
   const aff = new Map<string, number>();
   for (const [author, n] of hashEntries(affinity as HashReply)) {
     if (author.startsWith("_")) continue;
@@ -83,7 +93,8 @@ export function parseViewerState(replies: unknown[]): ViewerState {
     Array.isArray(pair) ? { postId: pair[0], authorId: pair[1] } : {},
   ) as { postId?: unknown; authorId?: unknown }[];
   return {
-    ready: ready !== null && ready !== undefined,
+    ready: indexReady && viewerIndexed,
+    ...(indexReady ? (viewerIndexed ? {} : { notReady: "viewer" as const }) : { notReady: "index" as const }),
     followees: strings(followees),
     blockedIds: new Set([...strings(out), ...strings(inn)]),
     affinity: aff,
@@ -128,7 +139,7 @@ export function planAuthorReads(s: ViewerState): AuthorReadPlan {
   return { full, trendingOnly, authors };
 }
 
-const POST_FIELDS = (postId: string) => [postId, `${postId}:n`];
+const POST_FIELDS = (postId: string) => [postId, `${postId}:n`, `${postId}:d`, "_u"];
 
 /** Round trip 2: HGETALL per full author, HMGET per lone trending post, one SMISMEMBER (deleted). */
 export function authorReads(keys: IndexKeys, plan: AuthorReadPlan): Command[] {
@@ -148,41 +159,83 @@ export interface IndexedPost {
   comments: number;
   shares: number;
   impressions: number;
+  /** Plain totals (`{post}:d`): every live like and comment, the author's own included. */
+  plainLikes: number;
+  plainComments: number;
 }
 
-/** An author hash's entries → its posts (counters without a base entry are ignored). */
-export function postsOfAuthor(authorId: string, entries: [string, string][]): Map<string, IndexedPost> {
+/**
+ * An author hash's entries → its posts created at or after `sinceMs` (counters without a base
+ * entry, or of an older post, are never decoded).
+ */
+export function postsOfAuthor(
+  authorId: string,
+  entries: [string, string][],
+  sinceMs = Number.NEGATIVE_INFINITY,
+): Map<string, IndexedPost> {
   const base = new Map<string, IndexedPost>();
   const counters: [string, string][] = [];
+  const plain: [string, string][] = [];
   for (const [field, value] of entries) {
     if (field.endsWith(":n")) {
       counters.push([field.slice(0, -2), value]);
       continue;
     }
-    if (field.includes(":")) continue; // not a field of this layout
+    if (field.endsWith(":d")) {
+      plain.push([field.slice(0, -2), value]);
+      continue;
+    }
+    if (field.includes(":") || field.startsWith("_")) continue; // plain totals, the author card, other layouts
     const tab = value.indexOf("\t");
     if (tab < 0) continue;
+    const createdAtMs = Number(value.slice(0, tab));
+    if (!(createdAtMs >= sinceMs)) continue;
     base.set(field, {
       postId: field,
       authorId,
-      createdAtMs: Number(value.slice(0, tab)),
+      createdAtMs,
       text: value.slice(tab + 1),
       likes: 0,
       comments: 0,
       shares: 0,
       impressions: 0,
+      plainLikes: 0,
+      plainComments: 0,
     });
   }
   for (const [postId, value] of counters) {
     const p = base.get(postId);
     if (p) Object.assign(p, decodePostCounters(value));
   }
+  for (const [postId, value] of plain) {
+    const p = base.get(postId);
+    if (!p) continue;
+    const t = decodePlainTotals(value);
+    p.plainLikes = t.likes;
+    p.plainComments = t.comments;
+  }
   return base;
+}
+
+/** The author card (`_u`) among an author hash's entries. */
+export function authorCardIn(entries: [string, string][]): { handle: string; displayName: string } | null {
+  for (const [field, value] of entries) if (field === "_u") return decodeAuthorCard(value);
+  return null;
+}
+
+/** What a miss read besides the ranking's features: to render the posts it ranks. */
+export interface MissDisplay {
+  /** Post → plain likes and comments, counted shares (every post round trip 2 read). */
+  counts: Map<string, { likes: number; comments: number; shares: number }>;
+  /** Author → card (authors whose hash has one). */
+  cards: Map<string, { handle: string; displayName: string }>;
 }
 
 export interface IndexCandidates {
   bySource: Record<CandidateSource, Candidate[]>;
   blockedAuthorIds: Set<string>;
+  /** How to render what was read (the index path only). */
+  display?: MissDisplay;
   seenPostIds: Set<string>;
 }
 
@@ -194,8 +247,14 @@ export function assembleCandidates(
   nowMs: number,
 ): IndexCandidates {
   const posts = new Map<string, Map<string, IndexedPost>>();
+  const cards = new Map<string, { handle: string; displayName: string }>();
+  // No source reads a post older than its widest window (F3's 7 days; trending is younger).
+  const oldest = nowMs - Math.max(F1_WINDOW_MS, F2_COLD_WINDOW_MS, F3_WINDOW_MS);
   plan.full.forEach((a, i) => {
-    posts.set(a, postsOfAuthor(a, hashEntries(replies[i] as HashReply)));
+    const entries = hashEntries(replies[i] as HashReply);
+    posts.set(a, postsOfAuthor(a, entries, oldest));
+    const card = authorCardIn(entries);
+    if (card) cards.set(a, card);
   });
   plan.trendingOnly.forEach((t, j) => {
     // HMGET: a list in field order (RESP), or an object by field (Upstash's client).
@@ -208,6 +267,8 @@ export function assembleCandidates(
     const mine = posts.get(t.authorId) ?? new Map<string, IndexedPost>();
     for (const [pid, p] of postsOfAuthor(t.authorId, entries)) mine.set(pid, p);
     posts.set(t.authorId, mine);
+    const card = authorCardIn(entries);
+    if (card && !cards.has(t.authorId)) cards.set(t.authorId, card);
   });
   const deletedFlags = (replies[plan.full.length + plan.trendingOnly.length] as unknown[] | undefined) ?? [];
   const deleted = new Set(plan.authors.filter((_, i) => Number(deletedFlags[i]) === 1));
@@ -254,7 +315,17 @@ export function assembleCandidates(
     },
     blockedAuthorIds: s.blockedIds,
     seenPostIds: s.seenPostIds,
+    display: { counts: countsOf(posts), cards },
   };
+}
+
+function countsOf(posts: Map<string, Map<string, IndexedPost>>): MissDisplay["counts"] {
+  const out: MissDisplay["counts"] = new Map();
+  for (const byId of posts.values()) {
+    for (const p of byId.values())
+      out.set(p.postId, { likes: p.plainLikes, comments: p.plainComments, shares: p.shares });
+  }
+  return out;
 }
 
 /** Runs commands as one pipeline (one round trip) and returns their replies in order. */

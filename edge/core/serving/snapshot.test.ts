@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { RankedItem } from "../ranking/rank.ts";
 import {
+  decodeSnapshotItem,
   nextCursor,
   pageFromReplies,
   pageRange,
@@ -21,7 +22,15 @@ const meta: SnapshotMeta = {
   path: "index",
   ver: 2,
 };
-const item = (n: number) => ({ postId: `p${n}`, score: 1 / n }) as unknown as RankedItem;
+const item = (n: number): RankedItem => ({
+  postId: `p${n}`,
+  authorId: `a${n}`,
+  createdAtMs: 1_700_000_000_000 + n,
+  text: `text ${n}\twith a tab`,
+  source: "follow",
+  score: 1 / n,
+  explain: { freshness: 0.5, engagement: Math.log1p(n), affinity: 0, score: 1 / n, diversityMultiplier: 1 },
+});
 const stored = snapshotElements({ meta, items: [item(1), item(2), item(3)] });
 
 describe("snapshots", () => {
@@ -35,6 +44,20 @@ describe("snapshots", () => {
     expect(last.items.map((i) => i.postId)).toEqual(["p3"]);
     expect(last.next).toBeNull();
     expect(nextCursor(meta, 0, 3)).toBeNull();
+  });
+
+  it("stores items tab-separated (v3) and reads them back exactly; reads a v2 snapshot's JSON items too", () => {
+    expect(JSON.parse(stored[0] as string).v).toBe(3);
+    expect(stored[1]?.startsWith("p1\ta1\t")).toBe(true);
+    const all = pageFromReplies(V, { rankingId: meta.rankingId, offset: 0 }, 3, stored[0], stored.slice(1));
+    expect(all.items).toEqual([item(1), item(2), item(3)]);
+    const v2 = [JSON.stringify({ ...meta, v: 2 }), ...[item(1), item(2)].map((i) => JSON.stringify(i))];
+    expect(pageFromReplies(V, { rankingId: meta.rankingId, offset: 0 }, 2, v2[0], v2.slice(1)).items).toEqual([
+      item(1),
+      item(2),
+    ]);
+    expect(decodeSnapshotItem("p1\ta1\t1\tnowhere\t1\t1\t1\t1\t1\t1\tx")).toBeNull();
+    expect(decodeSnapshotItem("too\tshort")).toBeNull();
   });
 
   it("a gone snapshot, another viewer's, or an offset past its end is a SnapshotError", () => {

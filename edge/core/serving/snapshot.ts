@@ -1,11 +1,14 @@
 /**
  * Feed snapshots, pure: a built ranking is immutable under its ranking id (snapshotKey), and
- * a cursor pages only its own snapshot, so paging never repeats or skips whatever the warmer,
+ * a cursor pages only its own snapshot, so paging never repeats or skips whatever the fallback-snapshots job,
  * an invalidation or another device does meanwhile. The Redis layout is a LIST: element 0 is
- * the metadata, then one JSON item per ranked post; a page is `LRANGE key 1+offset …`.
+ * the metadata (JSON), then one item per ranked post; a page is `LRANGE key 1+offset …`.
+ * Items of a v3 snapshot are tab-separated (encodeSnapshotItem: no keys, nothing escaped, text
+ * last); those of a v2 snapshot (older edges, alive for their TTL) are JSON objects.
  */
-import type { FeedCursor } from "../cursor.ts";
-import type { ExperimentAssignment } from "../experiments.ts";
+
+import type { ExperimentAssignment } from "../experiments/assignment.ts";
+import type { FeedCursor } from "../feed/cursor.ts";
 import type { RankedItem } from "../ranking/rank.ts";
 import { jsonReply } from "./json.ts";
 
@@ -18,7 +21,8 @@ export function newRankingId(): string {
 export type RankingPath = "index" | "clickhouse";
 
 export interface SnapshotMeta {
-  v: 2;
+  /** 3: tab-separated items (what this code writes); 2: JSON items (read only). */
+  v: 2 | 3;
   rankingId: string;
   viewerId: string;
   builtAtMs: number;
@@ -56,17 +60,82 @@ export interface SnapshotPointer {
 /**
  * A new session may start from the viewer's newest snapshot only while it is this young and
  * the viewer's version has not moved: every change older than 2 s must show in a new session,
- * and a change takes up to ~1 s to reach the index.
+ * and a change takes up to ~1 s to reach the index (more on a loaded machine). A reuse can
+ * hide a change the index took in after the snapshot was built, so the window adds to that
+ * delay: half a second absorbs a client's double request and leaves 1.5 s for the pipeline.
  */
-export const SNAPSHOT_REUSE_MS = 1000;
+export const SNAPSHOT_REUSE_MS = 500;
 
 export function reusable(p: SnapshotPointer | null, ver: number, nowMs: number): p is SnapshotPointer {
   return p !== null && p.ver === ver && nowMs - p.builtAtMs >= 0 && nowMs - p.builtAtMs < SNAPSHOT_REUSE_MS;
 }
 
-/** The LIST elements of a snapshot, in order. */
+/** The snapshot layout this code writes. */
+export const SNAPSHOT_VERSION = 3;
+
+const SOURCES = new Set<string>(["follow", "trending", "affinity"]);
+
+/**
+ * One ranked item as a v3 snapshot element: post id, author id, created ms, source, score,
+ * then the score's parts (freshness, engagement, affinity, score before diversity, diversity
+ * multiplier), then the text (last, so its own tabs need no escaping).
+ */
+export function encodeSnapshotItem(i: RankedItem): string {
+  const e = i.explain;
+  return `${i.postId}\t${i.authorId}\t${i.createdAtMs}\t${i.source}\t${i.score}\t${e.freshness}\t${e.engagement}\t${e.affinity}\t${e.score}\t${e.diversityMultiplier}\t${i.text}`;
+}
+
+/** A v3 snapshot element back to its item; null when it is not one. */
+export function decodeSnapshotItem(raw: unknown): RankedItem | null {
+  if (typeof raw !== "string") return null;
+  const f: string[] = [];
+  let at = 0;
+  for (let k = 0; k < 10; k++) {
+    const tab = raw.indexOf("\t", at);
+    if (tab < 0) return null;
+    f.push(raw.slice(at, tab));
+    at = tab + 1;
+  }
+  const [postId, authorId, created, source, score, freshness, engagement, affinity, base, diversity] = f as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  if (!SOURCES.has(source)) return null;
+  return {
+    postId,
+    authorId,
+    createdAtMs: Number(created),
+    text: raw.slice(at),
+    source: source as RankedItem["source"],
+    score: Number(score),
+    explain: {
+      freshness: Number(freshness),
+      engagement: Number(engagement),
+      affinity: Number(affinity),
+      score: Number(base),
+      diversityMultiplier: Number(diversity),
+    },
+  };
+}
+
+/** An item element of a snapshot of layout `v` (3: tab-separated, 2: JSON). */
+export function snapshotItemOf(v: number, raw: unknown): RankedItem | null {
+  return v === 3 ? decodeSnapshotItem(raw) : jsonReply<RankedItem>(raw);
+}
+
+/** The LIST elements of a snapshot, in order: its metadata (JSON), then its items (v3). */
 export function snapshotElements(s: Snapshot): string[] {
-  return [JSON.stringify(s.meta), ...s.items.map((i) => JSON.stringify(i))];
+  const out = [JSON.stringify({ ...s.meta, v: SNAPSHOT_VERSION })];
+  for (const i of s.items) out.push(encodeSnapshotItem(i));
+  return out;
 }
 
 export function pointerOf(meta: SnapshotMeta): SnapshotPointer {
@@ -107,13 +176,13 @@ export function pageFromReplies(
   itemReplies: unknown,
 ): { meta: SnapshotMeta; items: RankedItem[]; next: FeedCursor | null } {
   const meta = jsonReply<SnapshotMeta>(metaReply);
-  if (meta?.v !== 2 || meta.rankingId !== cursor.rankingId) {
+  if ((meta?.v !== 2 && meta?.v !== 3) || meta.rankingId !== cursor.rankingId) {
     throw new SnapshotError("expired", "this feed cursor has expired; start again without a cursor");
   }
   if (meta.viewerId !== viewerId) throw new SnapshotError("foreign", "this feed cursor belongs to another user");
   if (cursor.offset > meta.count) throw new SnapshotError("out_of_range", "feed cursor offset out of range");
   const items = (Array.isArray(itemReplies) ? itemReplies : [])
-    .map((r) => jsonReply<RankedItem>(r))
+    .map((r) => snapshotItemOf(meta.v, r))
     .filter((i): i is RankedItem => i !== null)
     .slice(0, limit);
   return { meta, items, next: nextCursor(meta, cursor.offset, items.length) };

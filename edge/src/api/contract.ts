@@ -16,29 +16,34 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import {
-  CursorError,
   clientEventSchema,
-  decodeCursor,
   eventsEnvelopeSchema,
   MAX_EVENTS_BODY_BYTES,
   MAX_EVENTS_PER_REQUEST,
-  newCommentSchema,
-  newPostSchema,
-  POST_STATS_CACHE_TTL_S,
-  profileSchema,
-  uuidSchema,
-} from "../../core/index.ts";
-import { pageLimit } from "../validation.ts";
+} from "#core/events/schema.ts";
+import { CursorError, decodeCursor } from "#core/feed/cursor.ts";
+import { NOTIFICATIONS_PAGE_MAX } from "#core/notifications/read.ts";
+import { seenBodySchema } from "#core/notifications/seen.ts";
+import { POST_STATS_CACHE_TTL_S } from "#core/reads/post-stats.ts";
+import { UUID_RE, uuidSchema } from "#core/uuid.ts";
+import { newCommentSchema, newPostSchema, profileSchema } from "#core/writes.ts";
+import { pageLimit, strictInt } from "../validation.ts";
 import {
+  CommentsPage,
   CreatedComment,
   CreatedPost,
   EventsAccepted,
   FeedPage,
   Health,
+  NotificationsPage,
+  Post,
   PostStats,
+  PostsPage,
   Profile,
   SuggestedUsers,
   TrendingPage,
+  UserProfile,
+  UsersPage,
 } from "./schemas.ts";
 
 /** The bearer scheme's name in the document's components. */
@@ -171,6 +176,89 @@ export const limitQuery = z.object({ limit: pageLimit }).strict();
 const idParams = z.object({ id: uuidSchema });
 const userParams = z.object({ user_id: uuidSchema });
 
+export type UserRefOut = { kind: "me" } | { kind: "handle"; handle: string } | { kind: "id"; id: string };
+
+/** A user in a read path: a UUID, `me` (the caller) or `@handle`. */
+export const userRef = z
+  .string()
+  .max(40)
+  .transform((raw, ctx) => {
+    if (raw === "me") return { kind: "me" } as UserRefOut;
+    if (/^@[A-Za-z0-9_]{1,32}$/.test(raw)) return { kind: "handle", handle: raw.slice(1).toLowerCase() } as UserRefOut;
+    if (UUID_RE.test(raw)) return { kind: "id", id: raw.toLowerCase() } as UserRefOut;
+    ctx.addIssue({ code: "custom", message: "must be a UUID, `me` or `@handle`" });
+    return z.NEVER;
+  })
+  .meta({
+    description: "The user: a UUID, `me` (the caller), or `@` and a handle (`@ada`, any case).",
+    type: "string",
+    maxLength: 40,
+  });
+export type UserRef = UserRefOut;
+const userRefParams = z.object({ id: userRef });
+
+const listCursor = z.string().max(300).optional().meta({
+  description: "`next_cursor` of the previous page of the same list. Malformed, tampered or another list's → 400.",
+  type: "string",
+  maxLength: 300,
+});
+
+/** Query of the read side's lists (an author's posts, followers, following). */
+export const listQuery = z.object({ limit: pageLimit, cursor: listCursor }).strict();
+
+/** Query of a post's comments. */
+export const commentsQuery = z
+  .object({
+    limit: pageLimit,
+    cursor: listCursor,
+    order: z
+      .enum(["oldest", "newest"])
+      .default("oldest")
+      .meta({ description: "`oldest` (default) or `newest` first.", type: "string", enum: ["oldest", "newest"] }),
+  })
+  .strict();
+
+/** Query of GET /api/v1/notifications. */
+export const notificationsQuery = z
+  .object({
+    limit: strictInt(1, NOTIFICATIONS_PAGE_MAX)
+      .default(20)
+      .meta({
+        description: `Groups per page: a whole number 1–${NOTIFICATIONS_PAGE_MAX} in plain decimal digits.`,
+        type: "integer",
+        minimum: 1,
+        maximum: NOTIFICATIONS_PAGE_MAX,
+        default: 20,
+      }),
+    cursor: z.string().max(100).optional().meta({
+      description: "`next_cursor` of the previous page. Malformed → 400.",
+      type: "string",
+      maxLength: 100,
+    }),
+  })
+  .strict();
+
+/** The live channel's upgrade (edge/core/live/protocol.ts). */
+export const liveQuery = z
+  .object({
+    last_event_id: z
+      .string()
+      .regex(/^[0-9a-f]{8}\.(0|[1-9][0-9]{0,14})$/, "must be an event id this channel sent (`<epoch>.<seq>`)")
+      .optional()
+      .meta({
+        description:
+          "The `id` of the last `new_posts`, `notifications` or `resync` message received: the channel sends what changed after it (or `resync` when it cannot).",
+        type: "string",
+      }),
+    access_token: z.string().min(1).max(4096).optional().meta({
+      description:
+        "The bearer token, for clients that can set neither `Authorization` nor `Sec-WebSocket-Protocol` (a URL lands in more logs: prefer the subprotocol `bearer.<jwt>`).",
+      type: "string",
+      maxLength: 4096,
+    }),
+  })
+  .strict();
+
 /** Bodies, by component name: validated by the routes' middleware (events) or the origin (writes). */
 export const requestBodies = {
   ClientEvent: clientEventSchema,
@@ -183,6 +271,7 @@ export const requestBodies = {
   ProfileUpdate: profileSchema,
   NewPost: newPostSchema,
   NewComment: newCommentSchema,
+  NotificationsSeen: seenBodySchema,
 } as const;
 
 /** The typed shape of each body (the client's): events as a client sends them. */
@@ -191,6 +280,7 @@ export interface RequestBodyTypes {
   putProfile: z.input<typeof profileSchema>;
   createPost: z.input<typeof newPostSchema>;
   createComment: z.input<typeof newCommentSchema>;
+  markNotificationsSeen: z.input<typeof seenBodySchema>;
 }
 
 const bodyRef = (name: keyof typeof requestBodies, description: string, required = true) => ({
@@ -211,6 +301,9 @@ const write = <const M extends "put" | "post" | "delete", const P extends string
 ) => ({ method, path, operationId, summary, tags: ["writes"], security: auth });
 
 const WRITE_ERRORS = [400, 401, 409, 413, 415, 429, 500, 503] as const;
+const READ_ERRORS = [400, 401, 404, 429, 500, 503] as const;
+const READ_NOTE =
+  "Served at the edge from the serving index (ClickHouse for posts older than 7 days). A user who blocks you or whom you block, a deleted or an unknown user, and their posts, are 404 alike; a write of yours shows on your next request.";
 const WRITE_NOTE =
   " Forwarded to the origin (signed with the caller's user id), which validates the body and commits the write.";
 
@@ -307,6 +400,111 @@ export const operations = {
     responses: {
       202: json(EventsAccepted, "Accepted (and per-event rejections)."),
       ...errors(400, 401, 413, 415, 429, 500, 503),
+    },
+  }),
+  getUser: createRoute({
+    method: "get",
+    path: "/api/v1/users/{id}",
+    operationId: "getUser",
+    summary: "A user's profile, counts and your relation to them",
+    description: READ_NOTE,
+    tags: ["reads"],
+    security: auth,
+    request: { params: userRefParams },
+    responses: { 200: json(UserProfile, "The profile."), ...errors(...READ_ERRORS) },
+  }),
+  getUserPosts: createRoute({
+    method: "get",
+    path: "/api/v1/users/{id}/posts",
+    operationId: "getUserPosts",
+    summary: "A user's posts, newest first (the whole history)",
+    description: `Paging never repeats or skips a post while the author keeps posting. ${READ_NOTE}`,
+    tags: ["reads"],
+    security: auth,
+    request: { params: userRefParams, query: listQuery },
+    responses: { 200: json(PostsPage, "A page of posts."), ...errors(...READ_ERRORS) },
+  }),
+  getFollowers: createRoute({
+    method: "get",
+    path: "/api/v1/users/{id}/followers",
+    operationId: "getFollowers",
+    summary: "Who follows a user, newest follow first",
+    description: READ_NOTE,
+    tags: ["reads"],
+    security: auth,
+    request: { params: userRefParams, query: listQuery },
+    responses: { 200: json(UsersPage, "A page of users."), ...errors(...READ_ERRORS) },
+  }),
+  getFollowing: createRoute({
+    method: "get",
+    path: "/api/v1/users/{id}/following",
+    operationId: "getFollowing",
+    summary: "Whom a user follows, newest follow first",
+    description: READ_NOTE,
+    tags: ["reads"],
+    security: auth,
+    request: { params: userRefParams, query: listQuery },
+    responses: { 200: json(UsersPage, "A page of users."), ...errors(...READ_ERRORS) },
+  }),
+  getPost: createRoute({
+    method: "get",
+    path: "/api/v1/posts/{id}",
+    operationId: "getPost",
+    summary: "A post, hydrated",
+    description: READ_NOTE,
+    tags: ["reads"],
+    security: auth,
+    request: { params: idParams },
+    responses: { 200: json(Post, "The post."), ...errors(...READ_ERRORS) },
+  }),
+  getComments: createRoute({
+    method: "get",
+    path: "/api/v1/posts/{id}/comments",
+    operationId: "getComments",
+    summary: "A post's comments, oldest first (or newest)",
+    description: `Deleted comments and comments by users you block or who block you are left out (a page may then hold fewer than \`limit\`; the cursor still moves on). ${READ_NOTE}`,
+    tags: ["reads"],
+    security: auth,
+    request: { params: idParams, query: commentsQuery },
+    responses: { 200: json(CommentsPage, "A page of comments."), ...errors(...READ_ERRORS) },
+  }),
+  getNotifications: createRoute({
+    method: "get",
+    path: "/api/v1/notifications",
+    operationId: "getNotifications",
+    summary: "Who liked or commented on your posts and who followed you, grouped",
+    description:
+      "Newest group first: one group per post and UTC day for likes and for comments, one per day for new followers, with the newest actors (up to 3), how many there are and whether the group is newer than your seen mark. Never your own actions; an unlike, a deleted comment or an unfollow takes the actor out again. Users who block you or whom you block, and deleted users, are left out of the actors and the count (of the count, those among the group's 10 newest actors), and a group with none left is left out (a page may then hold fewer than `limit`; the cursor still moves on). `unread` counts the groups newer than your seen mark. Kept 30 days, at most 200 groups. Served at the edge from Redis, ~1–2 s behind the writes.",
+    tags: ["notifications"],
+    security: auth,
+    request: { query: notificationsQuery },
+    responses: { 200: json(NotificationsPage, "A page of notification groups."), ...errors(400, 401, 429, 500, 503) },
+  }),
+  markNotificationsSeen: createRoute({
+    method: "post",
+    path: "/api/v1/notifications/seen",
+    operationId: "markNotificationsSeen",
+    summary: "Mark notifications up to a time as read",
+    description:
+      "Every group whose latest_at is at or before `until` reads as read. The mark only ever moves forward: an older `until` (another device, a retry) unmarks nothing; one later than the server's clock counts as now.",
+    tags: ["notifications"],
+    security: auth,
+    request: { body: bodyRef("NotificationsSeen", "Up to when.") },
+    responses: { 204: noContent("Marked."), ...errors(400, 401, 413, 415, 429, 500, 503) },
+  }),
+  openLiveChannel: createRoute({
+    method: "get",
+    path: "/api/v1/live",
+    operationId: "openLiveChannel",
+    summary: "The live channel (WebSocket): new posts of followees, the unread count, heartbeats",
+    description:
+      'A WebSocket upgrade (`Upgrade: websocket`; a plain GET is a 400). The token comes from `Authorization: Bearer`, else a subprotocol `bearer.<jwt>` offered beside `feed-live.v1` in `Sec-WebSocket-Protocol` (what a browser\'s `new WebSocket(url, protocols)` can set), else `?access_token=`. Server messages are JSON text: `hello`, `new_posts {id, count, newest_at}`, `notifications {id, unread}`, `resync {id}`, `heartbeat {at}`; the client sends `ping` (answered `pong`) at least every 60 s and `{"type":"new_posts_seen","until"}` after it starts a new feed session. Reconnect with `last_event_id` to get what changed meanwhile. At most 5 connections per user (the 6th is a 429), client messages at most 512 bytes and 20 per 10 s. See docs/api.md, "Live channel".',
+    tags: ["live"],
+    security: auth,
+    request: { query: liveQuery },
+    responses: {
+      101: { description: "Switching Protocols: the channel is open.", headers: REQUEST_ID },
+      ...errors(400, 401, 429, 500, 503),
     },
   }),
   putProfile: createRoute({

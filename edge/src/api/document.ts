@@ -1,6 +1,6 @@
 /** The OpenAPI 3.1 document of the public API, from the app's registry (edge/openapi.json, GET /openapi.json). */
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { CONTRACT_VERSION } from "../../core/index.ts";
+import { CONTRACT_VERSION } from "#core/health.ts";
 import type { AppEnv } from "../env.ts";
 import { BEARER, DOCUMENT_INFO, errorResponseComponents, requestBodies } from "./contract.ts";
 import { ErrorEnvelope } from "./schemas.ts";

@@ -1,56 +1,43 @@
 /**
- * GET /api/v1/feed as a pipeline over the serving index (README "Read path"):
- * - a cursor pages its own snapshot: one round trip (the page, the snapshot's metadata and a
- *   longer TTL); a cursor that names no snapshot of this viewer is a 400, never a rebuild;
- * - a request without a cursor reads the viewer's index keys (round trip 1) and, unless the
- *   viewer's newest snapshot is under SNAPSHOT_REUSE_MS old, the posts of the authors its
- *   sources need (round trip 2), ranks with the pure code and saves the ranking as a new
- *   immutable snapshot (in waitUntil); the page is served from memory;
- * - when the index is not ready (not bootstrapped, flushed) the candidates come from the one
- *   ClickHouse query (the cold path, named in Server-Timing); when that fails too, the viewer's
+ * GET /api/v1/feed over the serving index (docs/read-path.md), running the core's miss plans
+ * (edge/core/feed/miss.ts) on Upstash REST:
+ * - a cursor pages its own snapshot: one round trip of reads (the page and the snapshot's
+ *   metadata); the longer paging TTL is sent after the answer (waitUntil). A cursor that names no
+ *   snapshot of this viewer is a 400, never a rebuild;
+ * - a request without a cursor reads the viewer's pointer, version and index keys (round trip 1)
+ *   and, unless the viewer's newest snapshot is under SNAPSHOT_REUSE_MS old, the posts of the
+ *   authors its sources need (round trip 2), ranks with the pure code and saves the ranking as a
+ *   new immutable snapshot, one transaction (waitUntil); the page is served from memory;
+ * - when the index is not ready (not bootstrapped, flushed), or does not hold this viewer (no
+ *   profile: evicted, or not taken in yet), the candidates come from the one ClickHouse query
+ *   (the cold path, named in Server-Timing, for that viewer only); when that fails too, the viewer's
  *   last snapshot, else trending, marked STALE.
  * Every outbound call has a timeout (the clients').
  */
 import type { ClickHouseClient } from "@clickhouse/client-web";
 import type { Redis } from "@upstash/redis/cloudflare";
-import type { ExperimentAssignment, RunningExperimentsCopy } from "../../core/experiments.ts";
+import { ApiError } from "#core/errors.ts";
+import type { ExperimentAssignment } from "#core/experiments/assignment.ts";
+import type { FeedCursor } from "#core/feed/cursor.ts";
+import { type ExperimentsSource, type MissState, rankMiss, readMiss, snapshotWrites } from "#core/feed/miss.ts";
+import { type FeedItemOut, hydrateFromMiss, hydrateFromRead, presentItems } from "#core/feed/present.ts";
+import type { CandidateRowLike } from "#core/feed/rows.ts";
+import { type IndexKeys, SNAPSHOT_PAGING_TTL_S, snapshotKey } from "#core/keys.ts";
+import type { RankedItem, RankingOptions } from "#core/ranking/rank.ts";
+import { hydrationReads, parseHydration } from "#core/reads/posts.ts";
+import { jsonReply } from "#core/serving/json.ts";
+import type { PipelineExec } from "#core/serving/read.ts";
 import {
-  ApiError,
-  assembleCandidates,
-  authorReads,
-  buildRanking,
-  type CandidatePort,
-  type CandidateRowLike,
-  type Command,
-  candidatesFromQuery,
-  FEED_CANDIDATES_SQL,
-  FEED_QUERY_LIMITS,
-  type FeedCursor,
-  feedVersionKey,
-  type IndexKeys,
-  jsonReply,
   nextCursor,
-  type PipelineExec,
   pageFromReplies,
   pageRange,
-  parseViewerState,
-  planAuthorReads,
-  pointerOf,
-  type RankedItem,
-  type RankingOptions,
   reusable,
-  SNAPSHOT_PAGING_TTL_S,
-  SNAPSHOT_TTL_S,
   type Snapshot,
   SnapshotError,
-  type SnapshotPointer,
-  seenKey,
-  snapshotElements,
   snapshotExperiment,
-  snapshotKey,
-  snapshotPointerKey,
-  viewerReads,
-} from "../../core/index.ts";
+} from "#core/serving/snapshot.ts";
+import { FEED_CANDIDATES_SQL, FEED_QUERY_LIMITS } from "#core/sql/queries.ts";
+import { upstashAtomic, upstashExec } from "../redis-exec.ts";
 
 export type CacheOutcome = "HIT" | "MISS" | "STALE";
 
@@ -71,14 +58,15 @@ export interface FeedDeps {
    * due (EXPERIMENTS_REFRESH_MS), a miss adds the key's GET to round trip 1, so reading it
    * costs no round trip of its own; pages of a cursor never read it (their snapshot says).
    */
-  experiments?: { key: string; copy: RunningExperimentsCopy };
+  experiments?: ExperimentsSource;
   now: () => number;
   waitUntil: (p: Promise<unknown>) => void;
   log: Record<string, unknown>;
 }
 
 export interface FeedPage {
-  items: RankedItem[];
+  /** The page's items, rendered (hydrated for the viewer). */
+  items: FeedItemOut[];
   next: FeedCursor | null;
   cache: CacheOutcome;
   timings: Timing[];
@@ -95,48 +83,6 @@ async function timed<T>(timings: Timing[], name: string, fn: () => Promise<T>, d
   }
 }
 
-/** Runs plain commands as one Upstash pipeline (one HTTP round trip). */
-export function upstashExec(redis: Redis): PipelineExec {
-  return async (commands: Command[]) => {
-    if (commands.length === 0) return [];
-    const p = redis.pipeline();
-    for (const [verb, key, ...args] of commands) {
-      switch (verb) {
-        case "GET":
-          p.get(key as string);
-          break;
-        case "SMEMBERS":
-          p.smembers(key as string);
-          break;
-        case "HGETALL":
-          p.hgetall(key as string);
-          break;
-        case "ZRANGE":
-          p.zrange(key as string, Number(args[0]), Number(args[1]));
-          break;
-        case "HMGET":
-          p.hmget(key as string, ...args);
-          break;
-        case "SMISMEMBER":
-          p.smismember(key as string, args);
-          break;
-        case "LINDEX":
-          p.lindex(key as string, Number(args[0]));
-          break;
-        case "LRANGE":
-          p.lrange(key as string, Number(args[0]), Number(args[1]));
-          break;
-        case "EXPIRE":
-          p.expire(key as string, Number(args[0]));
-          break;
-        default:
-          throw new Error(`upstashExec: unsupported command ${verb}`);
-      }
-    }
-    return p.exec();
-  };
-}
-
 /**
  * A page of a snapshot in one round trip of reads only (a read replica next to the edge can
  * answer it); keeping the snapshot for the session (its longer TTL) is a write, sent after the
@@ -148,7 +94,12 @@ async function readPage(
   viewerId: string,
   cursor: FeedCursor,
   limit: number,
-): Promise<{ items: RankedItem[]; next: FeedCursor | null; experiment: ExperimentAssignment | null }> {
+): Promise<{
+  items: RankedItem[];
+  next: FeedCursor | null;
+  experiment: ExperimentAssignment | null;
+  coldRanking: boolean;
+}> {
   const key = snapshotKey(cursor.rankingId);
   const [from, to] = pageRange(cursor.offset, limit);
   const [meta, items] = await exec([
@@ -157,27 +108,43 @@ async function readPage(
   ]);
   const page = pageFromReplies(viewerId, cursor, limit, meta, items);
   waitUntil(exec([["EXPIRE", key, String(SNAPSHOT_PAGING_TTL_S)]]).catch(() => {}));
-  return { items: page.items, next: page.next, experiment: snapshotExperiment(page.meta) };
+  return {
+    items: page.items,
+    next: page.next,
+    experiment: snapshotExperiment(page.meta),
+    coldRanking: page.meta.path === "clickhouse",
+  };
 }
 
-/** Saves a snapshot and points the viewer at it, in one round trip. */
-function saveSnapshot(redis: Redis, s: Snapshot): Promise<unknown> {
-  const p = redis.pipeline();
-  const key = snapshotKey(s.meta.rankingId);
-  p.rpush(key, ...snapshotElements(s));
-  p.expire(key, SNAPSHOT_TTL_S);
-  p.set(snapshotPointerKey(s.meta.viewerId), JSON.stringify(pointerOf(s.meta)), { ex: SNAPSHOT_PAGING_TTL_S });
-  return p.exec();
+/**
+ * Renders ranked items with one hydration read of the index (counts, cards, the viewer's likes,
+ * follows and blocks): a page of a snapshot fixes the order, not the numbers.
+ */
+async function hydrateRead(
+  deps: FeedDeps,
+  exec: PipelineExec,
+  viewerId: string | null,
+  items: RankedItem[],
+  explain: boolean,
+  coldRanking: boolean,
+): Promise<FeedItemOut[]> {
+  const plan = hydrationReads(
+    deps.keys,
+    viewerId,
+    items.map((i) => ({ postId: i.postId, authorId: i.authorId })),
+  );
+  const replies = plan.commands.length ? await exec(plan.commands) : [];
+  return presentItems(items, explain, hydrateFromRead(parseHydration(plan, replies), viewerId, coldRanking));
 }
 
-/** The ClickHouse path's candidates (the cold path): the one candidates query. */
-async function fromClickHouse(deps: FeedDeps, viewerId: string, seen: Iterable<string>) {
+/** The cold path's rows: the one candidates query on ClickHouse. */
+async function coldRows(deps: FeedDeps, viewerId: string): Promise<CandidateRowLike[]> {
   const rs = await deps.clickhouse.query({
     query: FEED_CANDIDATES_SQL,
     query_params: { viewer: viewerId, ...FEED_QUERY_LIMITS },
     format: "JSONEachRow",
   });
-  return candidatesFromQuery(await rs.json<CandidateRowLike>(), [...seen]);
+  return rs.json<CandidateRowLike>();
 }
 
 function pageOfSnapshot(s: Snapshot, limit: number): { items: RankedItem[]; next: FeedCursor | null } {
@@ -190,6 +157,7 @@ export async function getFeed(
   viewerId: string,
   cursor: FeedCursor | null,
   limit: number,
+  explain = false,
 ): Promise<FeedPage> {
   const timings: Timing[] = [];
   const exec = upstashExec(deps.redis);
@@ -197,7 +165,10 @@ export async function getFeed(
   if (cursor) {
     try {
       const page = await timed(timings, "redis", () => readPage(exec, deps.waitUntil, viewerId, cursor, limit));
-      return { ...page, cache: "HIT", timings };
+      const items = await timed(timings, "hydrate", () =>
+        hydrateRead(deps, exec, viewerId, page.items, explain, page.coldRanking),
+      );
+      return { items, next: page.next, experiment: page.experiment, cache: "HIT", timings };
     } catch (err) {
       if (err instanceof SnapshotError) throw new ApiError("bad_request", err.message);
       deps.log.redis_error = String(err);
@@ -205,71 +176,69 @@ export async function getFeed(
     }
   }
 
-  // Round trip 1: the viewer's pointer and version with the viewer's index keys, and the
-  // running experiments when the isolate's copy is due (the last command, so it shifts nothing).
-  const reads = viewerReads(deps.keys, viewerId, seenKey(viewerId));
-  const exp = deps.experiments;
-  const readExperiments = exp ? exp.copy.due(deps.now()) : false;
-  let replies: unknown[] | null = null;
+  // Round trip 1 (edge/core/feed/miss.ts): the viewer's pointer, version, index keys and recent
+  // likes, and the running experiments when the isolate's copy is due.
+  const exp = deps.experiments ?? null;
+  let state: MissState | null = null;
   try {
-    replies = await timed(timings, "redis", () =>
-      exec([
-        ["GET", snapshotPointerKey(viewerId)],
-        ["GET", feedVersionKey(viewerId)],
-        ...reads,
-        ...(exp && readExperiments ? [["GET", exp.key] as Command] : []),
-      ]),
-    );
+    const nowRead = deps.now();
+    state = await timed(timings, "redis", () => readMiss(exec, deps.keys, viewerId, exp, nowRead));
   } catch (err) {
     deps.log.redis_error = String(err); // Redis down: rank from ClickHouse, without snapshots
   }
-  const pointer = jsonReply<SnapshotPointer>(replies?.[0]);
-  const ver = Number(replies?.[1] ?? 0);
-  const state = replies ? parseViewerState(replies.slice(2, 2 + reads.length)) : null;
   const now = deps.now();
-  if (exp && readExperiments && replies) exp.copy.update(replies[2 + reads.length], now);
+  const pointer = state?.pointer ?? null;
 
-  if (replies && reusable(pointer, ver, now)) {
+  if (state && reusable(pointer, state.ver, now)) {
     try {
       const page = await timed(timings, "snapshot", () =>
         readPage(exec, deps.waitUntil, viewerId, { rankingId: pointer.rankingId, offset: 0 }, limit),
       );
-      return { ...page, cache: "HIT", timings };
+      const items = await timed(timings, "hydrate", () =>
+        hydrateRead(deps, exec, viewerId, page.items, explain, page.coldRanking),
+      );
+      return { items, next: page.next, experiment: page.experiment, cache: "HIT", timings };
     } catch (err) {
       deps.log.reuse_error = String(err); // gone in between: build a new one
     }
   }
 
-  const candidates: CandidatePort = {
-    load: async (viewer, nowMs) => {
-      if (state?.ready) {
-        const plan = planAuthorReads(state);
-        const second = await exec(authorReads(deps.keys, plan));
-        return { candidates: assembleCandidates(state, plan, second, nowMs), path: "index" };
-      }
-      deps.log.path = "cold";
-      return { candidates: await fromClickHouse(deps, viewer, state?.seenPostIds ?? []), path: "clickhouse" };
-    },
-  };
+  const atomic = upstashAtomic(deps.redis);
   try {
-    const snapshot = await buildRanking(
+    const { snapshot, display } = await rankMiss(
       {
-        candidates,
-        snapshots: {
-          save: async (s) => {
-            if (!replies) return; // no Redis, no snapshot: this answer has no next page
-            deps.waitUntil(saveSnapshot(deps.redis, s).catch((e) => (deps.log.snapshot_write_error = String(e))));
-          },
+        exec,
+        coldRows: (viewer) => {
+          deps.log.path = "cold";
+          deps.log.cold_reason = state ? (state.viewer.notReady ?? "index") : "redis";
+          return coldRows(deps, viewer);
+        },
+        save: async (s) => {
+          if (!state) return; // no Redis, no snapshot: this answer has no next page
+          deps.waitUntil(atomic(snapshotWrites(s)).catch((e) => (deps.log.snapshot_write_error = String(e))));
         },
       },
+      deps.keys,
       viewerId,
-      { ranking: deps.ranking, now: () => now, ver, timings, experiments: exp?.copy.current() ?? [] },
+      state,
+      { ranking: deps.ranking, nowMs: now, experiments: exp, timings },
     );
-    for (const t of timings) if (t.name === "ch") t.desc = "cold path";
+    const why = state?.viewer.notReady === "viewer" ? " (viewer not in the index)" : "";
+    for (const t of timings) if (t.name === "ch") t.desc = `cold path${why}`;
     const page = pageOfSnapshot(snapshot, limit);
+    let items: FeedItemOut[];
+    if (display && state) {
+      // The index path: everything to render was read by round trips 1 and 2.
+      const viewer = { id: viewerId, followees: state.viewer.followees, liked: state.likedPostIds };
+      items = presentItems(page.items, explain, hydrateFromMiss(display, viewer));
+    } else {
+      items = await hydrateRead(deps, exec, viewerId, page.items, explain, true).catch(() =>
+        presentItems(page.items, explain, hydrateFromMiss(null, null)),
+      );
+    }
     return {
-      items: page.items,
-      next: replies ? page.next : null,
+      items,
+      next: state ? page.next : null,
       cache: "MISS",
       timings,
       experiment: snapshotExperiment(snapshot.meta),
@@ -283,21 +252,22 @@ export async function getFeed(
     try {
       const page = await readPage(exec, deps.waitUntil, viewerId, { rankingId: pointer.rankingId, offset: 0 }, limit);
       deps.log.fallback = "last-snapshot";
-      return { ...page, cache: "STALE", timings };
+      const items = await hydrateRead(deps, exec, viewerId, page.items, explain, true).catch(() =>
+        presentItems(page.items, explain, hydrateFromMiss(null, null)),
+      );
+      return { items, next: page.next, experiment: page.experiment, cache: "STALE", timings };
     } catch {
       // gone too
     }
   }
-  const hot = state?.trending.length ? await hotItems(deps) : [];
+  const hot = state?.viewer.trending.length ? await hotItems(deps) : [];
   if (hot.length) {
     deps.log.fallback = "trending";
-    return {
-      items: hot.filter((i) => i.authorId !== viewerId).slice(0, limit),
-      next: null,
-      cache: "STALE",
-      timings,
-      experiment: null,
-    };
+    const mine = hot.filter((i) => i.authorId !== viewerId).slice(0, limit);
+    const items = await hydrateRead(deps, exec, viewerId, mine, explain, true).catch(() =>
+      presentItems(mine, explain, hydrateFromMiss(null, null)),
+    );
+    return { items, next: null, cache: "STALE", timings, experiment: null };
   }
   throw new ApiError("unavailable", "feed temporarily unavailable; retry shortly");
 }

@@ -1,47 +1,79 @@
 /**
  * GET /api/v1/discover/suggested-users (authenticated): the suggestions generator's Redis key
- * when present, else computed from ClickHouse and cached in waitUntil.
+ * when present (X-Cache: HIT), else computed (MISS) from the serving index in three round trips
+ * of single-key commands (edge/core/reads/suggestions.ts), or from ClickHouse when the index
+ * cannot answer (not ready, no follower counts yet, the viewer not in it, Redis failing), and
+ * cached in waitUntil. Server-Timing and the log's `suggest_source` say which one answered.
  */
+import { ApiError } from "#core/errors.ts";
+import { indexKeys, SUGGEST_TTL_S, suggestKey } from "#core/keys.ts";
 import {
-  ApiError,
-  SUGGEST_TTL_S,
-  SUGGESTED_USERS_SQL,
+  readSuggestions,
   SUGGESTIONS_PER_USER,
   type SuggestedUser,
   suggestionsFromRows,
-  suggestKey,
-} from "../../core/index.ts";
+} from "#core/reads/suggestions.ts";
+import { SUGGESTED_USERS_SQL } from "#core/sql/queries.ts";
 import { operations } from "../api/contract.ts";
 import { requireUser } from "../middleware.ts";
 import { routeLimit } from "../ratelimit.ts";
+import { upstashExec } from "../redis-exec.ts";
 import { apiRouter } from "../validation.ts";
+import { serverTiming } from "./feed.ts";
 
 export const discoverRoutes = apiRouter().openapi(
   { ...operations.getSuggestedUsers, middleware: [requireUser(), routeLimit("suggestions")] as const },
   async (c) => {
+    const t0 = performance.now();
     const { limit } = c.req.valid("query");
     const userId = c.get("userId");
-    const { redis, clickhouse } = c.var.clients;
+    // The index's keys hold ids as ClickHouse and PostgreSQL print them (lower case).
+    const viewer = userId.toLowerCase();
+    const log = c.get("logFields");
+    const { redis, rawRedis, clickhouse } = c.var.clients;
+    const timings: { name: string; ms: number; desc?: string }[] = [];
+    const lap = (name: string, since: number, desc?: string) =>
+      timings.push({ name, ms: performance.now() - since, ...(desc ? { desc } : {}) });
+
+    let t = performance.now();
     let users = await redis.get<SuggestedUser[]>(suggestKey(userId)).catch(() => null);
+    lap("cache", t);
     let cache = "HIT";
-    if (!users) {
+    if (!Array.isArray(users)) {
       cache = "MISS";
+      users = null;
+      let why = "index not ready";
+      t = performance.now();
       try {
-        const rs = await clickhouse.query({
-          query: SUGGESTED_USERS_SQL,
-          query_params: { viewer: userId, limit: SUGGESTIONS_PER_USER },
-          format: "JSONEachRow",
-        });
-        users = suggestionsFromRows(await rs.json<{ user_id: string; score: number | string; reason: string }>());
+        const keys = indexKeys(c.var.config.index.namespace);
+        users = (await readSuggestions(upstashExec(rawRedis), keys, [viewer])).get(viewer) ?? null;
+        if (users) lap("index", t);
       } catch (err) {
-        c.get("logFields").clickhouse_error = String(err);
-        throw new ApiError("unavailable", "suggestions temporarily unavailable; retry shortly");
+        log.redis_error = String(err);
+        why = "index unreadable";
       }
+      if (!users) {
+        t = performance.now();
+        try {
+          const rs = await clickhouse.query({
+            query: SUGGESTED_USERS_SQL,
+            query_params: { viewer, limit: SUGGESTIONS_PER_USER },
+            format: "JSONEachRow",
+          });
+          users = suggestionsFromRows(await rs.json<{ user_id: string; score: number | string; reason: string }>());
+        } catch (err) {
+          log.clickhouse_error = String(err);
+          throw new ApiError("unavailable", "suggestions temporarily unavailable; retry shortly");
+        }
+        lap("clickhouse", t, why);
+        log.suggest_source = "clickhouse";
+      } else log.suggest_source = "index";
       const computed = users;
       c.executionCtx.waitUntil(redis.set(suggestKey(userId), computed, { ex: SUGGEST_TTL_S }).catch(() => {}));
     }
     c.header("X-Cache", cache);
-    c.get("logFields").cache = cache;
+    c.header("Server-Timing", serverTiming(timings, performance.now() - t0));
+    log.cache = cache;
     return c.json({ users: users.slice(0, limit) }, 200);
   },
 );

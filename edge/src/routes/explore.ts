@@ -5,7 +5,8 @@
  * auth): the page holds no data, and its script calls the API with the token pasted into it.
  */
 import { type Context, Hono } from "hono";
-import { ApiError, DEFAULT_WEIGHTS } from "../../core/index.ts";
+import { ApiError } from "#core/errors.ts";
+import { DEFAULT_WEIGHTS } from "#core/ranking/score.ts";
 import type { AppEnv } from "../env.ts";
 import { EXPLORER_CSP, EXPLORER_CSS, EXPLORER_JS, explorerHtml } from "../explorer/page.ts";
 

@@ -1,6 +1,7 @@
 /** GET /api/v1/feed?limit=20&cursor=…&explain=1 */
-import { RunningExperimentsCopy, runningExperimentsKey } from "../../core/experiments.ts";
-import { encodeCursor, indexKeys, presentItem } from "../../core/index.ts";
+import { ExperimentCopies } from "#core/experiments/assignment.ts";
+import { encodeCursor } from "#core/feed/cursor.ts";
+import { indexKeys } from "#core/keys.ts";
 import { operations } from "../api/contract.ts";
 import { getFeed, type Timing } from "../feed/service.ts";
 import { requireUser } from "../middleware.ts";
@@ -14,21 +15,8 @@ export function serverTiming(timings: Timing[], totalMs: number): string {
   ].join(", ");
 }
 
-/**
- * The isolate's copies of the running experiments, by Redis key (one per INDEX_NAMESPACE):
- * refreshed at most once per EXPERIMENTS_REFRESH_MS, inside a miss's first round trip.
- */
-const experimentCopies = new Map<string, RunningExperimentsCopy>();
-
-export function experimentsCopyFor(namespace: string): { key: string; copy: RunningExperimentsCopy } {
-  const key = runningExperimentsKey(namespace);
-  let copy = experimentCopies.get(key);
-  if (!copy) {
-    copy = new RunningExperimentsCopy();
-    experimentCopies.set(key, copy);
-  }
-  return { key, copy };
-}
+/** The isolate's copies of the running experiments, one per index namespace. */
+const experimentCopies = new ExperimentCopies();
 
 export const feedRoutes = apiRouter().openapi(
   { ...operations.getFeed, middleware: [requireUser(), routeLimit("feed")] as const },
@@ -43,7 +31,7 @@ export const feedRoutes = apiRouter().openapi(
         clickhouse,
         keys: indexKeys(c.var.config.index.namespace),
         ranking: c.var.config.ranking,
-        experiments: experimentsCopyFor(c.var.config.index.namespace),
+        experiments: experimentCopies.forNamespace(c.var.config.index.namespace),
         now: () => Date.now(),
         waitUntil: (p) => c.executionCtx.waitUntil(p),
         log: logFields,
@@ -51,6 +39,7 @@ export const feedRoutes = apiRouter().openapi(
       c.get("userId"),
       q.cursor ?? null,
       q.limit,
+      q.explain,
     );
     logFields.cache = result.cache;
     if (result.experiment) logFields.experiment = `${result.experiment.experiment}/${result.experiment.variant}`;
@@ -59,7 +48,7 @@ export const feedRoutes = apiRouter().openapi(
     c.header("Cache-Control", "private, no-store");
     return c.json(
       {
-        items: result.items.map((i) => presentItem(i, q.explain)),
+        items: result.items,
         next_cursor: result.next ? encodeCursor(result.next) : null,
         experiment: result.experiment
           ? { name: result.experiment.experiment, variant: result.experiment.variant }

@@ -7,10 +7,10 @@
  *   index's 8 days, or the index not ready) the author from posts_current, both at once. The
  *   author check comes before anything is answered. The answer is cached in waitUntil.
  */
+import { ApiError } from "#core/errors.ts";
+import { indexKeys } from "#core/keys.ts";
 import {
-  ApiError,
   authorFromIndex,
-  indexKeys,
   POST_AUTHOR_SQL,
   POST_STATS_CACHE_TTL_S,
   POST_STATS_SQL,
@@ -19,11 +19,11 @@ import {
   postStatsBody,
   postStatsKey,
   postStatsSince,
-} from "../../core/index.ts";
+} from "#core/reads/post-stats.ts";
 import { operations } from "../api/contract.ts";
-import { upstashExec } from "../feed/service.ts";
 import { requireUser } from "../middleware.ts";
 import { routeLimit } from "../ratelimit.ts";
+import { upstashExec } from "../redis-exec.ts";
 import { apiRouter } from "../validation.ts";
 
 function cachedBody(reply: unknown): PostStatsBody | null {

@@ -2,19 +2,17 @@
  * GET /api/v1/trending (public): the hot-posts generator's Redis key when present, else
  * ranked here from ClickHouse's trending candidates and cached in waitUntil.
  */
-import {
-  ApiError,
-  type CandidateRowLike,
-  HOT_POSTS_TTL_S,
-  hotPostIds,
-  indexKeys,
-  presentItem,
-  type RankedItem,
-  rankHotPosts,
-  TRENDING_CANDIDATES_SQL,
-} from "../../core/index.ts";
+import { ApiError } from "#core/errors.ts";
+import { hotPostIds, rankHotPosts } from "#core/feed/hot-posts.ts";
+import { hydrateFromMiss, hydrateFromRead, presentItems } from "#core/feed/present.ts";
+import type { CandidateRowLike } from "#core/feed/rows.ts";
+import { HOT_POSTS_TTL_S, indexKeys } from "#core/keys.ts";
+import type { RankedItem } from "#core/ranking/rank.ts";
+import { hydrationReads, parseHydration } from "#core/reads/posts.ts";
+import { TRENDING_CANDIDATES_SQL } from "#core/sql/queries.ts";
 import { operations } from "../api/contract.ts";
 import { routeLimit } from "../ratelimit.ts";
+import { upstashExec } from "../redis-exec.ts";
 import { apiRouter } from "../validation.ts";
 
 /** Trending pool size read from ClickHouse before ranking. */
@@ -53,6 +51,25 @@ export const trendingRoutes = apiRouter().openapi(
     }
     c.header("X-Cache", cache);
     c.get("logFields").cache = cache;
-    return c.json({ items: items.slice(0, limit).map((i) => presentItem(i, false)) }, 200);
+    // Live counts and cards: one hydration read of the index (the list's own numbers are up to a
+    // minute old). Without Redis, the cards are the ids alone and the counts zero.
+    const page = items.slice(0, limit);
+    const plan = hydrationReads(
+      keys,
+      null,
+      page.map((i) => ({ postId: i.postId, authorId: i.authorId })),
+    );
+    const rendered = await upstashExec(c.var.clients.rawRedis)(plan.commands)
+      .then((replies) => {
+        // A post the index does not hold was deleted since the list was built, unless the index
+        // holds none of them (not ready): then each keeps what the list knows.
+        const h = parseHydration(plan, replies);
+        return presentItems(page, false, hydrateFromRead(h, null, h.posts.size === 0));
+      })
+      .catch((err) => {
+        c.get("logFields").redis_error = String(err);
+        return presentItems(page, false, hydrateFromMiss(null, null));
+      });
+    return c.json({ items: rendered }, 200);
   },
 );

@@ -1,10 +1,11 @@
 /**
  * The write endpoints: validated for shape here, then forwarded to the origin (ORIGIN_URL),
- * signed so the origin knows the user id came from a verified token (edge/core/origin-auth.ts).
+ * signed so the origin knows the user id came from a verified token (edge/core/auth/origin-auth.ts).
  * The origin validates bodies and owns the transaction. Origin down or slow → 503.
  */
 import type { Context } from "hono";
-import { ApiError, signRequest } from "../../core/index.ts";
+import { signRequest } from "#core/auth/origin-auth.ts";
+import { ApiError } from "#core/errors.ts";
 import { type OperationId, operations } from "../api/contract.ts";
 import type { AppEnv } from "../env.ts";
 import { limitBody, requireUser } from "../middleware.ts";

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Admin } from "kafkajs";
 import type { Logger } from "pino";
-import { ALL_TOPICS } from "../../../edge/core/index.ts";
+import { ALL_TOPICS } from "#core/topics.ts";
 import type { OriginConfig } from "../config.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 import { backoffMs, retriable } from "../retry.ts";

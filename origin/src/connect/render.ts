@@ -2,7 +2,7 @@
  * Pure helpers of the connector manager: rendering the connector template and judging a
  * Kafka Connect status document.
  */
-import { CAPTURED_TABLES } from "../../../edge/core/topics.ts";
+import { CAPTURED_TABLES } from "#core/topics.ts";
 
 export interface ConnectorTemplate {
   name: string;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ALL_TOPICS, EXPERIMENT_TOPICS } from "../../../edge/core/index.ts";
+import { ALL_TOPICS, EXPERIMENT_TOPICS } from "#core/topics.ts";
 import { type ConnectorTemplate, renderConnector, withCapturedTables } from "../connect/render.ts";
 
 describe("the experiments tables are captured", () => {

@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../../edge/core/index.ts";
+import { ApiError } from "#core/errors.ts";
 import { createOriginApp } from "../http.ts";
 import { createMetrics } from "../metrics.ts";
-import { experimentsApp } from "../writes/experiments.ts";
+import { experimentsApp } from "./api.ts";
 
 const log = pino({ level: "silent" });
 const TOKEN = "unit-operator-token-0123456789-abcdef";
@@ -58,8 +58,21 @@ describe("the operator API beside the write API", () => {
     const auth = { authorization: `Bearer ${TOKEN}` };
     const bad = await a.request("/v1/experiments/Not_A_Slug", { headers: auth });
     expect(bad.status).toBe(400);
-    const body = await a.request("/v1/experiments", { method: "POST", headers: auth, body: "{" });
-    expect(body.status).toBe(400);
-    expect(await body.json()).toEqual({ error: { code: "bad_request", message: "body must be JSON" } });
+    const json = { ...auth, "content-type": "application/json" };
+    for (const text of ["{", ""]) {
+      const body = await a.request("/v1/experiments", { method: "POST", headers: json, body: text });
+      expect(body.status).toBe(400);
+      expect(await body.json()).toEqual({ error: { code: "bad_request", message: "body must be JSON" } });
+    }
+    const unlabelled = await a.request("/v1/experiments", { method: "POST", headers: auth, body: "{}" });
+    expect(unlabelled.status).toBe(415);
+    expect(await unlabelled.json()).toMatchObject({ error: { code: "unsupported_media_type" } });
+    const schema = await a.request("/v1/experiments/x/promote", {
+      method: "POST",
+      headers: json,
+      body: '{"variant":7}',
+    });
+    expect(schema.status).toBe(400);
+    expect(((await schema.json()) as { error: { message: string } }).error.message).toMatch(/^variant: /);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The running experiments in Redis (edge/core/experiments.ts: runningExperimentsKey, one JSON
+ * The running experiments in Redis (edge/core/experiments/schema.ts: runningExperimentsKey, one JSON
  * document), kept by the origin from the CDC stream of the experiments table.
  *
  * The CDC change is the signal, PostgreSQL the state: each batch of `cdc.experiments` triggers a
@@ -17,11 +17,11 @@ import type { Redis } from "ioredis";
 import type { EachBatchPayload, Kafka } from "kafkajs";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { encodeRunningExperiments, runningExperimentsKey } from "../../../edge/core/experiments.ts";
-import { cdcTopic, EXPERIMENT_TOPICS } from "../../../edge/core/topics.ts";
+import { encodeRunningExperiments, runningExperimentsKey } from "#core/experiments/schema.ts";
+import { cdcTopic, EXPERIMENT_TOPICS } from "#core/topics.ts";
 import { ensureTopics } from "../connect/manager.ts";
-import { ResilientConsumer } from "../kafka/resilient-consumer.ts";
-import type { Part, PartHealth } from "../lifecycle.ts";
+import { ConsumerPart } from "../kafka/consumer-part.ts";
+import { transaction } from "../writes/tx.ts";
 import { loadRunning } from "./store.ts";
 
 export interface ExperimentsProjectionOptions {
@@ -51,7 +51,7 @@ export interface ExperimentsProjectionStats {
   lastError: string | null;
 }
 
-export class ExperimentsProjection implements Part {
+export class ExperimentsProjection extends ConsumerPart {
   readonly name = "experiments-projection";
   readonly key: string;
   readonly stats: ExperimentsProjectionStats = {
@@ -61,7 +61,6 @@ export class ExperimentsProjection implements Part {
     running: 0,
     lastError: null,
   };
-  private readonly consumer: ResilientConsumer;
   private timer: ReturnType<typeof setInterval> | null = null;
   private inFlight: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
@@ -70,19 +69,18 @@ export class ExperimentsProjection implements Part {
     private readonly kafka: Kafka,
     private readonly pg: pg.Pool,
     private readonly redis: Redis,
-    private readonly log: Logger,
+    log: Logger,
     private readonly opts: ExperimentsProjectionOptions = {},
   ) {
-    this.key = runningExperimentsKey(opts.namespace ?? "");
-    this.consumer = new ResilientConsumer(kafka, log, {
+    super(kafka, log, {
       groupId: opts.groupId ?? "experiments-projection",
       topics: [(opts.topicNamespace ?? "") + cdcTopic("experiments")],
       concurrency: 1,
-      eachBatch: (payload) => this.handleBatch(payload),
     });
+    this.key = runningExperimentsKey(opts.namespace ?? "");
   }
 
-  async start(): Promise<void> {
+  override async start(): Promise<void> {
     // Its topics (EXPERIMENT_TOPICS, apart from ALL_TOPICS), before Debezium first writes one.
     const admin = this.kafka.admin();
     await admin.connect();
@@ -100,7 +98,7 @@ export class ExperimentsProjection implements Part {
     // The bootstrap first: Redis is right before the first change arrives. A failure here is
     // not fatal (PostgreSQL or Redis away): the watch retries it.
     await this.rebuild("bootstrap").catch(() => {});
-    await this.consumer.start();
+    await super.start();
     let lastFull = Date.now();
     this.timer = setInterval(() => {
       void (async () => {
@@ -115,18 +113,22 @@ export class ExperimentsProjection implements Part {
     this.timer.unref();
   }
 
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.consumer.stop();
+    await super.stop();
     await this.inFlight?.catch(() => {});
   }
 
-  health(): PartHealth {
-    return { ok: this.consumer.ok && this.stats.lastError === null, detail: { key: this.key, ...this.stats } };
+  /** Sound while the last rebuild wrote the document. */
+  protected override ready(): boolean {
+    return this.stats.lastError === null;
   }
 
-  private async handleBatch(payload: EachBatchPayload): Promise<void> {
-    if (payload.batch.messages.length === 0) return;
+  protected override healthDetail(): object {
+    return { key: this.key, ...this.stats };
+  }
+
+  protected async handleBatch(payload: EachBatchPayload): Promise<void> {
     await this.consumer.land(
       payload,
       () => this.rebuild("cdc"),
@@ -160,18 +162,19 @@ export class ExperimentsProjection implements Part {
   private async rebuildOnce(reason: string): Promise<void> {
     const client = await this.pg.connect();
     try {
-      await client.query("BEGIN");
-      await client.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
-      const { experiments, version } = await loadRunning(client);
-      await this.redis.set(this.key, encodeRunningExperiments(experiments, version, Date.now()));
-      await client.query("COMMIT");
+      // The lock is held until COMMIT, after the Redis write.
+      const experiments = await transaction(client, async (db) => {
+        await db.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
+        const { experiments, version } = await loadRunning(db);
+        await this.redis.set(this.key, encodeRunningExperiments(experiments, version, Date.now()));
+        return experiments;
+      });
       this.stats.rebuilds++;
       this.stats.lastRebuildAt = Date.now();
       this.stats.running = experiments.length;
       this.stats.lastError = null;
       this.log.debug({ reason, running: experiments.map((e) => e.name) }, "running experiments written");
     } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
       this.stats.failures++;
       this.stats.lastError = (err as Error).message;
       this.log.warn({ reason, err: this.stats.lastError }, "running experiments not written");

@@ -4,14 +4,8 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import type pg from "pg";
-import {
-  compareVariants,
-  type ExperimentStatus,
-  type RunningExperiment,
-  type Variant,
-  type VariantResult,
-  type VariantTotals,
-} from "../../../edge/core/experiments.ts";
+import type { ExperimentStatus, RunningExperiment, Variant } from "#core/experiments/schema.ts";
+import { compareVariants, type VariantResult, type VariantTotals } from "#core/experiments/statistics.ts";
 
 /** An `experiments` row as node-postgres returns it (jsonb parsed, timestamptz as Date). */
 export interface ExperimentRow {

@@ -6,9 +6,9 @@
  * - `readIndexState` collects it in memory (the benchmark's in-memory comparison and a test of
  *   ClickHouse's JSON forms; `check:index` streams its own reads, check.ts).
  *
- * The bootstrap keeps in memory only the window's posts (id, author, time, counts), never the
- * records, follows or affinity, so its memory grows with the posts of the last 7 days rather than
- * with every interaction. It first clears the namespace's index keys (the impression sets, which
+ * The bootstrap keeps in memory only the window's posts (id, author, time, counts) and their
+ * authors, never the records, follows, affinity, profiles, post ids, likes or comments, so its
+ * memory grows with the posts of the last 7 days rather than with every user or interaction. It first clears the namespace's index keys (the impression sets, which
  * only the updater writes, aside), so an interrupted run leaves nothing the next one keeps;
  * `ready` is set last.
  *
@@ -19,19 +19,29 @@
  * and the affinity they count in come from one query (`BOOTSTRAP_SQL.counted`): a change is in
  * both or in neither, so its replay either finds its record or counts it for the first time.
  * (A query sees an insert's own part and its views' parts a few milliseconds apart at most; the
- * periodic affinity refresh repairs that rare case.)
+ * periodic affinity refresh repairs that rare case.) The plain totals (`{post}:d`) are counted
+ * from the same records. The other structures hold a state each change sets whole (a profile, a
+ * follow's or a like's time, a comment), so a replayed change ends where ClickHouse's latest
+ * row did, whichever read saw it; the profiles, their handles and the deleted users come from one
+ * read (`users`) so a profile's version (`_v`, which makes an older change a no-op) and what it
+ * shows are of the same row.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { ChainableCommander, Redis } from "ioredis";
 import {
+  encodeAuthorCard,
+  encodePlainTotals,
   encodePostCounters,
   INDEX_POST_TTL_S,
   INDEX_POST_WINDOW_MS,
   INDEX_POSTS_PER_AUTHOR,
   type IndexKeys,
-  POPULAR_AUTHORS,
-} from "../../../edge/core/index.ts";
+  RECENT_LIKES_MS,
+} from "#core/keys.ts";
+import { suggestionKeys } from "#core/reads/suggestions.ts";
+import { POPULAR_AUTHORS } from "#core/serving/read.ts";
 import { unlinkByPrefix } from "./exec.ts";
+import { encodeCommentBody, IndexWriter, RECENT_LIKES_TTL_S } from "./writer.ts";
 
 /** Posts of the index window, as the post CDC table holds them (deleted ones excluded). */
 const WINDOW_POSTS = `SELECT id FROM posts_current
@@ -83,9 +93,27 @@ export const BOOTSTRAP_SQL = {
               GROUP BY user_id, author_id HAVING n > 0`,
   impressions: `SELECT toString(post_id) AS pid, sum(impressions) AS n FROM post_totals
                 WHERE post_id IN (${WINDOW_POSTS}) GROUP BY post_id HAVING n > 0`,
-  follows: `SELECT toString(follower_id) AS a, toString(followee_id) AS b FROM follows_current WHERE deleted_at IS NULL`,
+  follows: `SELECT toString(follower_id) AS a, toString(followee_id) AS b, toUnixTimestamp64Milli(created_at) AS ms
+            FROM follows_current WHERE deleted_at IS NULL`,
   blocks: `SELECT toString(blocker_id) AS a, toString(blocked_id) AS b FROM blocks_current WHERE deleted_at IS NULL`,
-  deletedUsers: `SELECT toString(id) AS a FROM users_current WHERE deleted_at IS NOT NULL`,
+  // Every user, live (a profile and its handle) or deleted, in the order of their versions: of
+  // two live users ClickHouse shows with one handle for a moment (one's rename or deletion not
+  // inserted yet), the newer claim is written last and holds the handle key, as the updater
+  // decides it (USER_LUA).
+  users: `SELECT toString(id) AS uid, handle AS h, display_name AS n, bio AS b,
+            toUnixTimestamp64Milli(created_at) AS ms, toString(_version) AS v, deleted_at IS NOT NULL AS gone
+          FROM users_current ORDER BY _version`,
+  // Every live post's id, whole history (an author's `userPosts`).
+  userPosts: `SELECT toString(author_id) AS a, toString(id) AS b, toUnixTimestamp64Milli(created_at) AS ms
+              FROM posts_current WHERE deleted_at IS NULL`,
+  // Live likes of the last RECENT_LIKES_MS (each user's `recentLikes`).
+  recentLikes: `SELECT toString(user_id) AS a, toString(post_id) AS b, toUnixTimestamp64Milli(created_at) AS ms
+                FROM likes_current
+                WHERE deleted_at IS NULL AND created_at >= now64(3) - toIntervalMillisecond({recent_ms:UInt64})`,
+  // Every live comment, whole history (a post's `comments` and `commentBodies`).
+  comments: `SELECT toString(post_id) AS pid, toString(id) AS cid, toString(author_id) AS uid, text AS body,
+               toUnixTimestamp64Milli(created_at) AS ms
+             FROM comments_current WHERE deleted_at IS NULL`,
   /** Affinity alone, for the periodic refresh (refresh.ts). */
   affinity: `SELECT toString(user_id) AS uid, toString(author_id) AS aid, sum(interactions) AS n
              FROM user_author_90d WHERE day >= today() - 90
@@ -111,7 +139,20 @@ export type RecordKind = "l" | "c" | "s" | "k";
 /** One step of a consumer: a promise only when it has to wait (a pipeline flushing). */
 type Step = void | Promise<void>;
 
-/** What `readIndexRows` hands out, in this order: posts, then counted, impressions, follows, blocks, deleted users, popular. */
+/** A live user's profile as the index holds it (`profile(u)`). */
+export interface ProfileRow {
+  handle: string;
+  displayName: string;
+  bio: string;
+  createdMs: number;
+  /** The version (LSN) of the row. */
+  version: string;
+}
+
+/**
+ * What `readIndexRows` hands out, in this order: posts, then counted, impressions, follows,
+ * blocks, users (live and deleted, by version), post ids, recent likes, comments, popular.
+ */
 export interface IndexRowsVisitor {
   /** A post of the window, among its author's newest INDEX_POSTS_PER_AUTHOR. */
   post(postId: string, authorId: string, createdMs: number, text: string): Step;
@@ -123,9 +164,17 @@ export interface IndexRowsVisitor {
   pendingImpressions(postId: string, userId: string, days: number): Step;
   affinity(userId: string, authorId: string, interactions: number): Step;
   impressions(postId: string, n: number): Step;
-  follow(followerId: string, followeeId: string): Step;
+  follow(followerId: string, followeeId: string, createdMs: number): Step;
   block(blockerId: string, blockedId: string): Step;
+  /** A live user; users come by version, older first (see BOOTSTRAP_SQL.users). */
+  user(userId: string, profile: ProfileRow): Step;
   deletedUser(userId: string): Step;
+  /** A live post of any age. */
+  userPost(authorId: string, postId: string, createdMs: number): Step;
+  /** A live like of the last RECENT_LIKES_MS. */
+  recentLike(userId: string, postId: string, createdMs: number): Step;
+  /** A live comment. */
+  comment(postId: string, commentId: string, commenterId: string, createdMs: number, text: string): Step;
   popularAuthor(authorId: string): Step;
 }
 
@@ -135,7 +184,12 @@ export async function readIndexRows(
   visit: IndexRowsVisitor,
   opts: ReadIndexStateOptions = {},
 ): Promise<void> {
-  const params = { window_ms: INDEX_POST_WINDOW_MS, n: POPULAR_AUTHORS, post_ttl_s: INDEX_POST_TTL_S };
+  const params = {
+    window_ms: INDEX_POST_WINDOW_MS,
+    n: POPULAR_AUTHORS,
+    post_ttl_s: INDEX_POST_TTL_S,
+    recent_ms: RECENT_LIKES_MS,
+  };
   const each = async <T>(read: BootstrapRead, fn: (row: T) => Step) => {
     await opts.beforeRead?.(read);
     const rs = await ch.query({ query: BOOTSTRAP_SQL[read], query_params: params, format: "JSONEachRow" });
@@ -163,10 +217,25 @@ export async function readIndexRows(
     if (r.k === "pi") return visit.pendingImpressions(r.a, r.b, Number(r.n));
   });
   await each<{ pid: string; n: string }>("impressions", (r) => visit.impressions(r.pid, Number(r.n)));
-  await each<{ a: string; b: string }>("follows", (r) => visit.follow(r.a, r.b));
+  type Edge = { a: string; b: string; ms: string | number };
+  await each<Edge>("follows", (r) => visit.follow(r.a, r.b, Number(r.ms)));
   await each<{ a: string; b: string }>("blocks", (r) => visit.block(r.a, r.b));
-  await each<{ a: string }>("deletedUsers", (r) => visit.deletedUser(r.a));
+  type UserRow = { uid: string; h: string; n: string; b: string; ms: string | number; v: string; gone: unknown };
+  await each<UserRow>("users", (r) =>
+    isTrue(r.gone)
+      ? visit.deletedUser(r.uid)
+      : visit.user(r.uid, { handle: r.h, displayName: r.n, bio: r.b, createdMs: Number(r.ms), version: r.v }),
+  );
+  await each<Edge>("userPosts", (r) => visit.userPost(r.a, r.b, Number(r.ms)));
+  await each<Edge>("recentLikes", (r) => visit.recentLike(r.a, r.b, Number(r.ms)));
+  type CommentRow = { pid: string; cid: string; uid: string; body: string; ms: string | number };
+  await each<CommentRow>("comments", (r) => visit.comment(r.pid, r.cid, r.uid, Number(r.ms), r.body));
   await each<{ aid: string }>("popular", (r) => visit.popularAuthor(r.aid));
+}
+
+/** A ClickHouse boolean as JSON shows it (true, 1 or "1"). */
+function isTrue(v: unknown): boolean {
+  return v === true || v === 1 || v === "1" || v === "true";
 }
 
 /** Records of what counted on one post. */
@@ -199,6 +268,17 @@ export interface IndexState {
   deletedUsers: Set<string>;
   affinity: Map<string, Map<string, number>>;
   popularAuthors: string[];
+  /** Follower → followee → the follow's created ms. */
+  following: Map<string, Map<string, number>>;
+  profiles: Map<string, ProfileRow>;
+  /** Lower-cased handle → its live user. */
+  handles: Map<string, string>;
+  /** Author → every live post → created ms. */
+  userPosts: Map<string, Map<string, number>>;
+  /** User → post → like created ms (the last RECENT_LIKES_MS). */
+  recentLikes: Map<string, Map<string, number>>;
+  /** Post → comment → its commenter, time and text. */
+  comments: Map<string, Map<string, { by: string; createdMs: number; text: string }>>;
 }
 
 export interface BootstrapReport {
@@ -212,6 +292,13 @@ export interface BootstrapReport {
   deletedUsers: number;
   /** (user, author) pairs with a positive affinity. */
   affinityPairs: number;
+  /** Live users (profiles). */
+  profiles: number;
+  /** Live posts of any age (the authors' post ids). */
+  userPosts: number;
+  recentLikes: number;
+  /** Live comments (their bodies). */
+  commentBodies: number;
   /** Index keys of an earlier index (or an interrupted bootstrap) removed first. */
   cleared: number;
   ms: number;
@@ -236,6 +323,20 @@ export async function readIndexState(ch: ClickHouseClient, opts: ReadIndexStateO
     deletedUsers: new Set(),
     affinity: new Map(),
     popularAuthors: [],
+    following: new Map(),
+    profiles: new Map(),
+    handles: new Map(),
+    userPosts: new Map(),
+    recentLikes: new Map(),
+    comments: new Map(),
+  };
+  const inner = <V>(m: Map<string, Map<string, V>>, k: string): Map<string, V> => {
+    let v = m.get(k);
+    if (!v) {
+      v = new Map();
+      m.set(k, v);
+    }
+    return v;
   };
   const recordsOf = (pid: string): PostRecords => {
     const p = state.posts.get(pid) ?? state.otherRecords.get(pid);
@@ -277,13 +378,29 @@ export async function readIndexState(ch: ClickHouseClient, opts: ReadIndexStateO
         const p = state.posts.get(pid);
         if (p) p.impressions = n;
       },
-      follow: (a, b) => addTo(state.followees, a, b),
+      follow: (a, b, ms) => {
+        addTo(state.followees, a, b);
+        inner(state.following, a).set(b, ms);
+      },
       block: (a, b) => {
         addTo(state.blocksOut, a, b);
         addTo(state.blocksIn, b, a);
       },
+      user: (u, profile) => {
+        state.profiles.set(u, profile);
+        state.handles.set(profile.handle.toLowerCase(), u);
+      },
       deletedUser: (u) => {
         state.deletedUsers.add(u);
+      },
+      userPost: (a, pid, ms) => {
+        inner(state.userPosts, a).set(pid, ms);
+      },
+      recentLike: (u, pid, ms) => {
+        inner(state.recentLikes, u).set(pid, ms);
+      },
+      comment: (pid, cid, by, createdMs, text) => {
+        inner(state.comments, pid).set(cid, { by, createdMs, text });
       },
       popularAuthor: (a) => {
         state.popularAuthors.push(a);
@@ -350,10 +467,20 @@ export async function bootstrapIndex(
     blocks: 0,
     deletedUsers: 0,
     affinityPairs: 0,
+    profiles: 0,
+    userPosts: 0,
+    recentLikes: 0,
+    commentBodies: 0,
     cleared,
   };
-  /** The window's posts: author and the counters, filled in as the records stream by. */
-  const window = new Map<string, { authorId: string; l: number; c: number; s: number; i: number }>();
+  /**
+   * The window's posts: author and the counters (by others: l, c, s; impressions i) and plain
+   * totals (every like pl and comment pc), filled in as the records stream by.
+   */
+  const window = new Map<
+    string,
+    { authorId: string; l: number; c: number; s: number; i: number; pl: number; pc: number }
+  >();
   const authorExpire = new Map<string, number>();
   const popular: string[] = [];
   const out = new Batch(redis);
@@ -361,7 +488,7 @@ export async function bootstrapIndex(
     ch,
     {
       post: (pid, authorId, createdMs, text) => {
-        window.set(pid, { authorId, l: 0, c: 0, s: 0, i: 0 });
+        window.set(pid, { authorId, l: 0, c: 0, s: 0, i: 0, pl: 0, pc: 0 });
         const pk = keys.post(pid);
         const ak = keys.authorPosts(authorId);
         const expireAt = Math.floor(createdMs / 1000) + INDEX_POST_TTL_S;
@@ -384,9 +511,13 @@ export async function bootstrapIndex(
           out.p.expire(pk, INDEX_POST_TTL_S);
           return out.add(2);
         }
-        if (kind === "l" && rec !== w.authorId) w.l++;
-        else if (kind === "c" && by !== w.authorId) w.c++;
-        else if (kind === "s" && rec !== w.authorId) w.s++;
+        if (kind === "l") {
+          w.pl++;
+          if (rec !== w.authorId) w.l++;
+        } else if (kind === "c") {
+          w.pc++;
+          if (by !== w.authorId) w.c++;
+        } else if (kind === "s" && rec !== w.authorId) w.s++;
         return out.add(1);
       },
       pendingRecord: (pid, kind, user) => {
@@ -408,20 +539,59 @@ export async function bootstrapIndex(
         const w = window.get(pid);
         if (w) w.i = n;
       },
-      follow: (a, b) => {
-        out.p.sadd(keys.followees(a), b);
+      follow: (a, b, ms) => {
+        out.p.sadd(keys.followees(a), b).zadd(keys.following(a), ms, b).zadd(keys.followers(b), ms, a);
         report.follows++;
-        return out.add(1);
+        return out.add(3);
       },
       block: (a, b) => {
         out.p.sadd(keys.blocksOut(a), b).sadd(keys.blocksIn(b), a);
         report.blocks++;
         return out.add(2);
       },
+      user: (u, pr) => {
+        // By version, older first: a later SET of the same handle is the newer claim.
+        out.p
+          .hset(
+            keys.profile(u),
+            "h",
+            pr.handle,
+            "n",
+            pr.displayName,
+            "b",
+            pr.bio,
+            "c",
+            String(pr.createdMs),
+            "_v",
+            pr.version,
+          )
+          .set(keys.handle(pr.handle), u);
+        report.profiles++;
+        const ak = keys.authorPosts(u);
+        if (!authorExpire.has(ak)) return out.add(2);
+        out.p.hset(ak, "_u", encodeAuthorCard(pr.handle, pr.displayName));
+        return out.add(3);
+      },
       deletedUser: (u) => {
         out.p.sadd(keys.deletedUsers, u);
         report.deletedUsers++;
         return out.add(1);
+      },
+      userPost: (a, pid, ms) => {
+        out.p.zadd(keys.userPosts(a), ms, pid);
+        report.userPosts++;
+        return out.add(1);
+      },
+      recentLike: (u, pid, ms) => {
+        const lk = keys.recentLikes(u);
+        out.p.zadd(lk, ms, pid).expire(lk, RECENT_LIKES_TTL_S);
+        report.recentLikes++;
+        return out.add(2);
+      },
+      comment: (pid, cid, by, ms, text) => {
+        out.p.zadd(keys.comments(pid), ms, cid).hset(keys.commentBodies(pid), cid, encodeCommentBody(by, ms, text));
+        report.commentBodies++;
+        return out.add(2);
       },
       popularAuthor: (a) => {
         popular.push(a);
@@ -432,9 +602,10 @@ export async function bootstrapIndex(
   log("index bootstrap: read ClickHouse", { posts: report.posts, ms: Date.now() - t0 });
   for (const [pid, w] of window) {
     const counters = encodePostCounters({ likes: w.l, comments: w.c, shares: w.s, impressions: w.i });
-    if (!counters) continue;
-    out.p.hset(keys.authorPosts(w.authorId), `${pid}:n`, counters);
-    await out.add(1);
+    const plain = encodePlainTotals({ likes: w.pl, comments: w.pc });
+    if (counters) out.p.hset(keys.authorPosts(w.authorId), `${pid}:n`, counters);
+    if (plain) out.p.hset(keys.authorPosts(w.authorId), `${pid}:d`, plain);
+    await out.add((counters ? 1 : 0) + (plain ? 1 : 0));
   }
   for (const [ak, at] of authorExpire) {
     out.p.expireat(ak, at);
@@ -443,8 +614,48 @@ export async function bootstrapIndex(
   out.p.set(keys.popularAuthors, JSON.stringify(popular));
   await out.add(1);
   await out.flush();
+  // A failover may have turned Redis's clock back: the writer's read times start afresh.
+  await redis.del(suggestionKeys(keys).followerCountsAt);
+  await buildFollowerCounts(ch, redis, keys);
   const done = { ...report, ms: Date.now() - t0 };
   await redis.set(keys.ready, JSON.stringify({ at: Date.now(), ...done }));
   log("index bootstrap: done", done);
   return done;
+}
+
+/** Every user with a live follower as ClickHouse knows them (who may have a follower count). */
+const FOLLOWED_USERS_SQL = `SELECT DISTINCT toString(followee_id) AS uid FROM follows_current WHERE deleted_at IS NULL`;
+
+/**
+ * Fills the suggestions' `followerCounts` (edge/core/reads/suggestions.ts) for every user
+ * ClickHouse says has a follower, each count read from the index's own `followers(u)` (the
+ * writer's settleFollowerCounts, batches of `batch`), then sets `followerCountsReady`. The
+ * bootstrap runs it once its follows are written; the serving index runs it once on an index
+ * built before these keys existed. A follow ClickHouse has not seen yet is the updater's to
+ * settle, as every follow after it.
+ */
+export async function buildFollowerCounts(
+  ch: ClickHouseClient,
+  redis: Redis,
+  keys: IndexKeys,
+  batch = 1000,
+): Promise<number> {
+  const writer = new IndexWriter(redis, keys);
+  const rs = await ch.query({ query: FOLLOWED_USERS_SQL, format: "JSONEachRow" });
+  let users: string[] = [];
+  let n = 0;
+  for await (const rows of rs.stream<{ uid: string }>()) {
+    for (const r of rows) {
+      users.push(r.json().uid);
+      if (users.length >= batch) {
+        await writer.settleFollowerCounts(users);
+        n += users.length;
+        users = [];
+      }
+    }
+  }
+  if (users.length) await writer.settleFollowerCounts(users);
+  n += users.length;
+  await redis.set(suggestionKeys(keys).followerCountsReady, String(Date.now()));
+  return n;
 }

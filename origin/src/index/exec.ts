@@ -1,42 +1,31 @@
 /**
- * The serving index's reads from the origin (the feed warmer, tests, check tools): the same
- * pure read plan as the edge (edge/core/serving/read.ts), run as ioredis pipelines, and the
- * snapshot writes the edge does through Upstash.
+ * How the origin executes a core command plan (edge/core: the feed miss, the serving index's
+ * reads) on ioredis: as one pipeline or as one transaction, like the edge on Upstash REST
+ * (edge/src/redis-exec.ts).
  */
 import type { Redis } from "ioredis";
-import {
-  type Command,
-  type PipelineExec,
-  pointerOf,
-  SNAPSHOT_PAGING_TTL_S,
-  SNAPSHOT_TTL_S,
-  type Snapshot,
-  snapshotElements,
-  snapshotKey,
-  snapshotPointerKey,
-} from "../../../edge/core/index.ts";
+import type { Command, PipelineExec } from "#core/serving/read.ts";
 
-/** Runs commands as one pipeline; a failed command fails the whole call. */
-export function ioredisExec(redis: Redis): PipelineExec {
-  return async (commands: Command[]) => {
-    if (commands.length === 0) return [];
-    const res = (await redis.pipeline(commands.map(([verb, ...args]) => [verb.toLowerCase(), ...args])).exec()) ?? [];
-    return res.map(([err, value]) => {
-      if (err) throw err;
-      return value;
-    });
-  };
+type Replies = [Error | null, unknown][] | null;
+
+/** The replies in order; a failed command fails the whole call. */
+function unwrap(res: Replies): unknown[] {
+  return (res ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
 }
 
-/** Saves a snapshot and points its viewer at it, in one round trip. */
-export async function saveSnapshot(redis: Redis, s: Snapshot): Promise<void> {
-  const key = snapshotKey(s.meta.rankingId);
-  await redis
-    .multi()
-    .rpush(key, ...snapshotElements(s))
-    .expire(key, SNAPSHOT_TTL_S)
-    .set(snapshotPointerKey(s.meta.viewerId), JSON.stringify(pointerOf(s.meta)), "EX", SNAPSHOT_PAGING_TTL_S)
-    .exec();
+const lower = (commands: Command[]) => commands.map(([verb, ...args]) => [verb.toLowerCase(), ...args]);
+
+/** Runs commands as one pipeline (one round trip). */
+export function ioredisExec(redis: Redis): PipelineExec {
+  return async (commands: Command[]) => (commands.length ? unwrap(await redis.pipeline(lower(commands)).exec()) : []);
+}
+
+/** Runs commands as one transaction (MULTI/EXEC): all of them or none. */
+export function ioredisAtomic(redis: Redis): PipelineExec {
+  return async (commands: Command[]) => (commands.length ? unwrap(await redis.multi(lower(commands)).exec()) : []);
 }
 
 /**

@@ -3,7 +3,10 @@
  * reuses the sink's transforms, so both consumers read a message the same way; a message the
  * sink would dead-letter is skipped here (the sink records it).
  */
-import { type CdcTable, type EventType, msFromChDateTime64 } from "../../../edge/core/index.ts";
+
+import type { EventType } from "#core/events/schema.ts";
+import { msFromChDateTime64 } from "#core/sql/clickhouse-time.ts";
+import type { CdcTable } from "#core/topics.ts";
 import { cdcRow, DeadLetter, eventRow, parseJson } from "../sink/transform.ts";
 
 export type IndexOp =
@@ -17,11 +20,33 @@ export type IndexOp =
       actorId: string;
       authorId: string;
       live: boolean;
+      /** The like's or the comment's created_at (ms). */
+      createdMs: number;
+      /** A comment's text ("" for a like). */
+      text: string;
     }
   | { kind: "event"; postId: string; userId: string; type: EventType; receivedMs: number }
-  | { kind: "follow"; followerId: string; followeeId: string; live: boolean }
+  | { kind: "follow"; followerId: string; followeeId: string; live: boolean; createdMs: number }
   | { kind: "block"; blockerId: string; blockedId: string; live: boolean }
-  | { kind: "user"; userId: string; deleted: boolean };
+  | {
+      kind: "user";
+      userId: string;
+      /** Soft-deleted (deleted_at set) or hard-deleted: the row's last image is then the handle it held. */
+      deleted: boolean;
+      handle: string;
+      displayName: string;
+      bio: string;
+      createdMs: number;
+      /**
+       * The change's version (its LSN, as the sink's and ClickHouse's `_version`): a handle
+       * claimed by two users in the index (one's release still in flight on another partition)
+       * goes to the newer claim, and a change not newer than the profile's is a replay.
+       */
+      version: number;
+    };
+
+/** The comment id of a comment interaction (its record is `c:{comment}`). */
+export const commentIdOf = (op: { field: string }): string => op.field.slice(2);
 
 const msOf = (v: unknown) => msFromChDateTime64(String(v));
 
@@ -57,6 +82,8 @@ export function cdcOp(table: CdcTable, value: unknown): IndexOp | null {
         actorId: s("user_id"),
         authorId: s("post_author_id"),
         live,
+        createdMs: msOf(r.created_at),
+        text: "",
       };
     case "comments":
       return {
@@ -67,13 +94,30 @@ export function cdcOp(table: CdcTable, value: unknown): IndexOp | null {
         actorId: s("author_id"),
         authorId: s("post_author_id"),
         live,
+        createdMs: msOf(r.created_at),
+        text: s("text"),
       };
     case "follows":
-      return { kind: "follow", followerId: s("follower_id"), followeeId: s("followee_id"), live };
+      return {
+        kind: "follow",
+        followerId: s("follower_id"),
+        followeeId: s("followee_id"),
+        live,
+        createdMs: msOf(r.created_at),
+      };
     case "blocks":
       return { kind: "block", blockerId: s("blocker_id"), blockedId: s("blocked_id"), live };
     case "users":
-      return { kind: "user", userId: s("id"), deleted: !live };
+      return {
+        kind: "user",
+        userId: s("id"),
+        deleted: !live,
+        handle: s("handle"),
+        displayName: s("display_name"),
+        bio: s("bio"),
+        createdMs: msOf(r.created_at),
+        version: c.version,
+      };
   }
 }
 

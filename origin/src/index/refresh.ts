@@ -5,8 +5,8 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
-import type { IndexKeys } from "../../../edge/core/index.ts";
-import { POPULAR_AUTHORS } from "../../../edge/core/index.ts";
+import type { IndexKeys } from "#core/keys.ts";
+import { POPULAR_AUTHORS } from "#core/serving/read.ts";
 import { BOOTSTRAP_SQL } from "./bootstrap.ts";
 import type { IndexWriter } from "./writer.ts";
 

@@ -8,11 +8,13 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
 import type { Admin, Kafka } from "kafkajs";
 import type { Logger } from "pino";
-import { ALL_TOPICS, type IndexKeys } from "../../../edge/core/index.ts";
+import type { IndexKeys } from "#core/keys.ts";
+import { suggestionKeys } from "#core/reads/suggestions.ts";
+import { ALL_TOPICS } from "#core/topics.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 import { retry } from "../retry.ts";
-import { type BootstrapReport, bootstrapIndex } from "./bootstrap.ts";
-import { IndexUpdater, type IndexUpdaterOptions } from "./updater.ts";
+import { type BootstrapReport, bootstrapIndex, buildFollowerCounts } from "./bootstrap.ts";
+import { IndexUpdater, type IndexUpdaterOptions, type IndexUpdaterStats } from "./updater.ts";
 import { IndexWriter } from "./writer.ts";
 
 export interface ServingIndexOptions extends IndexUpdaterOptions {
@@ -85,7 +87,12 @@ export class ServingIndex implements Part {
 
   private async ensureOnce(): Promise<void> {
     const ready = await this.redis.exists(this.keys.ready);
-    if (ready && this.updater) return;
+    if (ready && this.updater) {
+      // An index bootstrapped before the suggestions' follower counts existed: fill them in once.
+      if (!(await this.redis.exists(suggestionKeys(this.keys).followerCountsReady)))
+        await buildFollowerCounts(this.ch, this.redis, this.keys);
+      return;
+    }
     if (!ready) {
       await this.updater?.stop().catch(() => {});
       this.updater = null;
@@ -142,6 +149,11 @@ export class ServingIndex implements Part {
       }
     }
     await commitGroupOffsets(this.kafka, this.opts.groupId ?? "serving-index", entries);
+  }
+
+  /** The updater's numbers (the metrics read them); none while there is no updater (bootstrapping). */
+  get stats(): IndexUpdaterStats | undefined {
+    return this.updater?.stats;
   }
 
   async stop(): Promise<void> {

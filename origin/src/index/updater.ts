@@ -8,9 +8,8 @@
  */
 import type { EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
-import { CDC_TABLES, type CdcTable, cdcTopic, EVENTS_TOPIC } from "../../../edge/core/index.ts";
-import { ResilientConsumer } from "../kafka/resilient-consumer.ts";
-import type { Part, PartHealth } from "../lifecycle.ts";
+import type { CdcTable } from "#core/topics.ts";
+import { ConsumerPart, pipelineTopics } from "../kafka/consumer-part.ts";
 import { type IndexOp, opOf } from "./ops.ts";
 import type { IndexWriter } from "./writer.ts";
 
@@ -21,6 +20,8 @@ export interface IndexUpdaterOptions {
   topicNamespace?: string;
   /** Partitions processed at once. Default 3. */
   concurrency?: number;
+  /** Told of each live post once its batch landed (the live channel's publisher; never blocks). */
+  live?: { postCreated(authorId: string, postId: string, createdMs: number): void };
 }
 
 export interface IndexUpdaterStats {
@@ -35,17 +36,7 @@ export interface IndexUpdaterStats {
   lastBatchAt: number | null;
 }
 
-/**
- * The updaters running in this process: the metrics (metrics.ts) read their stats at scrape
- * time, wherever the updater was made (the serving index makes its own).
- */
-const running = new Set<IndexUpdater>();
-
-export function runningIndexUpdaters(): IndexUpdater[] {
-  return [...running];
-}
-
-export class IndexUpdater implements Part {
+export class IndexUpdater extends ConsumerPart {
   readonly name = "index-updater";
   private readonly own = {
     batches: 0,
@@ -54,55 +45,32 @@ export class IndexUpdater implements Part {
     lastLagMs: {} as Record<string, number>,
     lastBatchAt: null as number | null,
   };
-  private readonly consumer: ResilientConsumer;
   private readonly topicToTable: Map<string, CdcTable | null>;
+  private readonly live: IndexUpdaterOptions["live"];
 
   constructor(
     kafka: Kafka,
     private readonly writer: IndexWriter,
-    private readonly log: Logger,
-    private readonly opts: IndexUpdaterOptions = {},
+    log: Logger,
+    opts: IndexUpdaterOptions = {},
   ) {
-    const ns = opts.topicNamespace ?? "";
-    this.topicToTable = new Map<string, CdcTable | null>([
-      ...CDC_TABLES.map((t) => [ns + cdcTopic(t), t] as [string, CdcTable]),
-      [ns + EVENTS_TOPIC, null],
-    ]);
-    this.consumer = new ResilientConsumer(kafka, log, {
-      groupId: this.groupId,
-      topics: [...this.topicToTable.keys()],
+    const topics = pipelineTopics(opts.topicNamespace ?? "");
+    super(kafka, log, {
+      groupId: opts.groupId ?? "serving-index",
+      topics: [...topics.keys()],
       concurrency: opts.concurrency,
-      eachBatch: (payload) => this.handleBatch(payload),
     });
-  }
-
-  get groupId(): string {
-    return this.opts.groupId ?? "serving-index";
+    this.topicToTable = topics;
+    this.live = opts.live;
   }
 
   get stats(): IndexUpdaterStats {
-    const c = this.consumer.stats;
+    const c = this.consumerStats;
     return { ...this.own, reopenRetries: c.reopenRetries, crashes: c.crashes, stalls: c.stalls };
   }
 
-  start(): Promise<void> {
-    running.add(this);
-    return this.consumer.start();
-  }
-
-  stop(): Promise<void> {
-    running.delete(this);
-    return this.consumer.stop();
-  }
-
-  health(): PartHealth {
-    const f = this.consumer.failure;
-    return { ok: this.consumer.ok, detail: f ? { ...this.stats, error: f } : this.stats };
-  }
-
-  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+  protected async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    if (batch.messages.length === 0) return;
     const { topic, partition } = batch;
     const table = this.topicToTable.get(topic) ?? null;
     const ops: IndexOp[] = [];
@@ -120,6 +88,8 @@ export class IndexUpdater implements Part {
       },
     );
     if (!last) return;
+    for (const op of ops)
+      if (op.kind === "post" && op.live) this.live?.postCreated(op.authorId, op.postId, op.createdMs);
     this.own.batches++;
     this.own.ops += ops.length;
     this.own.lastBatchAt = Date.now();

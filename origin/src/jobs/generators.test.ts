@@ -4,7 +4,7 @@ import {
   FEED_CANDIDATES_SQL,
   SUGGESTED_USERS_BATCH_SQL,
   TRENDING_CANDIDATES_SQL,
-} from "../../../edge/core/sql.ts";
+} from "#core/sql/queries.ts";
 import { asBackground } from "./generators.ts";
 
 describe("generator queries run as background work", () => {

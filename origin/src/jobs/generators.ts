@@ -1,38 +1,49 @@
 /**
  * The three generators: hot posts (→ hot:posts:1h and the trending_posts snapshot the feed's F2
- * source reads), suggested users for active users (→ suggest:users:{id}) and the feed cache
- * warmer for the most active users (→ their newest feed snapshot, built by the edge's pipeline).
+ * source reads), suggested users for active users (→ suggest:users:{id}, from the serving index,
+ * ClickHouse when it is not ready) and fallback snapshots
+ * for the most active users (→ a fresh ranking each, built by the edge's miss plans).
+ *
+ * Fallback snapshots are not a cache: a new session reuses a snapshot only while it is under
+ * SNAPSHOT_REUSE_MS (0.5 s) old, so one built every 120 s almost never serves a normal request.
+ * What they serve is the degraded path: when neither the index nor ClickHouse can rank, the edge
+ * answers from the viewer's last snapshot (STALE), and a user whose own snapshot has expired (5
+ * minutes after it was built unless paged) would get nothing personal. For the most active users
+ * this job keeps one at most 120 s old (test/integration/feed-index.test.ts shows the case).
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
-import { RunningExperimentsCopy, runningExperimentsKey } from "../../../edge/core/experiments.ts";
+import { ExperimentCopies } from "#core/experiments/assignment.ts";
+import { hotPostIds, rankHotPosts } from "#core/feed/hot-posts.ts";
+import { rankMiss, readMiss, snapshotWrites } from "#core/feed/miss.ts";
+import type { CandidateRowLike } from "#core/feed/rows.ts";
 import {
-  ACTIVE_USERS_SQL,
-  buildRanking,
-  type CandidateRowLike,
-  candidatesFromQuery,
-  chDateTime64,
-  FEED_CANDIDATES_SQL,
-  FEED_QUERY_LIMITS,
   feedVersionKey,
   HOT_POSTS_TTL_S,
-  hotPostIds,
   hotPostIdsKey,
   type IndexKeys,
   indexKeys,
-  loadFromIndex,
-  type RankingOptions,
-  rankHotPosts,
-  type Snapshot,
   SUGGEST_TTL_S,
-  SUGGESTED_USERS_BATCH_SQL,
-  SUGGESTIONS_PER_USER,
   seenKey,
-  suggestionsFromRows,
   suggestKey,
+} from "#core/keys.ts";
+import type { RankingOptions } from "#core/ranking/rank.ts";
+import {
+  readSuggestions,
+  SUGGESTIONS_PER_USER,
+  type SuggestedUser,
+  suggestionsFromRows,
+} from "#core/reads/suggestions.ts";
+import type { Snapshot } from "#core/serving/snapshot.ts";
+import { chDateTime64 } from "#core/sql/clickhouse-time.ts";
+import {
+  ACTIVE_USERS_SQL,
+  FEED_CANDIDATES_SQL,
+  FEED_QUERY_LIMITS,
+  SUGGESTED_USERS_BATCH_SQL,
   TRENDING_CANDIDATES_SQL,
-} from "../../../edge/core/index.ts";
-import { ioredisExec, saveSnapshot } from "../index/exec.ts";
+} from "#core/sql/queries.ts";
+import { ioredisAtomic, ioredisExec } from "../index/exec.ts";
 
 export interface GeneratorDeps {
   ch: ClickHouseClient;
@@ -112,112 +123,120 @@ async function eachLimited<T>(
   );
 }
 
+/**
+ * Suggestions for the active users of the last 24 h (→ suggest:users:{id}, SUGGEST_TTL_S), from
+ * the serving index (readSuggestions: three pipelines per `indexBatch` users, every command
+ * single-key); the users the index cannot answer for (not ready, no follower counts yet, not in
+ * the index) from ClickHouse, one set-based query per `batchSize` of them.
+ */
 export async function generateSuggestions(
   deps: GeneratorDeps,
-  opts: { maxUsers: number; batchSize?: number; signal?: AbortSignal },
+  opts: { maxUsers: number; batchSize?: number; indexBatch?: number; signal?: AbortSignal },
 ): Promise<Record<string, number>> {
   const users = await activeUsers(deps, 24, opts.maxUsers);
+  const keys = deps.keys ?? indexKeys();
+  const exec = ioredisExec(deps.redis);
   const size = opts.batchSize ?? 500;
+  const indexSize = opts.indexBatch ?? 100;
   let written = 0;
   let batches = 0;
+  let fromIndex = 0;
+  const save = async (found: Map<string, SuggestedUser[]>) => {
+    const p = deps.redis.pipeline();
+    for (const [v, list] of found) p.set(suggestKey(v), JSON.stringify(list), "EX", SUGGEST_TTL_S);
+    await p.exec();
+    written += found.size;
+  };
+  const cold: string[] = [];
+  for (let i = 0; i < users.length && !opts.signal?.aborted; i += indexSize) {
+    const viewers = users.slice(i, i + indexSize);
+    let read: Map<string, SuggestedUser[] | null>;
+    try {
+      read = await readSuggestions(exec, keys, viewers);
+    } catch {
+      read = new Map(); // Redis failing: ClickHouse for these (their write then fails too, as before)
+    }
+    const found = new Map<string, SuggestedUser[]>();
+    for (const v of viewers) {
+      const list = read.get(v);
+      if (list) found.set(v, list);
+      else cold.push(v);
+    }
+    if (found.size) {
+      await save(found);
+      fromIndex += found.size;
+      batches++;
+    }
+  }
   // One set-based query per batch (sequential: the generator should leave ClickHouse to the
   // edge's requests), then one Redis pipeline per batch.
-  for (let i = 0; i < users.length && !opts.signal?.aborted; i += size) {
-    const viewers = users.slice(i, i + size);
-    const found = await rows<{ viewer_id: string; user_id: string; score: number | string; reason: string }>(
+  for (let i = 0; i < cold.length && !opts.signal?.aborted; i += size) {
+    const viewers = cold.slice(i, i + size);
+    const rowsFound = await rows<{ viewer_id: string; user_id: string; score: number | string; reason: string }>(
       deps.ch,
       SUGGESTED_USERS_BATCH_SQL,
       { viewers, limit: SUGGESTIONS_PER_USER },
     );
-    const byViewer = new Map<string, typeof found>();
-    for (const r of found) {
+    const byViewer = new Map<string, typeof rowsFound>();
+    for (const r of rowsFound) {
       const list = byViewer.get(r.viewer_id);
       if (list) list.push(r);
       else byViewer.set(r.viewer_id, [r]);
     }
-    const p = deps.redis.pipeline();
-    for (const v of viewers) {
-      p.set(suggestKey(v), JSON.stringify(suggestionsFromRows(byViewer.get(v) ?? [])), "EX", SUGGEST_TTL_S);
-    }
-    await p.exec();
-    written += viewers.length;
+    await save(new Map(viewers.map((v) => [v, suggestionsFromRows(byViewer.get(v) ?? [])])));
     batches++;
   }
-  return { users: users.length, written, batches };
+  return { users: users.length, written, batches, fromIndex, fromClickHouse: written - fromIndex };
 }
 
 /**
- * The process's copies of the running experiments, by Redis key: read at most once per
- * EXPERIMENTS_REFRESH_MS, like the edge's, so a warmed snapshot is ranked under the same
+ * The process's copies of the running experiments, one per index namespace, read at most once
+ * per EXPERIMENTS_REFRESH_MS like the edge's, so a warmed snapshot is ranked under the same
  * assignment (the variant's weights, recorded in the snapshot) as the edge's own miss.
  */
-const experimentCopies = new Map<string, RunningExperimentsCopy>();
-
-function experimentsCopy(key: string): RunningExperimentsCopy {
-  let copy = experimentCopies.get(key);
-  if (!copy) {
-    copy = new RunningExperimentsCopy();
-    experimentCopies.set(key, copy);
-  }
-  return copy;
-}
+const experimentCopies = new ExperimentCopies();
 
 /**
- * Builds one user's ranking with the edge's pipeline (buildRanking: the serving index, or the
- * ClickHouse query when the index is not ready) and saves it as the viewer's newest snapshot.
- * A new session starts from it only while it is under SNAPSHOT_REUSE_MS old; after that it is
- * the viewer's degraded answer when neither the index nor ClickHouse can serve.
+ * Builds one user's ranking with the edge's miss plans (edge/core/feed/miss.ts: the same round
+ * trip 1, the serving index or the ClickHouse query when the index is not ready) and saves it as
+ * the viewer's newest snapshot, in one transaction. A new session starts from it only while it
+ * is under SNAPSHOT_REUSE_MS old; after that it is the viewer's degraded answer when neither the
+ * index nor ClickHouse can serve (the edge's STALE fallback).
  */
-export async function warmFeed(deps: GeneratorDeps, userId: string): Promise<Snapshot> {
+export async function buildFallbackSnapshot(deps: GeneratorDeps, userId: string): Promise<Snapshot> {
   const now = deps.now?.() ?? Date.now();
   const keys = deps.keys ?? indexKeys();
-  // The version is read before the candidates, as the edge does (see feedVersionKey); the
-  // running experiments with it when the process's copy is due.
-  const expKey = runningExperimentsKey(keys.namespace);
-  const copy = experimentsCopy(expKey);
-  let ver: number;
-  if (copy.due(now)) {
-    const replies = (await deps.redis.pipeline().get(feedVersionKey(userId)).get(expKey).exec()) ?? [];
-    const [verReply, expReply] = replies;
-    if (verReply?.[0]) throw verReply[0];
-    ver = Number(verReply?.[1] ?? 0);
-    if (expReply && !expReply[0]) copy.update(expReply[1], now);
-  } else {
-    ver = Number((await deps.redis.get(feedVersionKey(userId))) ?? 0);
-  }
   const exec = ioredisExec(deps.redis);
-  return buildRanking(
+  const experiments = experimentCopies.forNamespace(keys.namespace);
+  const state = await readMiss(exec, keys, userId, experiments, now);
+  const { snapshot } = await rankMiss(
     {
-      candidates: {
-        load: async (viewer, nowMs) => {
-          const fromIndex = await loadFromIndex(exec, keys, viewer, seenKey(viewer), nowMs);
-          if (fromIndex) return { candidates: fromIndex, path: "index" };
-          const [candidateRows, seen] = await Promise.all([
-            rows<CandidateRowLike>(deps.ch, FEED_CANDIDATES_SQL, { viewer, ...FEED_QUERY_LIMITS }),
-            deps.redis.zrange(seenKey(viewer), 0, -1),
-          ]);
-          return { candidates: candidatesFromQuery(candidateRows, seen), path: "clickhouse" };
-        },
+      exec,
+      coldRows: (viewer) => rows<CandidateRowLike>(deps.ch, FEED_CANDIDATES_SQL, { viewer, ...FEED_QUERY_LIMITS }),
+      save: async (snapshot) => {
+        await ioredisAtomic(deps.redis)(snapshotWrites(snapshot));
       },
-      snapshots: { save: (s) => saveSnapshot(deps.redis, s) },
     },
+    keys,
     userId,
-    { ranking: deps.ranking, now: () => now, ver, experiments: copy.current() },
+    state,
+    { ranking: deps.ranking, nowMs: now, experiments },
   );
+  return snapshot;
 }
 
-export async function warmFeeds(
+export async function refreshFallbackSnapshots(
   deps: GeneratorDeps,
   opts: { topUsers: number; concurrency?: number; signal?: AbortSignal },
 ): Promise<Record<string, number>> {
   const users = await activeUsers(deps, 24, opts.topUsers);
   let items = 0;
-  // Two at a time: the warmer should leave most of the stores to the edge.
+  // Two at a time: the job should leave most of the stores to the edge.
   await eachLimited(
     users,
     opts.concurrency ?? 2,
     async (userId) => {
-      items += (await warmFeed(deps, userId)).items.length;
+      items += (await buildFallbackSnapshot(deps, userId)).items.length;
     },
     opts.signal,
   );

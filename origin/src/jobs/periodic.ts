@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { jobLockKey } from "../../../edge/core/index.ts";
+import { jobLockKey } from "#core/keys.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 
 export interface JobStats {
@@ -26,6 +26,8 @@ export interface JobSpec {
   jitter?: number;
   /** Does one run; returns counts for the log line. `signal` aborts when the origin stops. */
   run: (signal: AbortSignal) => Promise<Record<string, number>>;
+  /** What a job that repairs (the serving index's reconciliation) repaired so far, by kind. Default none. */
+  repairs?: Readonly<Record<string, number>>;
 }
 
 export class PeriodicJob implements Part {
@@ -65,6 +67,11 @@ export class PeriodicJob implements Part {
     this.abort.abort();
     if (this.timer) clearTimeout(this.timer);
     await this.inFlight;
+  }
+
+  /** The spec's repairs, by kind (undefined for a job that repairs nothing). */
+  get repairs(): Readonly<Record<string, number>> | undefined {
+    return this.spec.repairs;
   }
 
   health(): PartHealth {
@@ -122,6 +129,10 @@ export class PeriodicJob implements Part {
 export class JobGroup implements Part {
   readonly name = "jobs";
   constructor(readonly jobs: PeriodicJob[]) {}
+  /** Each job's stats (and repairs) by job name: what the metrics read. */
+  get stats(): Record<string, JobStats & { repairs?: Readonly<Record<string, number>> }> {
+    return Object.fromEntries(this.jobs.map((j) => [j.name, j.repairs ? { ...j.stats, repairs: j.repairs } : j.stats]));
+  }
   async start(): Promise<void> {
     await Promise.all(this.jobs.map((j) => j.start()));
   }

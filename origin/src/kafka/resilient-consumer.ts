@@ -1,6 +1,6 @@
 /**
- * A kafkajs batch consumer that does not stay down: the one shape the ClickHouse sink and the
- * serving-index updater share. kafkajs restarts a crashed consumer by itself only after
+ * A kafkajs batch consumer that does not stay down: what every consumer part (consumer-part.ts:
+ * the ClickHouse sink, the serving-index updater, the experiments projection) consumes with. kafkajs restarts a crashed consumer by itself only after
  * retriable errors; after any other crash (seen when the broker goes away for longer than its
  * retry budget) this opens a fresh consumer with backoff, and a watchdog replaces a consumer
  * that has neither fetched, heartbeated nor worked on a batch for `stallMs` (kafkajs consumers
@@ -10,6 +10,7 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
 import { retriable, retry } from "../retry.ts";
+import { consumerSession } from "./session.ts";
 
 export interface ResilientConsumerOptions {
   groupId: string;
@@ -103,7 +104,12 @@ export class ResilientConsumer {
     write: () => Promise<void>,
     onRetry: (r: { error: Error; attempt: number; waitMs: number }) => void,
   ): Promise<KafkaMessage | null> {
-    let beat: ReturnType<typeof setInterval> | undefined;
+    // kafkajs heartbeats only between batches: a batch that takes longer than the session
+    // (a slow store, retries) beats on its own, every second, from the start.
+    const beat = setInterval(() => {
+      this.touch();
+      heartbeat().catch(() => {});
+    }, 1000);
     try {
       await retry(write, {
         retries: Number.POSITIVE_INFINITY,
@@ -113,10 +119,6 @@ export class ResilientConsumer {
         retriable: (err) => isRunning() && !isStale() && retriable(err),
         onRetry: (r) => {
           this.touch(); // retrying a batch is work, not a stall
-          beat ??= setInterval(() => {
-            this.touch();
-            heartbeat().catch(() => {});
-          }, 1000);
           onRetry(r);
         },
       });
@@ -150,6 +152,12 @@ export class ResilientConsumer {
       // Large enough for a few thousand rows per partition per batch.
       maxBytesPerPartition: 4 * 1024 * 1024,
       maxWaitTimeInMs: 100,
+      // A process killed without leaving its group holds its partitions until its session
+      // expires; a restarted process waits that long for them. The session and heartbeat come
+      // with the Kafka client (clients.ts: KAFKA_SESSION_TIMEOUT_MS, default 6 s, the least a
+      // broker accepts by default; kafkajs's own default is 30 s). Heartbeats also go during a
+      // long batch (land), so a live member is never taken for dead.
+      ...consumerSession(this.kafka),
     });
     this.consumer = consumer;
     const touch = () => this.touch();

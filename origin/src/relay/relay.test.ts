@@ -3,7 +3,7 @@ import type { Producer } from "kafkajs";
 import { KafkaJSConnectionError, KafkaJSNonRetriableError } from "kafkajs";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { EVENT_BATCH_STREAM_FIELD, EVENT_STREAM_FIELD } from "../../../edge/core/index.ts";
+import { EVENT_BATCH_STREAM_FIELD, EVENT_STREAM_FIELD } from "#core/events/schema.ts";
 import { EventRelay, messagesOf } from "./relay.ts";
 
 const ev = (user: string, n: number) => ({ event_id: `e${n}`, user_id: user, post_id: "p", type: "view" });

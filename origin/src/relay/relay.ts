@@ -11,7 +11,7 @@ import { hostname } from "node:os";
 import type { Redis } from "ioredis";
 import type { Producer } from "kafkajs";
 import type { Logger } from "pino";
-import { EVENT_BATCH_STREAM_FIELD, EVENT_STREAM_FIELD } from "../../../edge/core/index.ts";
+import { EVENT_BATCH_STREAM_FIELD, EVENT_STREAM_FIELD } from "#core/events/schema.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 import { retry } from "../retry.ts";
 

@@ -12,10 +12,12 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
-import { CDC_TABLES, type CdcTable, cdcTopic, decideCounted, EVENTS_TOPIC } from "../../../edge/core/index.ts";
-import { ResilientConsumer } from "../kafka/resilient-consumer.ts";
-import type { Part, PartHealth } from "../lifecycle.ts";
-import { staleKeys } from "./invalidation.ts";
+import { decideCounted } from "#core/events/counting.ts";
+import { invalidationCommands } from "#core/feed/invalidation.ts";
+import type { Command } from "#core/serving/read.ts";
+import type { CdcTable } from "#core/topics.ts";
+import { ConsumerPart, pipelineTopics } from "../kafka/consumer-part.ts";
+import { staleBy } from "./invalidation.ts";
 import { SharedLock } from "./shared-lock.ts";
 import {
   CDC_SPECS,
@@ -43,8 +45,11 @@ export interface SinkOptions {
    * fresh one (kafkajs consumers can hang after a broker restart without crashing). Default 30 s.
    */
   stallMs?: number;
-  /** Called with cache keys made stale by changes now visible in ClickHouse (best effort). */
-  invalidate?: (keys: string[]) => Promise<void>;
+  /**
+   * Runs the invalidation plan (#core/feed/invalidation.ts) of changes now visible in ClickHouse,
+   * best effort; the origin runs it as one MULTI (ioredisAtomic). Default: none run.
+   */
+  invalidate?: (commands: Command[]) => Promise<unknown>;
   /**
    * How often events waiting for their post are looked at when nothing in this process says
    * a post arrived (another process inserted it). Default 5000 ms.
@@ -79,7 +84,7 @@ interface DeadRow extends ChRow {
   error: string;
 }
 
-export class ClickHouseSink implements Part {
+export class ClickHouseSink extends ConsumerPart {
   readonly name = "clickhouse-sink";
   private readonly own = {
     batches: 0,
@@ -91,8 +96,8 @@ export class ClickHouseSink implements Part {
     lastBatchAt: null as number | null,
     pending: { inserted: 0, settled: 0, failures: 0 },
   };
-  private readonly consumer: ResilientConsumer;
-  private readonly topicToTable: Map<string, CdcTable>;
+  /** Each topic's table; the events topic has none. */
+  private readonly topicToTable: Map<string, CdcTable | null>;
   /**
    * Counting decisions (the abuse bound) read what already counted and then insert: a batch
    * of the events topic holds it shared (batches of different partitions have different users,
@@ -110,23 +115,22 @@ export class ClickHouseSink implements Part {
   constructor(
     kafka: Kafka,
     private readonly ch: ClickHouseClient,
-    private readonly log: Logger,
+    log: Logger,
     private readonly opts: SinkOptions = {},
   ) {
-    const ns = opts.topicNamespace ?? "";
-    this.topicToTable = new Map(CDC_TABLES.map((t) => [ns + cdcTopic(t), t]));
-    this.consumer = new ResilientConsumer(kafka, log, {
+    const topics = pipelineTopics(opts.topicNamespace ?? "");
+    super(kafka, log, {
       groupId: opts.groupId ?? "clickhouse-sink",
-      topics: [...this.topicToTable.keys(), ns + EVENTS_TOPIC],
+      topics: [...topics.keys()],
       concurrency: opts.concurrency,
       stallMs: opts.stallMs,
-      eachBatch: (payload) => this.handleBatch(payload),
     });
+    this.topicToTable = topics;
   }
 
   get stats(): SinkStats {
     const { insertRetries, ...own } = this.own;
-    const c = this.consumer.stats;
+    const c = this.consumerStats;
     return {
       ...own,
       retries: { insert: insertRetries, reopen: c.reopenRetries },
@@ -135,20 +139,20 @@ export class ClickHouseSink implements Part {
     };
   }
 
-  async start(): Promise<void> {
+  override async start(): Promise<void> {
     this.stopped = false;
     this.settleTicker = setInterval(() => this.kickSettle(), this.opts.settleEveryMs ?? 5000);
     this.settleTicker.unref();
-    await this.consumer.start();
+    await super.start();
     this.kickSettle();
   }
 
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
     this.stopped = true;
     if (this.settleTicker) clearInterval(this.settleTicker);
     if (this.settleSoon) clearTimeout(this.settleSoon);
     this.settleTicker = this.settleSoon = null;
-    await this.consumer.stop();
+    await super.stop();
     await this.settling?.catch(() => {});
   }
 
@@ -185,14 +189,8 @@ export class ClickHouseSink implements Part {
     }
   }
 
-  health(): PartHealth {
-    const f = this.consumer.failure;
-    return { ok: this.consumer.ok, detail: f ? { ...this.stats, error: f } : this.stats };
-  }
-
-  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+  protected async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    if (batch.messages.length === 0) return;
     const { topic, partition } = batch;
     const table = this.topicToTable.get(topic);
     const cdc: CdcRow[] = [];
@@ -261,10 +259,15 @@ export class ClickHouseSink implements Part {
     await this.insert(target, rows);
     if (table === "posts") this.kickSettle();
     if (this.opts.invalidate) {
-      const keys = [...new Set(rows.flatMap((r) => staleKeys(table, r)))];
-      if (keys.length) {
-        await this.opts.invalidate(keys).catch((err: unknown) => {
-          this.log.warn({ err: (err as Error).message, keys: keys.length }, "cache invalidation failed");
+      const stale = staleBy(table, rows);
+      const commands = invalidationCommands(stale);
+      if (commands.length) {
+        await this.opts.invalidate(commands).catch((err: unknown) => {
+          const { feeds, suggestions } = stale;
+          this.log.warn(
+            { err: (err as Error).message, feeds: feeds.size, suggestions: suggestions.size },
+            "cache invalidation failed",
+          );
         });
       }
     }
@@ -272,7 +275,7 @@ export class ClickHouseSink implements Part {
 
   /**
    * Inserts the batch's new events, each with its post's author and its `counted` flag (the
-   * abuse bound, edge/core/counting.ts), decided against what already counted: the keys in
+   * abuse bound, edge/core/events/counting.ts), decided against what already counted: the keys in
    * `event_counted_keys` for the batch's users and posts. Events of one user share a
    * partition, so no other batch decides for the same user at the same time; a redelivered
    * batch finds its own events present and skips them.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chDateTime64 } from "../../../edge/core/index.ts";
+import { chDateTime64 } from "#core/sql/clickhouse-time.ts";
 import { cdcRow, countable, DeadLetter, eventRow, parseJson, sequenceChanges } from "./transform.ts";
 
 const A = "11111111-1111-4111-8111-111111111111";

@@ -2,15 +2,12 @@
  * Pure transforms of the ClickHouse sink: a Kafka message in, a ClickHouse row out, or a
  * DeadLetter naming why the message cannot be used. No I/O here.
  */
-import {
-  type CdcTable,
-  type CountableEvent,
-  chDateTime64,
-  type EventType,
-  eventRecordSchema,
-  isUuid,
-  msFromChDateTime64,
-} from "../../../edge/core/index.ts";
+
+import type { CountableEvent } from "#core/events/counting.ts";
+import { type EventType, eventRecordSchema } from "#core/events/schema.ts";
+import { chDateTime64, msFromChDateTime64 } from "#core/sql/clickhouse-time.ts";
+import type { CdcTable } from "#core/topics.ts";
+import { isUuid } from "#core/uuid.ts";
 
 export class DeadLetter extends Error {
   override readonly name = "DeadLetter";
@@ -183,7 +180,7 @@ export function eventRow(value: unknown): EventRow {
   };
 }
 
-/** The fields of an events_raw row the counting rule reads (edge/core/counting.ts). */
+/** The fields of an events_raw row the counting rule reads (edge/core/events/counting.ts). */
 export function countable(r: EventRow): CountableEvent {
   return {
     user_id: r.user_id,

@@ -1,38 +1,39 @@
 /**
  * The origin's write API (/v1/...), reachable only with a request the edge signed. Each write is
- * one PostgreSQL transaction, idempotent where the verb is (PUT/DELETE), then the caches it made
- * stale are invalidated (the actor's feed; suggestions after a follow change; both feeds after
- * a block change). Debezium carries the change on to ClickHouse.
+ * one PostgreSQL transaction, idempotent where the verb is (PUT/DELETE), then what it made stale
+ * is invalidated by name (#core/feed/invalidation.ts: the actor's feed version bumped; their
+ * suggestions deleted after a follow change; both feeds after a block change). Debezium carries
+ * the change on to ClickHouse and the serving index.
+ *
+ * Read your writes: with an index writer, each committed change is also applied to the serving
+ * index at once (write-through), the same idempotent operation its CDC message applies ~1 s
+ * later, so the writer's next read shows it. A write-through that fails or is slow is only
+ * logged: the CDC message still brings it, and in-order replay makes the index converge.
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import type { Logger } from "pino";
-import type { z } from "zod";
-import {
-  ApiError,
-  feedKey,
-  firstIssueError,
-  hasSignatureHeaders,
-  isUuid,
-  newCommentSchema,
-  newPostSchema,
-  ORIGIN_REQUEST_TTL_S,
-  originRequestKey,
-  profileSchema,
-  suggestKey,
-  verifyRequest,
-} from "../../../edge/core/index.ts";
-import { invalidateKeys } from "../cache.ts";
+import { hasSignatureHeaders, verifyRequest } from "#core/auth/origin-auth.ts";
+import { ApiError } from "#core/errors.ts";
+import { invalidationCommands } from "#core/feed/invalidation.ts";
+import { ORIGIN_REQUEST_TTL_S, originRequestKey } from "#core/keys.ts";
+import { isUuid } from "#core/uuid.ts";
+import { newCommentSchema, newPostSchema, profileSchema } from "#core/writes.ts";
 import { errorResponse } from "../http-errors.ts";
+import { ioredisAtomic } from "../index/exec.ts";
+import type { IndexOp } from "../index/ops.ts";
+import type { IndexWriter } from "../index/writer.ts";
+import { withTimeout } from "../readiness.ts";
+import { jsonBody } from "./json-body.ts";
 import { inTransaction } from "./tx.ts";
 
 /**
  * `requestId` is the edge's request id (the origin's HTTP server sets it, http.ts; mounted
  * alone, verifyEdge sets the signed one): for logs only.
  */
-export type WriteEnv = { Variables: { userId: string; body: Uint8Array; requestId: string } };
+export type WriteEnv = { Variables: { userId: string; requestId: string } };
 type Vars = WriteEnv;
 
 export interface WriteDeps {
@@ -40,7 +41,22 @@ export interface WriteDeps {
   redis: Redis;
   sharedSecret: string;
   log: Logger;
+  /**
+   * The live channel's publisher: told of a new post at commit, so online followers hear of it
+   * without waiting for CDC (the updater's hook for the same post is then a no-op). Never blocks.
+   */
+  live?: { postCreated(authorId: string, postId: string, createdMs: number): void };
+  /** The serving index's writer, for write-through (read your writes); none: CDC alone. */
+  index?: IndexWriter;
 }
+
+/** How long a write-through may take before the write answers without it (CDC still brings it). */
+export const WRITE_THROUGH_TIMEOUT_MS = 500;
+
+const ms = (v: unknown): number => (v instanceof Date ? v.getTime() : Date.parse(String(v)));
+
+/** The WAL position before a change, as a version below the change's own (its CDC message's LSN). */
+const WAL_VERSION_SQL = "SELECT (pg_current_wal_insert_lsn() - '0/0')::text AS v";
 
 /** Refuses anything the edge did not sign, and replays of a signed request. */
 /** The largest write body the origin reads (the edge's own limit on writes is lower). */
@@ -74,26 +90,9 @@ function verifyEdge(deps: WriteDeps): MiddlewareHandler<Vars> {
     const fresh = await deps.redis.set(originRequestKey(result.signature), "1", "EX", ORIGIN_REQUEST_TTL_S, "NX");
     if (fresh !== "OK") throw new ApiError("conflict", "replayed request");
     c.set("userId", userId);
-    c.set("body", body);
     if (!c.get("requestId")) c.set("requestId", result.requestId);
     await next();
   };
-}
-
-/**
- * Parses the body from the bytes verifyEdge checked the signature of (not a second read of the
- * request, as hono's json validator would do), with the shared first-issue message.
- */
-function parseBody<T extends z.ZodType>(schema: T, body: Uint8Array): z.infer<T> {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(body));
-  } catch {
-    throw new ApiError("bad_request", "body must be JSON");
-  }
-  const r = schema.safeParse(json);
-  if (!r.success) throw firstIssueError(r.error.issues, "body");
-  return r.data;
 }
 
 function uuidParam(value: string | undefined, name: string): string {
@@ -129,12 +128,27 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
   );
   app.use("*", verifyEdge(deps));
 
-  const invalidate = async (c: Context<Vars>, keys: string[]) => {
+  const atomic = ioredisAtomic(deps.redis);
+  const invalidate = async (c: Context<Vars>, stale: { feeds: string[]; suggestions?: string[] }) => {
     try {
-      await invalidateKeys(deps.redis, keys);
+      await atomic(invalidationCommands(stale));
     } catch (err) {
       // The write is committed; a stale cache heals by TTL (60 s). Say so.
-      deps.log.warn({ request_id: c.get("requestId"), keys, err: (err as Error).message }, "cache invalidation failed");
+      deps.log.warn(
+        { request_id: c.get("requestId"), ...stale, err: (err as Error).message },
+        "cache invalidation failed",
+      );
+    }
+  };
+  const through = async (c: Context<Vars>, ops: IndexOp[]) => {
+    if (!deps.index || ops.length === 0) return;
+    try {
+      await withTimeout(deps.index.apply(ops), WRITE_THROUGH_TIMEOUT_MS, "index write-through");
+    } catch (err) {
+      deps.log.warn(
+        { request_id: c.get("requestId"), ops: ops.length, err: (err as Error).message },
+        "index write-through failed; CDC will apply the change",
+      );
     }
   };
   const requireProfile = async (client: pg.PoolClient, userId: string) => {
@@ -142,10 +156,11 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
     if (r.rowCount === 0) throw new ApiError("not_found", "create your profile first (PUT /api/v1/users/me)");
   };
 
-  app.put("/users/me", async (c) => {
+  app.put("/users/me", ...jsonBody(profileSchema), async (c) => {
     const userId = c.get("userId");
-    const p = parseBody(profileSchema, c.get("body"));
-    const row = await tx(deps.pg, async (db) => {
+    const p = c.req.valid("json");
+    const { row, version } = await tx(deps.pg, async (db) => {
+      const v = await db.query<{ v: string }>(WAL_VERSION_SQL);
       const r = await db.query(
         `INSERT INTO users (id, handle, display_name, bio) VALUES ($1, $2, $3, $4)
          ON CONFLICT (id) DO UPDATE SET handle = EXCLUDED.handle,
@@ -153,14 +168,26 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
          RETURNING id, handle, display_name, bio, created_at, updated_at`,
         [userId, p.handle, p.display_name ?? "", p.bio ?? "", p.display_name ?? null, p.bio ?? null],
       );
-      return r.rows[0];
+      return { row: r.rows[0], version: Number(v.rows[0]?.v ?? 0) };
     });
+    await through(c, [
+      {
+        kind: "user",
+        userId: row.id,
+        deleted: false,
+        handle: row.handle,
+        displayName: row.display_name,
+        bio: row.bio,
+        createdMs: ms(row.created_at),
+        version,
+      },
+    ]);
     return c.json({ user: row });
   });
 
-  app.post("/posts", async (c) => {
+  app.post("/posts", ...jsonBody(newPostSchema), async (c) => {
     const userId = c.get("userId");
-    const p = parseBody(newPostSchema, c.get("body"));
+    const p = c.req.valid("json");
     const row = await tx(deps.pg, async (db) => {
       await requireProfile(db, userId);
       const r = await db.query(
@@ -169,20 +196,47 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
       );
       return r.rows[0];
     });
-    await invalidate(c, [feedKey(userId)]);
+    deps.live?.postCreated(row.author_id, row.id, ms(row.created_at));
+    await through(c, [
+      {
+        kind: "post",
+        postId: row.id,
+        authorId: row.author_id,
+        createdMs: ms(row.created_at),
+        text: row.text,
+        live: true,
+      },
+    ]);
+    await invalidate(c, { feeds: [userId] });
     return c.json({ post: row }, 201);
   });
 
   app.delete("/posts/:id", async (c) => {
     const userId = c.get("userId");
     const id = uuidParam(c.req.param("id"), "id");
-    await tx(deps.pg, async (db) => {
+    const gone = await tx(deps.pg, async (db) => {
       const r = await db.query<{ author_id: string }>("SELECT author_id FROM posts WHERE id = $1", [id]);
       if (r.rowCount === 0) throw new ApiError("not_found", "no such post");
       if (r.rows[0]?.author_id !== userId) throw new ApiError("forbidden", "only the author can delete a post");
-      await db.query("UPDATE posts SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL", [id]);
+      const d = await db.query(
+        "UPDATE posts SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id, author_id, text, created_at",
+        [id],
+      );
+      return d.rows[0];
     });
-    await invalidate(c, [feedKey(userId)]);
+    if (gone) {
+      await through(c, [
+        {
+          kind: "post",
+          postId: gone.id,
+          authorId: gone.author_id,
+          createdMs: ms(gone.created_at),
+          text: gone.text,
+          live: false,
+        },
+      ]);
+    }
+    await invalidate(c, { feeds: [userId] });
     return c.body(null, 204);
   });
 
@@ -190,8 +244,13 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
   const relation = (table: "follows" | "blocks" | "likes", cols: [string, string], target: "user" | "post") => {
     const path = table === "likes" ? "/posts/:id/like" : `/${table}/:user_id`;
     const paramName = table === "likes" ? "id" : "user_id";
-    const extraKeys = (userId: string, other: string): string[] =>
-      table === "follows" ? [suggestKey(userId)] : table === "blocks" ? [feedKey(other), suggestKey(userId)] : [];
+    // A like changes the liker's feed; a follow also their suggestions; a block both users' feeds too.
+    const stale = (userId: string, other: string) =>
+      table === "follows"
+        ? { feeds: [userId], suggestions: [userId] }
+        : table === "blocks"
+          ? { feeds: [userId, other], suggestions: [userId] }
+          : { feeds: [userId] };
     app.put(path, async (c) => {
       const userId = c.get("userId");
       const other = uuidParam(c.req.param(paramName), paramName);
@@ -204,25 +263,30 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
             ? await db.query("SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL", [other])
             : await db.query("SELECT 1 FROM posts WHERE id = $1 AND deleted_at IS NULL", [other]);
         if (exists.rowCount === 0) throw new ApiError("not_found", `no such ${target}`);
-        await db.query(
+        const r = await db.query(
           `INSERT INTO ${table} (${cols[0]}, ${cols[1]}) VALUES ($1, $2)
-           ON CONFLICT (${cols[0]}, ${cols[1]}) DO UPDATE SET deleted_at = NULL WHERE ${table}.deleted_at IS NOT NULL`,
+           ON CONFLICT (${cols[0]}, ${cols[1]}) DO UPDATE SET deleted_at = NULL WHERE ${table}.deleted_at IS NOT NULL
+           RETURNING *`,
           [userId, other],
         );
-      });
-      await invalidate(c, [feedKey(userId), ...extraKeys(userId, other)]);
+        return r.rows[0];
+      }).then((row) => through(c, row ? [relationOp(table, row, true)] : []));
+      await invalidate(c, stale(userId, other));
       return c.body(null, 204);
     });
     app.delete(path, async (c) => {
       const userId = c.get("userId");
       const other = uuidParam(c.req.param(paramName), paramName);
-      await tx(deps.pg, (db) =>
-        db.query(
-          `UPDATE ${table} SET deleted_at = now() WHERE ${cols[0]} = $1 AND ${cols[1]} = $2 AND deleted_at IS NULL`,
+      const row = await tx(deps.pg, async (db) => {
+        const r = await db.query(
+          `UPDATE ${table} SET deleted_at = now() WHERE ${cols[0]} = $1 AND ${cols[1]} = $2 AND deleted_at IS NULL
+           RETURNING *`,
           [userId, other],
-        ),
-      );
-      await invalidate(c, [feedKey(userId), ...extraKeys(userId, other)]);
+        );
+        return r.rows[0];
+      });
+      if (row) await through(c, [relationOp(table, row, false)]);
+      await invalidate(c, stale(userId, other));
       return c.body(null, 204);
     });
   };
@@ -230,38 +294,87 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
   relation("blocks", ["blocker_id", "blocked_id"], "user");
   relation("likes", ["user_id", "post_id"], "post");
 
-  app.post("/posts/:id/comments", async (c) => {
+  app.post("/posts/:id/comments", ...jsonBody(newCommentSchema), async (c) => {
     const userId = c.get("userId");
     const postId = uuidParam(c.req.param("id"), "id");
-    const p = parseBody(newCommentSchema, c.get("body"));
+    const p = c.req.valid("json");
     const row = await tx(deps.pg, async (db) => {
       await requireProfile(db, userId);
       const r = await db.query(
         `INSERT INTO comments (post_id, author_id, text)
          SELECT id, $2, $3 FROM posts WHERE id = $1 AND deleted_at IS NULL
-         RETURNING id, post_id, author_id, text, created_at`,
+         RETURNING id, post_id, author_id, post_author_id, text, created_at`,
         [postId, userId, p.text],
       );
       if (r.rowCount === 0) throw new ApiError("not_found", "no such post");
       return r.rows[0];
     });
-    await invalidate(c, [feedKey(userId)]);
-    return c.json({ comment: row }, 201);
+    await through(c, [commentOp(row, true)]);
+    await invalidate(c, { feeds: [userId] });
+    const { post_author_id: _, ...comment } = row;
+    return c.json({ comment }, 201);
   });
 
   app.delete("/comments/:id", async (c) => {
     const userId = c.get("userId");
     const id = uuidParam(c.req.param("id"), "id");
-    await tx(deps.pg, async (db) => {
+    const gone = await tx(deps.pg, async (db) => {
       const r = await db.query<{ author_id: string }>("SELECT author_id FROM comments WHERE id = $1", [id]);
       if (r.rowCount === 0) throw new ApiError("not_found", "no such comment");
       if (r.rows[0]?.author_id !== userId) throw new ApiError("forbidden", "only the author can delete a comment");
-      await db.query("UPDATE comments SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL", [id]);
+      const d = await db.query(
+        `UPDATE comments SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL
+         RETURNING id, post_id, author_id, post_author_id, text, created_at`,
+        [id],
+      );
+      return d.rows[0];
     });
-    await invalidate(c, [feedKey(userId)]);
+    if (gone) await through(c, [commentOp(gone, false)]);
+    await invalidate(c, { feeds: [userId] });
     return c.body(null, 204);
   });
 
   app.onError((err, c) => errorResponse(err, c, deps.log));
   return app;
+}
+
+/** A committed follow, block or like as the index operation its CDC message becomes. */
+function relationOp(table: "follows" | "blocks" | "likes", row: Record<string, unknown>, live: boolean): IndexOp {
+  const id = (k: string) => String(row[k]);
+  if (table === "follows") {
+    return {
+      kind: "follow",
+      followerId: id("follower_id"),
+      followeeId: id("followee_id"),
+      live,
+      createdMs: ms(row.created_at),
+    };
+  }
+  if (table === "blocks") return { kind: "block", blockerId: id("blocker_id"), blockedId: id("blocked_id"), live };
+  return {
+    kind: "interaction",
+    field: `l:${id("user_id")}`,
+    counter: "l",
+    postId: id("post_id"),
+    actorId: id("user_id"),
+    authorId: id("post_author_id"),
+    live,
+    createdMs: ms(row.created_at),
+    text: "",
+  };
+}
+
+/** A committed comment as the index operation its CDC message becomes. */
+function commentOp(row: Record<string, unknown>, live: boolean): IndexOp {
+  return {
+    kind: "interaction",
+    field: `c:${String(row.id)}`,
+    counter: "c",
+    postId: String(row.post_id),
+    actorId: String(row.author_id),
+    authorId: String(row.post_author_id),
+    live,
+    createdMs: ms(row.created_at),
+    text: String(row.text),
+  };
 }

@@ -1,5 +1,5 @@
 /**
- * Bench phase: what a running ranking experiment costs a feed MISS (issue 17). Under plain
+ * Bench phase: what a running ranking experiment costs a feed MISS. Under plain
  * workerd (the production runtime), 1 client, the same viewers alternately with no experiment
  * and with one running (started and stopped through the origin's operator API, as an operator
  * would: a request the edge-side secret signs for `operator:bench`; CDC and the projection put
@@ -8,9 +8,10 @@
  * assignment (a hash) and ranking with the variant's weights: the difference should be noise.
  */
 import { randomUUID } from "node:crypto";
+import { signRequest } from "#core/auth/origin-auth.ts";
+import { EXPERIMENTS_REFRESH_MS } from "#core/experiments/schema.ts";
+import { SNAPSHOT_REUSE_MS } from "#core/serving/snapshot.ts";
 import { buildRequest } from "../../../edge/client/index.ts";
-import { EXPERIMENTS_REFRESH_MS } from "../../../edge/core/experiments.ts";
-import { signRequest } from "../../../edge/core/index.ts";
 import type { Bench } from "../context.ts";
 import { log, round, sleep } from "../context.ts";
 import { closedLoop, percentile, type Shot, summarize } from "../load.ts";
@@ -76,7 +77,7 @@ export async function experimentsPhase(b: Bench): Promise<void> {
   for (let r = 0; r < ROUNDS; r++) {
     log(`experiments round ${r + 1}/${ROUNDS}: feed MISS without an experiment, plain workerd, 1 client`);
     await edgeShows(null);
-    await sleep(1100); // past SNAPSHOT_REUSE_MS: every request below builds a new snapshot
+    await sleep(SNAPSHOT_REUSE_MS + 100); // past SNAPSHOT_REUSE_MS: every request below builds a new snapshot
     const off = await run();
     shots.off.push(...only(off.shots, "MISS"));
     seconds.off += off.result.seconds;

@@ -1,7 +1,8 @@
 /** Bench phase 7: a followee's new post → the follower's next new session. */
 
+import { DEFAULT_DIVERSITY_DECAY, DEFAULT_MAX_RANKED } from "#core/ranking/rank.ts";
+import { scorePost } from "#core/ranking/score.ts";
 import { createClient, type Result } from "../../../edge/client/index.ts";
-import { DEFAULT_DIVERSITY_DECAY, DEFAULT_MAX_RANKED, scorePost } from "../../../edge/core/index.ts";
 import type { Bench } from "../context.ts";
 import { log, round, sleep } from "../context.ts";
 import { percentile } from "../load.ts";

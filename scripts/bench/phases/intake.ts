@@ -2,14 +2,21 @@
 
 import { randomUUID } from "node:crypto";
 import { dirname } from "node:path";
-import { EVENTS_STREAM_KEY } from "../../../edge/core/index.ts";
+import { EVENTS_STREAM_KEY } from "#core/keys.ts";
 import { BENCH_RATE_LIMITS } from "../../lib/ratelimits.ts";
+import { rng } from "../../lib/rng.ts";
 import { startPlainWorkerd } from "../../lib/workerd.ts";
 import { startWranglerDev } from "../../lib/wrangler.ts";
 import type { Bench } from "../context.ts";
 import { log, round, sleep } from "../context.ts";
-import { closedLoop, type LoadResult, percentile } from "../load.ts";
-import { latency, throughput } from "../report.ts";
+import { closedLoop, type LoadResult, percentile, type Shot } from "../load.ts";
+import { latency, latencyRounds, throughputRounds } from "../report.ts";
+import { interleavedRounds, ROUNDS, recording, roundOrder } from "../rounds.ts";
+
+/** The sides of the intake comparison: ours with the pipeline running, the baseline, ours alone. */
+const SIDES = ["plain", "wrangler", "baseline", "plain_alone", "wrangler_alone"] as const;
+type Side = (typeof SIDES)[number];
+type Run = { result: LoadResult; shots: Shot[] };
 
 export async function intakePhase(b: Bench): Promise<void> {
   const {
@@ -23,7 +30,6 @@ export async function intakePhase(b: Bench): Promise<void> {
     auth,
     tokenOf,
     pickDistinct,
-    rand,
     figures,
     details,
     phaseSeconds: PHASE_S,
@@ -38,61 +44,59 @@ export async function intakePhase(b: Bench): Promise<void> {
   );
   const postIds = postRows.map((r) => r.id);
   const intakeUsers = pickDistinct(active, 2000);
+  // Each side's run per round: a third of --seconds (5 s at the default), so the 3 rounds of the
+  // 5 sides take about as long as the single 15 s runs did.
+  const ROUND_MS = Math.max(3000, Math.round((PHASE_S * 1000) / 3));
   await Promise.all(intakeUsers.map(tokenOf));
-  const batch = () =>
-    JSON.stringify({
+  // Request i is the same on every side: its user, and a batch of 100 impressions whose posts are
+  // drawn from a PRNG seeded by i (only `ts` is the moment it is sent).
+  const batch = (i: number) => {
+    const draw = rng(1000 + i);
+    return JSON.stringify({
       events: Array.from({ length: 100 }, () => ({
         type: "impression",
-        post_id: postIds[Math.floor(rand() * postIds.length)],
+        post_id: postIds[Math.floor(draw() * postIds.length)],
         ts: Date.now(),
       })),
     });
-  const intake = async (base: string) =>
-    closedLoop({
-      concurrency: 8,
-      durationMs: PHASE_S * 1000,
-      request: (i) => ({
+  };
+  const intake = async (base: string) => {
+    const rec = recording(
+      (i) => `${intakeUsers[i % intakeUsers.length]}#${i}`,
+      (i) => ({
         url: `${base}/api/v1/events`,
         init: {
           method: "POST",
           headers: { ...auth(intakeUsers[i % intakeUsers.length] as string), "content-type": "application/json" },
-          body: batch(),
+          body: batch(i),
         },
       }),
-    });
-  log("event intake: batches of 100, 8 clients (plain workerd, wrangler dev, baseline)");
-  const plainIntake = await intake(plain.url);
-  const ourIntake = await intake(edge.url);
-  const baseIntake = await intake(baseline.url);
-  // The edge's own intake capacity: a second worker writing to a stream nothing reads, so the
-  // relay, Kafka, the sink and ClickHouse do not share the 2 cores with it.
-  log("event intake into an unread stream (edge + Redis only), 8 clients");
+    );
+    const run = await closedLoop({ concurrency: 8, durationMs: ROUND_MS, request: rec.request });
+    return { value: run, asked: rec.asked };
+  };
+  // The edge's own intake capacity: a second worker of each runtime writing to a stream nothing
+  // reads, so the relay, Kafka, the sink and ClickHouse do not share the 2 cores with it.
   const probeStream = `${name}:intake-probe`;
-  const edgeAlone = await startWranglerDev({
-    config: "wrangler.toml",
-    script: bundleEntry,
-    vars: {
-      JWT_SECRET,
-      UPSTASH_REDIS_REST_URL: BRIDGE_URL,
-      UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
-      EVENTS_STREAM: probeStream,
-    },
-    rateLimits: BENCH_RATE_LIMITS,
-    timeoutMs: 120_000,
-  });
   const probeVars = {
     JWT_SECRET,
     UPSTASH_REDIS_REST_URL: BRIDGE_URL,
     UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
     EVENTS_STREAM: probeStream,
   };
-  let aloneIntake: Awaited<ReturnType<typeof intake>>;
-  let alonePlain: Awaited<ReturnType<typeof intake>>;
+  const stops: (() => Promise<void>)[] = [];
+  let byRound: Record<Side, Run[]>;
   try {
-    aloneIntake = await intake(edgeAlone.url);
-    await edgeAlone.stop();
+    const edgeAlone = await startWranglerDev({
+      config: "wrangler.toml",
+      script: bundleEntry,
+      vars: probeVars,
+      rateLimits: BENCH_RATE_LIMITS,
+      timeoutMs: 120_000,
+    });
+    stops.push(() => edgeAlone.stop());
     // Plain workerd has no wrangler.toml [vars]: everything the worker reads is passed.
-    const w = await startPlainWorkerd(
+    const plainAlone = await startPlainWorkerd(
       {
         ...b.edgeVars,
         ...probeVars,
@@ -102,55 +106,75 @@ export async function intakePhase(b: Bench): Promise<void> {
       },
       { bundleDir: dirname(bundleEntry), rateLimits: BENCH_RATE_LIMITS },
     );
-    try {
-      alonePlain = await intake(w.url);
-    } finally {
-      await w.stop();
-    }
+    stops.push(() => plainAlone.stop());
+    const url: Record<Side, string> = {
+      plain: plain.url,
+      wrangler: edge.url,
+      baseline: baseline.url,
+      plain_alone: plainAlone.url,
+      wrangler_alone: edgeAlone.url,
+    };
+    log(
+      `event intake: batches of 100, 8 clients, ${SIDES.join(", ")}; ${ROUNDS} rounds of ${ROUND_MS / 1000} s each, the same request stream`,
+    );
+    byRound = await interleavedRounds({
+      what: "event intake",
+      sides: SIDES,
+      run: (side) => intake(url[side]),
+      // Time-bound (a throughput): each side sends the same requests, as many as it can.
+      prefix: true,
+    });
   } finally {
-    await edgeAlone.stop().catch(() => {});
+    for (const stop of stops.reverse()) await stop().catch(() => {});
     await redis.del(probeStream);
   }
-  if ((alonePlain.result.status["202"] ?? 0) === 0) {
-    log(`WARNING: the intake probe under plain workerd accepted nothing: ${JSON.stringify(alonePlain.result.status)}`);
+  const results = (side: Side) => byRound[side].map((r) => r.result);
+  if (results("plain_alone").some((r) => (r.status["202"] ?? 0) === 0)) {
+    log(
+      `WARNING: the intake probe under plain workerd accepted nothing in a round: ${JSON.stringify(results("plain_alone").map((r) => r.status))}`,
+    );
   }
-  const evs = (r: LoadResult) => round(((r.status["202"] ?? 0) * 100) / r.seconds, 0);
+  const evs = (side: Side) => results(side).map((r) => round(((r.status["202"] ?? 0) * 100) / r.seconds, 0));
+  const p95 = (side: Side) => results(side).map((r) => r.p95_ms);
+  const p50 = (side: Side) => results(side).map((r) => r.p50_ms);
   details.intake = {
-    ours_plain_workerd: plainIntake.result,
-    ours: ourIntake.result,
-    edge_alone_plain_workerd: alonePlain.result,
-    edge_alone: aloneIntake.result,
-    baseline: baseIntake.result,
+    round_seconds: ROUND_MS / 1000,
+    order: roundOrder(SIDES, ROUNDS).map((s) => `${s.round + 1}:${s.side}`),
+    ours_plain_workerd: results("plain"),
+    ours: results("wrangler"),
+    edge_alone_plain_workerd: results("plain_alone"),
+    edge_alone: results("wrangler_alone"),
+    baseline: results("baseline"),
   };
-  const notBelow = (name: string, ours: number, base: number) => ({
-    ...throughput(name, ours, base),
-    target: "≥ baseline",
-    met: ours >= base,
-  });
+  const notBelow = (name: string, ours: number[], base: number[]) => {
+    const f = throughputRounds(name, ours, base);
+    return { ...f, target: "≥ baseline", met: f.ours >= (f.baseline ?? 0) };
+  };
   figures.push(
     notBelow(
       "event intake (events/s, batches of 100, 8 clients), plain workerd, pipeline running",
-      evs(plainIntake.result),
-      evs(baseIntake.result),
+      evs("plain"),
+      evs("baseline"),
     ),
     notBelow(
       "event intake (events/s, batches of 100, 8 clients), plain workerd, edge + Redis alone",
-      evs(alonePlain.result),
-      evs(baseIntake.result),
+      evs("plain_alone"),
+      evs("baseline"),
     ),
-    throughput(
+    throughputRounds(
       "event intake (events/s, batches of 100, 8 clients), wrangler dev, pipeline running",
-      evs(ourIntake.result),
-      evs(baseIntake.result),
+      evs("wrangler"),
+      evs("baseline"),
       10_000,
     ),
-    throughput(
+    throughputRounds(
       "event intake (events/s, batches of 100, 8 clients), wrangler dev, edge + Redis alone",
-      evs(aloneIntake.result),
-      evs(baseIntake.result),
+      evs("wrangler_alone"),
+      evs("baseline"),
       10_000,
     ),
-    latency("event intake batch p95 (ms), plain workerd", plainIntake.result.p95_ms, baseIntake.result.p95_ms),
+    latencyRounds("event intake batch p50 (ms), plain workerd", p50("plain"), p50("baseline")),
+    latencyRounds("event intake batch p95 (ms), plain workerd", p95("plain"), p95("baseline")),
   );
 
   // ------------------------------------------------------------ 4. event → ClickHouse

@@ -1,6 +1,8 @@
 /** Bench phase 8: paging through whole snapshots while the pager's followees post and the generators run. */
+
+import { snapshotKey, snapshotPointerKey } from "#core/keys.ts";
+import { decodeSnapshotItem } from "#core/serving/snapshot.ts";
 import { createClient } from "../../../edge/client/index.ts";
-import { snapshotKey, snapshotPointerKey } from "../../../edge/core/index.ts";
 import type { Bench } from "../context.ts";
 import { log, sleep } from "../context.ts";
 
@@ -24,7 +26,7 @@ export async function pagingPhase(b: Bench): Promise<void> {
     const pointer = JSON.parse((await redis.get(snapshotPointerKey(u))) ?? "{}") as { rankingId?: string };
     const want = pointer.rankingId
       ? (await redis.lrange(snapshotKey(pointer.rankingId), 1, -1)).map(
-          (i) => (JSON.parse(i) as { postId: string }).postId,
+          (i) => decodeSnapshotItem(i)?.postId ?? "(unreadable item)",
         )
       : [];
     const served = body.items.map((i) => i.post_id);

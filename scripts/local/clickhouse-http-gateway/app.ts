@@ -209,7 +209,7 @@ export function createClickHouseGateway(config: GatewayConfig, log: Logger): Cli
         "X-ClickHouse-Timezone": "UTC",
         "X-ClickHouse-Summary": JSON.stringify(summary),
       });
-      // Decided before anything can fail, so errors are compressed like results (issue 15, item 10).
+      // Decided before anything can fail, so errors are compressed like results.
       const codec = responseCodec(
         url.searchParams.get("enable_http_compression") === "1",
         c.req.header("accept-encoding"),

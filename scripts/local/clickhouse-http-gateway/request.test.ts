@@ -58,7 +58,7 @@ describe("settings filtering", () => {
     expect(isHttpOnlyParameter(name)).toBe(false),
   );
 
-  it("readonly and allow_ddl are settings like the others (issue 15, item 9)", () => {
+  it("readonly and allow_ddl are settings like the others", () => {
     const req = parseRequestParameters(new URLSearchParams({ readonly: "1", allow_ddl: "0" }), noHeaders);
     expect([...req.settings]).toEqual([
       ["readonly", "1"],

@@ -58,7 +58,7 @@ describe("buildPrelude", () => {
     ).toBe("SET max_threads = '2', max_execution_time = 5;\nSET readonly = 2;\n");
   });
 
-  it("readonly and allow_ddl go last, after the gateway's own limit and USE (issue 15, item 9)", () => {
+  it("readonly and allow_ddl go last, after the gateway's own limit and USE", () => {
     expect(
       buildPrelude({
         settings: new Map([

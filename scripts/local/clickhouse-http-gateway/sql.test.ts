@@ -41,7 +41,7 @@ describe("analyzeSql", () => {
   });
 
   it("reads $$ heredoc strings and nested comments as the engine does (no statement hides in them)", () => {
-    // Both once let a second statement past the lexer (issue 14, item 3).
+    // Both once let a second statement past the lexer.
     expect(analyzeSql("SELECT $$;$$", none)).toMatchObject({ kind: "select", sql: "SELECT $$;$$" });
     expect(analyzeSql("SELECT $tag$ ' ; $$ $tag$", none).kind).toBe("select");
     expect(codeOf(() => analyzeSql("SELECT $$'$$; CREATE DATABASE x; SELECT '", none))).toBe(62);
@@ -66,7 +66,7 @@ describe("analyzeSql", () => {
     expect(analyzeSql(values, none).sql).toBe(values);
   });
 
-  it("tells an INSERT without data (issue 15, item 8) from one with data and from INSERT … SELECT", () => {
+  it("tells an INSERT without data from one with data and from INSERT … SELECT", () => {
     expect(analyzeSql("INSERT INTO t FORMAT JSONEachRow", none).insertData).toBe("");
     expect(analyzeSql("INSERT INTO t FORMAT CSV\n  \n", none).insertData).toBe("\n  \n");
     expect(analyzeSql("INSERT INTO t VALUES", none).insertData).toBe("");

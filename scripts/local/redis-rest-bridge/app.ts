@@ -17,9 +17,11 @@ import { type ServerType, serve } from "@hono/node-server";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
-import { ApiError, CONTRACT_VERSION, SERVICE_NAME } from "../../../edge/core/index.ts";
+import { ApiError } from "#core/errors.ts";
+import { CONTRACT_VERSION, SERVICE_NAME } from "#core/health.ts";
 import type { Part } from "../../../origin/src/lifecycle.ts";
 import { AclProvisioner, aclRules, aclUserName, readOrCreateSecret } from "./acl.ts";
+import { ClusterPool, clusterNodeUrls } from "./cluster.ts";
 import type { BridgeConfig } from "./config.ts";
 import {
   parseCommandBody,
@@ -70,7 +72,7 @@ function json(c: Context, status: number, body: unknown): Response {
   return c.body(JSON.stringify(body), status as 200, { "content-type": "application/json" });
 }
 
-async function pingRedis(pool: RedisPool): Promise<{ ok: boolean; ms?: number; error?: string }> {
+async function pingRedis(pool: RedisPool | ClusterPool): Promise<{ ok: boolean; ms?: number; error?: string }> {
   const t0 = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -89,55 +91,72 @@ async function pingRedis(pool: RedisPool): Promise<{ ok: boolean; ms?: number; e
 }
 
 export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridge {
+  const cluster = config.clusterNodes.length > 0;
+  /** Where Redis is, for logs: the single URL or the cluster's seeds. */
+  const target = cluster ? config.clusterNodes.map(redactUrl).join(",") : redactUrl(config.redisUrl);
+  const user = {
+    username: aclUserName(config.aclUser, config.allowCommands),
+    password: readOrCreateSecret(config.aclPasswordFile),
+  };
+  const rules = aclRules(config.allowCommands);
+  // ACL users live per node: in cluster mode every node gets the user (the seeds plus what CLUSTER SLOTS lists).
   const acl =
     config.aclUser === ""
       ? null
-      : new AclProvisioner(
-          config.redisUrl,
-          {
-            username: aclUserName(config.aclUser, config.allowCommands),
-            password: readOrCreateSecret(config.aclPasswordFile),
+      : {
+          user,
+          ensure: async () => {
+            const urls = cluster ? await clusterNodeUrls(config.clusterNodes) : [config.redisUrl];
+            await Promise.all(urls.map((u) => new AclProvisioner(u, user, rules).ensure()));
           },
-          aclRules(config.allowCommands),
+        };
+  let provisioning: Promise<boolean> | null = null;
+  const provision = (why: string): Promise<boolean> => {
+    if (!acl) return Promise.resolve(true);
+    provisioning ??= (async () => {
+      try {
+        await acl.ensure();
+        log.info({ user: acl.user.username, why }, "redis ACL user provisioned");
+        return true;
+      } catch (err) {
+        log.warn(
+          { user: acl.user.username, why, err: (err as Error).message },
+          "could not provision the redis ACL user",
         );
-  const provision = async (why: string): Promise<boolean> => {
-    if (!acl) return true;
-    try {
-      await acl.ensure();
-      log.info({ user: acl.user.username, why }, "redis ACL user provisioned");
-      return true;
-    } catch (err) {
-      log.warn({ user: acl.user.username, why, err: (err as Error).message }, "could not provision the redis ACL user");
-      return false;
-    }
+        return false;
+      } finally {
+        provisioning = null;
+      }
+    })();
+    return provisioning;
   };
   let lastAuthRepair = 0;
-  const pool = new RedisPool(
-    {
-      url: config.redisUrl,
-      size: config.poolSize,
-      commandTimeoutMs: config.commandTimeoutMs,
-      ...(acl
-        ? {
-            auth: acl.user,
-            // E.g. Redis restarted and lost the in-memory user: recreate it (at most once a second).
-            onAuthFailure: () => {
-              if (Date.now() - lastAuthRepair < 1000) return;
-              lastAuthRepair = Date.now();
-              void provision("redis refused the bridge's credentials");
-            },
-          }
-        : {}),
-    },
-    log.child({ part: "redis-pool" }),
-  );
+  const poolOptions = {
+    size: config.poolSize,
+    commandTimeoutMs: config.commandTimeoutMs,
+    ...(acl
+      ? {
+          auth: acl.user,
+          // E.g. Redis restarted and lost the in-memory user: recreate it (at most once a second).
+          onAuthFailure: () => {
+            if (Date.now() - lastAuthRepair < 1000) return;
+            lastAuthRepair = Date.now();
+            void provision("redis refused the bridge's credentials");
+          },
+        }
+      : {}),
+  };
+  const pool = cluster
+    ? new ClusterPool({ nodes: config.clusterNodes, ...poolOptions }, log.child({ part: "redis-cluster-pool" }))
+    : new RedisPool({ url: config.redisUrl, ...poolOptions }, log.child({ part: "redis-pool" }));
   const executor = new BridgeExecutor(pool, {
     allowCommands: config.allowCommands,
     commandTimeoutMs: config.commandTimeoutMs,
   });
   const subscriptions = new Subscriptions(
     {
-      url: config.redisUrl,
+      // A cluster forwards PUBLISH to every node, so one node's subscription sees all of it.
+      url: cluster ? (config.clusterNodes[0] as string) : config.redisUrl,
       connectTimeoutMs: config.commandTimeoutMs,
       ...(acl ? { auth: acl.user } : {}),
     },
@@ -173,6 +192,7 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
       status: redis.ok ? "ok" : "degraded",
       service: SERVICE_NAME,
       component: "redis-bridge",
+      mode: cluster ? "cluster" : "single",
       version: CONTRACT_VERSION,
       redis,
       pool: pool.stats(),
@@ -299,7 +319,7 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
       await provision("start");
       pool.connectShared();
       if (!(await pool.waitReady(2000))) {
-        log.warn({ redis: redactUrl(config.redisUrl) }, "Redis is not answering yet; serving 503s until it does");
+        log.warn({ redis: target }, "Redis is not answering yet; serving 503s until it does");
       }
       const port = await new Promise<number>((resolve, reject) => {
         server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => resolve(info.port));
@@ -316,7 +336,10 @@ export function createRedisBridge(config: BridgeConfig, log: Logger): RedisBridg
       });
       const address = (server as unknown as { address(): AddressInfo }).address();
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-      log.info({ host: config.host, port, redis: redactUrl(config.redisUrl) }, "redis-bridge listening");
+      log.info(
+        { host: config.host, port, redis: target, mode: cluster ? "cluster" : "single" },
+        "redis-bridge listening",
+      );
       return { port, url: `http://${host}:${port}` };
     },
     stop() {

@@ -51,6 +51,32 @@ const schema = z.object({
     .refine((u) => /^rediss?:\/\//.test(u), "must start with redis:// or rediss://")
     .default("redis://127.0.0.1:6379"),
   /**
+   * Cluster mode: comma list of a Redis Cluster's seed nodes, `host:port` or
+   * `redis://[user:password@]host:port` (the first one's credentials are the admin side for every
+   * node), e.g. `127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003`; REDIS_URL is then unused. Empty
+   * (default): the single Redis at REDIS_URL. See cluster.ts.
+   */
+  REDIS_BRIDGE_CLUSTER: z
+    .string()
+    .default("")
+    .transform((s, ctx) => {
+      const nodes: string[] = [];
+      for (const raw of s
+        .split(",")
+        .map((n) => n.trim())
+        .filter(Boolean)) {
+        const url = /^rediss?:\/\//.test(raw) ? raw : `redis://${raw}`;
+        try {
+          const u = new URL(url);
+          if (!u.hostname || !u.port) throw new Error("no port");
+          nodes.push(url.replace(/\/$/, ""));
+        } catch {
+          ctx.addIssue({ code: "custom", message: `${raw} is not host:port or redis://host:port` });
+        }
+      }
+      return nodes;
+    }),
+  /**
    * Restricted Redis user the bridge's connections run as, created or reset at start with
    * `ACL SETUSER` through REDIS_URL's credentials (see acl.ts): no FLUSHALL, KEYS, INFO, SLOWLOG,
    * CONFIG… even from scripts. Empty: connect as REDIS_URL's user with no ACL of the bridge's
@@ -104,6 +130,8 @@ const schema = z.object({
 
 export interface BridgeConfig {
   redisUrl: string;
+  /** Cluster mode's seed node URLs; [] = single Redis at redisUrl. */
+  clusterNodes: string[];
   /** ACL user to provision and connect as; "" = REDIS_URL's own user. */
   aclUser: string;
   aclPasswordFile: string;
@@ -137,6 +165,7 @@ export function readBridgeConfig(env: Record<string, string | undefined> = proce
   const e = parsed.data;
   return {
     redisUrl: e.REDIS_URL,
+    clusterNodes: e.REDIS_BRIDGE_CLUSTER,
     aclUser: e.REDIS_BRIDGE_ACL_USER,
     aclPasswordFile: resolve(e.REDIS_BRIDGE_ACL_PASSWORD_FILE),
     host: e.REDIS_BRIDGE_HOST,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../../edge/core/errors.ts";
+import { ApiError } from "#core/errors.ts";
 import {
   parseCommandBody,
   parseCommandListBody,
@@ -78,12 +78,12 @@ describe("replies", () => {
     expect(toWireEntry(b("OK"), "utf8")).toEqual({ result: "OK" });
   });
 
-  it("leaves a top-level OK as is with base64, as Upstash does (issue 15, item 3)", () => {
+  it("leaves a top-level OK as is with base64, as Upstash does", () => {
     expect(toWireEntry(b("OK"), "base64")).toEqual({ result: "OK" });
     expect(toWireEntry(b("OKAY"), "base64")).toEqual({ result: "T0tBWQ==" });
   });
 
-  it("never encodes error text, and marks errors nested in arrays as errors (issue 15, item 3)", () => {
+  it("never encodes error text, and marks errors nested in arrays as errors", () => {
     expect(toWireEntry(new ReplyError("WRONGTYPE Operation against a key"), "base64")).toEqual({
       error: "WRONGTYPE Operation against a key",
     });

@@ -2,7 +2,7 @@
  * The Upstash REST wire format, both directions. Pure: request bodies in, Redis argument lists
  * out; Redis replies (read as bytes) in, JSON-ready `{result}` / `{error}` entries out.
  */
-import { ApiError } from "../../../edge/core/errors.ts";
+import { ApiError } from "#core/errors.ts";
 
 /** A RESP2 reply as ioredis hands it over in buffer mode; errors nested in arrays stay inline. */
 export type RedisReply = Buffer | Uint8Array | string | number | null | Error | RedisReply[];

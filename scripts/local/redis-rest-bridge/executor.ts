@@ -4,8 +4,9 @@
  * per command, always 200, a failing command never stops the others; `/multi-exec` → EXEC's
  * results per command, or 400 with an EXECABORT error when Redis refused to queue a command.
  */
-import type { Redis } from "ioredis";
-import { ApiError } from "../../../edge/core/errors.ts";
+import type { Cluster, Redis } from "ioredis";
+import { ApiError } from "#core/errors.ts";
+import { broadcastKind, type ClusterPool, CrossSlotError } from "./cluster.ts";
 import { capBlockingTimeout, classifyCommand, TRANSACTION_COMMANDS } from "./commands.ts";
 import { type RedisArg, type RedisReply, type ResponseEncoding, toWireEntry, type WireEntry } from "./encoding.ts";
 import { connectionFailure, isReplyError, type RedisPool, sendRaw } from "./pool.ts";
@@ -30,7 +31,9 @@ async function settle(promises: Promise<RedisReply>[]): Promise<Outcome[]> {
 
 /** Connection failures fail the whole request: whether earlier commands ran is unknown. */
 function firstConnectionFailure(outcomes: Outcome[]): unknown {
-  return outcomes.find((o) => !o.ok && !isReplyError(o.error)) as { error: unknown } | undefined;
+  return outcomes.find((o) => !o.ok && !isReplyError(o.error) && !(o.error instanceof CrossSlotError)) as
+    | { error: unknown }
+    | undefined;
 }
 
 function entryOf(outcome: Outcome, encoding: ResponseEncoding): WireEntry {
@@ -43,17 +46,26 @@ export class BridgeExecutor {
   private readonly scripts = new ScriptShaMap();
 
   constructor(
-    private readonly pool: RedisPool,
+    private readonly pool: RedisPool | ClusterPool,
     private readonly options: ExecutorOptions,
   ) {}
 
   /** Sends one command, translating Upstash-only script flags on the way. */
-  private async send(conn: Redis, args: readonly RedisArg[]): Promise<RedisReply> {
+  private async send(conn: Redis | Cluster, args: readonly RedisArg[]): Promise<RedisReply> {
     // A command carrying raw bytes (a path-form body) is no script text to rewrite.
-    if (!args.every((a) => typeof a === "string")) return sendRaw(conn, args);
+    if (!args.every((a) => typeof a === "string")) return this.dispatch(conn, args);
     const { args: forRedis, loadedSha } = this.scripts.rewrite(args as string[]);
-    const reply = await sendRaw(conn, forRedis);
+    const reply = await this.dispatch(conn, forRedis);
     return loadedSha === undefined ? reply : Buffer.from(loadedSha);
+  }
+
+  /** In cluster mode, keyless per-node commands on the shared client reach every master. */
+  private dispatch(conn: Redis | Cluster, args: readonly RedisArg[]): Promise<RedisReply> {
+    if ("broadcast" in this.pool && conn === this.pool.shared) {
+      const combine = broadcastKind(args);
+      if (combine !== null) return this.pool.broadcast(args, combine);
+    }
+    return sendRaw(conn, args);
   }
 
   async command(args: RedisArg[], encoding: ResponseEncoding): Promise<BridgeReply> {
@@ -66,8 +78,16 @@ export class BridgeExecutor {
     const classes = commands.map((c) => classifyCommand(c.map(String), this.options.allowCommands));
     const runnable = commands.filter((_, i) => classes[i]?.kind !== "denied");
     const needsDedicated = classes.some((c) => c.kind === "dedicated");
-    const outcomes =
-      runnable.length === 0 ? [] : needsDedicated ? await this.onDedicated(runnable) : await this.onShared(runnable);
+    let outcomes: Outcome[];
+    try {
+      outcomes =
+        runnable.length === 0 ? [] : needsDedicated ? await this.onDedicated(runnable) : await this.onShared(runnable);
+    } catch (err) {
+      // Cluster mode: a pipeline that needs one connection (WATCH/MULTI, blocking commands) but
+      // whose keys live on several nodes runs nothing; each command says why.
+      if (!(err instanceof CrossSlotError)) throw err;
+      outcomes = runnable.map(() => ({ ok: false, error: err }));
+    }
     const failure = firstConnectionFailure(outcomes);
     if (failure) throw connectionFailure((failure as { error: unknown }).error);
     let next = 0;
@@ -84,21 +104,25 @@ export class BridgeExecutor {
 
   private onDedicated(commands: RedisArg[][]): Promise<Outcome[]> {
     const stateful = commands.some((c) => TRANSACTION_COMMANDS.has(String(c[0] ?? "").toUpperCase()));
-    return this.pool.withDedicated(async (conn) => {
-      const outcomes = await settle(
-        commands.map((c) =>
-          this.send(
-            conn,
-            c.every((a) => typeof a === "string")
-              ? capBlockingTimeout(c as string[], this.options.commandTimeoutMs)
-              : c,
+    return this.pool.withDedicated(
+      async (conn) => {
+        const outcomes = await settle(
+          commands.map((c) =>
+            this.send(
+              conn,
+              c.every((a) => typeof a === "string")
+                ? capBlockingTimeout(c as string[], this.options.commandTimeoutMs)
+                : c,
+            ),
           ),
-        ),
-      );
-      let reusable = !firstConnectionFailure(outcomes);
-      if (reusable && stateful) reusable = await this.resetTransactionState(conn);
-      return { value: outcomes, reusable };
-    });
+        );
+        let reusable = !firstConnectionFailure(outcomes);
+        if (reusable && stateful) reusable = await this.resetTransactionState(conn);
+        return { value: outcomes, reusable };
+      },
+      commands,
+      stateful,
+    );
   }
 
   /** Leaves no open MULTI or WATCH behind for the connection's next user. */
@@ -116,14 +140,25 @@ export class BridgeExecutor {
       const cls = classifyCommand(c, this.options.allowCommands);
       if (cls.kind === "denied") return execAbort(i, cls.message);
     }
-    const outcomes = await this.pool.withDedicated(async (conn) => {
-      const sent = await settle([
-        sendRaw(conn, ["MULTI"]),
-        ...commands.map((c) => this.send(conn, c)),
-        sendRaw(conn, ["EXEC"]),
-      ]);
-      return { value: sent, reusable: !firstConnectionFailure(sent) };
-    });
+    let outcomes: Outcome[];
+    try {
+      outcomes = await this.pool.withDedicated(
+        async (conn) => {
+          const sent = await settle([
+            sendRaw(conn, ["MULTI"]),
+            ...commands.map((c) => this.send(conn, c)),
+            sendRaw(conn, ["EXEC"]),
+          ]);
+          return { value: sent, reusable: !firstConnectionFailure(sent) };
+        },
+        commands,
+        true,
+      );
+    } catch (err) {
+      // Cluster mode, keys in several slots: Redis would refuse to queue it; nothing ran.
+      if (err instanceof CrossSlotError) return { status: 400, body: { error: err.message } };
+      throw err;
+    }
     const failure = firstConnectionFailure(outcomes);
     if (failure) throw connectionFailure((failure as { error: unknown }).error);
     const exec = outcomes[outcomes.length - 1] as Outcome;

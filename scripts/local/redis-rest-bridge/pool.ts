@@ -3,9 +3,9 @@
  * `size` dedicated connections leased for a request (transactions, blocking commands, WATCH) and
  * returned clean, or destroyed when their state is in doubt.
  */
-import { Command, Redis, type RedisOptions } from "ioredis";
+import { type Cluster, Command, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import { ApiError } from "../../../edge/core/errors.ts";
+import { ApiError } from "#core/errors.ts";
 import type { RedisArg, RedisReply } from "./encoding.ts";
 
 export interface PoolOptions {
@@ -19,7 +19,7 @@ export interface PoolOptions {
 }
 
 /** Sends one command and resolves to its raw reply; Redis errors reject with a ReplyError. */
-export function sendRaw(conn: Redis, args: readonly RedisArg[]): Promise<RedisReply> {
+export function sendRaw(conn: Redis | Cluster, args: readonly RedisArg[]): Promise<RedisReply> {
   // An upper-case name keeps ioredis's per-command reply transformers (HGETALL → object) out of
   // the way; `replyEncoding: null` keeps bulk strings as Buffers so binary values survive.
   // Buffer arguments are written to Redis as their bytes.
@@ -105,8 +105,15 @@ export class RedisPool {
     });
   }
 
-  /** Runs `work` on a dedicated connection; `work` returns whether the connection is clean to reuse. */
-  async withDedicated<T>(work: (conn: Redis) => Promise<{ value: T; reusable: boolean }>): Promise<T> {
+  /**
+   * Runs `work` on a dedicated connection; `work` returns whether the connection is clean to reuse.
+   * (The commands it will send only matter to the cluster pool, cluster.ts, which routes by them.)
+   */
+  async withDedicated<T>(
+    work: (conn: Redis) => Promise<{ value: T; reusable: boolean }>,
+    _commands?: readonly (readonly RedisArg[])[],
+    _sameSlot?: boolean,
+  ): Promise<T> {
     const conn = await this.acquire();
     let reusable = false;
     try {

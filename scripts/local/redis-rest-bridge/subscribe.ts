@@ -16,7 +16,7 @@
  */
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import { ApiError } from "../../../edge/core/errors.ts";
+import { ApiError } from "#core/errors.ts";
 
 /** Streams open at once; each holds a Redis connection. */
 export const MAX_SUBSCRIPTIONS = 64;

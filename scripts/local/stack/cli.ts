@@ -10,6 +10,12 @@
  * - status: one line per component; exit 0 only when all are healthy. `--quiet` prints nothing
  *   (scripts/test.sh uses it to decide whether it must start and stop the stack itself).
  *
+ * - `up|down|status <component>…` acts on the named components only, e.g.
+ *   `up redis-cluster redis-bridge-cluster` (naming one of those two enables the cluster).
+ * - The Redis Cluster (3 masters, 7001–7003) and its bridge (8078) are opt-in: only
+ *   `REDIS_CLUSTER=1` makes `up` start them; `status` lists them as skipped otherwise; `down`
+ *   stops them whenever they run. See redis-cluster.ts.
+ *
  * PostgreSQL is the machine's own cluster (what CI has), reconfigured by `up` to
  * wal_level=logical and restarted once if needed; see postgres.ts.
  *
@@ -24,10 +30,11 @@ import { connect } from "./connect.ts";
 import { ensureJars } from "./jars.ts";
 import { kafka } from "./kafka.ts";
 import { withLock } from "./lock.ts";
-import { chGateway, redisBridge } from "./node-services.ts";
+import { chGateway, redisBridge, redisBridgeCluster } from "./node-services.ts";
 import { postgres } from "./postgres.ts";
 import { isAlive, runsIn, say, seconds, stopGroup } from "./proc.ts";
 import { redis } from "./redis.ts";
+import { nodeName as clusterNodeName, redisCluster } from "./redis-cluster.ts";
 
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
@@ -50,7 +57,26 @@ function components(cfg: StackConfig) {
     connect: connect(cfg, connectJars),
     redisBridge: redisBridge(cfg),
     chGateway: chGateway(cfg),
+    redisCluster: redisCluster(cfg),
+    redisBridgeCluster: redisBridgeCluster(cfg),
   };
+}
+
+/** Every component's name, in the order status and summaries list them. */
+const NAMES = [
+  "postgres",
+  "redis",
+  "kafka",
+  "connect",
+  "redis-bridge",
+  "ch-gateway",
+  "redis-cluster",
+  "redis-bridge-cluster",
+];
+
+/** Only the named components (all when none are named). */
+function selected(only: string[], name: string): boolean {
+  return only.length === 0 || only.includes(name);
 }
 
 interface Result {
@@ -60,13 +86,14 @@ interface Result {
   error?: string;
 }
 
-async function up(cfg: StackConfig): Promise<boolean> {
+async function up(cfg: StackConfig, only: string[]): Promise<boolean> {
   const t0 = Date.now();
   const c = components(cfg);
   const results: Result[] = [];
 
   const run = (component: Component, deps: Promise<boolean>[] = []): Promise<boolean> =>
     (async () => {
+      if (!selected(only, component.name)) return true;
       const depsOk = (await Promise.all(deps)).every(Boolean);
       const started = Date.now();
       if (!depsOk) {
@@ -88,22 +115,24 @@ async function up(cfg: StackConfig): Promise<boolean> {
     })();
 
   // Start jar resolution at once so a first-run Maven download overlaps PostgreSQL and Redis.
-  c.kafkaJars().catch(() => {}); // its error surfaces through kafka's own start
-  c.connectJars().catch(() => {});
+  if (selected(only, "kafka")) c.kafkaJars().catch(() => {}); // its error surfaces through kafka's own start
+  if (selected(only, "connect")) c.connectJars().catch(() => {});
   const pg = run(c.postgres);
   const rd = run(c.redis);
   const kf = run(c.kafka);
   const ch = run(c.chGateway);
   const br = run(c.redisBridge, [rd]);
   const cn = run(c.connect, [kf]);
-  const ok = (await Promise.all([pg, rd, kf, ch, br, cn])).every(Boolean);
+  // Opt-in (REDIS_CLUSTER=1); when not enabled the cluster is left as it is, running or not.
+  const rc = cfg.redisCluster.enabled ? run(c.redisCluster) : Promise.resolve(true);
+  const bc = run(c.redisBridgeCluster, [rc]);
+  const ok = (await Promise.all([pg, rd, kf, ch, br, cn, rc, bc])).every(Boolean);
 
-  const order = ["postgres", "redis", "kafka", "connect", "redis-bridge", "ch-gateway"];
-  results.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  results.sort((a, b) => NAMES.indexOf(a.name) - NAMES.indexOf(b.name));
   say(`up ${ok ? "done" : "FAILED"} in ${seconds(Date.now() - t0)}:`);
   for (const r of results) {
     const what = r.error ? `FAILED (${r.error.split("\n")[0]})` : r.outcome;
-    console.log(`  ${r.name.padEnd(13)} ${seconds(r.ms).padStart(7)}  ${what}`);
+    console.log(`  ${r.name.padEnd(20)} ${seconds(r.ms).padStart(7)}  ${what}`);
   }
   if (!ok) say("logs: .stack/logs/<component>.log");
   return ok;
@@ -131,23 +160,35 @@ async function stopOthers(cfg: StackConfig, known: string[]): Promise<void> {
   }
 }
 
-async function down(cfg: StackConfig): Promise<boolean> {
+async function down(cfg: StackConfig, only: string[]): Promise<boolean> {
   const t0 = Date.now();
   const c = components(cfg);
-  const known = ["postgres", "redis", "kafka", "connect", "redis-bridge", "ch-gateway"];
+  const known = [...NAMES, ...cfg.redisCluster.ports.map(clusterNodeName)];
+  const stop = async (...list: Component[]) => {
+    await Promise.all(list.filter((x) => selected(only, x.name)).map((x) => x.down()));
+  };
   // Clients first (origin, bridges, Connect), so nothing holds a slot or writes to Kafka while it
   // stops; slots can only be dropped once Connect's walsender is gone.
-  await stopOthers(cfg, known);
-  await Promise.all([c.redisBridge.down(), c.chGateway.down(), c.connect.down()]);
-  await Promise.all([c.postgres.down(), c.kafka.down()]);
-  await c.redis.down();
+  if (only.length === 0) await stopOthers(cfg, known);
+  await stop(c.redisBridge, c.redisBridgeCluster, c.chGateway, c.connect);
+  await stop(c.postgres, c.kafka);
+  await stop(c.redis, c.redisCluster);
   say(`down done in ${seconds(Date.now() - t0)}`);
   return true;
 }
 
-async function status(cfg: StackConfig, quiet: boolean): Promise<boolean> {
+async function status(cfg: StackConfig, quiet: boolean, only: string[]): Promise<boolean> {
   const c = components(cfg);
-  const list = [c.postgres, c.redis, c.kafka, c.connect, c.redisBridge, c.chGateway];
+  const list = [
+    c.postgres,
+    c.redis,
+    c.kafka,
+    c.connect,
+    c.redisBridge,
+    c.chGateway,
+    c.redisCluster,
+    c.redisBridgeCluster,
+  ].filter((x) => selected(only, x.name));
   const states: [string, ComponentStatus][] = await Promise.all(
     list.map(async (x) => [x.name, await x.status()] as [string, ComponentStatus]),
   );
@@ -156,18 +197,19 @@ async function status(cfg: StackConfig, quiet: boolean): Promise<boolean> {
     for (const [name, s] of states) {
       const pid = s.pid ? `pid ${s.pid}` : "";
       const ports = s.ports?.length ? `${cfg.host}:${s.ports.join(",")}` : "";
-      console.log(`${name.padEnd(13)} ${s.state.padEnd(9)} ${pid.padEnd(12)} ${ports.padEnd(20)} ${s.note ?? ""}`);
+      console.log(`${name.padEnd(20)} ${s.state.padEnd(9)} ${pid.padEnd(12)} ${ports.padEnd(20)} ${s.note ?? ""}`);
     }
     console.log(ok ? "stack: healthy" : "stack: NOT healthy (npm run stack:up)");
   }
   return ok;
 }
 
-const USAGE = "tsx scripts/local/stack/cli.ts up | down | status [--quiet]";
+const USAGE = `tsx scripts/local/stack/cli.ts up | down | status [--quiet] [component…] (components: ${NAMES.join(", ")})`;
 
 async function main(argv: string[]): Promise<number> {
   let command: string | undefined;
   let quiet: boolean;
+  let only: string[];
   try {
     // --quiet only changes `status`; `up --quiet` is accepted (the benchmark passes it).
     const { values, positionals } = parseCli(
@@ -175,10 +217,12 @@ async function main(argv: string[]): Promise<number> {
       { quiet: { type: "boolean", default: false } },
       {
         args: argv,
-        positionals: 1,
+        positionals: 1 + NAMES.length,
       },
     );
-    command = positionals[0];
+    [command, ...only] = positionals;
+    const unknown = only.find((n) => !NAMES.includes(n));
+    if (unknown !== undefined) throw new UsageError(`unknown component '${unknown}'\nusage: ${USAGE}`);
     quiet = values.quiet;
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
@@ -186,13 +230,15 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const cfg = readStackConfig();
+  // Naming the cluster or its bridge is opting in.
+  if (only.some((n) => n === "redis-cluster" || n === "redis-bridge-cluster")) cfg.redisCluster.enabled = true;
   switch (command) {
     case "up":
-      return (await withLock(cfg, "up", () => up(cfg))) ? 0 : 1;
+      return (await withLock(cfg, "up", () => up(cfg, only))) ? 0 : 1;
     case "down":
-      return (await withLock(cfg, "down", () => down(cfg))) ? 0 : 1;
+      return (await withLock(cfg, "down", () => down(cfg, only))) ? 0 : 1;
     case "status":
-      return (await status(cfg, quiet)) ? 0 : 1;
+      return (await status(cfg, quiet, only)) ? 0 : 1;
     default:
       console.error(`usage: ${USAGE}`);
       return 2;

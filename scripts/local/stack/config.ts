@@ -39,13 +39,34 @@ export interface StackConfig {
   redisDataDir: string;
   /** `appendfsync` the stack sets: everysec (default; up to ~1 s of writes lost on a crash) or always. */
   redisAppendfsync: "everysec" | "always";
+  /**
+   * The opt-in local Redis Cluster (redis-cluster.ts): `enabled` (REDIS_CLUSTER=1) makes `up`
+   * start it and its bridge; its 3 masters' ports (REDIS_CLUSTER_PORTS, default 7001,7002,7003)
+   * and their data under <state>/data/redis-cluster/<port>.
+   */
+  redisCluster: { enabled: boolean; ports: number[]; dataDir: string };
   ports: {
     kafka: number;
     kafkaController: number;
     connect: number;
     redisBridge: number;
+    /** The second bridge, in front of the cluster (REDIS_BRIDGE_CLUSTER_PORT, default 8078). */
+    redisBridgeCluster: number;
     chGateway: number;
   };
+}
+
+function clusterPorts(env: NodeJS.ProcessEnv): number[] {
+  const raw = env.REDIS_CLUSTER_PORTS || "7001,7002,7003";
+  const ports = raw.split(",").map((p) => Number(p.trim()));
+  if (
+    ports.length < 3 ||
+    new Set(ports).size !== ports.length ||
+    ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)
+  ) {
+    throw new Error(`REDIS_CLUSTER_PORTS=${raw}: needs at least 3 distinct TCP ports (a cluster needs 3 masters)`);
+  }
+  return ports;
 }
 
 export function readStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
@@ -68,11 +89,17 @@ export function readStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     redisUrl: env.REDIS_URL || "redis://127.0.0.1:6379",
     redisDataDir: env.REDIS_DATA_DIR ? resolve(env.REDIS_DATA_DIR) : join(stateDir, "data", "redis"),
     redisAppendfsync: fsync,
+    redisCluster: {
+      enabled: env.REDIS_CLUSTER === "1" || env.REDIS_CLUSTER === "true",
+      ports: clusterPorts(env),
+      dataDir: join(stateDir, "data", "redis-cluster"),
+    },
     ports: {
       kafka: port(env, "KAFKA_PORT", 9092),
       kafkaController: port(env, "KAFKA_CONTROLLER_PORT", 9093),
       connect: port(env, "CONNECT_PORT", 8083),
       redisBridge: port(env, "REDIS_BRIDGE_PORT", 8079),
+      redisBridgeCluster: port(env, "REDIS_BRIDGE_CLUSTER_PORT", 8078),
       chGateway: port(env, "CH_GATEWAY_PORT", 8123),
     },
   };

@@ -78,10 +78,51 @@ export function redisBridge(cfg: StackConfig): Component {
     // The Redis of this stack instance, and its ACL user's password kept with its state.
     env: {
       REDIS_URL: cfg.redisUrl,
+      // Always the single node, whatever the caller's environment says.
+      REDIS_BRIDGE_CLUSTER: "",
       REDIS_BRIDGE_ACL_PASSWORD_FILE:
         process.env.REDIS_BRIDGE_ACL_PASSWORD_FILE || join(cfg.stateDir, "redis-bridge", "acl-password"),
     },
   });
+}
+
+/**
+ * The second bridge, in cluster mode in front of the opt-in Redis Cluster (redis-cluster.ts), on
+ * its own port (REDIS_BRIDGE_CLUSTER_PORT, default 8078) so the single-node one keeps running.
+ * Skipped (and reported so while stopped) unless the cluster is enabled.
+ */
+export function redisBridgeCluster(cfg: StackConfig): Component {
+  const inner = nodeService(cfg, {
+    name: "redis-bridge-cluster",
+    entry: "scripts/local/redis-rest-bridge/main.ts",
+    portEnv: "REDIS_BRIDGE_PORT",
+    port: cfg.ports.redisBridgeCluster,
+    healthPath: "/healthz",
+    env: {
+      REDIS_BRIDGE_CLUSTER: cfg.redisCluster.ports.map((p) => `${cfg.host}:${p}`).join(","),
+      REDIS_BRIDGE_ACL_PASSWORD_FILE:
+        process.env.REDIS_BRIDGE_ACL_PASSWORD_FILE || join(cfg.stateDir, "redis-bridge", "acl-password"),
+    },
+  });
+  const note = "opt-in: REDIS_CLUSTER=1 npm run stack:up";
+  return {
+    name: inner.name,
+    async up() {
+      if (!cfg.redisCluster.enabled) {
+        say(`${inner.name}: skipped (${note})`);
+        return "skipped";
+      }
+      return inner.up();
+    },
+    async status(): Promise<ComponentStatus> {
+      const s = await inner.status();
+      if (s.state === "stopped" && !cfg.redisCluster.enabled) {
+        return { state: "skipped", ports: s.ports ?? [], note };
+      }
+      return { ...s, note: s.note ?? `cluster mode, Redis Cluster at ${cfg.host}:${cfg.redisCluster.ports.join(",")}` };
+    },
+    down: () => inner.down(),
+  };
 }
 
 export function chGateway(cfg: StackConfig): Component {

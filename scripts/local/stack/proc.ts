@@ -69,7 +69,7 @@ export function isAlive(pid: number): boolean {
 }
 
 /** True while any non-zombie process is left in the process group `pgid`. */
-function groupAlive(pgid: number): boolean {
+export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
   } catch (err) {
@@ -222,10 +222,19 @@ export function portOpen(host: string, port: number, timeoutMs = 500): Promise<b
   });
 }
 
-/** Fails with a message naming the port when a process the stack did not start holds it. */
+/**
+ * Fails with a message naming the port when a process the stack did not start holds it. A port
+ * still open is asked again for up to 3 s first: a process that was just killed is gone from
+ * /proc a moment before the kernel closes its listening socket.
+ */
 export async function assertPortsFree(cfg: StackConfig, name: string, ports: [env: string, port: number][]) {
   for (const [env, port] of ports) {
-    if (await portOpen(cfg.host, port)) {
+    let open = await portOpen(cfg.host, port);
+    for (let i = 0; open && i < 30; i++) {
+      await sleep(100);
+      open = await portOpen(cfg.host, port);
+    }
+    if (open) {
       throw new Error(
         `${name}: port ${cfg.host}:${port} is already in use by a process the stack did not start ` +
           `(no live PID in .stack/run/${name}.pid). Stop that process (see \`ss -ltnp 'sport = :${port}'\`) or set ${env}.`,

@@ -1,31 +1,34 @@
 /**
- * A private CDC pipeline for one test file, on the real stack: its own PostgreSQL database
- * (migrated), Debezium connector, replication slot, Kafka topics (a unique namespace),
- * ClickHouse database (migrated) and sink consumer group, with the sink running in-process.
- * `teardown()` removes all of it, replication slot included.
+ * A private CDC pipeline for one test file, on the real stack: a world of its own
+ * (scripts/lib/world.ts: PostgreSQL and ClickHouse databases, migrated, a Kafka topic
+ * namespace, connector, replication slot and sink consumer group), its Debezium connector
+ * registered and the sink running in-process. `teardown()` removes all of it, replication slot
+ * included.
  */
 import { randomBytes } from "node:crypto";
-import { type ClickHouseClient, createClient } from "@clickhouse/client";
+import type { ClickHouseClient } from "@clickhouse/client";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
-import pg from "pg";
+import type pg from "pg";
 import { pino } from "pino";
-import { ALL_TOPICS } from "../../../edge/core/index.ts";
-import { migrateClickHouse } from "../../../origin/ch/migrate.ts";
-import { migrate } from "../../../origin/db/migrate.ts";
-import { invalidateKeys } from "../../../origin/src/cache.ts";
+import { ALL_TOPICS } from "#core/topics.ts";
 import { type OriginConfig, readConfig } from "../../../origin/src/config.ts";
 import { grantCdcAccess } from "../../../origin/src/connect/grant.ts";
 import { ConnectClient, ConnectorManager, ensureTopics } from "../../../origin/src/connect/manager.ts";
+import { ioredisAtomic } from "../../../origin/src/index/exec.ts";
 import { ClickHouseSink } from "../../../origin/src/sink/sink.ts";
-import { adminClient, tempDatabase } from "./pg.ts";
-
-export const CH_URL = `http://127.0.0.1:${process.env.CH_GATEWAY_PORT ?? 8123}`;
-export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
-export const CONNECT_URL = process.env.KAFKA_CONNECT_URL ?? "http://127.0.0.1:8083";
+import {
+  createWorld,
+  KAFKA_BROKERS,
+  REDIS_URL,
+  tempDatabaseName,
+  type World,
+  worldNames,
+} from "../../../scripts/lib/world.ts";
 
 export interface CdcHarness {
   id: string;
+  world: World;
   config: OriginConfig;
   pg: pg.Pool;
   ch: ClickHouseClient;
@@ -45,53 +48,48 @@ export interface CdcHarnessOptions {
   deferConnector?: boolean;
 }
 
+/**
+ * A test world's names: a database `npm run stack:down` recognises as a leftover (t_cdc_…), a
+ * slot it drops (test_…), the sink group `test-sink-<id>` and index namespace `t<id>:` tests name.
+ */
+function testNames(id: string) {
+  return worldNames(`cdc_${id}`, {
+    database: tempDatabaseName(`cdc_${id}`),
+    topicNamespace: `t${id}.`,
+    connector: `test-${id}`,
+    slot: `test_${id}`,
+    topicPrefix: `t${id}`,
+    sinkGroup: `test-sink-${id}`,
+    indexGroup: `test-index-${id}`,
+    indexNamespace: `t${id}:`,
+  });
+}
+
 export async function startCdcHarness(opts: CdcHarnessOptions = {}): Promise<CdcHarness> {
   const id = randomBytes(4).toString("hex");
-  const db = await tempDatabase(`cdc_${id}`);
-  const chDatabase = `cdc_${id}`;
+  const world = await createWorld({ names: testNames(id), owner: "admin" });
   const config = readConfig({
     ...process.env,
-    DATABASE_URL: db.url,
-    CLICKHOUSE_URL: CH_URL,
-    CLICKHOUSE_DATABASE: chDatabase,
-    KAFKA_BROKERS: KAFKA_BROKERS.join(","),
-    KAFKA_CONNECT_URL: CONNECT_URL,
-    KAFKA_TOPIC_NAMESPACE: `t${id}.`,
-    CDC_CONNECTOR_NAME: `test-${id}`,
-    CDC_SLOT_NAME: `test_${id}`,
-    CDC_TOPIC_PREFIX: `t${id}`,
+    ...world.env,
     CDC_WATCH_INTERVAL_MS: "500",
     STARTUP_TIMEOUT_MS: "90000",
     CDC_SNAPSHOT_MODE: opts.deferConnector ? "no_data" : "initial",
     LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
   });
   const log = pino({ level: config.logLevel });
-  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  {
-    const c = await pool.connect();
-    try {
-      await migrate(c);
-    } finally {
-      c.release();
-    }
-  }
-  const chAdmin = createClient({ url: CH_URL });
-  const ch = createClient({ url: CH_URL, database: chDatabase });
-  await migrateClickHouse(chAdmin, ch, chDatabase);
-  await chAdmin.close();
-
   const kafka = new Kafka({ clientId: `test-${id}`, brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   try {
     await admin.connect();
   } catch (err) {
+    await world.drop().catch(() => {});
     throw new Error(`Kafka is not reachable at ${KAFKA_BROKERS}; run \`npm run stack:up\` first`, { cause: err });
   }
   const connect = new ConnectClient(config.cdc.connectUrl);
   const manager = new ConnectorManager(config, {
     connect,
     admin,
-    grantCdcAccess: () => grantCdcAccess(db.url, config.cdc.dbUser),
+    grantCdcAccess: () => grantCdcAccess(world.databaseUrl, config.cdc.dbUser),
     log,
   });
   if (opts.deferConnector) {
@@ -105,19 +103,20 @@ export async function startCdcHarness(opts: CdcHarnessOptions = {}): Promise<Cdc
   } else {
     await manager.start();
   }
-  const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
-  const sink = new ClickHouseSink(kafka, ch, log, {
-    groupId: `test-sink-${id}`,
+  const redis = new Redis(REDIS_URL);
+  const sink = new ClickHouseSink(kafka, world.ch, log, {
+    groupId: world.names.sinkGroup,
     topicNamespace: config.kafka.topicNamespace,
-    invalidate: (keys) => invalidateKeys(redis, keys),
+    invalidate: ioredisAtomic(redis),
   });
   await sink.start();
 
   return {
     id,
+    world,
     config,
-    pg: pool,
-    ch,
+    pg: world.pool,
+    ch: world.ch,
     kafka,
     connect,
     sink,
@@ -127,46 +126,8 @@ export async function startCdcHarness(opts: CdcHarnessOptions = {}): Promise<Cdc
       await sink.stop().catch(() => {});
       redis.disconnect();
       await manager.stop().catch(() => {});
-      await connect.delete(config.cdc.connectorName).catch(() => {});
-      await pool.end().catch(() => {});
-      await dropSlot(config.cdc.slotName);
-      await admin.deleteTopics({ topics: ALL_TOPICS.map((t) => config.kafka.topicNamespace + t) }).catch(() => {});
       await admin.disconnect().catch(() => {});
-      await ch.command({ query: `DROP DATABASE IF EXISTS ${chDatabase}` }).catch(() => {});
-      await ch.close();
-      await db.drop();
+      await world.drop();
     },
   };
-}
-
-/** Drops a replication slot once its connector has let go of it (within 30 s). */
-export async function dropSlot(slot: string): Promise<void> {
-  const admin = await adminClient();
-  try {
-    for (let i = 0; i < 60; i++) {
-      const { rows } = await admin.query<{ active: boolean }>(
-        "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
-        [slot],
-      );
-      if (rows.length === 0) return;
-      if (!rows[0]?.active) {
-        await admin.query("SELECT pg_drop_replication_slot($1)", [slot]);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    throw new Error(`replication slot ${slot} still active after 30 s`);
-  } finally {
-    await admin.end();
-  }
-}
-
-/** Polls `probe` until it returns true or `timeoutMs` passes; returns the elapsed ms. */
-export async function waitFor(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await probe()) return Date.now() - t0;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

@@ -1,7 +1,8 @@
 /**
  * The public API as a user meets it, for a test file: the real worker (`wrangler dev`) in front
  * of an in-process origin write API on the file's CDC harness, optionally the event relay
- * (edge stream → Kafka) and the serving index, each with names of the file's own. `api()`
+ * (edge stream → Kafka), the serving index and the notifications part, each with names of the
+ * file's own. `api()`
  * speaks to it with a development token per user; `stop()` removes everything it made.
  */
 import { randomBytes } from "node:crypto";
@@ -10,18 +11,29 @@ import { Hono } from "hono";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { expect } from "vitest";
-import { feedVersionKey, type IndexKeys, indexKeys, seenKey, snapshotPointerKey } from "../../../edge/core/index.ts";
+import {
+  feedVersionKey,
+  type IndexKeys,
+  indexKeys,
+  type NotificationKeys,
+  notificationKeys,
+  seenKey,
+  snapshotPointerKey,
+} from "#core/keys.ts";
+import { liveKeys } from "#core/live/presence.ts";
+import { unlinkByPrefix } from "../../../origin/src/index/exec.ts";
 import { ServingIndex } from "../../../origin/src/index/serving-index.ts";
+import { IndexWriter } from "../../../origin/src/index/writer.ts";
+import { LivePublisher } from "../../../origin/src/live/publisher.ts";
+import { NotificationsPart } from "../../../origin/src/notifications/part.ts";
+import { NotificationWriter } from "../../../origin/src/notifications/writer.ts";
 import { EventRelay } from "../../../origin/src/relay/relay.ts";
 import { writeApp } from "../../../origin/src/writes/routes.ts";
 import { BENCH_RATE_LIMITS, type RateLimitOverrides } from "../../../scripts/lib/ratelimits.ts";
+import { REDIS_URL, workerVars } from "../../../scripts/lib/world.ts";
+import { freePort, startWranglerDev, type WranglerDev } from "../../../scripts/lib/wrangler.ts";
 import { devToken } from "../../../scripts/token.ts";
-import { type CdcHarness, CH_URL } from "./cdc.ts";
-import { freePort, startWranglerDev, type WranglerDev } from "./wrangler.ts";
-
-export const BRIDGE_URL = `http://127.0.0.1:${process.env.REDIS_BRIDGE_PORT ?? 8079}`;
-export const BRIDGE_TOKEN = process.env.REDIS_BRIDGE_TOKEN ?? "local-dev-token";
-export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+import type { CdcHarness } from "./cdc.ts";
 
 export interface EdgeWorld {
   edge: WranglerDev;
@@ -31,7 +43,14 @@ export interface EdgeWorld {
   /** The serving index's keys (its namespace is the file's own). */
   keys: IndexKeys;
   index: ServingIndex | null;
+  /** The notifications' keys (the index's namespace) and part (with `notifications: true`). */
+  notificationKeys: NotificationKeys;
+  notifications: NotificationsPart | null;
+  /** The live channel's publisher (with `live: true`), fed by the index and notifications parts. */
+  live: LivePublisher | null;
   jwtSecret: string;
+  /** A development token of `user` the worker accepts. */
+  token(user: string): Promise<string>;
   /** The worker's variables, to start another worker on the same world (e.g. with a broken URL). */
   vars: Record<string, string>;
   api(user: string | null, method: string, path: string, body?: unknown, base?: string): Promise<Response>;
@@ -47,6 +66,10 @@ export interface EdgeWorldOptions {
   relay?: boolean;
   /** Run the serving index part (bootstrap + updater); otherwise the feed takes the ClickHouse path. */
   index?: boolean;
+  /** Run the notifications part (cdc.likes, cdc.comments, cdc.follows → each user's groups). */
+  notifications?: boolean;
+  /** Run the live channel's publisher (new posts and unread counts to online users, through the worker). */
+  live?: boolean;
   /** Extra worker variables. */
   vars?: Record<string, string>;
   /**
@@ -54,16 +77,6 @@ export interface EdgeWorldOptions {
    * drive a few users hard. The production defaults are pinned in hostile-input.test.ts.
    */
   rateLimits?: RateLimitOverrides;
-}
-
-/** Deletes every key matching `pattern` (SCAN, not KEYS). */
-export async function dropKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    cursor = next;
-    if (found.length) await redis.del(...found);
-  } while (cursor !== "0");
 }
 
 export async function startEdgeWorld(h: CdcHarness, opts: EdgeWorldOptions = {}): Promise<EdgeWorld> {
@@ -77,16 +90,47 @@ export async function startEdgeWorld(h: CdcHarness, opts: EdgeWorldOptions = {})
   const users = new Set<string>();
   const stops: (() => Promise<unknown>)[] = [];
 
+  // The worker starts last (it needs the origin's port), so the publisher learns its URL then.
+  let edgeUrl = "http://127.0.0.1:9";
+  let live: LivePublisher | null = null;
+  if (opts.live) {
+    live = new LivePublisher(
+      redis,
+      { index: keys, notifications: notificationKeys(ns), live: liveKeys(ns) },
+      pino({ level: "warn" }),
+      { edgeUrl: () => edgeUrl, sharedSecret: originSecret, queueMax: 10_000, timeoutMs: 2000 },
+    );
+    await live.start();
+    const publisher = live;
+    stops.push(() => publisher.stop());
+  }
   let index: ServingIndex | null = null;
   if (opts.index) {
     index = new ServingIndex(h.kafka, h.ch, redis, keys, pino({ level: "warn" }), {
-      groupId: `index-${h.id}-${id}`,
+      groupId: `${h.world.names.indexGroup}-${id}`,
       topicNamespace: h.config.kafka.topicNamespace,
-      sinkGroupId: `test-sink-${h.id}`,
+      sinkGroupId: h.world.names.sinkGroup,
       watchMs: 500,
+      ...(live ? { live } : {}),
     });
     await index.start();
     stops.push(() => (index as ServingIndex).stop());
+  }
+  let notifications: NotificationsPart | null = null;
+  if (opts.notifications) {
+    const part = new NotificationsPart(
+      h.kafka,
+      new NotificationWriter(redis, notificationKeys(ns)),
+      pino({ level: "warn" }),
+      {
+        groupId: `${h.world.names.indexGroup}-notifications-${id}`,
+        topicNamespace: h.config.kafka.topicNamespace,
+        ...(live ? { live } : {}),
+      },
+    );
+    await part.start();
+    notifications = part;
+    stops.push(() => part.stop());
   }
   if (opts.relay) {
     const relayRedis = new Redis(REDIS_URL);
@@ -108,19 +152,22 @@ export async function startEdgeWorld(h: CdcHarness, opts: EdgeWorldOptions = {})
   const port = await freePort();
   const app = new Hono().route(
     "/v1",
-    writeApp({ pg: h.pg, redis, sharedSecret: originSecret, log: pino({ level: "silent" }) }),
+    writeApp({
+      pg: h.pg,
+      redis,
+      sharedSecret: originSecret,
+      log: pino({ level: "silent" }),
+      ...(opts.index ? { index: new IndexWriter(redis, keys) } : {}),
+      ...(live ? { live } : {}),
+    }),
   );
   const origin: ServerType = serve({ fetch: app.fetch, hostname: "127.0.0.1", port });
   const vars = {
-    JWT_SECRET: jwtSecret,
-    ORIGIN_SHARED_SECRET: originSecret,
-    ORIGIN_URL: `http://127.0.0.1:${port}`,
-    UPSTASH_REDIS_REST_URL: BRIDGE_URL,
-    UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
-    CLICKHOUSE_URL: CH_URL,
-    CLICKHOUSE_DATABASE: h.config.clickhouse.database,
+    ...workerVars(
+      { names: { ...h.world.names, indexNamespace: ns }, services: h.world.services },
+      { jwtSecret, originSecret, originUrl: `http://127.0.0.1:${port}` },
+    ),
     EVENTS_STREAM: stream,
-    INDEX_NAMESPACE: ns,
     ...opts.vars,
   };
   const edge = await startWranglerDev({
@@ -128,6 +175,7 @@ export async function startEdgeWorld(h: CdcHarness, opts: EdgeWorldOptions = {})
     vars,
     rateLimits: opts.rateLimits ?? BENCH_RATE_LIMITS,
   });
+  edgeUrl = edge.url;
 
   const tokens = new Map<string, string>();
   const api = async (user: string | null, method: string, path: string, body?: unknown, base = edge.url) => {
@@ -145,7 +193,15 @@ export async function startEdgeWorld(h: CdcHarness, opts: EdgeWorldOptions = {})
     stream,
     keys,
     index,
+    notificationKeys: notificationKeys(ns),
+    notifications,
+    live,
     jwtSecret,
+    async token(user) {
+      users.add(user);
+      if (!tokens.has(user)) tokens.set(user, await devToken(user, 3600, jwtSecret));
+      return tokens.get(user) as string;
+    },
     vars,
     api,
     async ok(res, status) {
@@ -161,7 +217,7 @@ export async function startEdgeWorld(h: CdcHarness, opts: EdgeWorldOptions = {})
       origin.close();
       for (const stop of stops.reverse()) await stop().catch(() => {});
       await redis.del(stream, ...[...users].flatMap((u) => [seenKey(u), feedVersionKey(u), snapshotPointerKey(u)]));
-      await dropKeys(redis, `${ns}*`);
+      await unlinkByPrefix(redis, ns);
       redis.disconnect();
     },
   };

@@ -5,8 +5,6 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 
-export { rng } from "../../../scripts/lib/rng.ts";
-
 import { rng } from "../../../scripts/lib/rng.ts";
 
 export interface WorkloadResult {

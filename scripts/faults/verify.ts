@@ -1,0 +1,124 @@
+/**
+ * Verify: once the load has stopped, let ClickHouse drain (until every accepted event is there,
+ * or nothing new arrived for 60 s), then wait for the checkers to settle: PostgreSQL ≡ ClickHouse
+ * (check:consistency, 90 s), the serving index ≡ ClickHouse (check:index) and ClickHouse's
+ * derived data by the counting rules (60 s).
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ClickHouseClient } from "@clickhouse/client";
+import { Redis } from "ioredis";
+import { indexKeys } from "#core/keys.ts";
+import { checkConsistency, differences } from "../../origin/ch/consistency.ts";
+import { checkDerived } from "../../origin/ch/derived.ts";
+import { checkIndex } from "../../origin/src/index/check.ts";
+import type { Load } from "./load.ts";
+import type { MatrixResult } from "./matrix.ts";
+import type { FaultRun } from "./provision.ts";
+
+const ZERO_UUID = "00000000-0000-0000-0000-000000000000";
+
+export interface Drained {
+  /** event_id → its copies in events_raw. */
+  seen: Map<string, number>;
+  /** post_id → views counted in post_metrics_1h. */
+  counted: Map<string, number>;
+  drainMs: number;
+}
+
+export type Checks = Pick<MatrixResult, "consistency" | "index" | "derived">;
+
+export async function drain(ch: ClickHouseClient, load: Load): Promise<Drained> {
+  const tDrain = Date.now();
+  let seen = await copies(ch);
+  let lastChange = Date.now();
+  let lastSize = seen.size;
+  while ([...load.accepted.keys()].some((k) => !seen.has(k)) && Date.now() - lastChange < 60_000) {
+    await sleep(1000);
+    seen = await copies(ch);
+    if (seen.size !== lastSize) {
+      lastSize = seen.size;
+      lastChange = Date.now();
+    }
+  }
+  const counted = await byId(
+    ch,
+    "SELECT toString(post_id) AS id, sum(views) AS n FROM post_metrics_1h GROUP BY post_id",
+  );
+  return { seen, counted, drainMs: Date.now() - tDrain };
+}
+
+/** event_id → post_id of every event in events_raw: the post whose view count an event is in. */
+export async function postsOf(ch: ClickHouseClient): Promise<Map<string, string>> {
+  const rs = await ch.query({
+    query: "SELECT toString(event_id) AS e, toString(post_id) AS p FROM events_raw",
+    format: "JSONEachRow",
+  });
+  return new Map((await rs.json<{ e: string; p: string }>()).map((r) => [r.e, r.p]));
+}
+
+/**
+ * Copies per event. An event that came before its post has a second row once settled (its author
+ * then known; events_raw replaces by event_id): the zero-author row it replaced is not a copy.
+ */
+const copies = (ch: ClickHouseClient) =>
+  byId(
+    ch,
+    `SELECT toString(event_id) AS id,
+            count() - if(countIf(author_id = toUUID('${ZERO_UUID}')) > 0 AND countIf(author_id != toUUID('${ZERO_UUID}')) > 0,
+                         countIf(author_id = toUUID('${ZERO_UUID}')), 0) AS n
+     FROM events_raw GROUP BY event_id`,
+  );
+
+async function byId(ch: ClickHouseClient, query: string): Promise<Map<string, number>> {
+  const rs = await ch.query({ query, format: "JSONEachRow" });
+  return new Map((await rs.json<{ id: string; n: string }>()).map((r) => [r.id, Number(r.n)]));
+}
+
+export async function settleChecks(run: FaultRun): Promise<Checks> {
+  return { consistency: await settleConsistency(run), ...(await settleIndexAndDerived(run)) };
+}
+
+/** PostgreSQL ≡ ClickHouse: the CDC side may still be catching up after the last restart. */
+async function settleConsistency(run: FaultRun): Promise<Checks["consistency"]> {
+  const t0 = Date.now();
+  for (;;) {
+    const reports = await checkConsistency(run.world.pool, run.world.ch);
+    const diff = reports.reduce((s, r) => s + differences(r), 0);
+    const report = reports
+      .map((r) => `${r.table}: pg ${r.pg.live} live / ch ${r.ch.live} live, ${differences(r)} differences`)
+      .join("; ");
+    if (diff === 0 || Date.now() - t0 > 90_000) return { differences: diff, report };
+    await sleep(2000);
+  }
+}
+
+/** The serving index ≡ ClickHouse, and ClickHouse's derived data by the rules, once settled. */
+async function settleIndexAndDerived(run: FaultRun): Promise<Pick<Checks, "index" | "derived">> {
+  const redis = new Redis(run.stack.redisUrl, { maxRetriesPerRequest: 2 });
+  const { ch } = run.world;
+  try {
+    const t0 = Date.now();
+    for (;;) {
+      const r = await checkIndex(ch, redis, indexKeys(run.world.names.indexNamespace), 10);
+      const index = {
+        differences: r.total,
+        report: r.differences
+          .map((d) => `${d.key} ${d.field ?? ""}: index ${d.index} | clickhouse ${d.clickhouse}`)
+          .join("; "),
+      };
+      const rules = await checkDerived(ch, 3);
+      const derived = {
+        violations: rules.reduce((n, d) => n + d.violations, 0),
+        zeroAuthors: rules.find((d) => d.rule === "events_raw.author_id")?.violations ?? -1,
+        report: rules
+          .filter((d) => d.violations > 0)
+          .map((d) => `${d.rule}: ${d.violations} (${d.examples.map((e) => `${e.key} ${e.detail}`).join(", ")})`)
+          .join("; "),
+      };
+      if ((index.differences === 0 && derived.violations === 0) || Date.now() - t0 > 60_000) return { index, derived };
+      await sleep(2000);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
