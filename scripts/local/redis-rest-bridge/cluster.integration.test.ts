@@ -25,9 +25,16 @@ const repo = resolve(import.meta.dirname, "..", "..", "..");
 const ports = (process.env.CLUSTER_TEST_PORTS || "7301,7302,7303").split(",").map(Number);
 const stackBridgePort = Number(process.env.CLUSTER_TEST_BRIDGE_PORT || 8278);
 const stateDir = mkdtempSync(join(tmpdir(), "edge-feed-cluster-test-"));
+/**
+ * Both bridges (the stack's and this file's in-process one) log in as the same ACL user, so they
+ * share its password: with two, each provisioning would reset the user to its own and lock the
+ * other out (WRONGPASS).
+ */
+const aclPasswordFile = join(stateDir, "redis-bridge", "acl-password");
 const stackEnv = {
   ...process.env,
   STACK_STATE_DIR: stateDir,
+  REDIS_BRIDGE_ACL_PASSWORD_FILE: aclPasswordFile,
   REDIS_CLUSTER_PORTS: ports.join(","),
   REDIS_BRIDGE_CLUSTER_PORT: String(stackBridgePort),
   LOG_LEVEL: "warn",
@@ -91,7 +98,7 @@ beforeAll(async () => {
     REDIS_BRIDGE_CLUSTER: ports.map((p) => `127.0.0.1:${p}`).join(","),
     REDIS_BRIDGE_PORT: "0",
     REDIS_BRIDGE_TOKEN: token,
-    REDIS_BRIDGE_ACL_PASSWORD_FILE: join(stateDir, "acl-password"),
+    REDIS_BRIDGE_ACL_PASSWORD_FILE: aclPasswordFile,
     REDIS_BRIDGE_COMMAND_TIMEOUT_MS: "3000",
     LOG_LEVEL: "silent",
   });
