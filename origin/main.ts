@@ -13,7 +13,7 @@ import { createContext } from "./src/context.ts";
 import { experimentsApp } from "./src/experiments/api.ts";
 import { ExperimentsProjection } from "./src/experiments/projection.ts";
 import { createOriginApp, httpServerPart } from "./src/http.ts";
-import { ioredisAtomic } from "./src/index/exec.ts";
+import { ioredisExec } from "./src/index/exec.ts";
 import { IndexRepairs, reconcileIndex } from "./src/index/reconcile.ts";
 import { refreshAffinity, refreshPopularAuthors } from "./src/index/refresh.ts";
 import { ServingIndex } from "./src/index/serving-index.ts";
@@ -56,7 +56,7 @@ await runProcess(
         new ClickHouseSink(ctx.kafka, ctx.clickhouse, log.child({ part: "sink" }), {
           groupId: config.sinkGroupId,
           topicNamespace: config.kafka.topicNamespace,
-          invalidate: ioredisAtomic(ctx.redis),
+          invalidate: ioredisExec(ctx.redis), // a plain pipeline: one key a command
         }),
       );
     }

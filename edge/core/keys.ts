@@ -9,8 +9,22 @@ export const HOT_POSTS_TTL_S = 120;
 /**
  * Beside every hot-posts list, the same posts as ids only (JSON `[[postId, authorId], …]`, same
  * TTL): what a feed miss reads (about 15 KB instead of the list's ~80 KB of items with text).
+ * Both are replaced in one MULTI, so the ids key is in the list's slot on a Redis Cluster: a key
+ * without a hash tag hashes its whole name, so `{hot:posts:1h}:ids` hashes `hot:posts:1h`, the
+ * list's slot, while the list keeps the name `hot:posts:1h`. A list key that has a tag already
+ * (`x:{t}:y`) keeps it: `x:{t}:y:ids`. (Until this layout the ids were `hot:posts:1h:ids`, another
+ * slot; that key just expires, 120 s.)
  */
-export const hotPostIdsKey = (hotKey: string): string => `${hotKey}:ids`;
+export const hotPostIdsKey = (hotKey: string): string => (hasHashTag(hotKey) ? `${hotKey}:ids` : `{${hotKey}}:ids`);
+
+/** The hot-posts list of a namespace: HOT_POSTS_KEY itself, or `<ns>{hot:posts:1h}` under one. */
+const hotPostsKeyIn = (ns: string): string => (ns ? `${ns}{${HOT_POSTS_KEY}}` : HOT_POSTS_KEY);
+
+/** Whether a key carries a Redis Cluster hash tag: a non-empty `{…}` (the first `{` and the next `}`). */
+export function hasHashTag(key: string): boolean {
+  const open = key.indexOf("{");
+  return open !== -1 && key.indexOf("}", open + 1) > open + 1;
+}
 
 /** Suggested users for one user (JSON list of SuggestedUser, up to SUGGESTIONS_PER_USER). Written every 300 s for active users, TTL 600 s. */
 export const suggestKey = (userId: string): string => `suggest:users:${userId}`;
@@ -99,8 +113,13 @@ export function indexKeys(ns = "") {
     comments: (postId: string) => `${p}cm:${postId}`,
     commentBodies: (postId: string) => `${p}ct:${postId}`,
     popularAuthors: `${p}popular`,
-    hotPosts: `${ns}${HOT_POSTS_KEY}`,
-    hotPostIds: hotPostIdsKey(`${ns}${HOT_POSTS_KEY}`),
+    /**
+     * The hot posts (HOT_POSTS_KEY) and their ids (hotPostIdsKey), one slot. Under a namespace
+     * the list's name is its hash tag (`<ns>{hot:posts:1h}`), so both keys still begin with the
+     * namespace (`<ns>{hot:posts:1h}:ids`) and go with it.
+     */
+    hotPosts: hotPostsKeyIn(ns),
+    hotPostIds: hotPostIdsKey(hotPostsKeyIn(ns)),
   };
 }
 export type IndexKeys = ReturnType<typeof indexKeys>;
@@ -179,12 +198,20 @@ export const AFFINITY_REFRESH_QUIET_MS = 30_000;
  * element 0 is the metadata (JSON SnapshotMeta), then one JSON item per ranked post, so a page
  * is one LRANGE. Kept SNAPSHOT_TTL_S after it was built and SNAPSHOT_PAGING_TTL_S after its
  * last page read.
+ *
+ * Named by its viewer and ranking id, the viewer as hash tag: the save writes the snapshot and
+ * the viewer's pointer in one MULTI, so both are in the viewer's slot on a Redis Cluster. A page
+ * read names it from the authenticated viewer and the cursor's ranking id, so a cursor of
+ * another user names a key of this user's, where their snapshot is not. (Until this layout the
+ * names were `feed:v2:snap:<rankingId>` and `feed:v2:<user>`; nothing reads those any more, they
+ * expire within SNAPSHOT_PAGING_TTL_S. A cursor issued before the change finds no snapshot under
+ * the new name: the client's 400 says to start again without a cursor.)
  */
-export const snapshotKey = (rankingId: string): string => `feed:v2:snap:${rankingId}`;
+export const snapshotKey = (viewerId: string, rankingId: string): string => `feed:v2:{${viewerId}}:snap:${rankingId}`;
 export const SNAPSHOT_TTL_S = 5 * 60;
 export const SNAPSHOT_PAGING_TTL_S = 30 * 60;
-/** The viewer's newest snapshot (JSON SnapshotPointer): what a new session may start from. */
-export const snapshotPointerKey = (userId: string): string => `feed:v2:${userId}`;
+/** The viewer's newest snapshot (JSON SnapshotPointer): what a new session may start from. Same slot as snapshotKey. */
+export const snapshotPointerKey = (userId: string): string => `feed:v2:{${userId}}`;
 
 /**
  * A signed edge → origin request already served: the origin's replay protection. Kept for the

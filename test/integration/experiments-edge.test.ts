@@ -10,12 +10,8 @@ import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type EventRecord,
-  encodeBatchForTagging,
-  fillExperimentTags,
-  XADD_WITH_EXPERIMENT_TAGS_LUA,
-} from "#core/events/schema.ts";
+import { planIntake } from "#core/events/intake.ts";
+import { type EventRecord, encodeBatchForTagging, fillExperimentTags } from "#core/events/schema.ts";
 import { assignVariant } from "#core/experiments/assignment.ts";
 import {
   decodeRunningExperiments,
@@ -30,6 +26,7 @@ import { chDateTime64 } from "#core/sql/clickhouse-time.ts";
 import { EXPERIMENT_TOPICS } from "#core/topics.ts";
 import { experimentsApp } from "../../origin/src/experiments/api.ts";
 import { ExperimentsProjection } from "../../origin/src/experiments/projection.ts";
+import { ioredisExec } from "../../origin/src/index/exec.ts";
 import { buildFallbackSnapshot } from "../../origin/src/jobs/generators.ts";
 import { waitFor } from "../../scripts/lib/wait.ts";
 import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
@@ -281,21 +278,21 @@ describe("ranking experiments at the edge", () => {
     }
   });
 
-  it("the intake's script fills the tags exactly as its reference does (real Redis)", async () => {
-    const stream = `t:exp-lua:${randomUUID()}`;
-    const ptrKey = `t:exp-lua-ptr:${randomUUID()}`;
+  it("the intake reads the viewer's pointer, then appends the batch with the tags filled in (real Redis)", async () => {
+    const stream = `t:exp-intake:${randomUUID()}`;
+    const user = randomUUID();
     try {
       const rec = (experiment?: string): EventRecord => ({
         event_id: randomUUID(),
-        user_id: randomUUID(),
+        user_id: user,
         post_id: randomUUID(),
-        type: "impression",
+        type: "view",
         client_ts: 1,
         received_at: 2,
         dwell_ms: 0,
         ...(experiment ? { experiment, variant: "v-1" } : {}),
       });
-      const { body } = encodeBatchForTagging([rec(), rec("mine"), rec()]);
+      const records = [rec(), rec("mine"), rec()];
       const pointer = JSON.stringify({
         rankingId: "r",
         builtAtMs: 1,
@@ -303,22 +300,26 @@ describe("ranking experiments at the edge", () => {
         count: 1,
         experiment: { experiment: "exp-a", variant: "candidate" },
       });
+      const exec = ioredisExec(w.redis);
       for (const p of [null, pointer]) {
-        if (p) await w.redis.set(ptrKey, p);
-        await w.redis.eval(XADD_WITH_EXPERIMENT_TAGS_LUA, 2, stream, ptrKey, "b", body);
+        if (p) await w.redis.set(snapshotPointerKey(user), p);
+        const plan = planIntake(stream, user, records);
+        await exec(plan.writes(await exec(plan.reads)));
       }
       const entries = await w.redis.xrange(stream, "-", "+");
+      const { body } = encodeBatchForTagging(records);
       expect(entries.map(([, fields]) => fields[1])).toEqual([
         fillExperimentTags(body, null),
         fillExperimentTags(body, pointer),
       ]);
+      expect(entries[0]?.[1][1]).toBe(JSON.stringify(records)); // no pointer: byte for byte
       expect(JSON.parse(entries[1]?.[1][1] as string).map((r: EventRecord) => r.variant)).toEqual([
         "candidate",
         "v-1",
         "candidate",
       ]);
     } finally {
-      await w.redis.del(stream, ptrKey);
+      await w.redis.del(stream, snapshotPointerKey(user));
     }
   });
 

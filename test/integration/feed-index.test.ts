@@ -169,12 +169,12 @@ describe("feed from the serving index, through the worker", () => {
     await waitFor(
       async () => {
         pointer = JSON.parse((await w.redis.get(snapshotPointerKey(viewer))) ?? "{}") as { rankingId: string };
-        return Boolean(pointer.rankingId) && (await w.redis.llen(snapshotKey(pointer.rankingId))) > 1;
+        return Boolean(pointer.rankingId) && (await w.redis.llen(snapshotKey(viewer, pointer.rankingId))) > 1;
       },
       5000,
       "the snapshot to be saved",
     );
-    const want = (await w.redis.lrange(snapshotKey(pointer.rankingId), 1, -1)).map(
+    const want = (await w.redis.lrange(snapshotKey(viewer, pointer.rankingId), 1, -1)).map(
       (i) => decodeSnapshotItem(i)?.postId,
     );
     const served = body.items.map((i) => i.post_id);
@@ -195,7 +195,7 @@ describe("feed from the serving index, through the worker", () => {
     expect(served).toEqual(want); // no skips: exactly the snapshot, in order
     // A page read keeps its snapshot for the session: the longer TTL, written after the answer.
     await waitFor(
-      async () => (await w.redis.ttl(snapshotKey(pointer.rankingId))) > SNAPSHOT_TTL_S,
+      async () => (await w.redis.ttl(snapshotKey(viewer, pointer.rankingId))) > SNAPSHOT_TTL_S,
       5000,
       "the paging TTL to be set",
     );

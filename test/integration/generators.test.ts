@@ -180,7 +180,7 @@ describe("generators on a seeded dataset", () => {
     const snapshot = await buildFallbackSnapshot({ ch: h.ch, redis, keys: indexKeys(`t${h.id}:`) }, viewer);
     const entry = snapshot;
     expect(snapshot.meta.path).toBe("clickhouse");
-    touched.push(snapshotKey(snapshot.meta.rankingId), snapshotPointerKey(viewer));
+    touched.push(snapshotKey(viewer, snapshot.meta.rankingId), snapshotPointerKey(viewer));
     const follow = await h.pg.query<{ id: string }>(
       `SELECT p.id FROM posts p JOIN follows f ON f.followee_id = p.author_id AND f.follower_id = $1 AND f.deleted_at IS NULL
        WHERE p.deleted_at IS NULL AND p.created_at >= now() - interval '72 hours' AND p.author_id <> $1`,
@@ -192,7 +192,7 @@ describe("generators on a seeded dataset", () => {
     expect(entry.items.every((i) => i.authorId !== viewer)).toBe(true);
     const pointer = JSON.parse((await redis.get(snapshotPointerKey(viewer))) as string) as { rankingId: string };
     expect(pointer.rankingId).toBe(snapshot.meta.rankingId);
-    const stored = await redis.lrange(snapshotKey(pointer.rankingId), 1, -1);
+    const stored = await redis.lrange(snapshotKey(viewer, pointer.rankingId), 1, -1);
     expect(stored.map((i) => decodeSnapshotItem(i)?.postId)).toEqual(entry.items.map((i) => i.postId));
   });
 });

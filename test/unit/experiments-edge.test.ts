@@ -13,7 +13,6 @@ import {
   eventRecordSchema,
   experimentTagOf,
   fillExperimentTags,
-  XADD_WITH_EXPERIMENT_TAGS_LUA,
 } from "#core/events/schema.ts";
 import { assignVariant, RunningExperimentsCopy } from "#core/experiments/assignment.ts";
 import { EXPERIMENTS_REFRESH_MS, encodeRunningExperiments, type RunningExperiment } from "#core/experiments/schema.ts";
@@ -212,14 +211,9 @@ describe("experiment tags at intake", () => {
     expect(experimentTagOf("garbage")).toBe("");
   });
 
-  it("a batch whose records all name an experiment needs no script", () => {
+  it("a batch whose records all name an experiment needs no pointer read", () => {
     const records = [record({ experiment: "e", variant: "v" })];
     expect(encodeBatchForTagging(records)).toEqual({ body: JSON.stringify(records), tagged: false });
-  });
-
-  it("the Lua names the same placeholder and the slugs' patterns", () => {
-    expect(XADD_WITH_EXPERIMENT_TAGS_LUA).toContain(`'${EXPERIMENT_TAG_PLACEHOLDER}'`);
-    expect(XADD_WITH_EXPERIMENT_TAGS_LUA).toContain("redis.call('XADD', KEYS[1], '*', ARGV[1], body)");
   });
 });
 

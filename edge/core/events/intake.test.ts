@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { feedVersionBumps } from "../feed/invalidation.ts";
 import { FEED_VERSION_TTL_S, feedVersionKey, SEEN_TTL_S, seenKey, snapshotPointerKey } from "../keys.ts";
-import { intakeCommands, MAX_SEEN_PER_USER } from "./intake.ts";
-import { EVENT_BATCH_STREAM_FIELD, type EventRecord, XADD_WITH_EXPERIMENT_TAGS_LUA } from "./schema.ts";
+import { MAX_SEEN_PER_USER, planIntake } from "./intake.ts";
+import { EVENT_BATCH_STREAM_FIELD, type EventRecord } from "./schema.ts";
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
 const U = id(1);
@@ -18,16 +18,16 @@ const rec = (type: EventRecord["type"], n: number, extra: Partial<EventRecord> =
   }) as EventRecord;
 
 describe("the event intake plan", () => {
-  it("appends an untagged batch through the tagging script, marks impressions seen and bumps the version", () => {
-    const cmds = intakeCommands("events", U, [rec("impression", 1), rec("view", 2), rec("impression", 3)]);
-    const [append, ...rest] = cmds;
-    expect(append?.slice(0, 6)).toEqual([
-      "EVAL",
-      XADD_WITH_EXPERIMENT_TAGS_LUA,
-      "2",
-      "events",
-      snapshotPointerKey(U),
-      EVENT_BATCH_STREAM_FIELD,
+  it("reads the pointer first for an untagged batch, then appends it tagged, marks impressions seen and bumps the version", () => {
+    const plan = planIntake("events", U, [rec("impression", 1), rec("view", 2), rec("impression", 3)]);
+    expect(plan.reads).toEqual([["GET", snapshotPointerKey(U)]]);
+    const pointer = JSON.stringify({ rankingId: "r", experiment: { experiment: "exp-a", variant: "b" } });
+    const [append, ...rest] = plan.writes([pointer]);
+    expect(append?.slice(0, 4)).toEqual(["XADD", "events", "*", EVENT_BATCH_STREAM_FIELD]);
+    expect(JSON.parse(append?.[4] as string).map((r: EventRecord) => [r.experiment, r.variant])).toEqual([
+      ["exp-a", "b"],
+      ["exp-a", "b"],
+      ["exp-a", "b"],
     ]);
     expect(rest).toEqual([
       ["ZADD", seenKey(U), "2001", id(201), "2003", id(203)],
@@ -38,11 +38,19 @@ describe("the event intake plan", () => {
     ]);
   });
 
-  it("a batch that names its experiments is a plain XADD; views alone neither mark seen nor bump", () => {
-    const cmds = intakeCommands("s", U, [rec("view", 1, { experiment: "e", variant: "v" })]);
-    expect(cmds).toHaveLength(1);
-    expect(cmds[0]?.slice(0, 4)).toEqual(["XADD", "s", "*", EVENT_BATCH_STREAM_FIELD]);
-    expect(JSON.parse(cmds[0]?.[4] as string)).toBeTruthy();
+  it("without a pointer (or outside any experiment) the entry is the batch byte for byte", () => {
+    const records = [rec("impression", 1), rec("view", 2)];
+    const plan = planIntake("events", U, records);
+    expect(plan.writes([null])[0]?.[4]).toBe(JSON.stringify(records));
+    expect(plan.writes([JSON.stringify({ rankingId: "r", experiment: null })])[0]?.[4]).toBe(JSON.stringify(records));
+  });
+
+  it("a batch that names its experiments reads nothing first and is a plain XADD; views alone neither mark seen nor bump", () => {
+    const records = [rec("view", 1, { experiment: "e", variant: "v" })];
+    const plan = planIntake("s", U, records);
+    expect(plan.reads).toEqual([]);
+    const cmds = plan.writes([]);
+    expect(cmds).toEqual([["XADD", "s", "*", EVENT_BATCH_STREAM_FIELD, JSON.stringify(records)]]);
   });
 
   it("a version bump names each user once", () => {

@@ -154,7 +154,7 @@ export function encodeBatchForTagging(records: readonly EventRecord[]): { body: 
 /**
  * The tag of a snapshot pointer's JSON (SnapshotPointer: `"experiment":{"experiment":"…",
  * "variant":"…"}`): the text each placeholder becomes, "" when the pointer is missing or names
- * no experiment. The Lua below does the same inside Redis; this is its reference (unit-tested).
+ * no experiment. (The intake reads the pointer first, then fills the tags here: intake.ts.)
  */
 export function experimentTagOf(pointerJson: string | null): string {
   if (!pointerJson) return "";
@@ -163,24 +163,7 @@ export function experimentTagOf(pointerJson: string | null): string {
   return e && v ? `,"experiment":"${e}","variant":"${v}"` : "";
 }
 
-/** The batch with every placeholder replaced (what the script appends). */
+/** The batch with every placeholder replaced (what the intake appends to the stream). */
 export function fillExperimentTags(body: string, pointerJson: string | null): string {
   return body.split(EXPERIMENT_TAG_PLACEHOLDER).join(experimentTagOf(pointerJson));
 }
-
-/**
- * EVAL script: KEYS[1] the event stream, KEYS[2] the viewer's snapshot pointer
- * (snapshotPointerKey), ARGV[1] the stream field, ARGV[2] the batch from encodeBatchForTagging.
- * Reads the pointer, replaces each placeholder with its tag and appends the entry: the same one
- * XADD, in the intake's one pipeline (no extra round trip). The keys are named, so a Redis
- * Cluster needs them in one slot; Upstash (one shard per database) runs it as it is.
- */
-export const XADD_WITH_EXPERIMENT_TAGS_LUA = `local tag = ''
-local p = redis.call('GET', KEYS[2])
-if p then
-  local e = string.match(p, '"experiment":"([a-z0-9][a-z0-9%-]*)"')
-  local v = string.match(p, '"variant":"([a-z0-9][a-z0-9%-]*)"')
-  if e and v then tag = ',"experiment":"' .. e .. '","variant":"' .. v .. '"' end
-end
-local body = string.gsub(ARGV[2], '${EXPERIMENT_TAG_PLACEHOLDER}', tag)
-return redis.call('XADD', KEYS[1], '*', ARGV[1], body)`;

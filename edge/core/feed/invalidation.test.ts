@@ -7,9 +7,10 @@ const V = "22222222-2222-4222-8222-222222222222";
 const TTL = String(FEED_VERSION_TTL_S);
 
 describe("invalidationCommands", () => {
-  it("deletes the suggestions by name and bumps each feed's version, every user once", () => {
-    expect(invalidationCommands({ feeds: [U, V, U], suggestions: [U, U] })).toEqual([
+  it("deletes the suggestions by name, one key a command, and bumps each feed's version, every user once", () => {
+    expect(invalidationCommands({ feeds: [U, V, U], suggestions: [U, U, V] })).toEqual([
       ["DEL", `suggest:users:${U}`],
+      ["DEL", `suggest:users:${V}`],
       ["INCR", `feed:v1:${U}:ver`],
       ["EXPIRE", `feed:v1:${U}:ver`, TTL],
       ["INCR", `feed:v1:${V}:ver`],

@@ -130,8 +130,8 @@ describe("a feed miss as plans", () => {
     expect(snapshot.items.map((i) => i.postId).sort()).toEqual([id(501), id(502)]); // 500 was seen
     const [writes] = saved;
     expect(writes?.map((c) => c.slice(0, 2))).toEqual([
-      ["RPUSH", snapshotKey(snapshot.meta.rankingId)],
-      ["EXPIRE", snapshotKey(snapshot.meta.rankingId)],
+      ["RPUSH", snapshotKey(V, snapshot.meta.rankingId)],
+      ["EXPIRE", snapshotKey(V, snapshot.meta.rankingId)],
       ["SET", snapshotPointerKey(V)],
     ]);
     expect(writes?.[0]).toHaveLength(2 + 1 + snapshot.items.length);

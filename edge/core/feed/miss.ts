@@ -149,10 +149,11 @@ export function missCandidates(
 /**
  * Saving a ranking: the snapshot LIST (metadata, then one item per element) with its TTL, and
  * the viewer's pointer to it. Run as one transaction (MULTI/EXEC) so no reader sees a pointer
- * to a snapshot that is not all there.
+ * to a snapshot that is not all there; both keys carry the viewer's hash tag, so on a Redis
+ * Cluster the transaction is one slot.
  */
 export function snapshotWrites(s: Snapshot): Command[] {
-  const key = snapshotKey(s.meta.rankingId);
+  const key = snapshotKey(s.meta.viewerId, s.meta.rankingId);
   return [
     ["RPUSH", key, ...snapshotElements(s)],
     ["EXPIRE", key, String(SNAPSHOT_TTL_S)],

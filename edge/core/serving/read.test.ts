@@ -42,7 +42,7 @@ describe("serving index read plan", () => {
       ["SMEMBERS", `t:fi:bo:${V}`],
       ["SMEMBERS", `t:fi:bi:${V}`],
       ["HGETALL", `t:fi:af:${V}`],
-      ["GET", "t:hot:posts:1h:ids"],
+      ["GET", "t:{hot:posts:1h}:ids"],
       ["GET", "t:fi:popular"],
       ["ZRANGE", `seen:${V}`],
       ["EXISTS", `t:fi:u:${V}`],

@@ -1,5 +1,5 @@
 /**
- * Feed snapshots, pure: a built ranking is immutable under its ranking id (snapshotKey), and
+ * Feed snapshots, pure: a built ranking is immutable under its viewer and ranking id (snapshotKey), and
  * a cursor pages only its own snapshot, so paging never repeats or skips whatever the fallback-snapshots job,
  * an invalidation or another device does meanwhile. The Redis layout is a LIST: element 0 is
  * the metadata (JSON), then one item per ranked post; a page is `LRANGE key 1+offset …`.
@@ -9,8 +9,10 @@
 
 import type { ExperimentAssignment } from "../experiments/assignment.ts";
 import type { FeedCursor } from "../feed/cursor.ts";
+import { SNAPSHOT_PAGING_TTL_S, snapshotKey } from "../keys.ts";
 import type { RankedItem } from "../ranking/rank.ts";
 import { jsonReply } from "./json.ts";
+import type { Command } from "./read.ts";
 
 /** A random, URL-safe ranking id (Web Crypto exists in both runtimes): 96 bits, unguessable. */
 export function newRankingId(): string {
@@ -153,6 +155,25 @@ export function pageRange(offset: number, limit: number): [number, number] {
   return [1 + offset, offset + limit];
 }
 
+/**
+ * The reads of one page of the viewer's snapshot `cursor` names (its metadata, then the page's
+ * items; replies for pageFromReplies). The key is built from the authenticated viewer and the
+ * cursor's ranking id, so another user's cursor names no snapshot of theirs: it finds nothing.
+ */
+export function pageReads(viewerId: string, cursor: FeedCursor, limit: number): Command[] {
+  const key = snapshotKey(viewerId, cursor.rankingId);
+  const [from, to] = pageRange(cursor.offset, limit);
+  return [
+    ["LINDEX", key, "0"],
+    ["LRANGE", key, String(from), String(to)],
+  ];
+}
+
+/** Keeps the viewer's snapshot for the session after a page read (SNAPSHOT_PAGING_TTL_S). */
+export function pagingTtlWrite(viewerId: string, rankingId: string): Command {
+  return ["EXPIRE", snapshotKey(viewerId, rankingId), String(SNAPSHOT_PAGING_TTL_S)];
+}
+
 export class SnapshotError extends Error {
   override readonly name = "SnapshotError";
   constructor(
@@ -166,7 +187,9 @@ export class SnapshotError extends Error {
 /**
  * A page read back from Redis (`metaReply` = LINDEX 0, `itemReplies` = the page's LRANGE),
  * checked against the cursor: a snapshot that is gone, another viewer's, or an offset past its
- * end is a SnapshotError (a 400 for the caller, never a rebuild).
+ * end is a SnapshotError (a 400 for the caller, never a rebuild). Another viewer's cursor reads
+ * an absent key of this viewer (pageReads), so it is "expired" here; the viewer check stays as
+ * a second guard.
  */
 export function pageFromReplies(
   viewerId: string,

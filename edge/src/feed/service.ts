@@ -22,7 +22,7 @@ import type { FeedCursor } from "#core/feed/cursor.ts";
 import { type ExperimentsSource, type MissState, rankMiss, readMiss, snapshotWrites } from "#core/feed/miss.ts";
 import { type FeedItemOut, hydrateFromMiss, hydrateFromRead, presentItems } from "#core/feed/present.ts";
 import type { CandidateRowLike } from "#core/feed/rows.ts";
-import { type IndexKeys, SNAPSHOT_PAGING_TTL_S, snapshotKey } from "#core/keys.ts";
+import type { IndexKeys } from "#core/keys.ts";
 import type { RankedItem, RankingOptions } from "#core/ranking/rank.ts";
 import { hydrationReads, parseHydration } from "#core/reads/posts.ts";
 import { jsonReply } from "#core/serving/json.ts";
@@ -30,7 +30,8 @@ import type { PipelineExec } from "#core/serving/read.ts";
 import {
   nextCursor,
   pageFromReplies,
-  pageRange,
+  pageReads,
+  pagingTtlWrite,
   reusable,
   type Snapshot,
   SnapshotError,
@@ -100,14 +101,10 @@ async function readPage(
   experiment: ExperimentAssignment | null;
   coldRanking: boolean;
 }> {
-  const key = snapshotKey(cursor.rankingId);
-  const [from, to] = pageRange(cursor.offset, limit);
-  const [meta, items] = await exec([
-    ["LINDEX", key, "0"],
-    ["LRANGE", key, String(from), String(to)],
-  ]);
+  // The snapshot's key is the authenticated viewer's (snapshotKey), the cursor gives the ranking id.
+  const [meta, items] = await exec(pageReads(viewerId, cursor, limit));
   const page = pageFromReplies(viewerId, cursor, limit, meta, items);
-  waitUntil(exec([["EXPIRE", key, String(SNAPSHOT_PAGING_TTL_S)]]).catch(() => {}));
+  waitUntil(exec([pagingTtlWrite(viewerId, cursor.rankingId)]).catch(() => {}));
   return {
     items: page.items,
     next: page.next,

@@ -1,13 +1,14 @@
 /**
  * POST /api/v1/events: validated, per-event rejection reasons, server receive time, event ids
  * generated where absent, the user from the token only; the writes are the core's intake plan
- * (edge/core/events/intake.ts), one round trip. 202 means the events are in Redis: from there
- * the relay moves them to Kafka without losing any.
+ * (edge/core/events/intake.ts): one round trip, two when an event takes its experiment from the
+ * viewer's snapshot pointer (read first). 202 means the events are in Redis: from there the
+ * relay moves them to Kafka without losing any.
  */
 import { zValidator } from "@hono/zod-validator";
 import type { z } from "zod";
 import { ApiError } from "#core/errors.ts";
-import { intakeCommands } from "#core/events/intake.ts";
+import { planIntake } from "#core/events/intake.ts";
 import { acceptEvents, eventsEnvelopeSchema, MAX_EVENTS_BODY_BYTES } from "#core/events/schema.ts";
 import { rejectInvalid } from "#core/validation.ts";
 import { operations } from "../api/contract.ts";
@@ -34,7 +35,11 @@ export const eventsRoutes = apiRouter().openapi(
       throw new ApiError("bad_request", "no valid events", rejected);
     }
     try {
-      await upstashExec(c.var.clients.redis)(intakeCommands(c.var.config.events.stream, userId, records));
+      // Raw replies: the pointer is read as the JSON text it is stored as.
+      const exec = upstashExec(c.var.clients.rawRedis);
+      const plan = planIntake(c.var.config.events.stream, userId, records);
+      const replies = plan.reads.length ? await exec(plan.reads) : [];
+      await exec(plan.writes(replies));
     } catch (err) {
       throw new ApiError("unavailable", "event store unavailable; retry later", undefined, { cause: err });
     }

@@ -3,16 +3,16 @@
  * ranked here from ClickHouse's trending candidates and cached in waitUntil.
  */
 import { ApiError } from "#core/errors.ts";
-import { hotPostIds, rankHotPosts } from "#core/feed/hot-posts.ts";
+import { hotPostsWrites, rankHotPosts } from "#core/feed/hot-posts.ts";
 import { hydrateFromMiss, hydrateFromRead, presentItems } from "#core/feed/present.ts";
 import type { CandidateRowLike } from "#core/feed/rows.ts";
-import { HOT_POSTS_TTL_S, indexKeys } from "#core/keys.ts";
+import { indexKeys } from "#core/keys.ts";
 import type { RankedItem } from "#core/ranking/rank.ts";
 import { hydrationReads, parseHydration } from "#core/reads/posts.ts";
 import { TRENDING_CANDIDATES_SQL } from "#core/sql/queries.ts";
 import { operations } from "../api/contract.ts";
 import { routeLimit } from "../ratelimit.ts";
-import { upstashExec } from "../redis-exec.ts";
+import { upstashAtomic, upstashExec } from "../redis-exec.ts";
 import { apiRouter } from "../validation.ts";
 
 /** Trending pool size read from ClickHouse before ranking. */
@@ -42,12 +42,10 @@ export const trendingRoutes = apiRouter().openapi(
         c.get("logFields").clickhouse_error = String(err);
         throw new ApiError("unavailable", "trending temporarily unavailable; retry shortly");
       }
-      const computed = items;
-      // The list and its ids (what feed misses read) are written together, as the generator does.
-      const write = redis.multi();
-      write.set(keys.hotPosts, computed, { ex: HOT_POSTS_TTL_S });
-      write.set(keys.hotPostIds, hotPostIds(computed), { ex: HOT_POSTS_TTL_S });
-      c.executionCtx.waitUntil(write.exec().catch(() => {}));
+      // The list and its ids (what feed misses read) are written together (one slot: the ids
+      // key is tagged by the list's name), as the generator does.
+      const write = upstashAtomic(c.var.clients.rawRedis)(hotPostsWrites(keys.hotPosts, items));
+      c.executionCtx.waitUntil(write.catch(() => {}));
     }
     c.header("X-Cache", cache);
     c.get("logFields").cache = cache;

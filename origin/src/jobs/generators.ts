@@ -14,19 +14,10 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
 import { ExperimentCopies } from "#core/experiments/assignment.ts";
-import { hotPostIds, rankHotPosts } from "#core/feed/hot-posts.ts";
+import { hotPostsWrites, rankHotPosts } from "#core/feed/hot-posts.ts";
 import { rankMiss, readMiss, snapshotWrites } from "#core/feed/miss.ts";
 import type { CandidateRowLike } from "#core/feed/rows.ts";
-import {
-  feedVersionKey,
-  HOT_POSTS_TTL_S,
-  hotPostIdsKey,
-  type IndexKeys,
-  indexKeys,
-  SUGGEST_TTL_S,
-  seenKey,
-  suggestKey,
-} from "#core/keys.ts";
+import { feedVersionKey, type IndexKeys, indexKeys, SUGGEST_TTL_S, seenKey, suggestKey } from "#core/keys.ts";
 import type { RankingOptions } from "#core/ranking/rank.ts";
 import {
   readSuggestions,
@@ -80,12 +71,8 @@ export async function generateHotPosts(deps: GeneratorDeps): Promise<Record<stri
   const candidates = await rows<CandidateRowLike>(deps.ch, TRENDING_CANDIDATES_SQL, { pool: TRENDING_POOL });
   const hot = rankHotPosts(candidates, now, deps.ranking);
   const hotKey = deps.hotKey ?? (deps.keys ?? indexKeys()).hotPosts;
-  // The list (for /trending) and its ids (for feed misses), replaced together.
-  await deps.redis
-    .multi()
-    .set(hotKey, JSON.stringify(hot), "EX", HOT_POSTS_TTL_S)
-    .set(hotPostIdsKey(hotKey), JSON.stringify(hotPostIds(hot)), "EX", HOT_POSTS_TTL_S)
-    .exec();
+  // The list (for /trending) and its ids (for feed misses), replaced together (one slot).
+  await ioredisAtomic(deps.redis)(hotPostsWrites(hotKey, hot));
   if (hot.length) {
     const computedAt = chDateTime64(now);
     await deps.ch.insert({

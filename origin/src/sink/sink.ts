@@ -47,7 +47,8 @@ export interface SinkOptions {
   stallMs?: number;
   /**
    * Runs the invalidation plan (#core/feed/invalidation.ts) of changes now visible in ClickHouse,
-   * best effort; the origin runs it as one MULTI (ioredisAtomic). Default: none run.
+   * best effort; the origin runs it as a plain pipeline (ioredisExec: every command names one
+   * key, so no transaction and no slot to share). Default: none run.
    */
   invalidate?: (commands: Command[]) => Promise<unknown>;
   /**

@@ -22,7 +22,7 @@ import { ORIGIN_REQUEST_TTL_S, originRequestKey } from "#core/keys.ts";
 import { isUuid } from "#core/uuid.ts";
 import { newCommentSchema, newPostSchema, profileSchema } from "#core/writes.ts";
 import { errorResponse } from "../http-errors.ts";
-import { ioredisAtomic } from "../index/exec.ts";
+import { ioredisExec } from "../index/exec.ts";
 import type { IndexOp } from "../index/ops.ts";
 import type { IndexWriter } from "../index/writer.ts";
 import { withTimeout } from "../readiness.ts";
@@ -128,10 +128,11 @@ export function writeApp(deps: WriteDeps): Hono<Vars> {
   );
   app.use("*", verifyEdge(deps));
 
-  const atomic = ioredisAtomic(deps.redis);
+  // A plain pipeline, not a MULTI: one key a command (edge/core/feed/invalidation.ts).
+  const pipeline = ioredisExec(deps.redis);
   const invalidate = async (c: Context<Vars>, stale: { feeds: string[]; suggestions?: string[] }) => {
     try {
-      await atomic(invalidationCommands(stale));
+      await pipeline(invalidationCommands(stale));
     } catch (err) {
       // The write is committed; a stale cache heals by TTL (60 s). Say so.
       deps.log.warn(

@@ -25,7 +25,7 @@ export async function pagingPhase(b: Bench): Promise<void> {
     await sleep(50); // the snapshot is saved after the answer
     const pointer = JSON.parse((await redis.get(snapshotPointerKey(u))) ?? "{}") as { rankingId?: string };
     const want = pointer.rankingId
-      ? (await redis.lrange(snapshotKey(pointer.rankingId), 1, -1)).map(
+      ? (await redis.lrange(snapshotKey(u, pointer.rankingId), 1, -1)).map(
           (i) => decodeSnapshotItem(i)?.postId ?? "(unreadable item)",
         )
       : [];

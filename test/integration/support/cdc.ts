@@ -15,7 +15,7 @@ import { ALL_TOPICS } from "#core/topics.ts";
 import { type OriginConfig, readConfig } from "../../../origin/src/config.ts";
 import { grantCdcAccess } from "../../../origin/src/connect/grant.ts";
 import { ConnectClient, ConnectorManager, ensureTopics } from "../../../origin/src/connect/manager.ts";
-import { ioredisAtomic } from "../../../origin/src/index/exec.ts";
+import { ioredisExec } from "../../../origin/src/index/exec.ts";
 import { ClickHouseSink } from "../../../origin/src/sink/sink.ts";
 import {
   createWorld,
@@ -107,7 +107,7 @@ export async function startCdcHarness(opts: CdcHarnessOptions = {}): Promise<Cdc
   const sink = new ClickHouseSink(kafka, world.ch, log, {
     groupId: world.names.sinkGroup,
     topicNamespace: config.kafka.topicNamespace,
-    invalidate: ioredisAtomic(redis),
+    invalidate: ioredisExec(redis),
   });
   await sink.start();
 
