@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { indexKeys, snapshotKey, snapshotPointerKey, suggestKey } from "#core/keys.ts";
+import { hotPostIdsKey, indexKeys, snapshotKey, snapshotPointerKey, suggestKey } from "#core/keys.ts";
 import type { RankedItem } from "#core/ranking/rank.ts";
 import { suggestionsFromRows } from "#core/reads/suggestions.ts";
 import { decodeSnapshotItem } from "#core/serving/snapshot.ts";
@@ -102,7 +102,7 @@ describe("generators on a seeded dataset", () => {
 
   afterAll(async () => {
     if (redis) {
-      await redis.del(hotKey, `${hotKey}:ids`, ...touched);
+      await redis.del(hotKey, hotPostIdsKey(hotKey), ...touched);
       redis.disconnect();
     }
     await h?.teardown();
@@ -138,8 +138,10 @@ describe("generators on a seeded dataset", () => {
       expect(item.explain.score).toBeCloseTo(expected.get(item.postId) as number, 3);
     }
     // Feed misses read the ids-only companion: the same posts in the same order, same TTL.
-    expect(JSON.parse((await redis.get(`${hotKey}:ids`)) as string)).toEqual(hot.map((i) => [i.postId, i.authorId]));
-    expect(await redis.ttl(`${hotKey}:ids`)).toBeGreaterThan(60);
+    expect(JSON.parse((await redis.get(hotPostIdsKey(hotKey))) as string)).toEqual(
+      hot.map((i) => [i.postId, i.authorId]),
+    );
+    expect(await redis.ttl(hotPostIdsKey(hotKey))).toBeGreaterThan(60);
   });
 
   it("suggested users: people your follows follow, ranked by how many of them do", async () => {

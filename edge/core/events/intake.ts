@@ -7,19 +7,21 @@
  *   show in their next new session at once (the last snapshot is not reused).
  *
  * Experiment tags: a batch with an event that names no experiment first reads the viewer's
- * snapshot pointer (`reads`, one GET), and the tags are filled in here before the XADD
- * (fillExperimentTags). Every command names one key, so the plan runs the same on one Redis and
- * on a Redis Cluster (docs/scale.md, row 1). Until then one script read the pointer and appended
- * in the same round trip, but it named the global stream and the viewer's pointer: two slots.
- * The trade-off: such a batch costs one more round trip to Redis (the edge → region distance,
- * ~160 ms under the bench's distance profile; a batch whose events all echo their experiment
- * costs none). What it keeps: the tag is the pointer as of the intake, as the script had it
- * (the pointer read is one round trip older, the same race with a new session the script had
- * by a few ms), and 202 still means the entry is in the stream: a failed read or write is a 503
- * and the client sends the batch again. The other way, the relay filling the tag as it moves
+ * snapshot pointer (`reads`, one GET), and the tags are filled in here (fillExperimentTags)
+ * before the XADD. Every command names one key, so the plan runs the same on one Redis and on
+ * a Redis Cluster (docs/scale.md, row 1). Until then one script read the pointer and appended in
+ * the same round trip, but it named the global stream and the viewer's pointer: two slots.
+ *
+ * The trade-off: such a batch costs one more round trip to Redis (edge → data region: ~160 ms
+ * under the bench's distance profile); a batch whose events all echo their experiment costs
+ * none. What it keeps: the tag is the pointer as of the intake, as with the script (a new
+ * session saved between the read and the append is the race the script had with a new session
+ * saved just before it), and 202 still means the entry is in the stream: a failed read or write
+ * is a 503, nothing is appended after a failed read, and the client sends the batch again, as
+ * before. The other way, the relay filling the tag as it moves
  * entries to Kafka, costs the intake nothing but reads the pointer when the relay gets there:
- * after a Kafka outage that is minutes later, when the pointer may have moved or expired and
- * the events would be tagged with another session or none.
+ * after a Kafka outage that is minutes later, when the pointer may have moved to another
+ * session or expired, and the events would be tagged with that session or none.
  */
 import { feedVersionBumps } from "../feed/invalidation.ts";
 import { SEEN_TTL_S, seenKey, snapshotPointerKey } from "../keys.ts";
