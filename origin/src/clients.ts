@@ -11,7 +11,7 @@ import pg from "pg";
 import { type Logger, pino } from "pino";
 import { type OriginConfig, readConfig } from "./config.ts";
 import { ConnectClient } from "./connect/manager.ts";
-import { setConsumerSession } from "./kafka/session.ts";
+import { setConsumerSession, setPartitionsConcurrently } from "./kafka/session.ts";
 
 export interface ClientFactory {
   /** A PostgreSQL pool on DATABASE_URL of at most `max` connections (default 10). */
@@ -64,6 +64,7 @@ export function clientFactory(config: OriginConfig, log: Logger): ClientFactory 
           },
       });
       setConsumerSession(kafka, config.kafka.sessionTimeoutMs);
+      setPartitionsConcurrently(kafka, config.kafka.partitionsConcurrently);
       return kafka;
     },
     redis({ blocking = false } = {}) {

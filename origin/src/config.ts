@@ -10,6 +10,8 @@ const LOCAL_ORIGIN_SECRET = "local-dev-origin-secret-0123456789";
 /** Local-development default of OPERATOR_TOKEN (refused, like the secret above, off loopback). */
 const LOCAL_OPERATOR_TOKEN = "local-dev-operator-token-0123456789";
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+/** KAFKA_TOPIC_PARTITIONS's default (also of the experiments projection's own topics). */
+export const DEFAULT_TOPIC_PARTITIONS = 12;
 
 export const schema = z.object({
   /** Interface the origin HTTP server binds to. Default 127.0.0.1. */
@@ -33,8 +35,19 @@ export const schema = z.object({
     .default("feed"),
   /** Kafka bootstrap brokers, comma separated. Default 127.0.0.1:9092. */
   KAFKA_BROKERS: z.string().min(1).default("127.0.0.1:9092"),
-  /** Partitions of the topics the origin creates (cdc.*, events). Default 3. */
-  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
+  /**
+   * Partitions of the topics the origin creates when missing (cdc.*, events). Default 12: room
+   * for up to 12 consumer processes per group. An existing topic keeps its count (more would move
+   * keys to other partitions: docs/delivery-and-faults.md, "Partitions and keys"); one with fewer
+   * is named in a warning at start.
+   */
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(DEFAULT_TOPIC_PARTITIONS),
+  /**
+   * Partitions a consumer part (the sink, the index updater, the notifications) works on at once
+   * in one process (kafkajs partitionsConsumedConcurrently); each partition stays in order.
+   * Default 6.
+   */
+  KAFKA_PARTITIONS_CONCURRENTLY: z.coerce.number().int().min(1).max(1000).default(6),
   /** Replication factor of those topics. Default 1 (single local broker). */
   KAFKA_TOPIC_REPLICATION: z.coerce.number().int().min(1).max(10).default(1),
   /**
@@ -164,6 +177,12 @@ export const schema = z.object({
   LIVE_QUEUE_MAX: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /** Timeout of one publish to the edge. Default 2000 ms. */
   LIVE_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+  /**
+   * Fault injection, for the fault matrix only (scripts/faults/, origin/src/kafka/failpoint.ts):
+   * when set, SIGUSR2 makes the consumer part this file names SIGKILL its own process between a
+   * batch's writes and its commit. Default unset: off, SIGUSR2 not handled.
+   */
+  FAULT_INJECTION_FILE: z.string().min(1).optional(),
   /** How long SIGTERM waits for in-flight work before exiting. Default 10000 ms. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
@@ -182,6 +201,8 @@ export type OriginConfig = {
     topicNamespace: string;
     /** Consumer group session timeout (KAFKA_SESSION_TIMEOUT_MS). */
     sessionTimeoutMs: number;
+    /** Partitions a consumer part works on at once (KAFKA_PARTITIONS_CONCURRENTLY). */
+    partitionsConcurrently: number;
   };
   cdc: {
     connectUrl: string;
@@ -218,6 +239,8 @@ export type OriginConfig = {
   sharedSecret: string;
   operatorToken: string;
   live: { edgeUrl: string; queueMax: number; timeoutMs: number };
+  /** FAULT_INJECTION_FILE (the fault matrix's failpoint), null when off. */
+  faultInjectionFile: string | null;
 };
 
 /** Parses the environment; throws one error naming every missing or bad variable. */
@@ -253,6 +276,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
       replicationFactor: e.KAFKA_TOPIC_REPLICATION,
       topicNamespace: e.KAFKA_TOPIC_NAMESPACE,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+      partitionsConcurrently: e.KAFKA_PARTITIONS_CONCURRENTLY,
     },
     cdc: {
       connectUrl: e.KAFKA_CONNECT_URL.replace(/\/+$/, ""),
@@ -289,5 +313,6 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     sharedSecret: e.ORIGIN_SHARED_SECRET,
     operatorToken: e.OPERATOR_TOKEN,
     live: { edgeUrl: e.LIVE_EDGE_URL, queueMax: e.LIVE_QUEUE_MAX, timeoutMs: e.LIVE_PUBLISH_TIMEOUT_MS },
+    faultInjectionFile: e.FAULT_INJECTION_FILE ?? null,
   };
 }

@@ -12,6 +12,7 @@ import type { Logger } from "pino";
 import { clientFactory } from "./clients.ts";
 import type { OriginConfig } from "./config.ts";
 import type { ConnectClient } from "./connect/manager.ts";
+import { installFailpoints } from "./kafka/failpoint.ts";
 import type { Part } from "./lifecycle.ts";
 import { withTimeout } from "./readiness.ts";
 
@@ -36,6 +37,7 @@ const CLOSE_TIMEOUT_MS = 2000;
 
 export function createContext(config: OriginConfig, log: Logger): AppContext {
   const build = clientFactory(config, log);
+  installFailpoints(config.faultInjectionFile, log);
   const pool = build.pg();
   const kafka = build.kafka();
   const clickhouse = build.clickhouse();

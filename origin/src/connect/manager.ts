@@ -110,7 +110,12 @@ export class ConnectClient {
   }
 }
 
-/** Creates missing topics; existing ones are left as they are. */
+/**
+ * Creates missing topics; existing ones are left as they are, whatever their partition count:
+ * adding partitions to a keyed topic moves keys to other partitions, so a user's events or a
+ * row's changes could be consumed out of order across the move (docs/delivery-and-faults.md,
+ * "Partitions and keys", has the procedure). `topicsShortOfPartitions` names those with fewer.
+ */
 export async function ensureTopics(
   admin: Admin,
   topics: readonly string[],
@@ -126,6 +131,32 @@ export async function ensureTopics(
     });
   }
   return missing;
+}
+
+/** The existing topics among `topics` with fewer than `partitions` partitions, and their count. */
+export async function topicsShortOfPartitions(
+  admin: Admin,
+  topics: readonly string[],
+  partitions: number,
+): Promise<{ topic: string; partitions: number }[]> {
+  const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
+  return meta.map((t) => ({ topic: t.name, partitions: t.partitions.length })).filter((t) => t.partitions < partitions);
+}
+
+/** Warns about topics with fewer partitions than configured (what a process more would not share). */
+export async function warnShortOfPartitions(
+  admin: Admin,
+  topics: readonly string[],
+  partitions: number,
+  log: Logger,
+): Promise<void> {
+  const short = await topicsShortOfPartitions(admin, topics, partitions).catch(() => []);
+  if (short.length) {
+    log.warn(
+      { topics: short, configured: partitions },
+      "topics have fewer partitions than KAFKA_TOPIC_PARTITIONS; left as they are (adding partitions moves keys: see docs/delivery-and-faults.md, Partitions and keys)",
+    );
+  }
 }
 
 export interface ConnectorManagerDeps {
@@ -156,13 +187,15 @@ export class ConnectorManager implements Part {
   /** Topics, grants, connector config; then waits (up to timeoutMs) for RUNNING. */
   async apply(timeoutMs: number): Promise<ConnectorHealth> {
     const { log } = this.deps;
+    const topics = ALL_TOPICS.map((t) => this.cfg.kafka.topicNamespace + t);
     const created = await ensureTopics(
       this.deps.admin,
-      ALL_TOPICS.map((t) => this.cfg.kafka.topicNamespace + t),
+      topics,
       this.cfg.kafka.partitions,
       this.cfg.kafka.replicationFactor,
     );
-    if (created.length) log.info({ topics: created }, "created topics");
+    if (created.length) log.info({ topics: created, partitions: this.cfg.kafka.partitions }, "created topics");
+    await warnShortOfPartitions(this.deps.admin, topics, this.cfg.kafka.partitions, log);
     await this.deps.grantCdcAccess();
     const how = await this.deps.connect.putConfig(this.connector);
     log.info({ connector: this.connector.name, how }, "connector config applied");

@@ -19,6 +19,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { encodeRunningExperiments, runningExperimentsKey } from "#core/experiments/schema.ts";
 import { cdcTopic, EXPERIMENT_TOPICS } from "#core/topics.ts";
+import { DEFAULT_TOPIC_PARTITIONS } from "../config.ts";
 import { ensureTopics } from "../connect/manager.ts";
 import { ConsumerPart } from "../kafka/consumer-part.ts";
 import { transaction } from "../writes/tx.ts";
@@ -35,7 +36,12 @@ export interface ExperimentsProjectionOptions {
   watchMs?: number;
   /** A rebuild at least this often, changes or not. Default 60000 ms. */
   resyncMs?: number;
-  /** Partitions and replication of the experiments topics, created at start when missing. Default 3 and 1. */
+  /**
+   * Partitions and replication of the experiments topics, created at start when missing.
+   * Default KAFKA_TOPIC_PARTITIONS's default (12) and 1. The projection reads them with one
+   * consumer at a time and rebuilds from PostgreSQL on each batch, so their count is not its
+   * order: it only follows the other topics' for a uniform layout.
+   */
   partitions?: number;
   replicationFactor?: number;
 }
@@ -89,7 +95,7 @@ export class ExperimentsProjection extends ConsumerPart {
       await ensureTopics(
         admin,
         EXPERIMENT_TOPICS.map((t) => ns + t),
-        this.opts.partitions ?? 3,
+        this.opts.partitions ?? DEFAULT_TOPIC_PARTITIONS,
         this.opts.replicationFactor ?? 1,
       );
     } finally {

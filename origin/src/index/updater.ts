@@ -18,7 +18,7 @@ export interface IndexUpdaterOptions {
   groupId?: string;
   /** Prefix of every topic name (KAFKA_TOPIC_NAMESPACE). Default "". */
   topicNamespace?: string;
-  /** Partitions processed at once. Default 3. */
+  /** Partitions processed at once. Default KAFKA_PARTITIONS_CONCURRENTLY (6). */
   concurrency?: number;
   /** Told of each live post once its batch landed (the live channel's publisher; never blocks). */
   live?: { postCreated(authorId: string, postId: string, createdMs: number): void };

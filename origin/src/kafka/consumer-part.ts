@@ -10,12 +10,13 @@ import type { EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import { CDC_TABLES, type CdcTable, cdcTopic, EVENTS_TOPIC } from "#core/topics.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
+import { midBatch } from "./failpoint.ts";
 import { ResilientConsumer, type ResilientConsumerStats } from "./resilient-consumer.ts";
 
 export interface ConsumerPartOptions {
   groupId: string;
   topics: string[];
-  /** Partitions processed at once. Default 3. */
+  /** Partitions processed at once. Default: the Kafka client's (KAFKA_PARTITIONS_CONCURRENTLY). */
   concurrency?: number;
   /** A consumer idle this long is replaced by a fresh one. Default 30 s. */
   stallMs?: number;
@@ -36,6 +37,8 @@ export abstract class ConsumerPart implements Part {
       ...opts,
       // An empty batch has nothing to write or commit.
       eachBatch: (payload) => (payload.batch.messages.length === 0 ? Promise.resolve() : this.handleBatch(payload)),
+      // The fault matrix's "killed mid-batch" (off unless FAULT_INJECTION_FILE is set).
+      afterWrite: (batch) => midBatch(this.name, batch),
     });
   }
 

@@ -10,17 +10,22 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
 import { retriable, retry } from "../retry.ts";
-import { consumerSession } from "./session.ts";
+import { consumerSession, partitionsConcurrently } from "./session.ts";
 
 export interface ResilientConsumerOptions {
   groupId: string;
   topics: string[];
-  /** Partitions processed at once. Default 3. */
+  /**
+   * Partitions processed at once. Default: the Kafka client's (KAFKA_PARTITIONS_CONCURRENTLY,
+   * session.ts), else 6.
+   */
   concurrency?: number;
   /** A consumer idle this long is replaced by a fresh one. Default 30 s. */
   stallMs?: number;
   /** Handles one batch: writes, then `commit`s; a throw leaves the batch to kafkajs (redelivery). */
   eachBatch: (payload: EachBatchPayload) => Promise<void>;
+  /** Runs in `land` between a batch's writes and its commit (the fault matrix's failpoint.ts). */
+  afterWrite?: (batch: EachBatchPayload["batch"]) => void;
 }
 
 export interface ResilientConsumerStats {
@@ -137,6 +142,7 @@ export class ResilientConsumer {
     this.touch();
     const last = batch.messages[batch.messages.length - 1];
     if (!last) return null;
+    this.opts.afterWrite?.(batch);
     // Move the fetch position past the batch (kafkajs re-fetches unresolved offsets), then
     // commit it: both only after the writes.
     resolveOffset(last.offset);
@@ -174,7 +180,7 @@ export class ResilientConsumer {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.concurrency ?? 3,
+      partitionsConsumedConcurrently: this.opts.concurrency ?? partitionsConcurrently(this.kafka),
       eachBatch: (payload) => this.opts.eachBatch(payload),
     });
   }

@@ -1,8 +1,10 @@
 /**
- * The consumer-group session a Kafka client's consumers use: how long a killed consumer holds
- * its partitions before a restarted or surviving one gets them. Set once per client from the
- * config (clients.ts: KAFKA_SESSION_TIMEOUT_MS); a client made elsewhere (a test's) gets the
- * default, 6 s, the least a broker accepts by default (group.min.session.timeout.ms).
+ * What a Kafka client's consumers take from the config, set once per client (clients.ts):
+ * - the consumer-group session (KAFKA_SESSION_TIMEOUT_MS): how long a killed consumer holds its
+ *   partitions before a restarted or surviving one gets them; a client made elsewhere (a test's)
+ *   gets the default, 6 s, the least a broker accepts by default (group.min.session.timeout.ms);
+ * - how many partitions a consumer part works on at once (KAFKA_PARTITIONS_CONCURRENTLY), where
+ *   the part does not say; default DEFAULT_PARTITIONS_CONCURRENTLY.
  */
 import type { Kafka } from "kafkajs";
 
@@ -13,7 +15,15 @@ export interface ConsumerSession {
 
 export const DEFAULT_SESSION_TIMEOUT_MS = 6000;
 
+/**
+ * Partitions worked on at once by default: half of the topics' default 12 partitions, so each
+ * of two processes works on all of the events partitions it holds, and one process on half of
+ * them while the other half waits a batch (docs/bench-results/consumers.md measured it).
+ */
+export const DEFAULT_PARTITIONS_CONCURRENTLY = 6;
+
 const sessions = new WeakMap<Kafka, ConsumerSession>();
+const concurrency = new WeakMap<Kafka, number>();
 
 /** A session of `sessionTimeoutMs` with heartbeats every third of it, at most every second. */
 export function sessionOf(sessionTimeoutMs: number): ConsumerSession {
@@ -26,4 +36,13 @@ export function setConsumerSession(kafka: Kafka, sessionTimeoutMs: number): void
 
 export function consumerSession(kafka: Kafka): ConsumerSession {
   return sessions.get(kafka) ?? sessionOf(DEFAULT_SESSION_TIMEOUT_MS);
+}
+
+export function setPartitionsConcurrently(kafka: Kafka, n: number): void {
+  concurrency.set(kafka, n);
+}
+
+/** Partitions a consumer of this client works on at once unless its part says otherwise. */
+export function partitionsConcurrently(kafka: Kafka): number {
+  return concurrency.get(kafka) ?? DEFAULT_PARTITIONS_CONCURRENTLY;
 }

@@ -19,7 +19,7 @@ export interface NotificationsPartOptions {
   groupId?: string;
   /** Prefix of every topic name (KAFKA_TOPIC_NAMESPACE). Default "". */
   topicNamespace?: string;
-  /** Partitions processed at once. Default 3. */
+  /** Partitions processed at once. Default KAFKA_PARTITIONS_CONCURRENTLY (6). */
   concurrency?: number;
   /** Told of the recipients of each batch once it landed (the live channel's publisher; never blocks). */
   live?: { notificationsChanged(recipients: Iterable<string>): void };
