@@ -1,8 +1,9 @@
 /**
- * Load: while the matrix runs, a steady stream of events (POST /api/v1/events, 10 a request,
- * every 100 ms) and writes (posts, likes, comments, follows through the origin write API, every
- * 250 ms) through the run's worker, by 8 users; every event answered 202 is recorded with the
- * phase it was sent in, every refusal and write counted per phase.
+ * Load: while the matrix runs, a steady stream of events (POST /api/v1/events every 100 ms: 10
+ * views, each of a post of its own, and once posts exist an impression and a share of one of
+ * them, which the serving index counts) and writes (posts, likes, comments, follows through the
+ * origin write API, every 250 ms) through the run's worker, by 8 users; every event answered 202
+ * is recorded with the phase it was sent in, every refusal and write counted per phase.
  */
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -58,9 +59,11 @@ export async function startLoad(run: FaultRun): Promise<Load> {
       await done;
     },
   };
+  // The posts the writes made, which the impressions and shares are of.
+  const posts: string[] = [];
   const done = Promise.all([
-    eventsLoop(load, users, call, () => running),
-    writesLoop(load, users, call, () => running),
+    eventsLoop(load, users, posts, call, () => running),
+    writesLoop(load, users, posts, call, () => running),
   ]);
   return load;
 }
@@ -78,14 +81,26 @@ async function caller(run: FaultRun, users: string[]): Promise<Call> {
     });
 }
 
-async function eventsLoop(load: Load, users: string[], call: Call, running: () => boolean): Promise<void> {
+async function eventsLoop(
+  load: Load,
+  users: string[],
+  posts: string[],
+  call: Call,
+  running: () => boolean,
+): Promise<void> {
   for (let n = 0; running(); n++) {
     const user = users[n % users.length] as string;
-    const events = Array.from({ length: 10 }, () => ({
+    const events: { event_id: string; type: string; post_id: string }[] = Array.from({ length: 10 }, () => ({
       event_id: randomUUID(),
       type: "view",
       post_id: randomUUID(), // one post per event: post_metrics_1h.views then counts its inserts
     }));
+    // Of a real post (the index's counters and affinity: check:index compares them).
+    const post = posts[(n * 7) % Math.max(posts.length, 1)];
+    if (post) {
+      events.push({ event_id: randomUUID(), type: "impression", post_id: post });
+      events.push({ event_id: randomUUID(), type: "share", post_id: post });
+    }
     const p = load.phase;
     try {
       const res = await call(user, "POST", "/api/v1/events", { events });
@@ -100,8 +115,13 @@ async function eventsLoop(load: Load, users: string[], call: Call, running: () =
   }
 }
 
-async function writesLoop(load: Load, users: string[], call: Call, running: () => boolean): Promise<void> {
-  const posts: string[] = [];
+async function writesLoop(
+  load: Load,
+  users: string[],
+  posts: string[],
+  call: Call,
+  running: () => boolean,
+): Promise<void> {
   for (let n = 1; running(); n++) {
     const user = users[(n - 1) % users.length] as string;
     const p = load.phase;

@@ -1,7 +1,9 @@
 /**
  * The fault matrix, reduced for CI: while events (POST /api/v1/events through the real
  * worker) and writes (the origin write API) are accepted, SIGKILL and restart the relay, the
- * sink, the origin's write API, the Redis bridge, Redis and the ClickHouse gateway, each in turn,
+ * sink, the origin's write API, the Redis bridge, Redis and the ClickHouse gateway, each in turn;
+ * then a second sink + serving-index process joins the consumer groups and one of the two dies
+ * mid-batch (after the writes, before the commit) in its index updater, then in its sink,
  * on a stack instance of the test's own (its own redis-server with AOF, bridge, ClickHouse
  * gateway, origin processes and `wrangler dev`; the shared Kafka and Connect with topics and a
  * connector of its own, never restarted).
@@ -15,7 +17,17 @@
 import { describe, expect, it } from "vitest";
 import { runFaultMatrix } from "./matrix.ts";
 
-const FAULTS = ["relay", "sink", "origin", "redis-bridge", "redis", "ch-gateway"] as const;
+const FAULTS = [
+  "relay",
+  "sink",
+  "origin",
+  "redis-bridge",
+  "redis",
+  "ch-gateway",
+  "updater-join",
+  "updater-mid-batch",
+  "sink-mid-batch",
+] as const;
 
 describe(`fault matrix (reduced: ${FAULTS.join(", ")})`, () => {
   it("every event answered 202 is in ClickHouse exactly once and PostgreSQL ≡ ClickHouse through SIGKILLs", async () => {
@@ -39,5 +51,14 @@ describe(`fault matrix (reduced: ${FAULTS.join(", ")})`, () => {
     expect(result.derived.zeroAuthors, result.derived.report).toBe(0);
     expect(result.derived.violations, result.derived.report).toBe(0);
     expect(result.rows.find((r) => r.component === "sink")?.writesOk).toBeGreaterThan(0);
-  }, 420_000);
+    // Killed mid-batch by the failpoint, not by the fallback SIGKILL; and the groups shared again.
+    for (const c of ["updater-mid-batch", "sink-mid-batch"]) {
+      expect(result.rows.find((r) => r.component === c)?.note, c).toMatch(
+        /died by SIGKILL in .* written and not committed/,
+      );
+    }
+    for (const c of ["updater-join", "updater-mid-batch", "sink-mid-batch"]) {
+      expect(result.rows.find((r) => r.component === c)?.note, c).not.toMatch(/not shared/);
+    }
+  }, 600_000);
 });

@@ -28,6 +28,11 @@ export const ALL_FAULTS = [
   "ch-gateway",
   "origin",
   "redis",
+  // Two sink + serving-index processes sharing the consumer groups (kill.ts): one joins, then one
+  // of the two dies mid-batch in its index updater, then in its sink.
+  "updater-join",
+  "updater-mid-batch",
+  "sink-mid-batch",
 ] as const;
 export type Fault = (typeof ALL_FAULTS)[number];
 
@@ -47,6 +52,8 @@ export interface FaultRow {
   restartMs: number;
   /** SIGKILL → an event accepted after the kill is visible in ClickHouse. */
   recoveryMs: number;
+  /** What the phase showed beyond its numbers (the batch killed mid-way, the groups' members). */
+  note?: string;
 }
 
 export interface MatrixResult {
@@ -115,7 +122,7 @@ async function verified(
     commit,
     unacknowledgedInClickHouse,
     consistency: checksLine(checks),
-    own: `own: redis, redis-bridge, origin/relay/sink processes, wrangler dev${run.own.kafka ? ", kafka, connect" : " (shared kafka/connect, own topics)"}${run.own.gateway ? ", ch-gateway" : " (shared ch-gateway, own database)"}`,
+    own: `own: redis, redis-bridge, ${run.procs.map((p) => p.name).join("/")} processes, wrangler dev${run.own.kafka ? ", kafka, connect" : " (shared kafka/connect, own topics)"}${run.own.gateway ? ", ch-gateway" : " (shared ch-gateway, own database)"}`,
   });
   return {
     commit,

@@ -1,6 +1,8 @@
 /**
  * The fault run's origin processes: three (write API + connector watcher, relay, sink with the
- * serving index) so each can be SIGKILLed alone, each in a process group of its own.
+ * serving index) so each can be SIGKILLed alone, each in a process group of its own; and, for
+ * the consumer-group rows, a second sink + serving-index process (`sink2`) sharing the first's
+ * consumer groups.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { openSync } from "node:fs";
@@ -10,7 +12,7 @@ import { http200, stopGroup } from "../local/stack/proc.ts";
 const ROOT = resolve(import.meta.dirname, "../..");
 
 export interface OriginProc {
-  name: "origin" | "relay" | "sink";
+  name: "origin" | "relay" | "sink" | "sink2";
   port: number;
   child: ChildProcess | null;
   env: Record<string, string>;
@@ -39,7 +41,23 @@ export async function stopOriginProc(p: OriginProc): Promise<void> {
 /** SIGKILL and wait for the exit. */
 export async function killOriginProc(p: OriginProc): Promise<void> {
   killGroup(p.child?.pid as number, "SIGKILL");
-  await new Promise((r) => (p.child?.exitCode !== null ? r(null) : p.child?.once("exit", r)));
+  await exited(p, Number.POSITIVE_INFINITY);
+}
+
+export const running = (p: OriginProc): boolean =>
+  p.child !== null && p.child.exitCode === null && p.child.signalCode === null;
+
+/** Waits (at most `ms`) for `p` to exit; resolves with the signal that ended it, or null if it still runs. */
+export function exited(p: OriginProc, ms: number): Promise<NodeJS.Signals | "exit" | null> {
+  const child = p.child;
+  if (!child || !running(p)) return Promise.resolve(child?.signalCode ?? "exit");
+  return new Promise((resolve) => {
+    const timer = Number.isFinite(ms) ? setTimeout(() => resolve(null), ms) : null;
+    child.once("exit", (_code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve(signal ?? "exit");
+    });
+  });
 }
 
 /** Signals the process group of `pid` (the process alone if it has none). */

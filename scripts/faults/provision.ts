@@ -39,8 +39,19 @@ export interface FaultRun {
 
 /** The order stack components come up in (down in reverse). */
 const STACK_ORDER: Fault[] = ["redis", "kafka", "ch-gateway", "connect", "redis-bridge"];
-/** The origin parts of each process; the serving index runs beside the sink and dies with it. */
-const PARTS = { origin: "http,connector", sink: "http,sink,index", relay: "http,relay" } as const;
+/**
+ * The origin parts of each process; the serving index runs beside the sink and dies with it, and
+ * `sink2` is a second such process, in the same consumer groups.
+ */
+const PARTS = {
+  origin: "http,connector",
+  sink: "http,sink,index",
+  relay: "http,relay",
+  sink2: "http,sink,index",
+} as const;
+
+/** The faults that need the second sink + serving-index process. */
+export const CONSUMER_GROUP_FAULTS: readonly Fault[] = ["updater-join", "updater-mid-batch", "sink-mid-batch"];
 
 export async function provision(faults: readonly Fault[], log: (msg: string) => void): Promise<FaultRun> {
   const id = randomBytes(4).toString("hex");
@@ -64,7 +75,8 @@ export async function provision(faults: readonly Fault[], log: (msg: string) => 
     const world = await worldOn(stack.cfg, `faults_${id}`);
     undo.push(() => world.drop());
     const originSecret = randomBytes(24).toString("hex");
-    const procs = await startOrigin(stack.cfg, world, originSecret, undo, log);
+    const second = faults.some((f) => CONSUMER_GROUP_FAULTS.includes(f));
+    const procs = await startOrigin(stack.cfg, world, originSecret, undo, log, second);
     const jwtSecret = randomBytes(24).toString("hex");
     const origin = procs.find((p) => p.name === "origin") as OriginProc;
     const edge = await startWranglerDev({
@@ -163,6 +175,8 @@ async function startOrigin(
   originSecret: string,
   undo: (() => Promise<unknown>)[],
   log: (msg: string) => void,
+  /** Whether the run has `sink2` (started by its first phase, kill.ts, not here). */
+  second: boolean,
 ): Promise<OriginProc[]> {
   const logsDir = join(cfg.stateDir, "logs");
   mkdirSync(logsDir, { recursive: true });
@@ -182,16 +196,24 @@ async function startOrigin(
   undo.push(async () => {
     for (const p of procs) await stopOriginProc(p);
   });
-  for (const name of ["origin", "sink", "relay"] as const) {
+  const names = second ? (["origin", "sink", "relay", "sink2"] as const) : (["origin", "sink", "relay"] as const);
+  for (const name of names) {
     const port = await freePort();
     const p: OriginProc = {
       name,
       port,
       child: null,
-      env: { ...common, ORIGIN_PARTS: PARTS[name], ORIGIN_PORT: String(port) },
+      env: {
+        ...common,
+        ORIGIN_PARTS: PARTS[name],
+        ORIGIN_PORT: String(port),
+        // The mid-batch rows arm it (origin/src/kafka/failpoint.ts); off for the other processes.
+        ...(name === "sink" || name === "sink2" ? { FAULT_INJECTION_FILE: join(logsDir, `${name}.failpoint`) } : {}),
+      },
       logFile: join(logsDir, `${name}.log`),
     };
     procs.push(p);
+    if (name === "sink2") continue;
     startOriginProc(p);
     const ms = await waitFor(() => originReady(p), 180_000, `${p.name} ready (log ${p.logFile})`, 200);
     log(`${p.name}: ready (${ms} ms)`);

@@ -34,6 +34,7 @@ export function phaseRows(
       streamAtKill: t?.streamAtKill ?? 0,
       restartMs: t?.restartMs ?? 0,
       recoveryMs: t?.recoveryMs ?? 0,
+      ...(t?.note ? { note: t.note } : {}),
     };
   });
 }
@@ -85,6 +86,7 @@ export function formatTable(
   const cell = (v: string, i: number) => (i === 0 ? v.padEnd(width[i] as number) : v.padStart(width[i] as number));
   const line = (cells: string[]) => `| ${cells.map(cell).join(" | ")} |`;
   const rule = `| ${width.map((w, i) => (i === 0 ? "-".repeat(w) : `${"-".repeat(w - 1)}:`)).join(" | ")} |`;
+  const notes = rows.filter((r) => r.note).map((r) => `- ${r.component}: ${r.note}`);
   const lines = [
     line(head),
     rule,
@@ -92,6 +94,14 @@ export function formatTable(
     "",
     `Events in ClickHouse never answered 202: ${extra.unacknowledgedInClickHouse}. ${extra.consistency}.`,
     `${new Date().toISOString()}, commit ${extra.commit}; ${extra.own}. Recovery = SIGKILL → an event accepted after it is in ClickHouse.`,
+    ...(notes.length
+      ? [
+          "",
+          "updater-join: a second sink + serving-index process joins both consumer groups (restart = its start → ready). updater-mid-batch / sink-mid-batch: one of the two SIGKILLs itself in its index updater's (sink's) batch, after the writes and before the commit, and is restarted.",
+          "",
+          ...notes,
+        ]
+      : []),
   ];
   return lines.join("\n");
 }

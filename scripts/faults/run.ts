@@ -1,7 +1,8 @@
 /**
  * `npm run faults -- [--only relay,sink,…] [--settle-ms N] [--out FILE]`: the fault matrix
  * (scripts/faults/matrix.ts) on a stack instance of its own; by default every component in turn
- * (relay, sink, kafka, connect, redis-bridge, ch-gateway, origin, redis). Prints the table and
+ * (relay, sink, kafka, connect, redis-bridge, ch-gateway, origin, redis), then the consumer-group
+ * rows (updater-join, updater-mid-batch, sink-mid-batch: kill.ts). Prints the table and
  * writes it to scripts/faults/results.md (+ .json; --out elsewhere). Exit 1 when an accepted event is lost or
  * duplicated or PostgreSQL and ClickHouse differ.
  */
@@ -9,8 +10,7 @@ import { resolve } from "node:path";
 import { argsOrExit, intArg, parseCli, UsageError } from "../lib/cli.ts";
 import { ALL_FAULTS, type Fault, runFaultMatrix } from "./matrix.ts";
 
-const USAGE =
-  "npm run faults -- [--only relay,sink,kafka,connect,redis-bridge,ch-gateway,origin,redis] [--settle-ms N] [--out FILE]";
+const USAGE = `npm run faults -- [--only ${ALL_FAULTS.join(",")}] [--settle-ms N] [--out FILE]`;
 const args = argsOrExit("[faults]", () => {
   const { values } = parseCli(USAGE, {
     only: { type: "string" },
