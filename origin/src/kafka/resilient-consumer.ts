@@ -28,6 +28,9 @@ export interface ResilientConsumerOptions {
   afterWrite?: (batch: EachBatchPayload["batch"]) => void;
 }
 
+/** Heartbeat errors that mean the group is rebalancing or has dropped this member (kafkajs's isRebalancing, and UNKNOWN_MEMBER_ID). */
+const REBALANCING = new Set(["REBALANCE_IN_PROGRESS", "ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID"]);
+
 export interface ResilientConsumerStats {
   /** Consumer crashes seen (each followed by kafkajs's own restart or a reopen). */
   crashes: number;
@@ -103,6 +106,13 @@ export class ResilientConsumer {
    * the partition stays this consumer's; once the partition is no longer ours, or the failure is
    * one no retry fixes, it throws and the batch stays uncommitted for redelivery. After the
    * write, the batch's offsets are resolved and committed. Returns the last message.
+   *
+   * A heartbeat that says the group is rebalancing (a process joined or left) ends the retries
+   * too: kafkajs rejoins only once the batch returns, and the group waits for it only its
+   * rebalance timeout (60 s), after which another member would get the partition while this
+   * one still retried the batch, both writing it at once. So the batch is given up (the
+   * heartbeat's error is thrown, and kafkajs rejoins at once) and comes again to whichever
+   * member holds the partition next.
    */
   async land(
     { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload,
@@ -111,9 +121,12 @@ export class ResilientConsumer {
   ): Promise<KafkaMessage | null> {
     // kafkajs heartbeats only between batches: a batch that takes longer than the session
     // (a slow store, retries) beats on its own, every second, from the start.
+    let rebalancing: Error | null = null;
     const beat = setInterval(() => {
       this.touch();
-      heartbeat().catch(() => {});
+      heartbeat().catch((err: unknown) => {
+        if (REBALANCING.has((err as { type?: string }).type ?? "")) rebalancing ??= err as Error;
+      });
     }, 1000);
     try {
       await retry(write, {
@@ -121,13 +134,20 @@ export class ResilientConsumer {
         minMs: 200,
         maxMs: 5000,
         signal: this.signal,
-        retriable: (err) => isRunning() && !isStale() && retriable(err),
+        retriable: (err) => rebalancing === null && isRunning() && !isStale() && retriable(err),
         onRetry: (r) => {
           this.touch(); // retrying a batch is work, not a stall
           onRetry(r);
         },
       });
     } catch (err) {
+      if (rebalancing !== null) {
+        this.log.warn(
+          { topic: batch.topic, partition: batch.partition, err: (err as Error).message },
+          "the group rebalances while this batch waits for its store; it stays uncommitted for the partition's next holder",
+        );
+        throw rebalancing;
+      }
       if (isRunning() && !isStale() && !this.signal.aborted) {
         const e = err as Error & { code?: string };
         this.log.error(
