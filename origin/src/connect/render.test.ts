@@ -1,5 +1,24 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { judgeStatus, renderConnector } from "./render.ts";
+
+describe("the connector template", () => {
+  // The consumers need one row's changes in order (docs/delivery-and-faults.md, "Partitions and
+  // keys"): Debezium keys each change by its row's primary key, which Kafka Connect hashes to a
+  // partition. Nothing in the template may key them otherwise.
+  const template = JSON.parse(
+    readFileSync(join(import.meta.dirname, "../../../connectors/debezium-postgres-connector.json"), "utf8"),
+  ) as { config: Record<string, string> };
+  it("keys every change by its row's primary key", () => {
+    const c = template.config;
+    expect(Object.keys(c).filter((k) => k.startsWith("message.key.columns"))).toEqual([]);
+    expect(c.transforms?.split(",").map((t) => t.trim())).toEqual(["route"]);
+    expect(c["transforms.route.type"]).toBe("org.apache.kafka.connect.transforms.RegexRouter");
+    expect(c["key.converter"]).toBe("org.apache.kafka.connect.json.JsonConverter");
+    expect(c["key.converter.schemas.enable"]).toBe("false");
+  });
+});
 
 describe("renderConnector", () => {
   it("substitutes ${NAME} placeholders and leaves regex $1 alone", () => {
