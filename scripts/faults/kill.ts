@@ -147,7 +147,7 @@ async function consumerGroupFault(
   return { tKill, note };
 }
 
-/** Starts `sink2` once `sink` has bootstrapped the index (two bootstraps at once are not coordinated). */
+/** Starts `sink2` once `sink` has bootstrapped the index, so it joins groups already at work. */
 async function startSecond(run: FaultRun, sink2: OriginProc): Promise<void> {
   const redis = new Redis(run.stack.redisUrl, { maxRetriesPerRequest: 2 });
   try {

@@ -3,7 +3,14 @@
  * then keep it current with the updater. If the index disappears while running (a flush, a
  * failover to an empty replica), the part notices within `watchMs`, stops the updater,
  * bootstraps again and resumes. While it bootstraps the edge answers from ClickHouse.
+ *
+ * Several origins may run the part side by side: their updaters share the partitions of one
+ * consumer group, and one bootstrap runs at a time, under a Redis lock (`<ready>:bootstrap`,
+ * SET NX with a TTL the holder renews); the others wait for the index to be ready, then start
+ * their updaters. A holder that dies leaves the lock to expire (BOOTSTRAP_LOCK_MS).
  */
+
+import { randomUUID } from "node:crypto";
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
 import type { Admin, Kafka } from "kafkajs";
@@ -23,6 +30,23 @@ export interface ServingIndexOptions extends IndexUpdaterOptions {
   /** How often the part checks that the index is still there. Default 5000 ms. */
   watchMs?: number;
 }
+
+/** The bootstrap lock's TTL; its holder renews it every third of it. */
+export const BOOTSTRAP_LOCK_MS = 30_000;
+
+/** Thrown while another origin holds the bootstrap lock: the part waits (retrying) for its index. */
+class BootstrapElsewhere extends Error {
+  readonly retriable = true;
+  constructor() {
+    super("another origin is bootstrapping the serving index; waiting for it");
+  }
+}
+
+/** Renews (ARGV[2] ms) or releases (ARGV[2] = 0) the lock when it is still this holder's (ARGV[1]). */
+const LOCK_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '0' then return redis.call('DEL', KEYS[1]) end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
 
 export class ServingIndex implements Part {
   readonly name = "serving-index";
@@ -68,6 +92,12 @@ export class ServingIndex implements Part {
         maxMs: 30_000,
         signal: this.abort.signal,
         onRetry: ({ error, attempt, waitMs }) => {
+          if (error instanceof BootstrapElsewhere) {
+            // Not a failure: this part's updater starts once that bootstrap is done.
+            if (!this.stopped()) this.state = "bootstrapping";
+            this.log.info({ attempt, waitMs }, error.message);
+            return;
+          }
           this.lastError = error.message;
           if (!this.stopped()) this.state = "idle";
           this.log.warn({ err: error.message, attempt, waitMs }, "serving index bootstrap failed; retrying");
@@ -98,20 +128,13 @@ export class ServingIndex implements Part {
       this.updater = null;
       if (this.stopped()) return;
       this.state = "bootstrapping";
-      const t0 = Date.now();
-      const admin = this.kafka.admin();
-      await admin.connect();
+      const release = await this.bootstrapLock();
       try {
-        // The offsets first: ClickHouse then holds at least everything before them.
-        const sinkOffsets = await this.committedOffsets(admin, this.opts.sinkGroupId);
-        this.lastBootstrap = await bootstrapIndex(this.ch, this.redis, this.keys, (msg, detail) =>
-          this.log.info(detail ?? {}, msg),
-        );
-        await this.startFrom(admin, sinkOffsets);
+        // Another origin may have bootstrapped it while this one waited for the lock.
+        if (!(await this.redis.exists(this.keys.ready))) await this.bootstrap();
       } finally {
-        await admin.disconnect().catch(() => {});
+        await release();
       }
-      this.log.info({ ms: Date.now() - t0 }, "serving index bootstrapped");
     }
     if (this.stopped()) return;
     if (!this.updater) {
@@ -119,6 +142,65 @@ export class ServingIndex implements Part {
       await this.updater.start();
     }
     this.state = "serving";
+  }
+
+  private async bootstrap(): Promise<void> {
+    const t0 = Date.now();
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      // The updater group's offsets are set below for a group with no member: other origins'
+      // updaters stop once they see `ready` gone (each checks every watchMs).
+      await this.groupEmptied(admin);
+      // The offsets first: ClickHouse then holds at least everything before them.
+      const sinkOffsets = await this.committedOffsets(admin, this.opts.sinkGroupId);
+      this.lastBootstrap = await bootstrapIndex(this.ch, this.redis, this.keys, (msg, detail) =>
+        this.log.info(detail ?? {}, msg),
+      );
+      await this.startFrom(admin, sinkOffsets);
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    this.log.info({ ms: Date.now() - t0 }, "serving index bootstrapped");
+  }
+
+  /**
+   * Waits until the updater's group has no member: other origins stop their updaters within
+   * their watch interval, a killed one's member is expired by its session. Gives up waiting (with
+   * a warning) after three watch intervals and a minute, then bootstraps all the same.
+   */
+  private async groupEmptied(admin: Admin): Promise<void> {
+    const groupId = this.opts.groupId ?? "serving-index";
+    const deadline = Date.now() + 3 * (this.opts.watchMs ?? 5000) + 60_000;
+    for (;;) {
+      const { groups } = await admin.describeGroups([groupId]);
+      const members = groups[0]?.members.length ?? 0;
+      if (members === 0) return;
+      if (Date.now() > deadline || this.stopped()) {
+        this.log.warn({ groupId, members }, "the updater group still has members; bootstrapping all the same");
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /**
+   * Takes the bootstrap lock, renewed while held; resolves to its release. Held by another
+   * origin: throws a retriable error, so `ensure` tries again with backoff (by then the index
+   * is usually ready, and the updater starts).
+   */
+  private async bootstrapLock(): Promise<() => Promise<void>> {
+    const key = `${this.keys.ready}:bootstrap`;
+    const token = randomUUID();
+    if ((await this.redis.set(key, token, "PX", BOOTSTRAP_LOCK_MS, "NX")) !== "OK") throw new BootstrapElsewhere();
+    const renew = setInterval(() => {
+      this.redis.eval(LOCK_LUA, 1, key, token, BOOTSTRAP_LOCK_MS).catch(() => {});
+    }, BOOTSTRAP_LOCK_MS / 3);
+    renew.unref();
+    return async () => {
+      clearInterval(renew);
+      await this.redis.eval(LOCK_LUA, 1, key, token, 0).catch(() => {});
+    };
   }
 
   /** A method, not a comparison, so TypeScript does not narrow it away across awaits. */
