@@ -17,7 +17,7 @@ import { ExperimentCopies } from "#core/experiments/assignment.ts";
 import { hotPostsWrites, rankHotPosts } from "#core/feed/hot-posts.ts";
 import { rankMiss, readMiss, snapshotWrites } from "#core/feed/miss.ts";
 import type { CandidateRowLike } from "#core/feed/rows.ts";
-import { feedVersionKey, type IndexKeys, indexKeys, SUGGEST_TTL_S, seenKey, suggestKey } from "#core/keys.ts";
+import { type IndexKeys, indexKeys, SUGGEST_TTL_S, suggestKey } from "#core/keys.ts";
 import type { RankingOptions } from "#core/ranking/rank.ts";
 import {
   readSuggestions,
