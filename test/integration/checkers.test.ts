@@ -6,6 +6,9 @@
  * - check:index names a wrong, a missing and an extra entry of every structure the reads need
  *   (profiles, handles, followers, following, an author's post ids, recent likes, comments and
  *   their bodies, the author card and the plain totals), each counted in its total;
+ * - check:index (and its CLI, exit 1) names a wrong score, a missing member and a bogus member of
+ *   the suggestions' follower counts (`fi:{fc}:z`), whose members include a deleted user with a
+ *   live follower, as the bootstrap fills them;
  * - the index's post-counter reconciliation repairs nothing on a sound index, and repairs a
  *   counter that stays wrong (on its second sighting), counted in origin_index_repairs_total;
  *   the read structures' reconciliation likewise repairs every wrong and extra entry above;
@@ -20,6 +23,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { indexKeys } from "#core/keys.ts";
+import { suggestionKeys } from "#core/reads/suggestions.ts";
 import { chDateTime64 } from "#core/sql/clickhouse-time.ts";
 import { checkDerived } from "../../origin/ch/derived.ts";
 import { migrateClickHouse } from "../../origin/ch/migrate.ts";
@@ -113,6 +117,7 @@ describe("checkers find broken data", () => {
     await ch?.close();
     if (redis) {
       await dropKeys(redis, `${ns}*`);
+      await redis.del(suggestionKeys(keys).followerCountsAt); // outside the namespace
       redis.disconnect();
     }
   });
@@ -299,6 +304,57 @@ describe("checkers find broken data", () => {
     expect(await redis.hget(keys.authorPosts(author), field)).toBe(right);
     expect(await metrics.registry.metrics()).toContain('origin_index_repairs_total{kind="post_counters"} 1');
     expect((await checkIndex(ch, redis, keys)).differences).toEqual([]);
+  }, 120_000);
+
+  it("check:index names a wrong, a missing and a bogus member of the follower counts", async () => {
+    const fc = suggestionKeys(keys).followerCounts;
+    // A deleted user with a live follower has a follower count too (the bootstrap's rule).
+    const gone = randomUUID();
+    await ch.insert({
+      table: "users_cdc",
+      values: [{ id: gone, handle: `gone_${tag}`, display_name: "", bio: "", ...cdc(20), deleted_at: ts }],
+      format: "JSONEachRow",
+    });
+    await ch.insert({
+      table: "follows_cdc",
+      values: [{ follower_id: fan, followee_id: gone, ...cdc(21) }],
+      format: "JSONEachRow",
+    });
+    await bootstrapIndex(ch, redis, keys);
+    try {
+      expect(await redis.zrange(fc, 0, -1, "WITHSCORES")).toEqual([author, "-2", gone, "-1"]);
+      expect(await differenceIds()).toEqual([]);
+      const bogus = randomUUID();
+      await redis.zadd(fc, -9, author); // a wrong score
+      await redis.zrem(fc, gone); // a missing member
+      await redis.zadd(fc, -4, bogus); // a member ClickHouse has no follower for
+      const report = await checkIndex(ch, redis, keys, 10_000);
+      const mine = report.differences.filter((d) => d.key === fc);
+      expect(mine).toHaveLength(3);
+      expect(mine).toEqual(
+        expect.arrayContaining([
+          { key: fc, field: author, index: "-9", clickhouse: "-2", type: "zset" },
+          { key: fc, field: gone, index: null, clickhouse: "-1", type: "zset" },
+          { key: fc, field: bogus, index: "-4", clickhouse: null, type: "zset" },
+        ]),
+      );
+      expect(report.total).toBe(3);
+      const r = await cli("check:index");
+      expect(r.code).toBe(1);
+      expect(r.out).toContain(`${fc} ${author}: index -9 | clickhouse -2`);
+      expect(r.out).toContain(`${fc} ${gone}: index - | clickhouse -1`);
+      expect(r.out).toContain(`${fc} ${bogus}: index -4 | clickhouse -`);
+      expect(r.out).toContain("INCONSISTENT: 3 differences");
+    } finally {
+      await ch.insert({
+        table: "follows_cdc",
+        values: [{ follower_id: fan, followee_id: gone, ...cdc(22), deleted_at: ts }],
+        format: "JSONEachRow",
+      });
+      await bootstrapIndex(ch, redis, keys);
+    }
+    expect(await redis.zrange(fc, 0, -1, "WITHSCORES")).toEqual([author, "-2"]);
+    expect(await differenceIds()).toEqual([]);
   }, 120_000);
 
   it("the derived-data rules name a zero author, an own-post event counted, a double count and a wrong total", async () => {

@@ -3,8 +3,10 @@
  * every author hash (posts of the window, their text, time, counters and plain totals, the
  * author's card), every followee and block set, the deleted users, every affinity hash, and what
  * the reads need (layout 4): every profile and handle, followers and following, each author's
- * post ids, each user's recent likes, each post's comments and their bodies. Keys the index has
- * and ClickHouse does not (a post deleted or aged out, an unfollow, a deleted user's profile)
+ * post ids, each user's recent likes, each post's comments and their bodies; and the suggestions'
+ * follower counts (`fi:{fc}:z`: every user with a live follower, deleted users too, at minus the
+ * count). Keys the index has and ClickHouse does not (a post deleted or aged out, an unfollow, a
+ * deleted user's profile), and follower counts of users ClickHouse has no live follower for,
  * count as differences too.
  *
  * It streams: each ClickHouse read comes ordered by the key it fills, and each key's rows are
@@ -12,8 +14,10 @@
  * batches of READ_BATCH keys), so memory holds a batch of keys' rows, the counters of the
  * window's posts and the cards of their authors (as the bootstrap does) and the ids of the keys
  * compared (to find, by a SCAN afterwards, the keys Redis has and ClickHouse does not): not the
- * edges, records, affinities, likes or comments themselves. It runs at any scale the bootstrap
- * runs at.
+ * edges, records, affinities, likes or comments themselves. The follower counts come one row per
+ * followed user (ClickHouse counts), compared by ZMSCORE in batches of READ_BATCH users, their
+ * ids kept to find, by a ZSCAN afterwards, the members ClickHouse has no count for. It runs at
+ * any scale the bootstrap runs at.
  *
  * The same comparison, part by part, is what the reconciliation repairs from (reconcile.ts):
  * each difference names its key's type, field or member, and both values.
@@ -29,6 +33,7 @@ import {
   type IndexKeys,
   RECENT_LIKES_MS,
 } from "#core/keys.ts";
+import { suggestionKeys } from "#core/reads/suggestions.ts";
 import { BOOTSTRAP_SQL } from "./bootstrap.ts";
 import { encodeCommentBody } from "./writer.ts";
 
@@ -71,6 +76,7 @@ export const CHECK_PARTS = [
   "userPosts",
   "recentLikes",
   "comments",
+  "followerCounts",
 ] as const;
 export type CheckPart = (typeof CHECK_PARTS)[number];
 
@@ -138,6 +144,10 @@ export const CHECK_SQL = {
   comments: `SELECT toString(post_id) AS a, toString(id) AS b, toString(author_id) AS u, text AS body,
                toUnixTimestamp64Milli(created_at) AS ms
              FROM comments_current WHERE deleted_at IS NULL ORDER BY a, b`,
+  // What the bootstrap settles (buildFollowerCounts: every user with a live follower, whether or
+  // not the user is deleted) and the writer keeps: the user's live follower count, one row each.
+  followerCounts: `SELECT toString(followee_id) AS a, count() AS n FROM follows_current
+                   WHERE deleted_at IS NULL GROUP BY a`,
 } as const;
 
 class Differences implements DifferenceSink {
@@ -564,6 +574,52 @@ export async function compareIndex(
     await batched.flush();
     await extraKeys(redis, patternOf(keys.comments), seen, out, zsetMembers, undefined, "zset");
     await extraKeys(redis, patternOf(keys.commentBodies), seen, out, hashEntries(redis));
+  }
+
+  if (parts.has("followerCounts")) {
+    // One sorted set, user → minus the live follower count (FOLLOWER_COUNT_SET_LUA), only users
+    // with at least one: each ClickHouse row is looked up in a batch of READ_BATCH (one ZMSCORE),
+    // then a ZSCAN names the members ClickHouse has no live follower for.
+    const key = suggestionKeys(keys).followerCounts;
+    const seen = new Set<string>();
+    let want = new Map<string, string>();
+    const flush = async () => {
+      if (want.size === 0) return;
+      const users = [...want.keys()];
+      const scores = await redis.zmscore(key, ...users);
+      const have = new Map<string, string>();
+      users.forEach((u, i) => {
+        const s = scores[i];
+        if (s !== null && s !== undefined) have.set(u, s);
+      });
+      compareZset(key, have, want, out);
+      want = new Map();
+    };
+    const rs = await ch.query({ query: CHECK_SQL.followerCounts, format: "JSONEachRow" });
+    for await (const rows of rs.stream<{ a: string; n: string | number }>()) {
+      for (const raw of rows) {
+        const r = raw.json();
+        const n = Number(r.n);
+        if (n <= 0) continue;
+        seen.add(r.a);
+        want.set(r.a, String(-n));
+        if (want.size >= READ_BATCH) await flush();
+      }
+    }
+    await flush();
+    // A ZSCAN may return a member twice: each extra is named once.
+    const extra = new Set<string>();
+    let cursor = "0";
+    do {
+      const [next, flat] = await redis.zscan(key, cursor, "COUNT", 1000);
+      for (const [m, score] of scored(flat)) {
+        if (seen.has(m) || extra.has(m)) continue;
+        extra.add(m);
+        out.add({ key, field: m, index: String(Number(score)), clickhouse: null, type: "zset" });
+      }
+      cursor = next;
+    } while (cursor !== "0");
+    out.compared++;
   }
 }
 
