@@ -18,7 +18,8 @@ export const DEFAULT_SESSION_TIMEOUT_MS = 6000;
 /**
  * Partitions worked on at once by default: half of the topics' default 12 partitions, so each
  * of two processes works on all of the events partitions it holds, and one process on half of
- * them while the other half waits a batch (docs/bench-results/consumers.md measured it).
+ * them while the other half waits a batch (a choice, not a measured optimum: on 2 cores the
+ * stores set the pace, docs/bench-results/consumers.md).
  */
 export const DEFAULT_PARTITIONS_CONCURRENTLY = 6;
 
