@@ -38,7 +38,7 @@ export interface SinkOptions {
   groupId?: string;
   /** Prefix of every topic name (KAFKA_TOPIC_NAMESPACE). Default "". */
   topicNamespace?: string;
-  /** Partitions processed at once. Default 3. */
+  /** Partitions processed at once. Default KAFKA_PARTITIONS_CONCURRENTLY (6). */
   concurrency?: number;
   /**
    * A consumer that has neither fetched nor worked on a batch for this long is replaced by a
