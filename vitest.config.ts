@@ -52,11 +52,6 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Tests share real services; files run one at a time to keep the 2-core machine calm.
           fileParallelism: false,
-          // Each test world creates its own topics: 3 partitions each, as before the production
-          // default went to 12, keeps the ~30 worlds of a run from costing the broker ~3,000
-          // partitions. The fault matrix's two consumer processes still share them; the full
-          // matrix (`npm run faults`) and the benchmarks run at the default.
-          env: { KAFKA_TOPIC_PARTITIONS: process.env.KAFKA_TOPIC_PARTITIONS ?? "3" },
         },
       },
     ],
