@@ -3,7 +3,7 @@
  * worker) and writes (the origin write API) are accepted, SIGKILL and restart the relay, the
  * sink, the origin's write API, the Redis bridge, Redis and the ClickHouse gateway, each in turn;
  * then a second sink + serving-index process joins the consumer groups and one of the two dies
- * mid-batch (after the writes, before the commit) in its index updater, then in its sink,
+ * mid-batch (after the writes, before the commit) in its index updater,
  * on a stack instance of the test's own (its own redis-server with AOF, bridge, ClickHouse
  * gateway, origin processes and `wrangler dev`; the shared Kafka and Connect with topics and a
  * connector of its own, never restarted).
@@ -24,9 +24,9 @@ const FAULTS = [
   "redis-bridge",
   "redis",
   "ch-gateway",
-  "updater-join",
+  // The Done-when row; updater-join and sink-mid-batch run in the full matrix (`npm run faults`),
+  // kept out of CI for its 20-minute budget (the mid-batch row starts the second process itself).
   "updater-mid-batch",
-  "sink-mid-batch",
 ] as const;
 
 describe(`fault matrix (reduced: ${FAULTS.join(", ")})`, () => {
@@ -46,18 +46,21 @@ describe(`fault matrix (reduced: ${FAULTS.join(", ")})`, () => {
     const redis = result.rows.find((r) => r.component === "redis");
     expect(redis?.streamAtKill).toBeGreaterThan(10);
     expect(result.consistency.differences, result.consistency.report).toBe(0);
-    expect(result.unacknowledgedInClickHouse, "events in ClickHouse never answered 202").toBe(0);
+    expect(
+      result.unacknowledgedInClickHouse,
+      `events in ClickHouse never answered 202: ${result.unacknowledgedBy}`,
+    ).toBe(0);
     expect(result.index.differences, result.index.report).toBe(0);
     expect(result.derived.zeroAuthors, result.derived.report).toBe(0);
     expect(result.derived.violations, result.derived.report).toBe(0);
     expect(result.rows.find((r) => r.component === "sink")?.writesOk).toBeGreaterThan(0);
     // Killed mid-batch by the failpoint, not by the fallback SIGKILL; and the groups shared again.
-    for (const c of ["updater-mid-batch", "sink-mid-batch"]) {
+    for (const c of ["updater-mid-batch"]) {
       expect(result.rows.find((r) => r.component === c)?.note, c).toMatch(
         /died by SIGKILL in .* written and not committed/,
       );
     }
-    for (const c of ["updater-join", "updater-mid-batch", "sink-mid-batch"]) {
+    for (const c of ["updater-mid-batch"]) {
       expect(result.rows.find((r) => r.component === c)?.note, c).not.toMatch(/not shared/);
     }
   }, 600_000);
