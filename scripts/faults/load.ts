@@ -22,6 +22,12 @@ export interface Load {
   phase: string;
   /** event_id → the phase it was accepted (202) in. */
   accepted: Map<string, string>;
+  /**
+   * event_id → the phase and answer of a request that was not answered 202 (`status` or the
+   * error): such an event is not owed, and one found in ClickHouse all the same says which
+   * phase and answer lost a 202.
+   */
+  refused: Map<string, { phase: string; answer: string }>;
   stat(phase: string): PhaseStats;
   /** Sends one event from now on and waits until it is in ClickHouse; throws after `deadlineMs`. */
   endToEnd(deadlineMs: number): Promise<void>;
@@ -42,6 +48,7 @@ export async function startLoad(run: FaultRun): Promise<Load> {
   const load: Load = {
     phase: "warm-up",
     accepted: new Map(),
+    refused: new Map(),
     stat(p) {
       const s = stats.get(p) ?? { refused: 0, writesOk: 0, writesFailed: 0 };
       stats.set(p, s);
@@ -107,9 +114,13 @@ async function eventsLoop(
       const body = (await res.json().catch(() => ({}))) as { accepted?: number };
       if (res.status === 202 && body.accepted === events.length)
         for (const e of events) load.accepted.set(e.event_id, p);
-      else load.stat(p).refused++;
-    } catch {
+      else refuse(String(res.status));
+    } catch (err) {
+      refuse((err as Error).name || "error");
+    }
+    function refuse(answer: string) {
       load.stat(p).refused++;
+      for (const e of events) load.refused.set(e.event_id, { phase: p, answer });
     }
     await sleep(100);
   }
@@ -164,7 +175,7 @@ async function endToEnd(
       if (res?.status === 202) {
         load.accepted.set(ev.event_id, load.phase);
         probe = ev.event_id;
-      }
+      } else load.refused.set(ev.event_id, { phase: `${load.phase} (probe)`, answer: String(res?.status ?? "error") });
       await res?.body?.cancel().catch(() => {});
     }
     if (probe !== null && (await inClickHouse(ch, probe).catch(() => false))) return;

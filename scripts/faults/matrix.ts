@@ -60,6 +60,8 @@ export interface MatrixResult {
   rows: FaultRow[];
   /** Events in ClickHouse whose id was never answered 202 (e.g. the 202 was lost with the bridge). */
   unacknowledgedInClickHouse: number;
+  /** Those by the phase and answer of their request, e.g. "12 (redis-bridge, answered 503)". */
+  unacknowledgedBy: string;
   consistency: { differences: number; report: string };
   /** The serving index (run by the sink process, killed with it) against ClickHouse: check:index. */
   index: { differences: number; report: string };
@@ -117,10 +119,20 @@ async function verified(
   const drained = await drain(run.world.ch, load);
   const checks = await settleChecks(run);
   const rows = phaseRows(["warm-up", ...faults, "after"], load, drained, await postsOf(run.world.ch), timings);
-  const unacknowledgedInClickHouse = [...drained.seen.keys()].filter((e) => !load.accepted.has(e)).length;
+  const unacknowledged = [...drained.seen.keys()].filter((e) => !load.accepted.has(e));
+  const unacknowledgedInClickHouse = unacknowledged.length;
+  // Where they were refused (phase and answer), when the load sent them.
+  const lostAnswers = new Map<string, number>();
+  for (const e of unacknowledged) {
+    const r = load.refused.get(e);
+    const k = r ? `${r.phase}, answered ${r.answer}` : "not sent by the load";
+    lostAnswers.set(k, (lostAnswers.get(k) ?? 0) + 1);
+  }
+  const unacknowledgedBy = [...lostAnswers].map(([k, n]) => `${n} (${k})`).join(", ");
   const table = formatTable(rows, {
     commit,
     unacknowledgedInClickHouse,
+    unacknowledgedBy,
     consistency: checksLine(checks),
     own: `own: redis, redis-bridge, ${run.procs.map((p) => p.name).join("/")} processes, wrangler dev${run.own.kafka ? ", kafka, connect" : " (shared kafka/connect, own topics)"}${run.own.gateway ? ", ch-gateway" : " (shared ch-gateway, own database)"}`,
   });
@@ -128,6 +140,7 @@ async function verified(
     commit,
     rows,
     unacknowledgedInClickHouse,
+    unacknowledgedBy,
     ...checks,
     drainMs: drained.drainMs,
     totalMs: Date.now() - t0,

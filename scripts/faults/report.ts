@@ -56,7 +56,13 @@ export function checksLine(c: Checks): string {
 
 export function formatTable(
   rows: FaultRow[],
-  extra: { commit: string; unacknowledgedInClickHouse: number; consistency: string; own: string },
+  extra: {
+    commit: string;
+    unacknowledgedInClickHouse: number;
+    unacknowledgedBy?: string;
+    consistency: string;
+    own: string;
+  },
 ): string {
   const s = (ms: number) => (ms ? `${(ms / 1000).toFixed(1)} s` : "–");
   const head = [
@@ -92,7 +98,7 @@ export function formatTable(
     rule,
     ...body.map(line),
     "",
-    `Events in ClickHouse never answered 202: ${extra.unacknowledgedInClickHouse}. ${extra.consistency}.`,
+    `Events in ClickHouse never answered 202: ${extra.unacknowledgedInClickHouse}${extra.unacknowledgedBy ? ` (${extra.unacknowledgedBy})` : ""}. ${extra.consistency}.`,
     `${new Date().toISOString()}, commit ${extra.commit}; ${extra.own}. Recovery = SIGKILL → an event accepted after it is in ClickHouse.`,
     ...(notes.length
       ? [
