@@ -117,7 +117,7 @@ async function verified(
   commit: string,
 ): Promise<MatrixResult> {
   const drained = await drain(run.world.ch, load);
-  const checks = await settleChecks(run);
+  const checks = await settleChecks(run, load);
   const rows = phaseRows(["warm-up", ...faults, "after"], load, drained, await postsOf(run.world.ch), timings);
   const unacknowledged = [...drained.seen.keys()].filter((e) => !load.accepted.has(e));
   const unacknowledgedInClickHouse = unacknowledged.length;
@@ -134,7 +134,7 @@ async function verified(
     unacknowledgedInClickHouse,
     unacknowledgedBy,
     consistency: checksLine(checks),
-    own: `own: redis, redis-bridge, ${run.procs.map((p) => p.name).join("/")} processes, wrangler dev${run.own.kafka ? ", kafka, connect" : " (shared kafka/connect, own topics)"}${run.own.gateway ? ", ch-gateway" : " (shared ch-gateway, own database)"}`,
+    own: `own: redis (appendfsync ${run.stack.redisAppendfsync}), redis-bridge, ${run.procs.map((p) => p.name).join("/")} processes, wrangler dev${run.own.kafka ? ", kafka, connect" : " (shared kafka/connect, own topics)"}${run.own.gateway ? ", ch-gateway" : " (shared ch-gateway, own database)"}`,
   });
   return {
     commit,

@@ -62,7 +62,7 @@ export async function provision(faults: readonly Fault[], log: (msg: string) => 
   try {
     const stack = await stackInstance(faults, undo);
     log(
-      `state ${stack.cfg.stateDir}; own: redis, redis-bridge${stack.own.kafka ? ", kafka, connect" : ""}${stack.own.gateway ? ", ch-gateway" : ""}`,
+      `state ${stack.cfg.stateDir}; own: redis (appendfsync ${stack.cfg.redisAppendfsync}), redis-bridge${stack.own.kafka ? ", kafka, connect" : ""}${stack.own.gateway ? ", ch-gateway" : ""}`,
     );
     for (const f of STACK_ORDER) {
       const c = stack.components[f];
@@ -121,13 +121,26 @@ async function stackInstance(faults: readonly Fault[], undo: (() => Promise<unkn
     STACK_STATE_DIR: stateDir,
     REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
     REDIS_BRIDGE_PORT: String(await freePort()),
+    // The matrix proves "nothing answered is lost through a Redis SIGKILL", which needs every
+    // acknowledged write on disk first: with everysec, Redis holds back its AOF write(2) while a
+    // background fsync runs (up to 2 s on a busy disk) and replies meanwhile, so a kill then
+    // loses acknowledged stream entries and index writes (docs/delivery-and-faults.md).
+    // REDIS_APPENDFSYNC=everysec runs it the other way.
+    REDIS_APPENDFSYNC: shared.REDIS_APPENDFSYNC || "always",
     KAFKA_PORT: await port(own.kafka, "KAFKA_PORT", "9092"),
     KAFKA_CONTROLLER_PORT: await port(own.kafka, "KAFKA_CONTROLLER_PORT", "9093"),
     CONNECT_PORT: await port(own.kafka, "CONNECT_PORT", "8083"),
     CH_GATEWAY_PORT: await port(own.gateway, "CH_GATEWAY_PORT", "8123"),
   };
   const cfg = readStackConfig(env);
-  const swapped = ["STACK_STATE_DIR", "REDIS_URL", "REDIS_BRIDGE_PORT", "CH_GATEWAY_PORT", "LOG_LEVEL"];
+  const swapped = [
+    "STACK_STATE_DIR",
+    "REDIS_URL",
+    "REDIS_BRIDGE_PORT",
+    "REDIS_APPENDFSYNC",
+    "CH_GATEWAY_PORT",
+    "LOG_LEVEL",
+  ];
   const saved = Object.fromEntries(swapped.map((k) => [k, process.env[k]]));
   Object.assign(process.env, { ...Object.fromEntries(swapped.map((k) => [k, env[k]])), LOG_LEVEL: "warn" });
   undo.push(async () => {

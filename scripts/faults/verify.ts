@@ -74,8 +74,38 @@ async function byId(ch: ClickHouseClient, query: string): Promise<Map<string, nu
   return new Map((await rs.json<{ id: string; n: string }>()).map((r) => [r.id, Number(r.n)]));
 }
 
-export async function settleChecks(run: FaultRun): Promise<Checks> {
-  return { consistency: await settleConsistency(run), ...(await settleIndexAndDerived(run)) };
+export async function settleChecks(run: FaultRun, load?: Load): Promise<Checks> {
+  return { consistency: await settleConsistency(run), ...(await settleIndexAndDerived(run, load)) };
+}
+
+const UUID_RE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
+/**
+ * The events behind index differences that stayed: every impression, share or click in
+ * ClickHouse whose post, user or author is named by a differing key or field, with the phase its
+ * request was answered 202 in (so a difference says which fault lost or doubled it). At most 20.
+ */
+export async function eventsBehind(ch: ClickHouseClient, load: Load, report: string): Promise<string> {
+  const ids = [...new Set(report.match(UUID_RE) ?? [])].slice(0, 50);
+  if (ids.length === 0) return "";
+  const rs = await ch.query({
+    query: `SELECT toString(event_id) AS e, toString(type) AS t, toString(user_id) AS u, toString(post_id) AS p,
+                   toString(author_id) AS a, toString(received_at) AS at
+              FROM events_raw FINAL
+             WHERE type IN ('impression', 'share', 'click')
+               AND (post_id IN {ids:Array(UUID)} OR user_id IN {ids:Array(UUID)} OR author_id IN {ids:Array(UUID)})
+             ORDER BY received_at LIMIT 20`,
+    query_params: { ids },
+    format: "JSONEachRow",
+  });
+  const rows = await rs.json<{ e: string; t: string; u: string; p: string; a: string; at: string }>();
+  const short = (id: string) => id.slice(0, 8);
+  return rows
+    .map(
+      (r) =>
+        `${r.t} by ${short(r.u)} of ${short(r.p)} (author ${short(r.a)}) at ${r.at}, ${load.accepted.get(r.e) ?? "not answered 202"}`,
+    )
+    .join("; ");
 }
 
 /** PostgreSQL ≡ ClickHouse: the CDC side may still be catching up after the last restart. */
@@ -93,7 +123,7 @@ async function settleConsistency(run: FaultRun): Promise<Checks["consistency"]> 
 }
 
 /** The serving index ≡ ClickHouse, and ClickHouse's derived data by the rules, once settled. */
-async function settleIndexAndDerived(run: FaultRun): Promise<Pick<Checks, "index" | "derived">> {
+async function settleIndexAndDerived(run: FaultRun, load?: Load): Promise<Pick<Checks, "index" | "derived">> {
   const redis = new Redis(run.stack.redisUrl, { maxRetriesPerRequest: 2 });
   const { ch } = run.world;
   try {
@@ -115,7 +145,12 @@ async function settleIndexAndDerived(run: FaultRun): Promise<Pick<Checks, "index
           .map((d) => `${d.rule}: ${d.violations} (${d.examples.map((e) => `${e.key} ${e.detail}`).join(", ")})`)
           .join("; "),
       };
-      if ((index.differences === 0 && derived.violations === 0) || Date.now() - t0 > 60_000) return { index, derived };
+      if (index.differences === 0 && derived.violations === 0) return { index, derived };
+      if (Date.now() - t0 > 60_000) {
+        const behind = load && index.differences > 0 ? await eventsBehind(ch, load, index.report).catch(String) : "";
+        if (behind) index.report += `. Events behind them: ${behind}`;
+        return { index, derived };
+      }
       await sleep(2000);
     }
   } finally {
