@@ -50,9 +50,10 @@ describe(`fault matrix (reduced: ${FAULTS.join(", ")})`, () => {
       result.unacknowledgedInClickHouse,
       `events in ClickHouse never answered 202: ${result.unacknowledgedBy}`,
     ).toBe(0);
-    expect(result.index.differences, result.index.report).toBe(0);
-    expect(result.derived.zeroAuthors, result.derived.report).toBe(0);
-    expect(result.derived.violations, result.derived.report).toBe(0);
+    // Soft: a run that breaks one of these says what the others found too.
+    expect.soft(result.index.differences, result.index.report).toBe(0);
+    expect.soft(result.derived.zeroAuthors, result.derived.report).toBe(0);
+    expect.soft(result.derived.violations, result.derived.report).toBe(0);
     expect(result.rows.find((r) => r.component === "sink")?.writesOk).toBeGreaterThan(0);
     // Killed mid-batch by the failpoint, not by the fallback SIGKILL; and the groups shared again.
     for (const c of ["updater-mid-batch"]) {

@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { indexKeys } from "#core/keys.ts";
 import { checkConsistency, differences } from "../../origin/ch/consistency.ts";
 import { checkDerived } from "../../origin/ch/derived.ts";
-import { checkIndex } from "../../origin/src/index/check.ts";
+import { checkIndex, type IndexDifference } from "../../origin/src/index/check.ts";
 import type { Load } from "./load.ts";
 import type { MatrixResult } from "./matrix.ts";
 import type { FaultRun } from "./provision.ts";
@@ -78,34 +78,61 @@ export async function settleChecks(run: FaultRun, load?: Load): Promise<Checks> 
   return { consistency: await settleConsistency(run), ...(await settleIndexAndDerived(run, load)) };
 }
 
-const UUID_RE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+const AUTHOR_POST = new RegExp(`fi:ap:(${UUID})$`);
+const AFFINITY = new RegExp(`fi:af:(${UUID})$`);
 
 /**
- * The events behind index differences that stayed: every impression, share or click in
- * ClickHouse whose post, user or author is named by a differing key or field, with the phase its
- * request was answered 202 in (so a difference says which fault lost or doubled it). At most 20.
+ * The events behind index differences that stayed: for a post's counters, the post's
+ * impressions, shares and clicks; for an affinity, the user's shares and clicks of the author's
+ * posts. Each with its rows in events_raw (author and counted flag of each insert, without
+ * FINAL), whether it still waits in events_pending, and the phase its request was answered 202
+ * in: which fault lost or doubled it, and on which side. At most 12 events per difference.
  */
-export async function eventsBehind(ch: ClickHouseClient, load: Load, report: string): Promise<string> {
-  const ids = [...new Set(report.match(UUID_RE) ?? [])].slice(0, 50);
-  if (ids.length === 0) return "";
-  const rs = await ch.query({
-    query: `SELECT toString(event_id) AS e, toString(type) AS t, toString(user_id) AS u, toString(post_id) AS p,
-                   toString(author_id) AS a, toString(received_at) AS at
-              FROM events_raw FINAL
-             WHERE type IN ('impression', 'share', 'click')
-               AND (post_id IN {ids:Array(UUID)} OR user_id IN {ids:Array(UUID)} OR author_id IN {ids:Array(UUID)})
-             ORDER BY received_at LIMIT 20`,
-    query_params: { ids },
-    format: "JSONEachRow",
-  });
-  const rows = await rs.json<{ e: string; t: string; u: string; p: string; a: string; at: string }>();
-  const short = (id: string) => id.slice(0, 8);
-  return rows
-    .map(
+export async function eventsBehind(ch: ClickHouseClient, load: Load, diffs: IndexDifference[]): Promise<string> {
+  const out: string[] = [];
+  for (const d of diffs.slice(0, 4)) {
+    const ap = d.key.match(AUTHOR_POST);
+    const af = d.key.match(AFFINITY);
+    const post = ap && d.field?.match(new RegExp(`^(${UUID}):n$`))?.[1];
+    let where: string;
+    let params: Record<string, string>;
+    if (post) {
+      where = "post_id = toUUID({p:String})";
+      params = { p: post };
+    } else if (af?.[1] && d.field) {
+      where = `user_id = toUUID({u:String}) AND type IN ('share', 'click')
+               AND post_id IN (SELECT id FROM posts_by_id FINAL WHERE author_id = toUUID({a:String}))`;
+      params = { u: af[1], a: d.field };
+    } else continue;
+    const rs = await ch.query({
+      query: `SELECT toString(e.event_id) AS e, any(toString(e.type)) AS t, any(toString(e.user_id)) AS u,
+                     any(toString(e.post_id)) AS p, min(e.received_at) AS at,
+                     groupArray(concat(substring(toString(e.author_id), 1, 8), '/', toString(e.counted))) AS inserts,
+                     toUInt8(e.event_id IN (SELECT event_id FROM events_pending FINAL)) AS pending
+                FROM events_raw AS e
+               WHERE e.type IN ('impression', 'share', 'click') AND ${where}
+               GROUP BY e.event_id ORDER BY at LIMIT 12`,
+      query_params: params,
+      format: "JSONEachRow",
+    });
+    const rows = await rs.json<{
+      e: string;
+      t: string;
+      u: string;
+      p: string;
+      at: string;
+      inserts: string[];
+      pending: number;
+    }>();
+    const s8 = (id: string) => id.slice(0, 8);
+    const told = rows.map(
       (r) =>
-        `${r.t} by ${short(r.u)} of ${short(r.p)} (author ${short(r.a)}) at ${r.at}, ${load.accepted.get(r.e) ?? "not answered 202"}`,
-    )
-    .join("; ");
+        `${r.t} ${s8(r.e)} by ${s8(r.u)} of ${s8(r.p)} at ${r.at.slice(11)} (${load.accepted.get(r.e) ?? "not answered 202"}; rows author/counted ${r.inserts.join(" ")}${r.pending ? "; pending" : ""})`,
+    );
+    out.push(`${d.key.split(":").slice(-2).join(":")} ${d.field}: ${told.join(", ") || "no events"}`);
+  }
+  return out.join(" | ");
 }
 
 /** PostgreSQL ≡ ClickHouse: the CDC side may still be catching up after the last restart. */
@@ -147,7 +174,7 @@ async function settleIndexAndDerived(run: FaultRun, load?: Load): Promise<Pick<C
       };
       if (index.differences === 0 && derived.violations === 0) return { index, derived };
       if (Date.now() - t0 > 60_000) {
-        const behind = load && index.differences > 0 ? await eventsBehind(ch, load, index.report).catch(String) : "";
+        const behind = load && r.total > 0 ? await eventsBehind(ch, load, r.differences).catch(String) : "";
         if (behind) index.report += `. Events behind them: ${behind}`;
         return { index, derived };
       }
