@@ -3,7 +3,7 @@
  * Building clients is context.ts's, running parts lifecycle.ts's; this file only connects them.
  */
 
-import { indexKeys, notificationKeys } from "#core/keys.ts";
+import { indexKeys, notificationKeys, sinkSettleLeaseKey } from "#core/keys.ts";
 import { liveKeys } from "#core/live/presence.ts";
 import { EVENTS_TOPIC } from "#core/topics.ts";
 import { readConfig } from "./src/config.ts";
@@ -20,6 +20,7 @@ import { ServingIndex } from "./src/index/serving-index.ts";
 import { IndexWriter } from "./src/index/writer.ts";
 import { generateHotPosts, generateSuggestions, refreshFallbackSnapshots } from "./src/jobs/generators.ts";
 import { JobGroup, PeriodicJob } from "./src/jobs/periodic.ts";
+import { RedisLease } from "./src/lease.ts";
 import { runProcess } from "./src/lifecycle.ts";
 import { LivePublisher } from "./src/live/publisher.ts";
 import { createMetrics } from "./src/metrics.ts";
@@ -57,6 +58,8 @@ await runProcess(
           groupId: config.sinkGroupId,
           topicNamespace: config.kafka.topicNamespace,
           invalidate: ioredisExec(ctx.redis), // a plain pipeline: one key a command
+          // Of several sink processes, one settles early events at a time.
+          settleLease: new RedisLease(ctx.redis, sinkSettleLeaseKey(config.sinkGroupId, config.kafka.topicNamespace)),
         }),
       );
     }

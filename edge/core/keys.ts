@@ -40,6 +40,12 @@ export const FEED_VERSION_TTL_S = 24 * 3600;
 
 /** Leader lock of a periodic origin job (one origin runs each job per interval). */
 export const jobLockKey = (job: string): string => `lock:job:${job}`;
+/**
+ * The lease a ClickHouse sink process holds while it settles events that came before their
+ * post (origin/src/sink/sink.ts): one per sink group and topic namespace.
+ */
+export const sinkSettleLeaseKey = (groupId: string, topicNamespace = ""): string =>
+  `lock:sink-settle:${topicNamespace}${groupId}`;
 
 /** Posts a user has seen (sorted set: post id → epoch ms), kept 7 days. */
 export const seenKey = (userId: string): string => `seen:${userId}`;

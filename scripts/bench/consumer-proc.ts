@@ -12,9 +12,10 @@ import { createClient } from "@clickhouse/client";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { pino } from "pino";
-import { indexKeys } from "#core/keys.ts";
+import { indexKeys, sinkSettleLeaseKey } from "#core/keys.ts";
 import { IndexUpdater } from "../../origin/src/index/updater.ts";
 import { IndexWriter } from "../../origin/src/index/writer.ts";
+import { RedisLease } from "../../origin/src/lease.ts";
 import type { Part } from "../../origin/src/lifecycle.ts";
 import { ClickHouseSink } from "../../origin/src/sink/sink.ts";
 
@@ -44,7 +45,13 @@ if (env("BENCH_PART") === "sink") {
     request_timeout: 60_000,
   });
   close.push(() => ch.close());
-  part = new ClickHouseSink(kafka, ch, log, common);
+  // Two of these share the group: one settles early events at a time, as in the origin.
+  const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+  close.push(async () => redis.disconnect());
+  part = new ClickHouseSink(kafka, ch, log, {
+    ...common,
+    settleLease: new RedisLease(redis, sinkSettleLeaseKey(common.groupId, common.topicNamespace)),
+  });
 } else {
   const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
   close.push(async () => redis.disconnect());

@@ -129,6 +129,53 @@ describe("ClickHouse counting views", () => {
     expect(empty, "views whose SELECT yields nothing on the fixture").toEqual([]);
   });
 
+  it("an insert that landed in events_raw but not in its views is completed by its retry with the same token, and a third send counts nothing twice (0007)", async () => {
+    const ch = await freshDatabase();
+    const share = event("share", P, U, A, 1);
+    const settings = (token: string) => ({
+      insert_deduplication_token: token,
+      deduplicate_blocks_in_dependent_materialized_views: 1 as const,
+    });
+    const totals = async () =>
+      rows(ch, "SELECT sum(shares) AS s FROM post_totals WHERE post_id = {p:UUID}", { p: P }).then((r) => r[0]);
+    const affinity = async () =>
+      rows(ch, "SELECT sum(interactions) AS n FROM user_author_90d WHERE user_id = {u:UUID}", { u: U }).then(
+        (r) => r[0],
+      );
+    // A server that died between the table and its views: the row is in, the views never saw it.
+    const views = ["post_metrics_1h_events_mv", "user_author_90d_events_mv", "event_counted_keys_mv"];
+    for (const v of views) await ch.command({ query: `DETACH TABLE ${v}` });
+    await ch.insert({
+      table: "events_raw",
+      values: [share],
+      format: "JSONEachRow",
+      clickhouse_settings: settings("t1"),
+    });
+    for (const v of views) await ch.command({ query: `ATTACH TABLE ${v}` });
+    expect(await totals()).toEqual({ s: "0" });
+    // The sink's retry: the same rows, the same token.
+    for (let i = 0; i < 2; i++) {
+      await ch.insert({
+        table: "events_raw",
+        values: [share],
+        format: "JSONEachRow",
+        clickhouse_settings: settings("t1"),
+      });
+      expect(await totals(), `send ${i + 2}`).toEqual({ s: "1" });
+      expect(await affinity(), `send ${i + 2}`).toEqual({ n: "1" });
+    }
+    expect(await rows(ch, "SELECT count() AS n FROM events_raw")).toEqual([{ n: "1" }]);
+    // Another insert (its own token) counts as usual.
+    const click = event("click", P, U, A, 1);
+    await ch.insert({
+      table: "events_raw",
+      values: [click],
+      format: "JSONEachRow",
+      clickhouse_settings: settings("t2"),
+    });
+    expect(await affinity()).toEqual({ n: "2" });
+  });
+
   it("counts a like, a comment, the first share and click per (user, post), one impression a day, nothing on one's own post", async () => {
     const ch = await freshDatabase();
     await insertSources(ch, [

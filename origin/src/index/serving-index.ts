@@ -18,6 +18,7 @@ import type { Logger } from "pino";
 import type { IndexKeys } from "#core/keys.ts";
 import { suggestionKeys } from "#core/reads/suggestions.ts";
 import { ALL_TOPICS } from "#core/topics.ts";
+import { LEASE_LUA } from "../lease.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 import { retry } from "../retry.ts";
 import { type BootstrapReport, bootstrapIndex, buildFollowerCounts } from "./bootstrap.ts";
@@ -41,12 +42,6 @@ class BootstrapElsewhere extends Error {
     super("another origin is bootstrapping the serving index; waiting for it");
   }
 }
-
-/** Renews (ARGV[2] ms) or releases (ARGV[2] = 0) the lock when it is still this holder's (ARGV[1]). */
-const LOCK_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '0' then return redis.call('DEL', KEYS[1]) end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
 
 export class ServingIndex implements Part {
   readonly name = "serving-index";
@@ -194,12 +189,12 @@ export class ServingIndex implements Part {
     const token = randomUUID();
     if ((await this.redis.set(key, token, "PX", BOOTSTRAP_LOCK_MS, "NX")) !== "OK") throw new BootstrapElsewhere();
     const renew = setInterval(() => {
-      this.redis.eval(LOCK_LUA, 1, key, token, BOOTSTRAP_LOCK_MS).catch(() => {});
+      this.redis.eval(LEASE_LUA, 1, key, token, BOOTSTRAP_LOCK_MS).catch(() => {});
     }, BOOTSTRAP_LOCK_MS / 3);
     renew.unref();
     return async () => {
       clearInterval(renew);
-      await this.redis.eval(LOCK_LUA, 1, key, token, 0).catch(() => {});
+      await this.redis.eval(LEASE_LUA, 1, key, token, 0).catch(() => {});
     };
   }
 

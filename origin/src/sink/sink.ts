@@ -9,6 +9,7 @@
  * keep the partition assigned); nothing is committed until it lands. A failure no retry can fix
  * (retry.ts) is thrown to kafkajs, which redelivers the batch, still uncommitted.
  */
+import { randomUUID } from "node:crypto";
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
@@ -17,6 +18,7 @@ import { invalidationCommands } from "#core/feed/invalidation.ts";
 import type { Command } from "#core/serving/read.ts";
 import type { CdcTable } from "#core/topics.ts";
 import { ConsumerPart, pipelineTopics } from "../kafka/consumer-part.ts";
+import type { Lease } from "../lease.ts";
 import { staleBy } from "./invalidation.ts";
 import { SharedLock } from "./shared-lock.ts";
 import {
@@ -56,6 +58,12 @@ export interface SinkOptions {
    * a post arrived (another process inserted it). Default 5000 ms.
    */
   settleEveryMs?: number;
+  /**
+   * Held while settling events that came before their post, so that of several sink processes
+   * one settles at a time (a settle decides counts for any user's events: two at once would both
+   * count an event). Default: none (one process; the in-process lock alone).
+   */
+  settleLease?: Lease;
 }
 
 export interface SinkStats {
@@ -74,6 +82,22 @@ export interface SinkStats {
   lastBatchAt: number | null;
   /** Events inserted before their post was known, and those settled since (clickhouse/0006). */
   pending: { inserted: number; settled: number; failures: number };
+}
+
+/** What one attempt at a batch decided to insert, kept for the next attempt. */
+interface BatchPlans {
+  cdc?: CdcPlan;
+  events?: EventsPlan;
+}
+interface CdcPlan {
+  target: string;
+  rows: ChRow[];
+  token: string;
+}
+interface EventsPlan {
+  fresh: EventRow[];
+  noted: EventRow[];
+  token: string;
 }
 
 interface DeadRow extends ChRow {
@@ -103,7 +127,9 @@ export class ClickHouseSink extends ConsumerPart {
    * Counting decisions (the abuse bound) read what already counted and then insert: a batch
    * of the events topic holds it shared (batches of different partitions have different users,
    * so they never decide for the same key), settling pending events holds it alone (those are
-   * any user's).
+   * any user's). Across processes: the settle runs under `settleLease`, and a batch leaves every
+   * event of a post with events still pending to the settle (writeEvents), so a batch in one
+   * process and a settle in another never decide for the same key either.
    */
   private readonly deciding = new SharedLock();
   /** Set when events may be waiting for a post that is now known; cleared by a settle run. */
@@ -111,6 +137,8 @@ export class ClickHouseSink extends ConsumerPart {
   private settleSoon: ReturnType<typeof setTimeout> | null = null;
   private settleTicker: ReturnType<typeof setInterval> | null = null;
   private settling: Promise<void> | null = null;
+  /** A settle's events_raw insert that did not land: the next settle run sends it again first. */
+  private unsettledInsert: { rows: EventRow[]; token: string } | null = null;
   private stopped = false;
 
   constructor(
@@ -179,7 +207,9 @@ export class ClickHouseSink extends ConsumerPart {
     while (this.settleDirty && !this.stopped) {
       this.settleDirty = false;
       try {
-        const full = await this.settlePending();
+        const lease = this.opts.settleLease;
+        const full = lease ? await lease.tryRun(() => this.settlePending()) : await this.settlePending();
+        // null: another process settles now (its own ticker comes back for what is left).
         if (full) this.settleDirty = true;
       } catch (err) {
         this.own.pending.failures++;
@@ -211,12 +241,14 @@ export class ClickHouseSink extends ConsumerPart {
         dead.push(deadRow(topic, partition, m, err.message));
       }
     }
-    // ClickHouse down: hold the batch until it lands.
+    // ClickHouse down: hold the batch until it lands. What an attempt decided to insert is kept
+    // for the next attempt (`plans`), which sends those rows again with their tokens.
+    const plans: BatchPlans = {};
     const last = await this.consumer.land(
       payload,
       async () => {
-        if (table) await this.writeCdc(table, cdc);
-        else await this.writeEvents(events);
+        if (table) await this.writeCdc(table, cdc, plans);
+        else await this.writeEvents(events, plans);
         if (dead.length) await this.insert("dead_letters", dead);
       },
       ({ error, attempt, waitMs }) => {
@@ -237,8 +269,30 @@ export class ClickHouseSink extends ConsumerPart {
     this.own.lastLagMs[topic] = Date.now() - Number(last.timestamp);
   }
 
-  private async writeCdc(table: CdcTable, changes: CdcRow[]): Promise<void> {
+  private async writeCdc(table: CdcTable, changes: CdcRow[], plans: BatchPlans = {}): Promise<void> {
     if (changes.length === 0) return;
+    plans.cdc ??= await this.planCdc(table, changes);
+    const { target, rows, token } = plans.cdc;
+    if (rows.length === 0) return;
+    await this.insert(target, rows, token);
+    if (table === "posts") this.kickSettle();
+    if (this.opts.invalidate) {
+      const stale = staleBy(table, rows);
+      const commands = invalidationCommands(stale);
+      if (commands.length) {
+        await this.opts.invalidate(commands).catch((err: unknown) => {
+          const { feeds, suggestions } = stale;
+          this.log.warn(
+            { err: (err as Error).message, feeds: feeds.size, suggestions: suggestions.size },
+            "cache invalidation failed",
+          );
+        });
+      }
+    }
+  }
+
+  /** The batch's changes ClickHouse does not hold yet (the rest are replays), with their insert's token. */
+  private async planCdc(table: CdcTable, changes: CdcRow[]): Promise<CdcPlan> {
     const spec = CDC_SPECS[table];
     const target = `${table}_cdc`;
     // The latest version and liveness ClickHouse holds for each key in the batch. Filtering on
@@ -256,22 +310,7 @@ export class ClickHouseSink extends ConsumerPart {
     const known = new Map(found.map((r) => [r.k, { version: Number(r.v), live: Number(r.live) }]));
     const { rows, skipped } = sequenceChanges(changes, known);
     this.own.duplicatesSkipped += skipped;
-    if (rows.length === 0) return;
-    await this.insert(target, rows);
-    if (table === "posts") this.kickSettle();
-    if (this.opts.invalidate) {
-      const stale = staleBy(table, rows);
-      const commands = invalidationCommands(stale);
-      if (commands.length) {
-        await this.opts.invalidate(commands).catch((err: unknown) => {
-          const { feeds, suggestions } = stale;
-          this.log.warn(
-            { err: (err as Error).message, feeds: feeds.size, suggestions: suggestions.size },
-            "cache invalidation failed",
-          );
-        });
-      }
-    }
+    return { target, rows, token: randomUUID() };
   }
 
   /**
@@ -286,43 +325,63 @@ export class ClickHouseSink extends ConsumerPart {
    * arrives (settlePending). Noted after the insert: a crash in between redelivers the batch,
    * which finds those events present with the zero author and notes them then.
    */
-  private async writeEvents(rows: EventRow[]): Promise<void> {
+  private async writeEvents(rows: EventRow[], plans: BatchPlans = {}): Promise<void> {
     const unique = dedupeBy(rows, (r) => r.event_id);
     if (unique.length === 0) return;
     await this.deciding.shared(async () => {
-      const ids = unique.map((r) => r.event_id);
-      const postIds = [...new Set(unique.map((r) => r.post_id))];
-      const [existing, authors] = await Promise.all([
-        this.lookup<{ id: string; author: string }>(
-          "SELECT toString(event_id) AS id, toString(author_id) AS author FROM {t:Identifier} FINAL WHERE event_id IN {ids:Array(UUID)}",
-          "events_raw",
-          ids,
-        ),
-        this.authorsOf(postIds),
-      ]);
-      const present = new Map(existing.map((r) => [r.id, r.author]));
-      const fresh = unique.filter((r) => !present.has(r.event_id));
-      this.own.duplicatesSkipped += rows.length - fresh.length;
-      // Redelivered events still without their author (the note may not have been made).
-      const unnoted = unique.filter((r) => present.get(r.event_id) === ZERO_UUID);
-      const known = fresh.filter((r) => authors.has(r.post_id));
-      const early = fresh.filter((r) => !authors.has(r.post_id));
-      await this.stamp(known, authors);
-      for (const r of early) {
-        r.author_id = ZERO_UUID;
-        r.counted = 0;
-      }
-      if (fresh.length > 0) await this.insert("events_raw", fresh);
-      const waiting = [...early, ...unnoted];
-      if (waiting.length > 0) {
+      plans.events ??= await this.planEvents(rows, unique);
+      const { fresh, noted, token } = plans.events;
+      if (fresh.length > 0) await this.insert("events_raw", fresh, token);
+      if (noted.length > 0) {
         await this.insert(
           "events_pending",
-          waiting.map((r) => pendingRow(r, 1, 0)),
+          noted.map((r) => pendingRow(r, 1, 0)),
         );
-        this.own.pending.inserted += waiting.length;
+        this.own.pending.inserted += noted.length;
         this.kickSettle();
       }
     });
+  }
+
+  /**
+   * What the batch's events insert: the new ones (each stamped, or early: zero author, not
+   * counted) and the pending notes to make (the early ones, and redelivered ones still without
+   * their author), with the events insert's token.
+   */
+  private async planEvents(rows: EventRow[], unique: EventRow[]): Promise<EventsPlan> {
+    const ids = unique.map((r) => r.event_id);
+    const postIds = [...new Set(unique.map((r) => r.post_id))];
+    const [existing, authors, waitingPosts] = await Promise.all([
+      this.lookup<{ id: string; author: string }>(
+        "SELECT toString(event_id) AS id, toString(author_id) AS author FROM {t:Identifier} FINAL WHERE event_id IN {ids:Array(UUID)}",
+        "events_raw",
+        ids,
+      ),
+      this.authorsOf(postIds),
+      this.lookup<{ pid: string }>(
+        "SELECT DISTINCT toString(post_id) AS pid FROM {t:Identifier} FINAL WHERE post_id IN {ids:Array(UUID)}",
+        "events_pending",
+        postIds,
+      ),
+    ]);
+    const present = new Map(existing.map((r) => [r.id, r.author]));
+    const fresh = unique.filter((r) => !present.has(r.event_id));
+    this.own.duplicatesSkipped += rows.length - fresh.length;
+    // Redelivered events still without their author (the note may not have been made).
+    const unnoted = unique.filter((r) => present.get(r.event_id) === ZERO_UUID);
+    // A post with events still pending: the settle (maybe in another process) decides those,
+    // so this batch's events of it wait for the settle too, which then decides all of them in
+    // receive order. Deciding here could count a key the settle counts at the same moment.
+    const waiting = new Set(waitingPosts.map((r) => r.pid));
+    const decidable = (r: EventRow) => authors.has(r.post_id) && !waiting.has(r.post_id);
+    const known = fresh.filter(decidable);
+    const early = fresh.filter((r) => !decidable(r));
+    await this.stamp(known, authors);
+    for (const r of early) {
+      r.author_id = ZERO_UUID;
+      r.counted = 0;
+    }
+    return { fresh, noted: [...early, ...unnoted], token: randomUUID() };
   }
 
   /**
@@ -396,10 +455,18 @@ export class ClickHouseSink extends ConsumerPart {
         .sort((a, b) =>
           a.received_at === b.received_at ? (a.event_id < b.event_id ? -1 : 1) : a.received_at < b.received_at ? -1 : 1,
         );
+      // An insert of an earlier run that did not land goes first, as it was (its rows look
+      // settled now, so this run would skip them and the views would never count them).
+      if (this.unsettledInsert) {
+        await this.insert("events_raw", this.unsettledInsert.rows, this.unsettledInsert.token);
+        this.unsettledInsert = null;
+      }
       const unsettled = raw.filter((r) => r.author_id === ZERO_UUID && authors.has(r.post_id));
       if (unsettled.length > 0) {
         await this.stamp(unsettled, authors);
-        await this.insert("events_raw", unsettled);
+        this.unsettledInsert = { rows: unsettled, token: randomUUID() };
+        await this.insert("events_raw", unsettled, this.unsettledInsert.token);
+        this.unsettledInsert = null;
       }
       // A note whose event is not in events_raw (expired by its TTL) goes too.
       const byId = new Map(raw.map((r) => [r.event_id, r]));
@@ -443,8 +510,25 @@ export class ClickHouseSink extends ConsumerPart {
     return out;
   }
 
-  private async insert(table: string, values: ChRow[]): Promise<void> {
-    await this.ch.insert({ table, values, format: "JSONEachRow" });
+  /**
+   * With a token (clickhouse/0007): a repeat of an insert that may have landed half way (in the
+   * table, not in all its views) keeps one copy in the table, and each view inserts only what
+   * it missed.
+   */
+  private async insert(table: string, values: ChRow[], token?: string): Promise<void> {
+    await this.ch.insert({
+      table,
+      values,
+      format: "JSONEachRow",
+      ...(token
+        ? {
+            clickhouse_settings: {
+              insert_deduplication_token: token,
+              deduplicate_blocks_in_dependent_materialized_views: 1,
+            },
+          }
+        : {}),
+    });
     this.own.rowsInserted += values.length;
   }
 }
