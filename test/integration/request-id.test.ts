@@ -102,6 +102,7 @@ describe("X-Request-Id: edge → origin → both logs", () => {
   const jwtSecret = `request-id-${randomBytes(16).toString("hex")}`;
   const originSecret = `origin-${randomBytes(16).toString("hex")}`;
   const user = randomUUID();
+  const ns = `reqid-${randomBytes(4).toString("hex")}:`;
   let token: string;
 
   const write = (method: string, path: string, body: unknown, requestId?: string) =>
@@ -138,6 +139,10 @@ describe("X-Request-Id: edge → origin → both logs", () => {
         ORIGIN_HOST: "127.0.0.1",
         ORIGIN_PORT: String(port),
         ORIGIN_SHARED_SECRET: originSecret,
+        // Its own serving-index keys: the write API writes each change to the index at once, and
+        // the default namespace on this shared Redis is the local product's (check:index found
+        // this test's user and posts there).
+        INDEX_NAMESPACE: ns,
         LOG_LEVEL: "info",
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -160,6 +165,7 @@ describe("X-Request-Id: edge → origin → both logs", () => {
       ORIGIN_URL: `http://127.0.0.1:${port}`,
       UPSTASH_REDIS_REST_URL: BRIDGE_URL,
       UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
+      INDEX_NAMESPACE: ns,
     });
   }, 180_000);
 
@@ -172,6 +178,11 @@ describe("X-Request-Id: edge → origin → both logs", () => {
       if (origin.exitCode === null) origin.kill("SIGKILL");
     }
     await redis?.del(feedVersionKey(user));
+    if (redis) {
+      const keys: string[] = [];
+      for await (const batch of redis.scanStream({ match: `${ns}*`, count: 1000 })) keys.push(...(batch as string[]));
+      if (keys.length) await redis.unlink(...keys);
+    }
     redis?.disconnect();
     await db?.drop();
   }, 60_000);
