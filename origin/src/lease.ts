@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 
 /** Renews (ARGV[2] ms) or releases (ARGV[2] = 0) the key when it still holds this holder's token (ARGV[1]). */
-export const LEASE_LUA = `
+const LEASE_LUA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] == '0' then return redis.call('DEL', KEYS[1]) end
 return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;

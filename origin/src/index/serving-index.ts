@@ -10,7 +10,6 @@
  * their updaters. A holder that dies leaves the lock to expire (BOOTSTRAP_LOCK_MS).
  */
 
-import { randomUUID } from "node:crypto";
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Redis } from "ioredis";
 import type { Admin, Kafka } from "kafkajs";
@@ -18,7 +17,7 @@ import type { Logger } from "pino";
 import type { IndexKeys } from "#core/keys.ts";
 import { suggestionKeys } from "#core/reads/suggestions.ts";
 import { ALL_TOPICS } from "#core/topics.ts";
-import { LEASE_LUA } from "../lease.ts";
+import { RedisLease } from "../lease.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
 import { retry } from "../retry.ts";
 import { type BootstrapReport, bootstrapIndex, buildFollowerCounts } from "./bootstrap.ts";
@@ -123,13 +122,15 @@ export class ServingIndex implements Part {
       this.updater = null;
       if (this.stopped()) return;
       this.state = "bootstrapping";
-      const release = await this.bootstrapLock();
-      try {
+      // Held by another origin: a retriable error, so `ensure` tries again with backoff (by then
+      // the index is usually ready, and the updater starts).
+      const lease = new RedisLease(this.redis, `${this.keys.ready}:bootstrap`, BOOTSTRAP_LOCK_MS);
+      const ran = await lease.tryRun(async () => {
         // Another origin may have bootstrapped it while this one waited for the lock.
         if (!(await this.redis.exists(this.keys.ready))) await this.bootstrap();
-      } finally {
-        await release();
-      }
+        return true;
+      });
+      if (ran === null) throw new BootstrapElsewhere();
     }
     if (this.stopped()) return;
     if (!this.updater) {
@@ -177,25 +178,6 @@ export class ServingIndex implements Part {
       }
       await new Promise((r) => setTimeout(r, 500));
     }
-  }
-
-  /**
-   * Takes the bootstrap lock, renewed while held; resolves to its release. Held by another
-   * origin: throws a retriable error, so `ensure` tries again with backoff (by then the index
-   * is usually ready, and the updater starts).
-   */
-  private async bootstrapLock(): Promise<() => Promise<void>> {
-    const key = `${this.keys.ready}:bootstrap`;
-    const token = randomUUID();
-    if ((await this.redis.set(key, token, "PX", BOOTSTRAP_LOCK_MS, "NX")) !== "OK") throw new BootstrapElsewhere();
-    const renew = setInterval(() => {
-      this.redis.eval(LEASE_LUA, 1, key, token, BOOTSTRAP_LOCK_MS).catch(() => {});
-    }, BOOTSTRAP_LOCK_MS / 3);
-    renew.unref();
-    return async () => {
-      clearInterval(renew);
-      await this.redis.eval(LEASE_LUA, 1, key, token, 0).catch(() => {});
-    };
   }
 
   /** A method, not a comparison, so TypeScript does not narrow it away across awaits. */
