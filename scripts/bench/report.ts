@@ -160,6 +160,28 @@ export function info(name: string, ours: number): Figure {
   return { name, ours, baseline: null, ratio: null, target: null, met: null };
 }
 
+/**
+ * Where a request's time goes, one figure per Server-Timing stage (the mean over each round's
+ * answers; the figure is the median of the rounds): `<label>: <stage> (ms, mean, Server-Timing)`.
+ * `total` is the handler's whole time inside the worker; what the client measured beyond it is
+ * outside the handler (the runtime's queue, the client's connection, a proxy).
+ */
+export function stageRounds(label: string, perRound: Record<string, number>[]): Figure[] {
+  const names = [...new Set(perRound.flatMap((r) => Object.keys(r)))];
+  names.sort((a, b) => (a === "total" ? 1 : b === "total" ? -1 : 0));
+  return names.map((stage) =>
+    infoRounds(
+      `${label}: ${stage} (ms, mean, Server-Timing)`,
+      perRound.map((r) => r[stage] ?? 0),
+    ),
+  );
+}
+
+/** A latency figure of ours alone with an upper target (ms). */
+export function withUpperTarget(f: Figure, targetMs: number): Figure {
+  return { ...f, target: `≤ ${targetMs} ms`, met: f.ours <= targetMs };
+}
+
 /** Sorted Server-Timing `total` durations of the answers that carry one. */
 export function serverTotals(shots: Shot[]): number[] {
   return shots

@@ -304,6 +304,9 @@ describe("notifications through the pipeline and the worker", () => {
       if (!cursor) break;
     }
     expect(served).toEqual(all.items.map((g) => g.id));
+    // Each round trip is named in Server-Timing (the benchmark reads them to say where time goes).
+    const timed = await w.api(author, "GET", "/api/v1/notifications?limit=50");
+    expect(timed.headers.get("server-timing") ?? "").toMatch(/^page;dur=[\d.]+, actors;dur=[\d.]+, total;dur=[\d.]+$/);
 
     const status = async (user: string | null, method: string, path: string, body?: unknown) =>
       (await w.api(user, method, path, body)).status;

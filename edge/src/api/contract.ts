@@ -372,7 +372,10 @@ export const operations = {
     tags: ["discover"],
     security: auth,
     request: { query: limitQuery },
-    responses: { 200: json(SuggestedUsers, "Suggestions, best first.", X_CACHE), ...errors(400, 401, 429, 500, 503) },
+    responses: {
+      200: json(SuggestedUsers, "Suggestions, best first.", { ...X_CACHE, ...SERVER_TIMING }),
+      ...errors(400, 401, 429, 500, 503),
+    },
   }),
   getPostStats: createRoute({
     method: "get",
@@ -478,7 +481,10 @@ export const operations = {
     tags: ["notifications"],
     security: auth,
     request: { query: notificationsQuery },
-    responses: { 200: json(NotificationsPage, "A page of notification groups."), ...errors(400, 401, 429, 500, 503) },
+    responses: {
+      200: json(NotificationsPage, "A page of notification groups.", SERVER_TIMING),
+      ...errors(400, 401, 429, 500, 503),
+    },
   }),
   markNotificationsSeen: createRoute({
     method: "post",

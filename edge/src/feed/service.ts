@@ -39,14 +39,9 @@ import {
 } from "#core/serving/snapshot.ts";
 import { FEED_CANDIDATES_SQL, FEED_QUERY_LIMITS } from "#core/sql/queries.ts";
 import { upstashAtomic, upstashExec } from "../redis-exec.ts";
+import { type Timing, timed } from "../timing.ts";
 
 export type CacheOutcome = "HIT" | "MISS" | "STALE";
-
-export interface Timing {
-  name: string;
-  ms: number;
-  desc?: string;
-}
 
 export interface FeedDeps {
   /** Without automatic JSON parsing (EdgeClients.rawRedis): replies are parsed here. */
@@ -73,15 +68,6 @@ export interface FeedPage {
   timings: Timing[];
   /** The experiment and variant the served snapshot was ranked under; null outside any. */
   experiment: ExperimentAssignment | null;
-}
-
-async function timed<T>(timings: Timing[], name: string, fn: () => Promise<T>, desc?: string): Promise<T> {
-  const t0 = performance.now();
-  try {
-    return await fn();
-  } finally {
-    timings.push({ name, ms: performance.now() - t0, ...(desc ? { desc } : {}) });
-  }
 }
 
 /**

@@ -23,6 +23,7 @@ import {
 } from "#core/notifications/read.ts";
 import { seenWrite } from "#core/notifications/seen.ts";
 import type { Command, PipelineExec } from "#core/serving/read.ts";
+import { type Timing, timed } from "../timing.ts";
 
 export interface NotificationDeps {
   exec: PipelineExec;
@@ -31,6 +32,8 @@ export interface NotificationDeps {
   viewerId: string;
   now: () => number;
   log: Record<string, unknown>;
+  /** Each round trip's duration (`page`, `actors`), for Server-Timing. */
+  timings: Timing[];
 }
 
 async function run(deps: NotificationDeps, commands: Command[]): Promise<unknown[]> {
@@ -62,10 +65,14 @@ export async function getNotifications(
 ): Promise<NotificationsPageOut> {
   const cursor = cursorOf(cursorRaw);
   const windowStart = deps.now() - NOTIFICATION_TTL_S * 1000;
-  const [reply] = await run(deps, [pageRead(deps.notificationKeys, deps.viewerId, cursor, limit, windowStart)]);
+  const [reply] = await timed(deps.timings, "page", () =>
+    run(deps, [pageRead(deps.notificationKeys, deps.viewerId, cursor, limit, windowStart)]),
+  );
   const page = parsePageReply(reply, limit);
   const actors = actorsOf(page.groups);
-  const replies = actors.length ? await run(deps, actorReads(deps.keys, deps.viewerId, actors)) : [];
+  const replies = actors.length
+    ? await timed(deps.timings, "actors", () => run(deps, actorReads(deps.keys, deps.viewerId, actors)))
+    : [];
   return presentPage(page, parseActorReads(actors, replies), encodeNotificationCursor);
 }
 

@@ -3,17 +3,11 @@ import { ExperimentCopies } from "#core/experiments/assignment.ts";
 import { encodeCursor } from "#core/feed/cursor.ts";
 import { indexKeys } from "#core/keys.ts";
 import { operations } from "../api/contract.ts";
-import { getFeed, type Timing } from "../feed/service.ts";
+import { getFeed } from "../feed/service.ts";
 import { requireUser } from "../middleware.ts";
 import { routeLimit } from "../ratelimit.ts";
+import { serverTiming } from "../timing.ts";
 import { apiRouter } from "../validation.ts";
-
-export function serverTiming(timings: Timing[], totalMs: number): string {
-  return [
-    ...timings.map((t) => `${t.name};dur=${t.ms.toFixed(1)}${t.desc ? `;desc="${t.desc}"` : ""}`),
-    `total;dur=${totalMs.toFixed(1)}`,
-  ].join(", ");
-}
 
 /** The isolate's copies of the running experiments, one per index namespace. */
 const experimentCopies = new ExperimentCopies();

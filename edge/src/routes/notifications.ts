@@ -15,6 +15,7 @@ import { limitBody, requireUser } from "../middleware.ts";
 import { getNotifications, markSeen, type NotificationDeps } from "../notifications/service.ts";
 import { routeLimit } from "../ratelimit.ts";
 import { upstashExec } from "../redis-exec.ts";
+import { serverTiming } from "../timing.ts";
 import { apiRouter, jsonBody } from "../validation.ts";
 
 /** The seen body is tiny; anything near this is not one. */
@@ -30,6 +31,7 @@ function depsOf(c: Context<AppEnv>): NotificationDeps {
     viewerId: c.get("userId").toLowerCase(),
     now: () => Date.now(),
     log: c.get("logFields"),
+    timings: [],
   };
 }
 
@@ -42,8 +44,12 @@ const seenBodyChecks = [
 
 export const notificationRoutes = apiRouter()
   .openapi({ ...operations.getNotifications, middleware: [requireUser(), routeLimit("reads")] as const }, async (c) => {
+    const t0 = performance.now();
     const q = c.req.valid("query");
-    return c.json(await getNotifications(depsOf(c), q.cursor, q.limit), 200);
+    const deps = depsOf(c);
+    const page = await getNotifications(deps, q.cursor, q.limit);
+    c.header("Server-Timing", serverTiming(deps.timings, performance.now() - t0));
+    return c.json(page, 200);
   })
   .openapi(
     {
