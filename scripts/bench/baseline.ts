@@ -43,6 +43,7 @@ import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
+import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import type { ClickHouseClient } from "@clickhouse/client";
@@ -702,6 +703,63 @@ export interface PrepareOptions {
   seenFromEvents?: boolean;
   /** Progress lines. Default: none. */
   log?: (line: string) => void;
+  /** Events per export statement (EXPORT_CHUNK_ROWS); tests make it small to cross chunks. */
+  exportChunkRows?: number;
+}
+
+/**
+ * Events per statement of the export from ClickHouse: one statement for all of them does not
+ * scale (at 300k users the gateway buffered 30M rows and stopped at its 30 s statement limit),
+ * so the export pages through the primary key (`event_id > last ORDER BY event_id LIMIT n`),
+ * each page read in key order and streamed into its own COPY. 1M rows take ~5 s here.
+ */
+export const EXPORT_CHUNK_ROWS = 1_000_000;
+
+/** Passes TabSeparated rows through, counting them and keeping the last one's first field. */
+class RowTracker extends Transform {
+  rows = 0;
+  lastKey: string | null = null;
+  private pending: Buffer = Buffer.alloc(0);
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const last = chunk.lastIndexOf(10);
+    if (last < 0) {
+      this.pending = Buffer.concat([this.pending, chunk]);
+    } else {
+      for (let i = chunk.indexOf(10); i !== -1 && i <= last; i = chunk.indexOf(10, i + 1)) this.rows++;
+      const before = chunk.lastIndexOf(10, last - 1);
+      const line =
+        before >= 0 ? chunk.subarray(before + 1, last) : Buffer.concat([this.pending, chunk.subarray(0, last)]);
+      const tab = line.indexOf(9);
+      this.lastKey = line.subarray(0, tab < 0 ? line.length : tab).toString("utf8");
+      this.pending = Buffer.from(chunk.subarray(last + 1));
+    }
+    done(null, chunk);
+  }
+}
+
+/** events_raw → bench_events, EXPORT_CHUNK_ROWS at a time by event_id; returns the rows copied. */
+async function copyEventsInChunks(client: pg.PoolClient, ch: ClickHouseClient, chunkRows: number): Promise<number> {
+  let after: string | null = null;
+  let total = 0;
+  for (;;) {
+    const { stream } = await ch.exec({
+      query: `SELECT event_id, user_id, post_id, toString(type), dwell_ms, client_ts, received_at
+              FROM events_raw FINAL
+              ${after === null ? "" : "WHERE event_id > {after:UUID}"}
+              ORDER BY event_id LIMIT {rows:UInt64} FORMAT TabSeparated`,
+      query_params: { rows: chunkRows, ...(after === null ? {} : { after }) },
+    });
+    const rows = new RowTracker();
+    const copy = client.query(
+      copyFrom(
+        "COPY bench_events (event_id, user_id, post_id, type, dwell_ms, client_ts, received_at) FROM STDIN WITH (FORMAT text)",
+      ),
+    );
+    await pipeline(stream, rows, copy);
+    total += rows.rows;
+    if (rows.rows < chunkRows || rows.lastKey === null) return total;
+    after = rows.lastKey;
+  }
 }
 
 export interface PrepareResult {
@@ -744,16 +802,7 @@ export async function prepareBaselineData(
     );
     // Load without the primary key, then build it once (sorted build: much faster than 10M inserts).
     await client.query("ALTER TABLE bench_events DROP CONSTRAINT IF EXISTS bench_events_pkey");
-    const { stream } = await ch.exec({
-      query: `SELECT event_id, user_id, post_id, toString(type), dwell_ms, client_ts, received_at
-              FROM events_raw FINAL FORMAT TabSeparated`,
-    });
-    const copy = client.query(
-      copyFrom(
-        "COPY bench_events (event_id, user_id, post_id, type, dwell_ms, client_ts, received_at) FROM STDIN WITH (FORMAT text)",
-      ),
-    );
-    await pipeline(stream, copy);
+    await copyEventsInChunks(client, ch, opts.exportChunkRows ?? EXPORT_CHUNK_ROWS);
     lap("copy_events");
     await client.query("ALTER TABLE bench_events ADD PRIMARY KEY (event_id)");
     lap("events_pkey");

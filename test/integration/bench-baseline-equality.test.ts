@@ -347,6 +347,13 @@ describe("bench baseline ranks as the product", () => {
     const result = await prepareBaselineData(h.pg, h.ch, { seenFromEvents: true });
     expect(result.events).toBe(20);
     expect(await state()).toEqual(before);
+    // The export pages through event_id: in pages of 3 (7 statements, the last short) and of 4
+    // (5 full pages, then an empty one) the tables come out the same.
+    for (const exportChunkRows of [3, 4]) {
+      const paged = await prepareBaselineData(h.pg, h.ch, { seenFromEvents: true, exportChunkRows });
+      expect(paged.events).toBe(20);
+      expect(await state()).toEqual(before);
+    }
     // Seen as the intake marks it: every impression (once per (user, post)).
     const seen = (await sql("SELECT user_id::text, post_id::text FROM bench_seen ORDER BY 1, 2")).rows;
     const want = new Set<string>();
