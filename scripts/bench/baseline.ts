@@ -774,9 +774,10 @@ export interface PrepareResult {
 /**
  * Fills the baseline's event tables from the events a bulk load wrote into ClickHouse
  * (scripts/lib/bulk.ts generates them there; they never pass through an intake): events_raw →
- * bench_events by one streamed COPY, then the counters the intake would have kept, set-based and
- * by the same rule (the first share / click per (user, post), the first impression per (user,
- * post, UTC day), never on one's own post), then ANALYZE and a refresh of the materialized views.
+ * bench_events by streamed COPYs (a page of EXPORT_CHUNK_ROWS each), then the counters the
+ * intake would have kept, set-based and by the same rule (the first share / click per (user,
+ * post), the first impression per (user, post, UTC day), never on one's own post), then
+ * ANALYZE and a refresh of the materialized views.
  * Replaces whatever the baseline's tables held; the product's tables are only read. Call it after
  * the bulk load and before startBaseline (or call the server's refreshTrending() after it).
  */
