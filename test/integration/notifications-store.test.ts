@@ -36,6 +36,17 @@ afterAll(async () => {
 });
 
 const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * The property's clock: the latest UTC noon that has passed. Groups are per UTC day, so actions
+ * 0–2 hours old share a day only away from midnight; with the real clock, a run just after 00:00
+ * UTC put them in two groups and the broken-ordering example no longer broke anything.
+ */
+function lastNoonUtc(real = Date.now()): number {
+  const noon = Math.floor(real / DAY) * DAY + 12 * HOUR;
+  return noon > real ? noon - DAY : noon;
+}
 
 /** Every key of a user (name → TYPE and contents), to compare two states. */
 async function dumpUser(user: string): Promise<Record<string, unknown>> {
@@ -85,7 +96,7 @@ function storeMatchesModel(w: NotificationWriter) {
     fc.option(fc.nat(), { nil: undefined }),
     async (rows, toggles, redeliverFrom, deleteAt) => {
       const user = randomUUID();
-      const now = Date.now();
+      const now = lastNoonUtc();
       // Like and follow rows are unique per (actor, post) / actor, as their tables' keys are.
       const unique = rows.filter(
         (r, i) =>
