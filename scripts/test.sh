@@ -2,7 +2,10 @@
 # `npm test`: installs what is missing, runs the unit and workerd tests, brings up the real
 # local stack (unless it is already up), runs the integration tests against it, and stops
 # the stack again if this script started it (set STACK_KEEP=1 to leave it running).
-# Extra arguments are passed to every vitest run (e.g. a file filter).
+# Then the index suites once more on the stack's opt-in Redis Cluster (CLUSTER_SUITES below;
+# SKIP_CLUSTER_SUITES=1 leaves that stage out), stopping the cluster after if it started it.
+# Extra arguments are passed to every vitest run (e.g. a file filter) except the cluster stage's,
+# which runs its own file list.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -42,10 +45,15 @@ else
 fi
 
 started_stack=0
+started_cluster=0
 stop_stack() {
-  if [ "$started_stack" = 1 ] && [ -z "${STACK_KEEP:-}" ]; then
+  [ -n "${STACK_KEEP:-}" ] && return
+  if [ "$started_stack" = 1 ]; then
     echo "== stopping the stack this run started"
-    tsx scripts/local/stack/cli.ts down || true
+    tsx scripts/local/stack/cli.ts down || true # stops the Redis Cluster too, whenever it runs
+  elif [ "$started_cluster" = 1 ]; then
+    echo "== stopping the Redis Cluster this run started"
+    tsx scripts/local/stack/cli.ts down redis-cluster redis-bridge-cluster || true
   fi
 }
 trap stop_stack EXIT
@@ -60,6 +68,30 @@ fi
 
 echo "== integration tests (real services)"
 run_vitest integration --project integration "$@"
+
+# The serving index's suites again with their Redis on the opt-in 3-master Redis Cluster
+# (127.0.0.1:7001-7003) and the worker on the cluster-mode bridge (8078): INDEX_REDIS_CLUSTER
+# makes scripts/lib/world.ts's testRedis() a Cluster, a world's origin get REDIS_CLUSTER_NODES and
+# its worker the cluster bridge. Every script, MULTI and multi-key command must keep to one slot
+# there (docs/scale.md, "Redis Cluster: keys and slots").
+CLUSTER_SUITES="test/integration/redis-cluster-exec.test.ts test/integration/serving-index.test.ts test/integration/index-bootstrap.test.ts test/integration/feed-index.test.ts"
+CLUSTER_SEEDS="127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
+if [ -n "${SKIP_CLUSTER_SUITES:-}" ] && [ "${SKIP_CLUSTER_SUITES}" != 0 ]; then
+  echo "== index suites on the Redis Cluster: skipped (SKIP_CLUSTER_SUITES=${SKIP_CLUSTER_SUITES})"
+else
+  echo "== index suites on the Redis Cluster"
+  if ! tsx scripts/local/stack/cli.ts status --quiet redis-cluster redis-bridge-cluster >/dev/null 2>&1; then
+    [ "$started_stack" = 1 ] || started_cluster=1
+  fi
+  # Naming the two components opts in to them; REDIS_CLUSTER=1 says so for any reader of the env.
+  if REDIS_CLUSTER=1 tsx scripts/local/stack/cli.ts up redis-cluster redis-bridge-cluster; then
+    # shellcheck disable=SC2086 # CLUSTER_SUITES is a list of paths
+    INDEX_REDIS_CLUSTER="$CLUSTER_SEEDS" run_vitest integration-cluster --project integration $CLUSTER_SUITES
+  else
+    echo "the Redis Cluster did not come up: index suites on the Redis Cluster FAILED"
+    status=1
+  fi
+fi
 
 # One plain closing line over all projects, for humans and CI.
 node -e '

@@ -63,25 +63,32 @@ export const EVENTS_STREAM_KEY = "events:ingest";
  *   an older layout is not ready for this code: the origin rebuilds it, the edge meanwhile
  *   answers from ClickHouse.
  * - `authorPosts(a)`: HASH of the author's posts of the last 7 days (at most
- *   INDEX_POSTS_PER_AUTHOR): field `{post}` = "createdMs\ttext" and, when any is non-zero,
- *   `{post}:n` = "likes,comments,shares,impressions" (counted shares and impressions; see
- *   encodePostCounters). Deleted posts leave it.
+ *   INDEX_POSTS_PER_AUTHOR): field `{post}` = "createdMs\ttext" and `{post}:n` =
+ *   "likes,comments,shares,impressions,version" (counted shares and impressions; see
+ *   encodePostCounters; the version the post hash had when they were copied, absent with the
+ *   field for a post the bootstrap wrote with all zeros). Deleted posts leave it.
  * - `post(p)`: HASH of what the updater needs to apply a change exactly once: `a` author,
  *   `t` created ms, `d` deleted, and one field per counted interaction (`l:{user}`,
  *   `c:{comment}` = commenter, `s:{user}`, `k:{user}`), so a redelivered change finds itself and
  *   is a no-op; a share or click that came before its post is "p" (pending) and impressions
  *   that did are `i:{user}` = days, until the post's upsert settles them. The author's own
- *   likes, comments, shares, clicks and impressions count toward nothing.
+ *   likes, comments, shares, clicks and impressions count toward nothing. `n` = the post's
+ *   counters "likes,comments,shares,impressions,plain likes,plain comments" and `v` their
+ *   version (the author hash copies them). `postOutbox(p)`: HASH of the affinity bumps the
+ *   post's changes still owe (`q:<version>`), empty between batches.
  * - `followees(u)`, `blocksOut(u)` (whom u blocked), `blocksIn(u)` (who blocked u): SETs.
  * - `affinity(u)`: HASH author → interactions over 90 days (likes, comments, counted shares and
  *   clicks), loaded from ClickHouse and bumped by the updater; `_b` = ms of the last bump.
- * - `impressions(u, day)`: SET of posts whose impression counted that UTC day (2 days TTL).
+ * - `impressions(p, day)`: SET of users whose impression of the post counted that UTC day
+ *   (2 days TTL). `affinityApplied(u)`: HASH of the owed bumps applied to u, until their
+ *   outbox entries go.
  * - `deletedUsers`: SET of deleted user ids; `popularAuthors`: JSON list of the 20 most
  *   followed authors (the cold-start source).
  *
  * What the reads need besides (layout 4; whole history unless said):
  * - `profile(u)`: HASH `h` handle, `n` display name, `b` bio, `c` created ms; absent for a
- *   deleted or unknown user. `handle(h)`: the live user id of a handle (lower-cased).
+ *   deleted or unknown user. `handle(h)`: HASH `u` the live user id of a handle (lower-cased),
+ *   `v` the version of that claim; `handleReleases(u)`: SET of old handles still to release.
  * - `followers(u)` / `following(u)`: ZSET user → follow created ms (live follows; the counts are
  *   their ZCARD, the lists page them newest first).
  * - `userPosts(a)`: ZSET post → created ms, every live post of the author (the posts count, and
@@ -102,15 +109,21 @@ export function indexKeys(ns = "") {
     /** What every key of the index below begins with (the bootstrap clears them by it). */
     prefix: p,
     ready: `${p}ready:v${INDEX_LAYOUT}`,
-    authorPosts: (authorId: string) => `${p}ap:${authorId}`,
-    post: (postId: string) => `${p}p:${postId}`,
+    authorPosts: (authorId: string) => `${p}ap:{${authorId}}`,
+    post: (postId: string) => `${p}p:{${postId}}`,
+    /** The post's outbox: affinity bumps its changes owe (origin/src/index/scripts.ts). */
+    postOutbox: (postId: string) => `${p}pq:{${postId}}`,
     followees: (userId: string) => `${p}fo:${userId}`,
     blocksOut: (userId: string) => `${p}bo:${userId}`,
     blocksIn: (userId: string) => `${p}bi:${userId}`,
-    affinity: (userId: string) => `${p}af:${userId}`,
-    impressions: (userId: string, day: string) => `${p}im:${userId}:${day}`,
+    affinity: (userId: string) => `${p}af:{${userId}}`,
+    /** The owed affinity bumps already applied to the user, until their outbox entries go. */
+    affinityApplied: (userId: string) => `${p}aq:{${userId}}`,
+    impressions: (postId: string, day: string) => `${p}im:{${postId}}:${day}`,
     deletedUsers: `${p}du`,
-    profile: (userId: string) => `${p}u:${userId}`,
+    profile: (userId: string) => `${p}u:{${userId}}`,
+    /** Handles the user's renames and deletion left to release ("handle\tversion"). */
+    handleReleases: (userId: string) => `${p}hr:{${userId}}`,
     handle: (handle: string) => `${p}hd:${handle.toLowerCase()}`,
     followers: (userId: string) => `${p}fr:${userId}`,
     following: (userId: string) => `${p}fg:${userId}`,
@@ -131,6 +144,16 @@ export function indexKeys(ns = "") {
 export type IndexKeys = ReturnType<typeof indexKeys>;
 
 /**
+ * What every key a key function names begins with: `fi:fo:` for `fi:fo:<u>`, `fi:ap:{` for
+ * `fi:ap:{<u>}` (a tagged key's prefix ends inside its tag), so `startsWith` tells its keys.
+ */
+export function keyPrefixOf(key: (id: string, ...rest: string[]) => string): string {
+  const k = key("", "");
+  const tag = k.indexOf("{}");
+  return tag < 0 ? k.replace(/:+$/, ":") : k.slice(0, tag + 1);
+}
+
+/**
  * The serving index's layout version (part of the `ready` key). 2: a post's four counters are
  * one field `{post}:n` (layout 1 had one field per counter: 5 fields per post instead of 2).
  * 3: a comment's record holds its commenter (the author's own comments count toward nothing),
@@ -138,8 +161,14 @@ export type IndexKeys = ReturnType<typeof indexKeys>;
  * (`s:`/`k:` = "p", `i:{user}`) until the post's upsert settles them.
  * 4: what the reads need: profiles and handles, followers and following, every post id of an
  * author, recent likes, comments, and the author's `_u` and plain totals `{post}:d`.
+ * 5: one hash tag per script, for a Redis Cluster: the post's keys tagged by the post
+ * (`fi:p:{p}`, its outbox `fi:pq:{p}`, its impression sets `fi:im:{p}:<day>`, which were the
+ * user's), the user's by the user (`fi:ap:{u}`, `fi:u:{u}`, `fi:af:{u}`, `fi:aq:{u}`,
+ * `fi:hr:{u}`); the post hash holds the post's counters `n` and version `v`, `{post}:n` in the
+ * author hash carries the version it was copied at; a handle key is a HASH (`u` user, `v` the
+ * claim's version).
  */
-export const INDEX_LAYOUT = 4;
+export const INDEX_LAYOUT = 5;
 
 /** How far back `recentLikes` reaches: the index window and a day (INDEX_POST_TTL_S). */
 export const RECENT_LIKES_MS = 8 * 24 * 3600 * 1000;

@@ -12,6 +12,7 @@ import { type Logger, pino } from "pino";
 import { type OriginConfig, readConfig } from "./config.ts";
 import { ConnectClient } from "./connect/manager.ts";
 import { setConsumerSession, setPartitionsConcurrently } from "./kafka/session.ts";
+import { type AnyRedis, clusterFromNodes } from "./redis-cluster.ts";
 
 export interface ClientFactory {
   /** A PostgreSQL pool on DATABASE_URL of at most `max` connections (default 10). */
@@ -28,11 +29,19 @@ export interface ClientFactory {
    * retry, except on a `blocking` client (one that waits on reads, the relay's): it waits for Redis.
    */
   redis(opts?: { blocking?: boolean }): Redis;
+  /**
+   * The Redis of code that runs on a Redis Cluster as well (its pipelines through `pipelineOf`, its
+   * SCANs through `scanAll`: origin/src/redis-cluster.ts): a `Cluster` on REDIS_CLUSTER_NODES when
+   * that is set, else the same standalone client as `redis()`. Connects, and retries, as `redis()`.
+   */
+  indexRedis(opts?: { blocking?: boolean }): AnyRedis;
   /** Kafka Connect's REST API on KAFKA_CONNECT_URL. */
   connect(): ConnectClient;
 }
 
 export function clientFactory(config: OriginConfig, log: Logger): ClientFactory {
+  const standalone = (blocking: boolean) =>
+    new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: blocking ? null : 1 });
   return {
     pg({ max = 10 } = {}) {
       const pool = new pg.Pool({ connectionString: config.databaseUrl, max, connectionTimeoutMillis: 5000 });
@@ -68,7 +77,10 @@ export function clientFactory(config: OriginConfig, log: Logger): ClientFactory 
       return kafka;
     },
     redis({ blocking = false } = {}) {
-      return new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: blocking ? null : 1 });
+      return standalone(blocking);
+    },
+    indexRedis({ blocking = false } = {}) {
+      return config.redisClusterNodes ? clusterFromNodes(config.redisClusterNodes, { blocking }) : standalone(blocking);
     },
     connect() {
       return new ConnectClient(config.cdc.connectUrl);

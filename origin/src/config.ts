@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { EVENTS_STREAM_KEY } from "#core/keys.ts";
+import { parseClusterNodes } from "./redis-cluster.ts";
 
 /** Local-development default of ORIGIN_SHARED_SECRET (also in .dev.vars.example). */
 const LOCAL_ORIGIN_SECRET = "local-dev-origin-secret-0123456789";
@@ -149,6 +150,24 @@ export const schema = z.object({
   FALLBACK_SNAPSHOT_USERS: z.coerce.number().int().min(1).default(100),
   /** Redis over TCP (the origin runs in the data region). Default redis://127.0.0.1:6379. */
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  /**
+   * Seed nodes of a Redis Cluster, comma separated `host:port` (or `redis://[user:password@]host:port`,
+   * `rediss://…`; the first credentials apply to every node). Set, the clients built by
+   * `indexRedis()` (origin/src/clients.ts) are a Cluster on them; empty (the default), the
+   * standalone REDIS_URL.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .trim()
+    .default("")
+    .superRefine((s, ctx) => {
+      if (s === "") return;
+      try {
+        parseClusterNodes(s);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: `must be host:port,… or redis:// URLs (${(err as Error).message})` });
+      }
+    }),
   /** The Redis stream the relay reads (the edge's EVENTS_STREAM_KEY). Default events:ingest. */
   RELAY_STREAM: z.string().min(1).default(EVENTS_STREAM_KEY),
   /** The relay takes over entries another relay left pending this long. Default 30000 ms. */
@@ -232,6 +251,8 @@ export type OriginConfig = {
   };
   index: { namespace: string; groupId: string };
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: a Redis Cluster's seed nodes; "" = the standalone redisUrl. */
+  redisClusterNodes: string;
   relayBatchSize: number;
   relayStream: string;
   relayClaimIdleMs: number;
@@ -306,6 +327,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     },
     index: { namespace: e.INDEX_NAMESPACE, groupId: e.INDEX_GROUP_ID },
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
     relayBatchSize: e.RELAY_BATCH_SIZE,
     relayStream: e.RELAY_STREAM,
     relayClaimIdleMs: e.RELAY_CLAIM_IDLE_MS,

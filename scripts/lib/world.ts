@@ -15,6 +15,7 @@ import pg from "pg";
 import { migrateClickHouse } from "../../origin/ch/migrate.ts";
 import { migrate } from "../../origin/db/migrate.ts";
 import { unlinkByPrefix } from "../../origin/src/index/exec.ts";
+import { type AnyRedis, clusterFromNodes, scanAll, unlinkKeys } from "../../origin/src/redis-cluster.ts";
 
 /** Superuser connection of the local stack (trust auth on the machine's cluster). */
 export const PG_ADMIN_URL = process.env.PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -24,6 +25,26 @@ const CONNECT_URL = process.env.KAFKA_CONNECT_URL ?? "http://127.0.0.1:8083";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const BRIDGE_URL = `http://127.0.0.1:${process.env.REDIS_BRIDGE_PORT ?? 8079}`;
 export const BRIDGE_TOKEN = process.env.REDIS_BRIDGE_TOKEN ?? "local-dev-token";
+/**
+ * INDEX_REDIS_CLUSTER: seed nodes (`host:port,…`) of a Redis Cluster the index suites run on
+ * (scripts/test.sh's cluster stage: the stack's opt-in cluster, 127.0.0.1:7001-7003). Set, tests
+ * take their Redis from `testRedis()` on it, worlds give the origin REDIS_CLUSTER_NODES and the
+ * worker the cluster-mode bridge (CLUSTER_BRIDGE_URL), and a world's cleanup covers the cluster.
+ * Empty (the default): the single Redis at REDIS_URL and the bridge at BRIDGE_URL.
+ */
+export const REDIS_CLUSTER_NODES = process.env.INDEX_REDIS_CLUSTER ?? "";
+/** The stack's cluster-mode Redis REST bridge (same token as BRIDGE_URL's), in front of the opt-in cluster. */
+export const CLUSTER_BRIDGE_URL = `http://127.0.0.1:${process.env.REDIS_BRIDGE_CLUSTER_PORT ?? 8078}`;
+
+/**
+ * A Redis client for a test: a Cluster on REDIS_CLUSTER_NODES (INDEX_REDIS_CLUSTER) when that is
+ * set, else `new Redis(REDIS_URL)`. It connects at once, as `new Redis(REDIS_URL)` does. Code that
+ * takes it runs its pipelines through `pipelineOf` and its SCANs through `scanAll`
+ * (origin/src/redis-cluster.ts).
+ */
+export function testRedis(): AnyRedis {
+  return REDIS_CLUSTER_NODES ? clusterFromNodes(REDIS_CLUSTER_NODES, { lazyConnect: false }) : new Redis(REDIS_URL);
+}
 
 /** Where a world's services answer. */
 export interface Services {
@@ -35,17 +56,27 @@ export interface Services {
   /** The Redis REST bridge the worker talks to. */
   bridgeUrl: string;
   bridgeToken: string;
+  /**
+   * A Redis Cluster's seed nodes (`host:port,…`) the origin's index runs on (its
+   * REDIS_CLUSTER_NODES); unset or empty: the standalone redisUrl.
+   */
+  redisClusterNodes?: string;
 }
 
-/** The shared local stack (`npm run stack:up`), as the environment names it. */
+/**
+ * The shared local stack (`npm run stack:up`), as the environment names it. With
+ * INDEX_REDIS_CLUSTER set, the worker talks to the cluster-mode bridge and the origin gets the
+ * cluster's seed nodes (REDIS_CLUSTER_NODES); redisUrl stays the single Redis.
+ */
 export const LOCAL_SERVICES: Services = {
   pgAdminUrl: PG_ADMIN_URL,
   chUrl: CH_URL,
   kafkaBrokers: KAFKA_BROKERS,
   connectUrl: CONNECT_URL,
   redisUrl: REDIS_URL,
-  bridgeUrl: BRIDGE_URL,
+  bridgeUrl: REDIS_CLUSTER_NODES ? CLUSTER_BRIDGE_URL : BRIDGE_URL,
   bridgeToken: BRIDGE_TOKEN,
+  ...(REDIS_CLUSTER_NODES ? { redisClusterNodes: REDIS_CLUSTER_NODES } : {}),
 };
 
 /** The names of everything a world holds. */
@@ -147,6 +178,7 @@ export function worldEnv(spec: WorldSpec): Record<string, string> {
     INDEX_GROUP_ID: names.indexGroup,
     INDEX_NAMESPACE: names.indexNamespace,
     REDIS_URL: s.redisUrl,
+    ...(s.redisClusterNodes ? { REDIS_CLUSTER_NODES: s.redisClusterNodes } : {}),
   };
 }
 
@@ -239,7 +271,7 @@ export async function dropWorld(spec: WorldSpec): Promise<void> {
   await withAdmin(s.pgAdminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${names.database} WITH (FORCE)`)).catch(
     (err: Error) => problems.push(`database ${names.database}: ${err.message}`),
   );
-  await dropIndexNamespaces(s.redisUrl, [names.indexNamespace, ...(spec.extraIndexNamespaces ?? [])]);
+  await dropIndexNamespaces(s, [names.indexNamespace, ...(spec.extraIndexNamespaces ?? [])]);
   if (problems.length) throw new Error(`world ${names.database} not fully removed: ${problems.join("; ")}`);
 }
 
@@ -354,28 +386,36 @@ async function dropTopicsAndGroups(brokers: string[], names: WorldNames): Promis
   }
 }
 
-/** Deletes every key under each namespace; a Redis that does not answer is left alone. */
-async function dropIndexNamespaces(redisUrl: string, namespaces: string[]): Promise<void> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  redis.on("error", () => {});
-  try {
-    await redis.connect();
-    for (const ns of namespaces) await unlinkByPrefix(redis, ns);
-  } catch {
-    // not reachable: nothing of ours to remove there (a fault run's own Redis goes with its state)
-  } finally {
-    redis.disconnect();
+/**
+ * Deletes every key under each namespace, on the single Redis and, when the services name one, on
+ * the Redis Cluster (every master); a Redis that does not answer is left alone.
+ */
+async function dropIndexNamespaces(s: Services, namespaces: string[]): Promise<void> {
+  const clients: AnyRedis[] = [
+    new Redis(s.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null }),
+  ];
+  if (s.redisClusterNodes) {
+    clients.push(clusterFromNodes(s.redisClusterNodes, { clusterRetryStrategy: () => null }));
+  }
+  for (const redis of clients) {
+    redis.on("error", () => {});
+    try {
+      await redis.connect();
+      for (const ns of namespaces) await unlinkByPrefix(redis, ns);
+    } catch {
+      // not reachable: nothing of ours to remove there (a fault run's own Redis goes with its state)
+    } finally {
+      redis.disconnect();
+    }
   }
 }
 
-/** Deletes every key matching `pattern` (SCAN, not KEYS). */
-export async function dropKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    cursor = next;
-    if (found.length) await redis.del(...found);
-  } while (cursor !== "0");
+/**
+ * Deletes every key matching `pattern` (SCAN, not KEYS): on a Cluster SCAN of every master and
+ * one UNLINK per slot.
+ */
+export async function dropKeys(redis: AnyRedis, pattern: string): Promise<void> {
+  for await (const found of scanAll(redis, pattern, 1000)) await unlinkKeys(redis, found);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

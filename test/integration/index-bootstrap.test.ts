@@ -24,6 +24,7 @@ import {
   INDEX_POSTS_PER_AUTHOR,
   type IndexKeys,
   indexKeys,
+  keyPrefixOf,
   RECENT_LIKES_MS,
 } from "#core/keys.ts";
 import { chDateTime64 } from "#core/sql/clickhouse-time.ts";
@@ -224,7 +225,7 @@ describe("index bootstrap while ClickHouse changes", () => {
         c: String(tsMs),
         _v: "5",
       });
-      expect(await redis.get(keys.handle(newHandle))).toBe(author);
+      expect(await redis.hget(keys.handle(newHandle), "u")).toBe(author);
       expect(await redis.exists(keys.handle(oldHandle))).toBe(0);
       expect(await redis.zscore(keys.following(viewer), author)).toBe(String(tsMs));
       expect(await redis.zscore(keys.followers(author), viewer)).toBe(String(tsMs));
@@ -259,14 +260,14 @@ describe("index bootstrap while ClickHouse changes", () => {
     await redis.sadd(keys.followees(viewer), gone);
     await redis.hset(keys.affinity(viewer), gone, "7");
     await redis.set(`${keys.prefix}ready:v1`, "{}");
-    await redis.sadd(keys.impressions(viewer, "2026-12-01"), stalePost);
+    await redis.sadd(keys.impressions(stalePost, "2026-12-01"), viewer);
 
     const report = await bootstrapIndex(ch, redis, keys);
     expect(report.cleared).toBe(4);
     expect(await redis.exists(keys.post(stalePost), `${keys.prefix}ready:v1`)).toBe(0);
     expect(await redis.sismember(keys.followees(viewer), gone)).toBe(0);
     expect(await redis.hget(keys.affinity(viewer), gone)).toBeNull();
-    expect(await redis.smembers(keys.impressions(viewer, "2026-12-01"))).toEqual([stalePost]);
+    expect(await redis.smembers(keys.impressions(stalePost, "2026-12-01"))).toEqual([viewer]);
 
     const fields = await redis.hgetall(keys.authorPosts(author));
     const kept = Object.keys(fields).filter((f) => !f.includes(":"));
@@ -376,8 +377,8 @@ describe("index bootstrap while ClickHouse changes", () => {
     expect((await checkIndex(ch, redis, keys)).differences).toEqual([]);
     expect(await readStructures(redis, keys)).toEqual(await structuresBySql(ch, keys, Date.now()));
     // The world's own cases, spelled out.
-    expect(await redis.get(keys.handle(`dup_${tag}`))).toBe(dupNew);
-    expect(await redis.get(keys.handle(`bobby_${tag}`))).toBeNull();
+    expect(await redis.hget(keys.handle(`dup_${tag}`), "u")).toBe(dupNew);
+    expect(await redis.exists(keys.handle(`bobby_${tag}`))).toBe(0);
     expect(await redis.exists(keys.profile(gone), keys.handle(`gone_${tag}`))).toBe(0);
     expect(await redis.hget(keys.authorPosts(ann), `${annNew}:d`)).toBe(encodePlainTotals({ likes: 2, comments: 2 }));
     expect(await redis.hget(keys.authorPosts(bob), "_u")).toBe(encodeAuthorCard(`Bob_${tag}`, ""));
@@ -402,8 +403,8 @@ async function readStructures(redis: Redis, keys: IndexKeys): Promise<Record<str
     "commentBodies",
   ];
   const prefixes = [
-    ...names.map((n) => (keys[n as keyof IndexKeys] as (x: string) => string)("")),
-    keys.authorPosts(""),
+    ...names.map((n) => keyPrefixOf(keys[n as keyof IndexKeys] as (x: string) => string)),
+    keyPrefixOf(keys.authorPosts),
   ];
   for (const prefix of prefixes) {
     let cursor = "0";
@@ -413,12 +414,13 @@ async function readStructures(redis: Redis, keys: IndexKeys): Promise<Record<str
       for (const k of found) {
         const type = await redis.type(k);
         if (type === "string") out[k] = await redis.get(k);
+        else if (prefix === keyPrefixOf(keys.handle)) out[k] = await redis.hgetall(k);
         else if (type === "zset") {
           const flat = await redis.zrange(k, 0, -1, "WITHSCORES");
           const z: Record<string, number> = {};
           for (let i = 0; i + 1 < flat.length; i += 2) z[flat[i] as string] = Number(flat[i + 1]);
           out[k] = z;
-        } else if (prefix === keys.authorPosts("")) {
+        } else if (prefix === keyPrefixOf(keys.authorPosts)) {
           const h = Object.entries(await redis.hgetall(k)).filter(([f]) => f === "_u" || f.endsWith(":d"));
           if (h.length) out[k] = Object.fromEntries(h);
         } else out[k] = await redis.hgetall(k);
@@ -452,7 +454,7 @@ async function structuresBySql(ch: ClickHouseClient, keys: IndexKeys, now: numbe
     const other = byHandle.get(u.handle.toLowerCase());
     if (!other || BigInt(other.v) < BigInt(u.v)) byHandle.set(u.handle.toLowerCase(), u);
   }
-  for (const [h, u] of byHandle) out[keys.handle(h)] = u.id;
+  for (const [h, u] of byHandle) out[keys.handle(h)] = { u: u.id, v: u.v };
   for (const f of await rows<{ a: string; b: string; t: string }>(
     `SELECT toString(follower_id) AS a, toString(followee_id) AS b, ${ms("created_at")} AS t FROM follows_cdc FINAL WHERE ${live}`,
   )) {

@@ -37,15 +37,15 @@ const post = (n: number, ageH: number, text = `p${n}`) => [id(n), `${NOW - ageH 
 describe("serving index read plan", () => {
   it("round trip 1 reads the viewer's keys and the global ones", () => {
     expect(viewerReads(keys, V, `seen:${V}`).map((c) => c.slice(0, 2))).toEqual([
-      ["GET", "t:fi:ready:v4"],
+      ["GET", "t:fi:ready:v5"],
       ["SMEMBERS", `t:fi:fo:${V}`],
       ["SMEMBERS", `t:fi:bo:${V}`],
       ["SMEMBERS", `t:fi:bi:${V}`],
-      ["HGETALL", `t:fi:af:${V}`],
+      ["HGETALL", `t:fi:af:{${V}}`],
       ["GET", "t:{hot:posts:1h}:ids"],
       ["GET", "t:fi:popular"],
       ["ZRANGE", `seen:${V}`],
-      ["EXISTS", `t:fi:u:${V}`],
+      ["EXISTS", `t:fi:u:{${V}}`],
     ]);
   });
 
@@ -72,7 +72,7 @@ describe("serving index read plan", () => {
     expect(plan.trendingOnly).toEqual([{ postId: id(301), authorId: id(30) }]);
     expect(plan.authors).toEqual([id(10), id(11), id(20), id(30)]);
     const cmds = authorReads(keys, plan);
-    expect(cmds[3]).toEqual(["HMGET", `t:fi:ap:${id(30)}`, id(301), `${id(301)}:n`, `${id(301)}:d`, "_u"]);
+    expect(cmds[3]).toEqual(["HMGET", `t:fi:ap:{${id(30)}}`, id(301), `${id(301)}:n`, `${id(301)}:d`, "_u"]);
     expect(cmds.at(-1)).toEqual(["SMISMEMBER", "t:fi:du", id(10), id(11), id(20), id(30)]);
     const cold = planAuthorReads(parseViewerState(viewerReplies({ followees: [] })));
     expect(cold.full).toEqual([id(20), id(10), id(40)]);

@@ -124,7 +124,7 @@ export async function getProfile(deps: ReadDeps, userId: string): Promise<Profil
 
 /** The user id of a live handle (one round trip), or 404. */
 export async function userIdOfHandle(deps: ReadDeps, handle: string): Promise<string> {
-  const [id] = await run(deps, [["GET", deps.keys.handle(handle)]]);
+  const [id] = await run(deps, [["HGET", deps.keys.handle(handle), "u"]]);
   if (typeof id !== "string" || !id) throw notFound("user");
   return id;
 }

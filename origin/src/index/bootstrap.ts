@@ -27,7 +27,7 @@
  * shows are of the same row.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { ChainableCommander, Redis } from "ioredis";
+import type { ChainableCommander } from "ioredis";
 import {
   encodeAuthorCard,
   encodePlainTotals,
@@ -40,6 +40,7 @@ import {
 } from "#core/keys.ts";
 import { suggestionKeys } from "#core/reads/suggestions.ts";
 import { POPULAR_AUTHORS } from "#core/serving/read.ts";
+import { type AnyRedis, pipelineOf } from "../redis-cluster.ts";
 import { unlinkByPrefix } from "./exec.ts";
 import { encodeCommentBody, IndexWriter, RECENT_LIKES_TTL_S } from "./writer.ts";
 
@@ -417,8 +418,8 @@ const FLUSH_EVERY = 2000;
 class Batch {
   p: ChainableCommander;
   private queued = 0;
-  constructor(private readonly redis: Redis) {
-    this.p = redis.pipeline();
+  constructor(private readonly redis: AnyRedis) {
+    this.p = pipelineOf(redis);
   }
   /** Counts `n` queued commands; sends the pipeline when it is full. */
   add(n: number): Step {
@@ -428,7 +429,7 @@ class Batch {
   async flush(): Promise<void> {
     if (this.queued === 0) return;
     const p = this.p;
-    this.p = this.redis.pipeline();
+    this.p = pipelineOf(this.redis);
     this.queued = 0;
     const failed = ((await p.exec()) ?? []).find(([err]) => err);
     if (failed) throw failed[0];
@@ -439,8 +440,8 @@ class Batch {
  * Removes the namespace's index keys (`{ns}fi:*`) but the impression sets, which the
  * bootstrap does not write: an earlier index, another layout's, or an interrupted bootstrap's.
  */
-export async function clearIndex(redis: Redis, keys: IndexKeys): Promise<number> {
-  const impressions = keys.impressions("", "").replace(/:+$/, ":");
+export async function clearIndex(redis: AnyRedis, keys: IndexKeys): Promise<number> {
+  const impressions = `${keys.prefix}im:`;
   return unlinkByPrefix(redis, keys.prefix, (k) => k.startsWith(impressions));
 }
 
@@ -450,7 +451,7 @@ export async function clearIndex(redis: Redis, keys: IndexKeys): Promise<number>
  */
 export async function bootstrapIndex(
   ch: ClickHouseClient,
-  redis: Redis,
+  redis: AnyRedis,
   keys: IndexKeys,
   log: (msg: string, detail?: Record<string, unknown>) => void = () => {},
   read: ReadIndexStateOptions = {},
@@ -565,7 +566,7 @@ export async function bootstrapIndex(
             "_v",
             pr.version,
           )
-          .set(keys.handle(pr.handle), u);
+          .hset(keys.handle(pr.handle), "u", u, "v", pr.version);
         report.profiles++;
         const ak = keys.authorPosts(u);
         if (!authorExpire.has(ak)) return out.add(2);
@@ -605,7 +606,10 @@ export async function bootstrapIndex(
     const plain = encodePlainTotals({ likes: w.pl, comments: w.pc });
     if (counters) out.p.hset(keys.authorPosts(w.authorId), `${pid}:n`, counters);
     if (plain) out.p.hset(keys.authorPosts(w.authorId), `${pid}:d`, plain);
-    await out.add((counters ? 1 : 0) + (plain ? 1 : 0));
+    // The post hash's own counters (scripts.ts), at version 0: the updater's first change of the
+    // post is newer than what the author hash holds.
+    out.p.hset(keys.post(pid), "n", [w.l, w.c, w.s, w.i, w.pl, w.pc].join(","));
+    await out.add((counters ? 1 : 0) + (plain ? 1 : 0) + 1);
   }
   for (const [ak, at] of authorExpire) {
     out.p.expireat(ak, at);
@@ -636,7 +640,7 @@ const FOLLOWED_USERS_SQL = `SELECT DISTINCT toString(followee_id) AS uid FROM fo
  */
 export async function buildFollowerCounts(
   ch: ClickHouseClient,
-  redis: Redis,
+  redis: AnyRedis,
   keys: IndexKeys,
   batch = 1000,
 ): Promise<number> {

@@ -23,8 +23,9 @@
  * each difference names its key's type, field or member, and both values.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { ChainableCommander, Redis } from "ioredis";
+import type { ChainableCommander } from "ioredis";
 import {
+  decodePostCounters,
   encodeAuthorCard,
   encodePlainTotals,
   encodePostCounters,
@@ -34,6 +35,7 @@ import {
   RECENT_LIKES_MS,
 } from "#core/keys.ts";
 import { suggestionKeys } from "#core/reads/suggestions.ts";
+import { type AnyRedis, pipelineOf, scanAll } from "../redis-cluster.ts";
 import { BOOTSTRAP_SQL } from "./bootstrap.ts";
 import { encodeCommentBody } from "./writer.ts";
 
@@ -161,13 +163,25 @@ class Differences implements DifferenceSink {
   }
 }
 
-async function* scanKeys(redis: Redis, pattern: string): AsyncGenerator<string> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    yield* keys;
-    cursor = next;
-  } while (cursor !== "0");
+async function* scanKeys(redis: AnyRedis, pattern: string): AsyncGenerator<string> {
+  for await (const page of scanAll(redis, pattern)) yield* page;
+}
+
+/**
+ * An author hash as the comparison sees it: each `{post}:n` without the version the updater
+ * copied it at (scripts.ts), and absent when its counters are all zero, as the bootstrap and
+ * ClickHouse's side write it.
+ */
+export function withoutCounterVersions(h: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [f, v] of Object.entries(h)) {
+    if (!f.endsWith(":n")) out[f] = v;
+    else {
+      const c = encodePostCounters(decodePostCounters(v));
+      if (c) out[f] = c;
+    }
+  }
+  return out;
 }
 
 function compareHash(
@@ -249,7 +263,7 @@ async function eachGroup<T>(
  * `read` gives a key's fields or members with their values (scores; "1" for a set member).
  */
 async function extraKeys(
-  redis: Redis,
+  redis: AnyRedis,
   pattern: string,
   seen: Set<string>,
   out: DifferenceSink,
@@ -264,8 +278,8 @@ async function extraKeys(
   }
 }
 
-const hashEntries = (redis: Redis) => async (k: string) => Object.entries(await redis.hgetall(k));
-const setEntries = (redis: Redis) => async (k: string) =>
+const hashEntries = (redis: AnyRedis) => async (k: string) => Object.entries(await redis.hgetall(k));
+const setEntries = (redis: AnyRedis) => async (k: string) =>
   (await redis.smembers(k)).map((m): [string, string] => [m, "1"]);
 
 /**
@@ -282,7 +296,7 @@ interface Pending {
 class BatchedCompare {
   private pending: Pending[] = [];
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: AnyRedis,
     private readonly out: DifferenceSink,
   ) {}
   async push(p: Pending): Promise<void> {
@@ -293,7 +307,7 @@ class BatchedCompare {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    const pl = this.redis.pipeline();
+    const pl = pipelineOf(this.redis);
     for (const p of batch) p.read(pl);
     const res = (await pl.exec()) ?? [];
     batch.forEach((p, i) => {
@@ -317,7 +331,7 @@ export interface CompareOptions {
 /** Runs the comparison's parts (all by default), reporting to `out`. */
 export async function compareIndex(
   ch: ClickHouseClient,
-  redis: Redis,
+  redis: AnyRedis,
   keys: IndexKeys,
   out: DifferenceSink,
   opts: CompareOptions = {},
@@ -326,7 +340,7 @@ export async function compareIndex(
   const parts = { has: (p: CheckPart) => chosen.has(p) && !opts.signal?.aborted };
   const nowMs = opts.nowMs ?? Date.now();
   const params = { window_ms: INDEX_POST_WINDOW_MS };
-  const patternOf = (key: (id: string) => string) => `${key("")}*`;
+  const patternOf = (key: (id: string) => string) => key("*");
   const zsetMembers = async (k: string) => [...scored(await redis.zrange(k, 0, -1, "WITHSCORES"))];
 
   if (parts.has("authorPosts")) {
@@ -379,13 +393,15 @@ export async function compareIndex(
         }
         const card = cards.get(aid);
         if (card !== undefined) want._u = card;
-        compareHash(key, await redis.hgetall(key), want, out);
+        compareHash(key, withoutCounterVersions(await redis.hgetall(key)), want, out);
         out.compared++;
       },
     );
     counters.clear();
     cards.clear();
-    await extraKeys(redis, patternOf(keys.authorPosts), authorsSeen, out, hashEntries(redis));
+    await extraKeys(redis, patternOf(keys.authorPosts), authorsSeen, out, async (k) =>
+      Object.entries(withoutCounterVersions(await redis.hgetall(k))),
+    );
   }
 
   if (parts.has("sets")) {
@@ -489,9 +505,10 @@ export async function compareIndex(
         seen.add(key);
         await batched.push({
           key,
-          read: (p) => p.get(key),
+          read: (p) => p.hget(key, "u"),
           compare: (have, o) => {
-            if (have !== r.b) o.add({ key, index: (have as string | null) ?? null, clickhouse: r.b, type: "string" });
+            if (have !== r.b)
+              o.add({ key, field: "u", index: (have as string | null) ?? null, clickhouse: r.b, type: "hash" });
           },
         });
       },
@@ -499,7 +516,7 @@ export async function compareIndex(
     await batched.flush();
     for await (const k of scanKeys(redis, `${keys.handle("")}*`)) {
       if (seen.has(k)) continue;
-      out.add({ key: k, index: await redis.get(k), clickhouse: null, type: "string" });
+      out.add({ key: k, field: "u", index: await redis.hget(k, "u"), clickhouse: null, type: "hash" });
       out.compared++;
     }
   }
@@ -625,7 +642,7 @@ export async function compareIndex(
 
 export async function checkIndex(
   ch: ClickHouseClient,
-  redis: Redis,
+  redis: AnyRedis,
   keys: IndexKeys,
   limit = 1000,
 ): Promise<IndexCheckReport> {

@@ -16,10 +16,16 @@
  * the value seen (a compare-and-set script), so a change landing in between is never overwritten.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Redis } from "ioredis";
-import { encodePostCounters, INDEX_POST_WINDOW_MS, type IndexKeys } from "#core/keys.ts";
+import {
+  decodePlainTotals,
+  encodePostCounters,
+  INDEX_POST_WINDOW_MS,
+  type IndexKeys,
+  keyPrefixOf,
+} from "#core/keys.ts";
+import { type AnyRedis, pipelineOf } from "../redis-cluster.ts";
 import { type CheckPart, compareIndex, type DifferenceSink, type IndexDifference } from "./check.ts";
-import { RECENT_LIKES_TTL_S } from "./writer.ts";
+import { IndexWriter, RECENT_LIKES_TTL_S } from "./writer.ts";
 
 const WINDOW_TOTALS = `SELECT toString(p.id) AS pid, toString(p.author_id) AS aid,
     toInt64(ifNull(t.likes, 0)) AS l, toInt64(ifNull(t.comments, 0)) AS c,
@@ -33,14 +39,6 @@ const WINDOW_TOTALS = `SELECT toString(p.id) AS pid, toString(p.author_id) AS ai
                                WHERE created_at >= now64(3) - toIntervalMillisecond({window_ms:UInt64}))
              GROUP BY post_id) AS t ON t.post_id = p.id
   SETTINGS join_use_nulls = 1`;
-
-/** Sets a counter field only while it still holds the value the comparison saw ("" = absent). */
-const CAS_COUNTERS_LUA = `
-local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-if cur ~= ARGV[2] then return 0 end
-if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
-return 1
-`;
 
 /** The kinds of repair (the `kind` label of origin_index_repairs_total). */
 export const REPAIR_KINDS = [
@@ -83,12 +81,13 @@ function normal(v: string | null): string {
 
 export async function reconcilePostCounters(
   ch: ClickHouseClient,
-  redis: Redis,
+  redis: AnyRedis,
   keys: IndexKeys,
   repairs: IndexRepairs,
   log: (msg: string, detail: Record<string, unknown>) => void = () => {},
   opts: { batch?: number; signal?: AbortSignal } = {},
 ): Promise<ReconcileReport> {
+  const writer = new IndexWriter(redis, keys);
   const rs = await ch.query({
     query: WINDOW_TOTALS,
     query_params: { window_ms: INDEX_POST_WINDOW_MS },
@@ -108,7 +107,7 @@ export async function reconcilePostCounters(
   let batch: Row[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
-    const p = redis.pipeline();
+    const p = pipelineOf(redis);
     for (const r of batch) p.hget(keys.authorPosts(r.aid), r.pid).hget(keys.authorPosts(r.aid), `${r.pid}:n`);
     const res = (await p.exec()) ?? [];
     for (const [j, r] of batch.entries()) {
@@ -131,15 +130,11 @@ export async function reconcilePostCounters(
       const diff = `${have}|${want}`;
       seen.set(r.pid, diff);
       if (repairs.suspects.get(r.pid) !== diff) continue;
-      const ok = await redis.eval(
-        CAS_COUNTERS_LUA,
-        1,
-        keys.authorPosts(r.aid),
-        `${r.pid}:n`,
-        (n as string | null) ?? "",
-        want,
-      );
-      if (Number(ok) === 1) {
+      // The post hash owns the counters (scripts.ts): the repair goes there, while it still holds
+      // what the author hash showed, and reaches the author hash by version.
+      const nums = (v: string) => (v ? v.split(",").map(Number) : [0, 0, 0, 0]);
+      const ok = await writer.setPostCounts(r.pid, r.aid, 1, nums(have), nums(want));
+      if (ok) {
         report.repaired++;
         repairs.byKind.post_counters = (repairs.byKind.post_counters ?? 0) + 1;
         log("index post counters repaired from ClickHouse", {
@@ -233,7 +228,7 @@ export type StructuresReport = {
  */
 export async function reconcileReadStructures(
   ch: ClickHouseClient,
-  redis: Redis,
+  redis: AnyRedis,
   keys: IndexKeys,
   repairs: IndexRepairs,
   log: (msg: string, detail: Record<string, unknown>) => void = () => {},
@@ -243,20 +238,20 @@ export async function reconcileReadStructures(
   const kindOf = (d: IndexDifference): RepairKind | null => {
     const k = d.key;
     const f = d.field ?? "";
-    if (k.startsWith(keys.authorPosts(""))) {
+    if (k.startsWith(keyPrefixOf(keys.authorPosts))) {
       if (f === "_u") return "author_card";
       if (f.endsWith(":d")) return "plain_totals";
       return null;
     }
     const prefixes: [string, RepairKind][] = [
-      [keys.profile(""), "profile"],
-      [keys.handle(""), "handle"],
-      [keys.followers(""), "followers"],
-      [keys.following(""), "following"],
-      [keys.userPosts(""), "user_posts"],
-      [keys.recentLikes(""), "recent_likes"],
-      [keys.comments(""), "comments"],
-      [keys.commentBodies(""), "comment_bodies"],
+      [keyPrefixOf(keys.profile), "profile"],
+      [keyPrefixOf(keys.handle), "handle"],
+      [keyPrefixOf(keys.followers), "followers"],
+      [keyPrefixOf(keys.following), "following"],
+      [keyPrefixOf(keys.userPosts), "user_posts"],
+      [keyPrefixOf(keys.recentLikes), "recent_likes"],
+      [keyPrefixOf(keys.comments), "comments"],
+      [keyPrefixOf(keys.commentBodies), "comment_bodies"],
     ];
     return prefixes.find(([p]) => k.startsWith(p))?.[1] ?? null;
   };
@@ -271,7 +266,12 @@ export async function reconcileReadStructures(
     compared: 0,
     add(d) {
       const f = d.field ?? "";
-      if (d.clickhouse === null && d.key.startsWith(keys.authorPosts("")) && !f.includes(":") && !f.startsWith("_")) {
+      if (
+        d.clickhouse === null &&
+        d.key.startsWith(keyPrefixOf(keys.authorPosts)) &&
+        !f.includes(":") &&
+        !f.startsWith("_")
+      ) {
         stale.add(`${d.key} ${f}`);
         staleHashes.add(d.key);
       }
@@ -292,6 +292,7 @@ export async function reconcileReadStructures(
   );
   const report: StructuresReport = { keys: sink.compared, differences: kept.length + skipped, repaired: 0, skipped };
   const seen = new Map<string, string>();
+  const writer = new IndexWriter(redis, keys);
   const idOf = (d: IndexDifference) => `${d.key} ${d.field ?? ""}`;
   const valuesOf = (d: IndexDifference) => `${d.index ?? "\u0000"}|${d.clickhouse ?? "\u0000"}`;
   for (const { d, kind } of kept) {
@@ -299,22 +300,33 @@ export async function reconcileReadStructures(
     const diff = valuesOf(d);
     seen.set(id, diff);
     if (repairs.structureSuspects.get(id) !== diff) continue;
-    const type = d.type === "zset" ? "zset" : d.type === "string" ? "string" : "hash";
-    const guard = kind === "author_card" ? "*" : kind === "plain_totals" ? (d.field ?? "").slice(0, -2) : "";
-    const ok = await redis.eval(
-      CAS_VALUE_LUA,
-      1,
-      d.key,
-      type,
-      d.field ?? "",
-      d.index === null ? 0 : 1,
-      d.index ?? "",
-      d.clickhouse === null ? 0 : 1,
-      d.clickhouse ?? "",
-      kind === "recent_likes" ? RECENT_LIKES_TTL_S : 0,
-      guard,
-    );
-    if (Number(ok) !== 1) continue;
+    if (kind === "plain_totals" && d.clickhouse !== null) {
+      // The post hash owns the plain totals too (scripts.ts), as the counters above.
+      const pid = (d.field ?? "").slice(0, -2);
+      const author = /\{([^}]*)\}$/.exec(d.key)?.[1] ?? "";
+      const t = (v: string | null) => {
+        const x = decodePlainTotals(v);
+        return [x.likes, x.comments];
+      };
+      if (!(await writer.setPostCounts(pid, author, 5, t(d.index), t(d.clickhouse)))) continue;
+    } else {
+      const type = d.type === "zset" ? "zset" : d.type === "string" ? "string" : "hash";
+      const guard = kind === "author_card" ? "*" : "";
+      const ok = await redis.eval(
+        CAS_VALUE_LUA,
+        1,
+        d.key,
+        type,
+        d.field ?? "",
+        d.index === null ? 0 : 1,
+        d.index ?? "",
+        d.clickhouse === null ? 0 : 1,
+        d.clickhouse ?? "",
+        kind === "recent_likes" ? RECENT_LIKES_TTL_S : 0,
+        guard,
+      );
+      if (Number(ok) !== 1) continue;
+    }
     report.repaired++;
     repairs.byKind[kind] = (repairs.byKind[kind] ?? 0) + 1;
     log("index value repaired from ClickHouse", {
@@ -332,7 +344,7 @@ export async function reconcileReadStructures(
 /** Both parts of the reconciliation, one after the other (the periodic `index-reconcile` job's work). */
 export async function reconcileIndex(
   ch: ClickHouseClient,
-  redis: Redis,
+  redis: AnyRedis,
   keys: IndexKeys,
   repairs: IndexRepairs,
   log: (msg: string, detail: Record<string, unknown>) => void = () => {},

@@ -7,7 +7,6 @@
  */
 import { randomBytes } from "node:crypto";
 import type { ClickHouseClient } from "@clickhouse/client";
-import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import type pg from "pg";
 import { pino } from "pino";
@@ -20,8 +19,8 @@ import { ClickHouseSink } from "../../../origin/src/sink/sink.ts";
 import {
   createWorld,
   KAFKA_BROKERS,
-  REDIS_URL,
   tempDatabaseName,
+  testRedis,
   type World,
   worldNames,
 } from "../../../scripts/lib/world.ts";
@@ -103,7 +102,8 @@ export async function startCdcHarness(opts: CdcHarnessOptions = {}): Promise<Cdc
   } else {
     await manager.start();
   }
-  const redis = new Redis(REDIS_URL);
+  // The sink's invalidations go where the worker reads (the Redis Cluster with INDEX_REDIS_CLUSTER).
+  const redis = testRedis();
   const sink = new ClickHouseSink(kafka, world.ch, log, {
     groupId: world.names.sinkGroup,
     topicNamespace: config.kafka.topicNamespace,
