@@ -14,7 +14,6 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   decodePostCounters,
@@ -33,7 +32,8 @@ import { type BootstrapRead, bootstrapIndex } from "../../origin/src/index/boots
 import { checkIndex } from "../../origin/src/index/check.ts";
 import type { IndexOp } from "../../origin/src/index/ops.ts";
 import { IndexWriter } from "../../origin/src/index/writer.ts";
-import { CH_URL, dropKeys, REDIS_URL } from "../../scripts/lib/world.ts";
+import { type AnyRedis, scanAll } from "../../origin/src/redis-cluster.ts";
+import { CH_URL, dropKeys, testRedis } from "../../scripts/lib/world.ts";
 
 const MOMENTS: ("before" | BootstrapRead | "after")[] = [
   "before",
@@ -54,14 +54,14 @@ describe("index bootstrap while ClickHouse changes", () => {
   const database = `boot_${randomBytes(4).toString("hex")}`;
   const prefix = `tb${randomBytes(4).toString("hex")}:`;
   let ch: ClickHouseClient;
-  let redis: Redis;
+  let redis: AnyRedis;
 
   beforeAll(async () => {
     const admin = createClient({ url: CH_URL });
     ch = createClient({ url: CH_URL, database });
     await migrateClickHouse(admin, ch, database);
     await admin.close();
-    redis = new Redis(REDIS_URL);
+    redis = testRedis();
   }, 120_000);
 
   afterAll(async () => {
@@ -264,7 +264,8 @@ describe("index bootstrap while ClickHouse changes", () => {
 
     const report = await bootstrapIndex(ch, redis, keys);
     expect(report.cleared).toBe(4);
-    expect(await redis.exists(keys.post(stalePost), `${keys.prefix}ready:v1`)).toBe(0);
+    expect(await redis.exists(keys.post(stalePost))).toBe(0);
+    expect(await redis.exists(`${keys.prefix}ready:v1`)).toBe(0);
     expect(await redis.sismember(keys.followees(viewer), gone)).toBe(0);
     expect(await redis.hget(keys.affinity(viewer), gone)).toBeNull();
     expect(await redis.smembers(keys.impressions(stalePost, "2026-12-01"))).toEqual([viewer]);
@@ -379,7 +380,8 @@ describe("index bootstrap while ClickHouse changes", () => {
     // The world's own cases, spelled out.
     expect(await redis.hget(keys.handle(`dup_${tag}`), "u")).toBe(dupNew);
     expect(await redis.exists(keys.handle(`bobby_${tag}`))).toBe(0);
-    expect(await redis.exists(keys.profile(gone), keys.handle(`gone_${tag}`))).toBe(0);
+    expect(await redis.exists(keys.profile(gone))).toBe(0);
+    expect(await redis.exists(keys.handle(`gone_${tag}`))).toBe(0);
     expect(await redis.hget(keys.authorPosts(ann), `${annNew}:d`)).toBe(encodePlainTotals({ likes: 2, comments: 2 }));
     expect(await redis.hget(keys.authorPosts(bob), "_u")).toBe(encodeAuthorCard(`Bob_${tag}`, ""));
     expect(await redis.hget(keys.authorPosts(gone), "_u")).toBeNull();
@@ -390,7 +392,7 @@ describe("index bootstrap while ClickHouse changes", () => {
 });
 
 /** The layout 4 keys of a namespace (and the author hashes' `_u` and `{post}:d`), as Redis holds them. */
-async function readStructures(redis: Redis, keys: IndexKeys): Promise<Record<string, unknown>> {
+async function readStructures(redis: AnyRedis, keys: IndexKeys): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   const names = [
     "profile",
@@ -407,10 +409,7 @@ async function readStructures(redis: Redis, keys: IndexKeys): Promise<Record<str
     keyPrefixOf(keys.authorPosts),
   ];
   for (const prefix of prefixes) {
-    let cursor = "0";
-    do {
-      const [next, found] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
+    for await (const found of scanAll(redis, `${prefix}*`)) {
       for (const k of found) {
         const type = await redis.type(k);
         if (type === "string") out[k] = await redis.get(k);
@@ -425,7 +424,7 @@ async function readStructures(redis: Redis, keys: IndexKeys): Promise<Record<str
           if (h.length) out[k] = Object.fromEntries(h);
         } else out[k] = await redis.hgetall(k);
       }
-    } while (cursor !== "0");
+    }
   }
   return out;
 }

@@ -20,14 +20,14 @@
  */
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePlainTotals, decodePostCounters, feedVersionKey, indexKeys, RECENT_LIKES_MS } from "#core/keys.ts";
 import { unlinkByPrefix } from "../../origin/src/index/exec.ts";
 import type { IndexOp } from "../../origin/src/index/ops.ts";
 import { IndexWriter } from "../../origin/src/index/writer.ts";
+import { type AnyRedis, unlinkKeys } from "../../origin/src/redis-cluster.ts";
+import { testRedis } from "../../scripts/lib/world.ts";
 
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const RUNS = Number(process.env.INDEX_PROPERTY_RUNS ?? 200);
 const DAY = 24 * 3600 * 1000;
 const MINUTE = 60_000;
@@ -466,7 +466,7 @@ function model(h: History) {
 }
 
 /** A sorted set as member → score. */
-async function zsetOf(redis: Redis, key: string): Promise<Record<string, number>> {
+async function zsetOf(redis: AnyRedis, key: string): Promise<Record<string, number>> {
   const flat = await redis.zrange(key, 0, -1, "WITHSCORES");
   const out: Record<string, number> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = Number(flat[i + 1]);
@@ -474,13 +474,13 @@ async function zsetOf(redis: Redis, key: string): Promise<Record<string, number>
 }
 
 describe("serving index convergence (property)", () => {
-  let redis: Redis;
-  let second: Redis;
+  let redis: AnyRedis;
+  let second: AnyRedis;
   const prefixes: string[] = [];
 
   beforeAll(() => {
-    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
-    second = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+    redis = testRedis();
+    second = testRedis();
   });
   afterAll(async () => {
     for (const p of prefixes) await unlinkByPrefix(redis, p);
@@ -586,7 +586,7 @@ describe("serving index convergence (property)", () => {
             }
           } finally {
             await unlinkByPrefix(redis, keys.prefix);
-            await redis.del(...h.users.map(feedVersionKey));
+            await unlinkKeys(redis, h.users.map(feedVersionKey));
           }
         },
       ),
@@ -608,7 +608,7 @@ describe("serving index convergence (property)", () => {
       expect(await redis.ttl(feedVersionKey(actor))).toBeGreaterThan(0);
       expect(await redis.get(feedVersionKey(watcher))).toBeNull();
     } finally {
-      await redis.del(feedVersionKey(actor), feedVersionKey(watcher));
+      await unlinkKeys(redis, [feedVersionKey(actor), feedVersionKey(watcher)]);
     }
   });
 });

@@ -9,7 +9,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CandidateRowLike, candidatesFromQuery } from "#core/feed/rows.ts";
@@ -30,15 +29,14 @@ import { ioredisExec } from "../../origin/src/index/exec.ts";
 import { refreshPopularAuthors } from "../../origin/src/index/refresh.ts";
 import { ServingIndex } from "../../origin/src/index/serving-index.ts";
 import { generateHotPosts } from "../../origin/src/jobs/generators.ts";
+import { type AnyRedis, scanAll, unlinkKeys } from "../../origin/src/redis-cluster.ts";
 import { waitFor } from "../../scripts/lib/wait.ts";
-import { dropKeys } from "../../scripts/lib/world.ts";
+import { dropKeys, testRedis } from "../../scripts/lib/world.ts";
 import { type CdcHarness, startCdcHarness } from "./support/cdc.ts";
-
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 describe("serving index", () => {
   let h: CdcHarness;
-  let redis: Redis;
+  let redis: AnyRedis;
   let index: ServingIndex;
   const ns = `t${randomUUID().slice(0, 8)}:`;
   const keys = indexKeys(ns);
@@ -121,10 +119,7 @@ describe("serving index", () => {
   /** Every key of the test's namespace with its content (TTLs aside). */
   const dump = async (): Promise<Record<string, unknown>> => {
     const out: Record<string, unknown> = {};
-    let cursor = "0";
-    do {
-      const [next, found] = await redis.scan(cursor, "MATCH", `${ns}*`, "COUNT", 1000);
-      cursor = next;
+    for await (const found of scanAll(redis, `${ns}*`)) {
       for (const k of found) {
         const type = await redis.type(k);
         if (type === "hash") out[k] = await redis.hgetall(k);
@@ -132,7 +127,7 @@ describe("serving index", () => {
         else if (type === "zset") out[k] = await redis.zrange(k, 0, -1, "WITHSCORES");
         else if (k !== keys.ready) out[k] = await redis.get(k);
       }
-    } while (cursor !== "0");
+    }
     return out;
   };
   /** The read structures (layout 4) in Redis: each key's content, the author hashes' `_u` and `{post}:d` only. */
@@ -270,7 +265,7 @@ describe("serving index", () => {
 
   beforeAll(async () => {
     h = await startCdcHarness();
-    redis = new Redis(REDIS_URL);
+    redis = testRedis();
     index = await startIndex();
 
     for (const [name, id] of Object.entries(u)) {
@@ -366,7 +361,7 @@ describe("serving index", () => {
     await index?.stop().catch(() => {});
     if (redis) {
       await dropKeys(redis, `${ns}*`);
-      await redis.del(...viewers.map(seenKey));
+      await unlinkKeys(redis, viewers.map(seenKey));
       redis.disconnect();
     }
     await h?.teardown();
@@ -393,7 +388,8 @@ describe("serving index", () => {
     await readsAsPostgres();
     expect(await redis.hget(keys.handle(`a2_${h.id}`), "u")).toBe(u.f3);
     expect(await redis.hget(keys.handle(`a2_renamed_${h.id}`), "u")).toBe(u.a2);
-    expect(await redis.exists(keys.profile(u.gone as string), keys.handle(`gone_${h.id}`))).toBe(0);
+    expect(await redis.exists(keys.profile(u.gone as string))).toBe(0);
+    expect(await redis.exists(keys.handle(`gone_${h.id}`))).toBe(0);
     expect(await redis.hget(keys.authorPosts(u.a1 as string), `${posts.a1p0}:d`)).toBe("4,0"); // own like included
     expect(await redis.hget(keys.authorPosts(u.a3 as string), `${posts.a3p1}:d`)).toBe("0,2"); // own comment included
     expect(await redis.hget(keys.authorPosts(u.a2 as string), "_u")).toBe(`A2_renamed_${h.id}\tA two`);
@@ -438,7 +434,11 @@ describe("serving index", () => {
     const strip = (d: Record<string, unknown>) =>
       JSON.parse(
         JSON.stringify(d, (k, v) =>
-          k === "_b" || k === "v" ? undefined : k.endsWith(":n") ? String(v).replace(/^((?:[^,]*,){3}[^,]*),\d+$/, "$1") : v,
+          k === "_b" || k === "v"
+            ? undefined
+            : k.endsWith(":n")
+              ? String(v).replace(/^((?:[^,]*,){3}[^,]*),\d+$/, "$1")
+              : v,
         ),
       ) as Record<string, unknown>;
     expect(strip(after)).toEqual(strip(before));
@@ -448,7 +448,7 @@ describe("serving index", () => {
     await idle();
     const before = await dump();
     const all = Object.keys(before);
-    await redis.del(keys.ready, ...all);
+    await unlinkKeys(redis, [keys.ready, ...all]);
     expect(await loadFromIndex(exec, keys, u.viewer as string, seenKey(u.viewer as string), Date.now())).toBeNull();
     await waitFor(async () => (await redis.exists(keys.ready)) === 1, 30_000, "the index to be rebuilt");
     await generateHotPosts({ ch: h.ch, redis, hotKey: keys.hotPosts }); // its next run

@@ -4,13 +4,13 @@
  * through here) and the popular authors of the cold-start source.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Redis } from "ioredis";
 import type { IndexKeys } from "#core/keys.ts";
 import { POPULAR_AUTHORS } from "#core/serving/read.ts";
+import type { AnyRedis } from "../redis-cluster.ts";
 import { BOOTSTRAP_SQL } from "./bootstrap.ts";
 import type { IndexWriter } from "./writer.ts";
 
-export async function refreshPopularAuthors(ch: ClickHouseClient, redis: Redis, keys: IndexKeys): Promise<number> {
+export async function refreshPopularAuthors(ch: ClickHouseClient, redis: AnyRedis, keys: IndexKeys): Promise<number> {
   const rs = await ch.query({
     query: BOOTSTRAP_SQL.popular,
     query_params: { n: POPULAR_AUTHORS },

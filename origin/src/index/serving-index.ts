@@ -11,7 +11,6 @@
  */
 
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Redis } from "ioredis";
 import type { Admin, Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import type { IndexKeys } from "#core/keys.ts";
@@ -19,6 +18,7 @@ import { suggestionKeys } from "#core/reads/suggestions.ts";
 import { ALL_TOPICS } from "#core/topics.ts";
 import { RedisLease } from "../lease.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
+import type { AnyRedis } from "../redis-cluster.ts";
 import { retry } from "../retry.ts";
 import { type BootstrapReport, bootstrapIndex, buildFollowerCounts } from "./bootstrap.ts";
 import { IndexUpdater, type IndexUpdaterOptions, type IndexUpdaterStats } from "./updater.ts";
@@ -56,7 +56,7 @@ export class ServingIndex implements Part {
   constructor(
     private readonly kafka: Kafka,
     private readonly ch: ClickHouseClient,
-    private readonly redis: Redis,
+    private readonly redis: AnyRedis,
     readonly keys: IndexKeys,
     private readonly log: Logger,
     private readonly opts: ServingIndexOptions,
