@@ -74,7 +74,7 @@ run_vitest integration --project integration "$@"
 # makes scripts/lib/world.ts's testRedis() a Cluster, a world's origin get REDIS_CLUSTER_NODES and
 # its worker the cluster bridge. Every script, MULTI and multi-key command must keep to one slot
 # there (docs/scale.md, "Redis Cluster: keys and slots").
-CLUSTER_SUITES="test/integration/redis-cluster-exec.test.ts test/integration/index-convergence.test.ts test/integration/serving-index.test.ts test/integration/index-bootstrap.test.ts test/integration/feed-index.test.ts"
+CLUSTER_SUITES="test/integration/redis-cluster-exec.test.ts test/integration/index-convergence.test.ts test/integration/serving-index.test.ts test/integration/index-bootstrap.test.ts test/integration/feed-index.test.ts test/integration/live.test.ts"
 CLUSTER_SEEDS="127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
 if [ -n "${SKIP_CLUSTER_SUITES:-}" ] && [ "${SKIP_CLUSTER_SUITES}" != 0 ]; then
   echo "== index suites on the Redis Cluster: skipped (SKIP_CLUSTER_SUITES=${SKIP_CLUSTER_SUITES})"

@@ -25,16 +25,13 @@ export interface ClientFactory {
   /** Kafka on KAFKA_BROKERS as `clientId` (default edge-feed-origin); kafkajs's warnings go to the log. */
   kafka(clientId?: string): Kafka;
   /**
-   * Redis on REDIS_URL, connecting at `connect()` or its first command. A command fails after one
-   * retry, except on a `blocking` client (one that waits on reads, the relay's): it waits for Redis.
+   * The origin's Redis: a `Cluster` on REDIS_CLUSTER_NODES when that is set (clusterFromNodes),
+   * else the standalone client on REDIS_URL. Either connects at `connect()` or its first command.
+   * A command fails after one retry, except on a `blocking` client (one that waits on reads, the
+   * relay's): it waits for Redis. Code that takes it runs its pipelines through `pipelineOf` and
+   * its SCANs through `scanAll` (origin/src/redis-cluster.ts), so it runs on either.
    */
-  redis(opts?: { blocking?: boolean }): Redis;
-  /**
-   * The Redis of code that runs on a Redis Cluster as well (its pipelines through `pipelineOf`, its
-   * SCANs through `scanAll`: origin/src/redis-cluster.ts): a `Cluster` on REDIS_CLUSTER_NODES when
-   * that is set, else the same standalone client as `redis()`. Connects, and retries, as `redis()`.
-   */
-  indexRedis(opts?: { blocking?: boolean }): AnyRedis;
+  redis(opts?: { blocking?: boolean }): AnyRedis;
   /** Kafka Connect's REST API on KAFKA_CONNECT_URL. */
   connect(): ConnectClient;
 }
@@ -77,9 +74,6 @@ export function clientFactory(config: OriginConfig, log: Logger): ClientFactory 
       return kafka;
     },
     redis({ blocking = false } = {}) {
-      return standalone(blocking);
-    },
-    indexRedis({ blocking = false } = {}) {
       return config.redisClusterNodes ? clusterFromNodes(config.redisClusterNodes, { blocking }) : standalone(blocking);
     },
     connect() {

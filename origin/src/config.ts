@@ -152,8 +152,8 @@ export const schema = z.object({
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
   /**
    * Seed nodes of a Redis Cluster, comma separated `host:port` (or `redis://[user:password@]host:port`,
-   * `rediss://…`; the first credentials apply to every node). Set, the clients built by
-   * `indexRedis()` (origin/src/clients.ts) are a Cluster on them; empty (the default), the
+   * `rediss://…`; the first credentials apply to every node). Set, every Redis client the origin
+   * builds (`redis()`, origin/src/clients.ts) is a Cluster on them; empty (the default), the
    * standalone REDIS_URL.
    */
   REDIS_CLUSTER_NODES: z

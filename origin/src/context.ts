@@ -5,7 +5,6 @@
  * part starts with its clients connected and drains before they close.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Redis } from "ioredis";
 import { type Admin, type Kafka, Partitioners, type Producer } from "kafkajs";
 import type pg from "pg";
 import type { Logger } from "pino";
@@ -15,6 +14,7 @@ import type { ConnectClient } from "./connect/manager.ts";
 import { installFailpoints } from "./kafka/failpoint.ts";
 import type { Part } from "./lifecycle.ts";
 import { withTimeout } from "./readiness.ts";
+import type { AnyRedis } from "./redis-cluster.ts";
 
 export interface AppContext {
   config: OriginConfig;
@@ -25,10 +25,17 @@ export interface AppContext {
   clickhouse: ClickHouseClient;
   /** Kafka Connect's REST API (the connector part). */
   connect: ConnectClient;
-  /** Commands that answer at once (writes, invalidation, generators, leader locks). */
-  redis: Redis;
-  /** The relay's idempotent producer and its own Redis connection (it blocks on it); only with the relay part. */
-  relay: { producer: Producer; redis: Redis } | null;
+  /**
+   * Commands that answer at once (writes, invalidation, generators, leader locks): a Cluster when
+   * REDIS_CLUSTER_NODES is set (clients.ts).
+   */
+  redis: AnyRedis;
+  /**
+   * The relay's idempotent producer and its own Redis client (it blocks on it: on a Cluster its
+   * own Cluster, so a blocking read holds none of the other parts' connections); only with the
+   * relay part.
+   */
+  relay: { producer: Producer; redis: AnyRedis } | null;
   clients: Part;
 }
 

@@ -7,7 +7,7 @@
  * safe to run twice, the lease only keeps that rare.
  */
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { AnyRedis } from "./redis-cluster.ts";
 
 /** Renews (ARGV[2] ms) or releases (ARGV[2] = 0) the key when it still holds this holder's token (ARGV[1]). */
 const LEASE_LUA = `
@@ -22,7 +22,7 @@ export interface Lease {
 
 export class RedisLease implements Lease {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: AnyRedis,
     readonly key: string,
     private readonly ttlMs = 15_000,
   ) {}

@@ -1,9 +1,9 @@
 /** Dependency checks behind GET /readyz, each bounded by a timeout. */
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Redis } from "ioredis";
 import type { Admin } from "kafkajs";
 import type pg from "pg";
 import type { PartHealth } from "./lifecycle.ts";
+import type { AnyRedis } from "./redis-cluster.ts";
 
 export type Check = () => Promise<PartHealth>;
 
@@ -45,7 +45,7 @@ export async function runChecks(checks: Record<string, Check>): Promise<Record<s
 export function dependencyChecks(ctx: {
   pg: pg.Pool;
   clickhouse: ClickHouseClient;
-  redis: Redis;
+  redis: AnyRedis;
   admin: Admin;
 }): Record<string, Check> {
   return {

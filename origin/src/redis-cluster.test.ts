@@ -1,6 +1,6 @@
 /**
  * The parts of redis-cluster.ts that need no Redis: slots, seed lists, REDIS_CLUSTER_NODES in the
- * config and which client `indexRedis()` builds (nothing connects: both are lazy). The behaviour
+ * config and which client `redis()` builds (nothing connects: both are lazy). The behaviour
  * on a real cluster is pinned by test/integration/redis-cluster-exec.test.ts.
  */
 import { Cluster, Redis } from "ioredis";
@@ -75,23 +75,25 @@ describe("parseClusterNodes / clusterFromNodes", () => {
 describe("REDIS_CLUSTER_NODES", () => {
   const log = pino({ level: "silent" });
 
-  it("is empty by default, and indexRedis() is then the standalone REDIS_URL", () => {
+  it("is empty by default, and redis() is then the standalone REDIS_URL", () => {
     const config = readConfig({});
     expect(config.redisClusterNodes).toBe("");
-    const r = clientFactory(config, log).indexRedis();
+    const r = clientFactory(config, log).redis();
     expect(r).toBeInstanceOf(Redis);
     expect(r.status).toBe("wait");
   });
 
-  it("set, indexRedis() is a lazy Cluster on it (redis() stays the standalone client)", () => {
+  it("set, redis() is a lazy Cluster on it, the blocking one too", () => {
     const config = readConfig({ REDIS_CLUSTER_NODES: "127.0.0.1:7001,127.0.0.1:7002" });
     expect(config.redisClusterNodes).toBe("127.0.0.1:7001,127.0.0.1:7002");
     const clients = clientFactory(config, log);
-    const r = clients.indexRedis({ blocking: true });
+    const r = clients.redis({ blocking: true });
     expect(r).toBeInstanceOf(Cluster);
     expect(r.status).toBe("wait");
     expect((r as Cluster).options.redisOptions?.maxRetriesPerRequest).toBeNull();
-    expect(clients.redis()).toBeInstanceOf(Redis);
+    const plain = clients.redis();
+    expect(plain).toBeInstanceOf(Cluster);
+    expect((plain as Cluster).options.redisOptions?.maxRetriesPerRequest).toBe(1);
   });
 
   it("refuses a value that is not a seed list", () => {

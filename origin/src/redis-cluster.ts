@@ -169,11 +169,30 @@ export function clusterFromNodes(nodes: string, opts: ClusterFromNodesOptions = 
 }
 
 /** Resolves once the Cluster knows its slots (and so its masters), connecting a lazy one. */
-export async function clusterReady(cluster: Cluster): Promise<void> {
-  if (cluster.slots.length > 0 && cluster.status === "ready") return;
+export async function clusterReady(cluster: Cluster, timeoutMs = 30_000): Promise<void> {
+  if (cluster.status === "ready") return;
   if (cluster.status === "end") throw new Error("Connection is closed.");
-  if (cluster.status === "wait") cluster.connect().catch(() => {}); // its failure reaches delayUntilReady
-  await new Promise<void>((resolve, reject) => cluster.delayUntilReady((err) => (err ? reject(err) : resolve())));
+  // Not delayUntilReady: it answers once the slots are known, while the status may still be
+  // "connect", and a second call then waits for a "ready" it has missed (found: a scan of every
+  // master hung right after the first call).
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      cluster.off("ready", onReady);
+      cluster.off("end", onEnd);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onReady = () => done();
+    const onEnd = () => done(new Error("Connection is closed."));
+    const timer = setTimeout(
+      () => done(new Error(`the Redis Cluster was not ready within ${timeoutMs} ms (status ${cluster.status})`)),
+      timeoutMs,
+    );
+    cluster.once("ready", onReady);
+    cluster.once("end", onEnd);
+    if (cluster.status === "wait") cluster.connect().catch(() => {}); // a failure ends in "end" or the timeout
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ import { devToken } from "../token.ts";
 import { BASELINE_FEED_SQL, BASELINE_READS_SQL, prepareBaselineData, startBaseline } from "./baseline.ts";
 import { type Bench, log, round, sleep } from "./context.ts";
 import { writeGrowth } from "./growth.ts";
+import { clusterPhase } from "./phases/cluster.ts";
 import { distancePhase } from "./phases/distance.ts";
 import { experimentsPhase } from "./phases/experiments.ts";
 import { feedPhase } from "./phases/feed.ts";
@@ -89,6 +90,7 @@ const PHASES: Record<string, (b: Bench) => Promise<void>> = {
   reads: readsPhase,
   profile: profilePhase,
   live: livePhase,
+  cluster: clusterPhase,
 };
 
 const ROOT = resolve(import.meta.dirname, "../..");

@@ -40,10 +40,14 @@ export const CLUSTER_BRIDGE_URL = `http://127.0.0.1:${process.env.REDIS_BRIDGE_C
  * A Redis client for a test: a Cluster on REDIS_CLUSTER_NODES (INDEX_REDIS_CLUSTER) when that is
  * set, else `new Redis(REDIS_URL)`. It connects at once, as `new Redis(REDIS_URL)` does. Code that
  * takes it runs its pipelines through `pipelineOf` and its SCANs through `scanAll`
- * (origin/src/redis-cluster.ts).
+ * (origin/src/redis-cluster.ts). `blocking`: a client for blocking reads (the relay's XREADGROUP
+ * BLOCK), of its own; on a Cluster its commands wait for the cluster instead of failing after one
+ * retry (as the origin's `redis({ blocking: true })`); standalone it is `new Redis(REDIS_URL)` too.
  */
-export function testRedis(): AnyRedis {
-  return REDIS_CLUSTER_NODES ? clusterFromNodes(REDIS_CLUSTER_NODES, { lazyConnect: false }) : new Redis(REDIS_URL);
+export function testRedis(opts: { blocking?: boolean } = {}): AnyRedis {
+  return REDIS_CLUSTER_NODES
+    ? clusterFromNodes(REDIS_CLUSTER_NODES, { lazyConnect: false, blocking: opts.blocking ?? false })
+    : new Redis(REDIS_URL);
 }
 
 /** Where a world's services answer. */

@@ -5,12 +5,12 @@
  * typed client (edge/client), as an API user's code would.
  */
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FeedItemOut } from "#core/feed/present.ts";
 import { feedVersionKey, suggestKey } from "#core/keys.ts";
 import { DEFAULT_WEIGHTS } from "#core/ranking/score.ts";
 import { type ArgsParam, createClient, type OperationId } from "../../edge/client/index.ts";
+import { type AnyRedis, unlinkKeys } from "../../origin/src/redis-cluster.ts";
 import { waitFor } from "../../scripts/lib/wait.ts";
 import { startWranglerDev } from "../../scripts/lib/wrangler.ts";
 import { devToken } from "../../scripts/token.ts";
@@ -22,7 +22,7 @@ type FeedItem = FeedItemOut;
 describe("edge API on the real stack", () => {
   let h: CdcHarness;
   let w: EdgeWorld;
-  let redis: Redis;
+  let redis: AnyRedis;
   const viewer = randomUUID();
   const authors = [randomUUID(), randomUUID(), randomUUID()];
   const fans = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
@@ -91,7 +91,7 @@ describe("edge API on the real stack", () => {
   }, 240_000);
 
   afterAll(async () => {
-    await w?.redis.del(...[viewer, ...authors, ...fans].map(suggestKey)).catch(() => {});
+    if (w) await unlinkKeys(w.redis, [viewer, ...authors, ...fans].map(suggestKey)).catch(() => {});
     await w?.stop();
     await h?.teardown();
   }, 60_000);

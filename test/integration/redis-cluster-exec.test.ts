@@ -19,6 +19,7 @@ import { ioredisAtomic, ioredisExec, unlinkByPrefix } from "../../origin/src/ind
 import {
   type AnyRedis,
   clusterFromNodes,
+  clusterReady,
   isCluster,
   keySlot,
   parseClusterNodes,
@@ -409,6 +410,24 @@ describe.skipIf(SKIP_CLUSTER)(
       ]);
       expect(cluster.options.enableAutoPipelining).toBe(true); // switched back after the batch
     });
+
+    it("clusterReady resolves again right after it first did (a fresh client), so a scan of every master runs at once", async () => {
+      // ioredis's delayUntilReady answered the first call while the status was still "connect";
+      // a second call (scanAll's) then waited for a "ready" already missed: the bench's cluster
+      // bootstrap hung there.
+      const fresh = clusterFromNodes(SEEDS, { lazyConnect: false });
+      fresh.on("error", () => {});
+      try {
+        await clusterReady(fresh);
+        await clusterReady(fresh);
+        let pages = 0;
+        for await (const _ of scanAll(fresh, `${prefix}nothing-here:*`)) pages++;
+        expect(pages).toBe(0);
+        expect(fresh.status).toBe("ready");
+      } finally {
+        fresh.disconnect();
+      }
+    }, 10_000);
 
     it("refuses MULTI inside a cluster pipeline (use cluster.multi / ioredisAtomic)", () => {
       expect(() => (pipelineOf(cluster) as unknown as { multi(): unknown }).multi()).toThrow(/cluster\.multi/);

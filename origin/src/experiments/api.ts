@@ -21,7 +21,6 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { Redis } from "ioredis";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { hasSignatureHeaders, verifyRequest } from "#core/auth/origin-auth.ts";
@@ -29,6 +28,7 @@ import { ApiError } from "#core/errors.ts";
 import { newExperimentSchema, promoteSchema, updateExperimentSchema, type Variant } from "#core/experiments/schema.ts";
 import { ORIGIN_REQUEST_TTL_S, originRequestKey } from "#core/keys.ts";
 import { errorResponse } from "../http-errors.ts";
+import type { AnyRedis } from "../redis-cluster.ts";
 import { jsonBody } from "../writes/json-body.ts";
 import { inTransaction } from "../writes/tx.ts";
 import { type ExperimentRow, experimentResults, getExperiment, toExperimentOut } from "./store.ts";
@@ -37,7 +37,7 @@ export type ExperimentsEnv = { Variables: { actor: string; requestId: string } }
 
 export interface ExperimentsDeps {
   pg: pg.Pool;
-  redis: Redis;
+  redis: AnyRedis;
   clickhouse: ClickHouseClient;
   operatorToken: string;
   sharedSecret: string;

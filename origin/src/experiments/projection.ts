@@ -13,7 +13,6 @@
  * It also rebuilds at start (bootstrap), whenever the key is missing (checked every `watchMs`:
  * a flush or a failover heals within seconds) and every `resyncMs` whatever happens.
  */
-import type { Redis } from "ioredis";
 import type { EachBatchPayload, Kafka } from "kafkajs";
 import type pg from "pg";
 import type { Logger } from "pino";
@@ -22,6 +21,7 @@ import { cdcTopic, EXPERIMENT_TOPICS } from "#core/topics.ts";
 import { DEFAULT_TOPIC_PARTITIONS } from "../config.ts";
 import { ensureTopics } from "../connect/manager.ts";
 import { ConsumerPart } from "../kafka/consumer-part.ts";
+import type { AnyRedis } from "../redis-cluster.ts";
 import { transaction } from "../writes/tx.ts";
 import { loadRunning } from "./store.ts";
 
@@ -74,7 +74,7 @@ export class ExperimentsProjection extends ConsumerPart {
   constructor(
     private readonly kafka: Kafka,
     private readonly pg: pg.Pool,
-    private readonly redis: Redis,
+    private readonly redis: AnyRedis,
     log: Logger,
     private readonly opts: ExperimentsProjectionOptions = {},
   ) {

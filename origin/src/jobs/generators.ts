@@ -12,7 +12,6 @@
  * this job keeps one at most 120 s old (test/integration/feed-index.test.ts shows the case).
  */
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Redis } from "ioredis";
 import { ExperimentCopies } from "#core/experiments/assignment.ts";
 import { hotPostsWrites, rankHotPosts } from "#core/feed/hot-posts.ts";
 import { rankMiss, readMiss, snapshotWrites } from "#core/feed/miss.ts";
@@ -35,10 +34,11 @@ import {
   TRENDING_CANDIDATES_SQL,
 } from "#core/sql/queries.ts";
 import { ioredisAtomic, ioredisExec } from "../index/exec.ts";
+import { type AnyRedis, pipelineOf } from "../redis-cluster.ts";
 
 export interface GeneratorDeps {
   ch: ClickHouseClient;
-  redis: Redis;
+  redis: AnyRedis;
   /** Where the hot list goes. Default HOT_POSTS_KEY (tests use their own). */
   hotKey?: string;
   /** The serving index's keys (INDEX_NAMESPACE). Default indexKeys(). */
@@ -129,7 +129,7 @@ export async function generateSuggestions(
   let batches = 0;
   let fromIndex = 0;
   const save = async (found: Map<string, SuggestedUser[]>) => {
-    const p = deps.redis.pipeline();
+    const p = pipelineOf(deps.redis); // one key a command: one round trip per node on a Cluster
     for (const [v, list] of found) p.set(suggestKey(v), JSON.stringify(list), "EX", SUGGEST_TTL_S);
     await p.exec();
     written += found.size;

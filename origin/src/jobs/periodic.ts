@@ -5,10 +5,10 @@
  * released after the run: whoever runs first in an interval owns that interval.
  */
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { jobLockKey } from "#core/keys.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
+import type { AnyRedis } from "../redis-cluster.ts";
 
 export interface JobStats {
   runs: number;
@@ -48,7 +48,7 @@ export class PeriodicJob implements Part {
 
   constructor(
     private readonly spec: JobSpec,
-    private readonly redis: Redis,
+    private readonly redis: AnyRedis,
     private readonly log: Logger,
   ) {
     this.name = `job:${spec.name}`;

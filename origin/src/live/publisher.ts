@@ -18,7 +18,7 @@
  * the other), so it runs on a Redis Cluster and costs O(min(followers, online)); at most
  * MAX_SCANNED members per post are looked at (an author beyond that reaches the first ones).
  */
-import type { Redis } from "ioredis";
+import type { ChainableCommander } from "ioredis";
 import type { Logger } from "pino";
 import { signRequest } from "#core/auth/origin-auth.ts";
 import { feedVersionBumps } from "#core/feed/invalidation.ts";
@@ -26,6 +26,7 @@ import { type IndexKeys, NOTIFICATION_TTL_S, type NotificationKeys } from "#core
 import { type LiveKeys, onlineOf, UNREAD_LUA } from "#core/live/presence.ts";
 import { MAX_PUBLISH_MESSAGES, ORIGIN_SIGNER, type PublishMessage } from "#core/live/protocol.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
+import { type AnyRedis, pipelineOf } from "../redis-cluster.ts";
 
 /** The edge path the publisher posts to (edge/src/routes/live.ts). */
 export const LIVE_PUBLISH_PATH = "/internal/live/publish";
@@ -62,6 +63,21 @@ export interface LiveStats {
   queueLength: number;
 }
 
+/**
+ * UNREAD_LUA as a command of the client (`liveUnread(groups, seen, windowStart)`): EVALSHA with
+ * the script's key first, so on a Cluster auto-pipelining keeps a batch of them (an EVAL's first
+ * argument is the script, not its key: see FIRST_ARGUMENT_NOT_A_KEY in redis-cluster.ts).
+ */
+type WithUnread = ChainableCommander & {
+  liveUnread(groups: string, seen: string, windowStart: string): ChainableCommander;
+};
+const defined = new WeakSet<object>();
+function defineUnread(redis: AnyRedis): void {
+  if (defined.has(redis)) return;
+  redis.defineCommand("liveUnread", { numberOfKeys: 2, lua: UNREAD_LUA });
+  defined.add(redis);
+}
+
 type Item = { kind: "post"; authorId: string; postId: string; createdMs: number; at: number };
 
 export class LivePublisher implements Part {
@@ -85,11 +101,13 @@ export class LivePublisher implements Part {
   };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: AnyRedis,
     private readonly keys: { index: IndexKeys; notifications: NotificationKeys; live: LiveKeys },
     private readonly log: Logger,
     private readonly opts: LivePublisherOptions,
-  ) {}
+  ) {
+    defineUnread(redis);
+  }
 
   get stats(): LiveStats {
     return { ...this.own, queueLength: this.posts.length + this.unread.size };
@@ -226,7 +244,7 @@ export class LivePublisher implements Part {
     // move first.
     const told = new Set(messages.map((m) => m.user));
     if (told.size) {
-      const p = this.redis.pipeline();
+      const p = pipelineOf(this.redis);
       for (const [cmd, ...args] of feedVersionBumps(told)) p.call(cmd as string, ...(args as string[]));
       await p.exec();
     }
@@ -238,9 +256,9 @@ export class LivePublisher implements Part {
       );
       if (users.length) {
         const windowStart = String(nowMs - NOTIFICATION_TTL_S * 1000);
-        const p = this.redis.pipeline();
+        const p = pipelineOf(this.redis) as WithUnread;
         for (const u of users)
-          p.eval(UNREAD_LUA, 2, this.keys.notifications.groups(u), this.keys.notifications.seen(u), windowStart);
+          p.liveUnread(this.keys.notifications.groups(u), this.keys.notifications.seen(u), windowStart);
         const replies = (await p.exec()) ?? [];
         users.forEach((user, i) => {
           const [err, n] = replies[i] ?? [new Error("no reply"), null];

@@ -6,7 +6,6 @@
  * group both have a different latest_at, a different actor (missing, extra or at another time)
  * or a summary that is not the one its actors make is a difference, named with both values.
  */
-import type { Redis } from "ioredis";
 import type pg from "pg";
 import { NOTIFICATION_TTL_S, type NotificationKeys } from "#core/keys.ts";
 import {
@@ -16,6 +15,7 @@ import {
   type NotificationChange,
   summaryOf,
 } from "#core/notifications/groups.ts";
+import { type AnyRedis, scanAll } from "../redis-cluster.ts";
 
 export interface NotificationDifference {
   user: string;
@@ -65,7 +65,7 @@ const pairs = (flat: string[]): [string, number][] => {
 
 export async function checkNotifications(
   db: pg.Pool,
-  redis: Redis,
+  redis: AnyRedis,
   keys: NotificationKeys,
   userIds: string[],
   nowMs = Date.now(),
@@ -88,7 +88,7 @@ export async function checkNotifications(
 
 /** One user's groups in Redis against the model of the live actions that notify them. */
 export async function compareNotifications(
-  redis: Redis,
+  redis: AnyRedis,
   keys: NotificationKeys,
   user: string,
   actions: Omit<NotificationChange, "live" | "recipient">[],
@@ -159,22 +159,19 @@ export interface NotificationsReport {
  */
 export async function checkAllNotifications(
   db: pg.Pool,
-  redis: Redis,
+  redis: AnyRedis,
   keys: NotificationKeys,
   nowMs = Date.now(),
 ): Promise<NotificationsReport> {
   const since = nowMs - NOTIFICATION_TTL_S * 1000 - 24 * 3600 * 1000;
   const users = new Set((await db.query<{ recipient: string }>(RECIPIENTS_SQL, [since])).rows.map((r) => r.recipient));
   const pattern = `${keys.prefix}{*}:g`;
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    cursor = next;
+  for await (const found of scanAll(redis, pattern, 1000)) {
     for (const k of found) {
       const user = /\{([^}]+)\}:g$/.exec(k)?.[1];
       if (user) users.add(user);
     }
-  } while (cursor !== "0");
+  }
   const all = [...users].sort();
   const differences: NotificationDifference[] = [];
   for (let i = 0; i < all.length; i += 500)

@@ -4,7 +4,7 @@
  * call is idempotent (edge/core/notifications/write.ts), so a batch applied twice changes
  * nothing the second time.
  */
-import type { ChainableCommander, Redis } from "ioredis";
+import type { ChainableCommander } from "ioredis";
 import type { NotificationKeys } from "#core/keys.ts";
 import type { NotificationChange } from "#core/notifications/groups.ts";
 import {
@@ -17,6 +17,7 @@ import {
   postGoneCall,
   type ScriptCall,
 } from "#core/notifications/write.ts";
+import { type AnyRedis, pipelineOf } from "../redis-cluster.ts";
 
 type Scripted = ChainableCommander & {
   ntNotify(...args: string[]): ChainableCommander;
@@ -24,10 +25,10 @@ type Scripted = ChainableCommander & {
   ntCleanup(...args: string[]): ChainableCommander;
 };
 
-const defined = new WeakMap<Redis, string>();
+const defined = new WeakMap<AnyRedis, string>();
 
 /** The scripts on a connection; `notifyLua` is NOTIFY_LUA but for a test's deliberately broken variant. */
-function define(redis: Redis, notifyLua: string): void {
+function define(redis: AnyRedis, notifyLua: string): void {
   const had = defined.get(redis);
   if (had === notifyLua) return;
   if (had !== undefined) throw new Error("a connection runs one NOTIFY script: give the other writer its own");
@@ -48,7 +49,7 @@ export interface ApplyReport {
 
 export class NotificationWriter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: AnyRedis,
     readonly keys: NotificationKeys,
     notifyLua = NOTIFY_LUA,
   ) {
@@ -62,7 +63,7 @@ export class NotificationWriter {
    */
   async apply(changes: (NotificationChange | PostGone)[], nowMs = Date.now()): Promise<ApplyReport> {
     if (changes.length === 0) return { changes: 0, trimmed: 0 };
-    const p = this.redis.pipeline() as Scripted;
+    const p = pipelineOf(this.redis) as Scripted;
     for (const c of changes)
       if (c.kind === "post-gone") p.ntPostGone(...flat(postGoneCall(this.keys, c, nowMs)));
       else p.ntNotify(...flat(notifyCall(this.keys, c, nowMs)));
@@ -74,7 +75,7 @@ export class NotificationWriter {
       for (const gid of Array.isArray(reply) ? reply : []) trimmed.push({ recipient, gid: String(gid) });
     });
     if (trimmed.length) {
-      const q = this.redis.pipeline() as Scripted;
+      const q = pipelineOf(this.redis) as Scripted;
       for (const t of trimmed) q.ntCleanup(...flat(cleanupCall(this.keys, t.recipient, t.gid)));
       const failed = ((await q.exec()) ?? []).find(([err]) => err);
       if (failed) throw failed[0];

@@ -8,11 +8,11 @@
  * retry can fix (retry.ts) stops the relay and its health says why; the entries stay pending.
  */
 import { hostname } from "node:os";
-import type { Redis } from "ioredis";
 import type { Producer } from "kafkajs";
 import type { Logger } from "pino";
 import { EVENT_BATCH_STREAM_FIELD, EVENT_STREAM_FIELD } from "#core/events/schema.ts";
 import type { Part, PartHealth } from "../lifecycle.ts";
+import type { AnyRedis } from "../redis-cluster.ts";
 import { retry } from "../retry.ts";
 
 export interface RelayOptions {
@@ -72,9 +72,13 @@ export class EventRelay implements Part {
   private readonly group: string;
   private readonly consumer: string;
 
-  /** `redis` must be a connection of its own: the relay blocks on it. */
+  /**
+   * `redis` must be a client of its own: the relay blocks on it (XREADGROUP BLOCK). A Cluster
+   * (REDIS_CLUSTER_NODES) routes each command by the stream's key; XREADGROUP and XGROUP are not
+   * auto-pipelined (FIRST_ARGUMENT_NOT_A_KEY), and the ack's MULTI names the one stream key.
+   */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: AnyRedis,
     private readonly producer: Producer,
     private readonly log: Logger,
     private readonly opts: RelayOptions,

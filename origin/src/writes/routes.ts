@@ -12,7 +12,6 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { Redis } from "ioredis";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { hasSignatureHeaders, verifyRequest } from "#core/auth/origin-auth.ts";
@@ -26,6 +25,7 @@ import { ioredisExec } from "../index/exec.ts";
 import type { IndexOp } from "../index/ops.ts";
 import type { IndexWriter } from "../index/writer.ts";
 import { withTimeout } from "../readiness.ts";
+import type { AnyRedis } from "../redis-cluster.ts";
 import { jsonBody } from "./json-body.ts";
 import { inTransaction } from "./tx.ts";
 
@@ -38,7 +38,7 @@ type Vars = WriteEnv;
 
 export interface WriteDeps {
   pg: pg.Pool;
-  redis: Redis;
+  redis: AnyRedis;
   sharedSecret: string;
   log: Logger;
   /**

@@ -8,7 +8,6 @@
 import { randomBytes } from "node:crypto";
 import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { expect } from "vitest";
 import {
@@ -27,17 +26,22 @@ import { IndexWriter } from "../../../origin/src/index/writer.ts";
 import { LivePublisher } from "../../../origin/src/live/publisher.ts";
 import { NotificationsPart } from "../../../origin/src/notifications/part.ts";
 import { NotificationWriter } from "../../../origin/src/notifications/writer.ts";
+import { type AnyRedis, unlinkKeys } from "../../../origin/src/redis-cluster.ts";
 import { EventRelay } from "../../../origin/src/relay/relay.ts";
 import { writeApp } from "../../../origin/src/writes/routes.ts";
 import { BENCH_RATE_LIMITS, type RateLimitOverrides } from "../../../scripts/lib/ratelimits.ts";
-import { REDIS_URL, workerVars } from "../../../scripts/lib/world.ts";
+import { testRedis, workerVars } from "../../../scripts/lib/world.ts";
 import { freePort, startWranglerDev, type WranglerDev } from "../../../scripts/lib/wrangler.ts";
 import { devToken } from "../../../scripts/token.ts";
 import type { CdcHarness } from "./cdc.ts";
 
 export interface EdgeWorld {
   edge: WranglerDev;
-  redis: Redis;
+  /**
+   * The origin parts' Redis and the test's (testRedis(): the Redis Cluster with
+   * INDEX_REDIS_CLUSTER, where the worker's bridge goes too).
+   */
+  redis: AnyRedis;
   /** The events stream the worker appends to. */
   stream: string;
   /** The serving index's keys (its namespace is the file's own). */
@@ -86,7 +90,7 @@ export async function startEdgeWorld(h: CdcHarness, opts: EdgeWorldOptions = {})
   const stream = `t:events:${id}`;
   const ns = `t${id}:`;
   const keys = indexKeys(ns);
-  const redis = new Redis(REDIS_URL);
+  const redis = testRedis();
   const users = new Set<string>();
   const stops: (() => Promise<unknown>)[] = [];
 
@@ -133,7 +137,7 @@ export async function startEdgeWorld(h: CdcHarness, opts: EdgeWorldOptions = {})
     stops.push(() => part.stop());
   }
   if (opts.relay) {
-    const relayRedis = new Redis(REDIS_URL);
+    const relayRedis = testRedis({ blocking: true }); // its own: the relay blocks on it
     const producer = h.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const relay = new EventRelay(relayRedis, producer, pino({ level: "warn" }), {
@@ -216,7 +220,10 @@ export async function startEdgeWorld(h: CdcHarness, opts: EdgeWorldOptions = {})
       await edge.stop();
       origin.close();
       for (const stop of stops.reverse()) await stop().catch(() => {});
-      await redis.del(stream, ...[...users].flatMap((u) => [seenKey(u), feedVersionKey(u), snapshotPointerKey(u)]));
+      await unlinkKeys(redis, [
+        stream,
+        ...[...users].flatMap((u) => [seenKey(u), feedVersionKey(u), snapshotPointerKey(u)]),
+      ]);
       await unlinkByPrefix(redis, ns);
       redis.disconnect();
     },
