@@ -16,7 +16,8 @@
  *    system as a Bench: context.ts); every figure is reported as ours vs baseline with their
  *    ratio by the one report writer (report.ts), in docs/bench-results/bench-<scale>.json and .md,
  *    with the machine, date and commit (a run of some phases: bench-<scale>-partial, git-ignored;
- *    one that ran the reads phase also as reads-<scale>).
+ *    one that ran the reads phase also as reads-<scale>, the live phase as live-<scale>, the
+ *    cluster phase as cluster-<scale>).
  *
  * Needs the local stack (started if down) and no dev origin running (the edge's Redis keys
  * and event stream are shared). Drops its databases at the end unless --keep.
@@ -476,6 +477,7 @@ try {
     // or the live phase is also written as reads-<scale> / live-<scale>, kept with the work.
     if (partial && args.phases.includes("reads")) writeReport({ ...report, file: `reads-${scale}` });
     if (partial && args.phases.includes("live")) writeReport({ ...report, file: `live-${scale}` });
+    if (partial && args.phases.includes("cluster")) writeReport({ ...report, file: `cluster-${scale}` });
     if (complete && args.phases.length === Object.keys(PHASES).length && writeGrowth()) {
       log("wrote docs/bench-results/growth.md and growth.svg");
     }
