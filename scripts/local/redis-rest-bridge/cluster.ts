@@ -22,10 +22,12 @@
 import { Cluster, type ClusterNode, Command, Redis } from "ioredis";
 import type { Logger } from "pino";
 import { ApiError } from "#core/errors.ts";
+import { keySlot } from "../../../origin/src/redis-cluster.ts";
 import type { RedisArg, RedisReply } from "./encoding.ts";
 import { connectionFailure, RedisPool, sendRaw } from "./pool.ts";
 
-export const SLOT_COUNT = 16384;
+/** A key's slot (its hash tag when it has one) as the origin computes it: one definition for both. */
+export { keySlot, SLOT_COUNT } from "../../../origin/src/redis-cluster.ts";
 export const CROSSSLOT_MESSAGE = "CROSSSLOT Keys in request don't hash to the same slot";
 
 /** A request whose keys span slots (or nodes) where one connection must serve them all. */
@@ -34,30 +36,6 @@ export class CrossSlotError extends Error {
   constructor() {
     super(CROSSSLOT_MESSAGE);
   }
-}
-
-/** CRC16/XMODEM (polynomial 0x1021, initial 0), the checksum Redis Cluster hashes keys with. */
-function crc16(bytes: Uint8Array): number {
-  let crc = 0;
-  for (const byte of bytes) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc;
-}
-
-/**
- * The slot of a key: only the part between the first `{` and the next `}` is hashed when that
- * part is not empty (a hash tag), so `feed:{42}` and `seen:{42}` share a slot.
- */
-export function keySlot(key: string | Buffer): number {
-  const bytes = typeof key === "string" ? Buffer.from(key) : key;
-  const open = bytes.indexOf(0x7b);
-  if (open !== -1) {
-    const close = bytes.indexOf(0x7d, open + 1);
-    if (close > open + 1) return crc16(bytes.subarray(open + 1, close)) % SLOT_COUNT;
-  }
-  return crc16(bytes) % SLOT_COUNT;
 }
 
 /** The keys of one command as Redis's command table (via ioredis) names them; [] when keyless or unknown. */
