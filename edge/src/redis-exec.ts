@@ -27,6 +27,9 @@ function queue(p: UpstashPipeline, command: Command): void {
     case "ZRANGE":
       p.zrange(key, num(args[0]), num(args[1]));
       return;
+    case "HGET":
+      p.hget(key, args[0] as string);
+      return;
     case "HMGET":
       p.hmget(key, ...args);
       return;
