@@ -608,8 +608,10 @@ export async function bootstrapIndex(
     if (plain) out.p.hset(keys.authorPosts(w.authorId), `${pid}:d`, plain);
     // The post hash's own counters (scripts.ts), at version 0: the updater's first change of the
     // post is newer than what the author hash holds.
-    out.p.hset(keys.post(pid), "n", [w.l, w.c, w.s, w.i, w.pl, w.pc].join(","));
-    await out.add((counters ? 1 : 0) + (plain ? 1 : 0) + 1);
+    // An absent `n` reads as zeros, so a post nobody touched gets none.
+    const own = counters || plain;
+    if (own) out.p.hset(keys.post(pid), "n", [w.l, w.c, w.s, w.i, w.pl, w.pc].join(","));
+    await out.add((counters ? 1 : 0) + (plain ? 1 : 0) + (own ? 1 : 0));
   }
   for (const [ak, at] of authorExpire) {
     out.p.expireat(ak, at);

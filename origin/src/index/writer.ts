@@ -137,6 +137,9 @@ export function parsePostState(postId: string, reply: unknown[], from = 0): Post
   return { v: Number(reply[from]), n: String(reply[from + 1]), d: String(reply[from + 2]), owed };
 }
 
+/** How many commands a pipeline holds (ioredis's and pipelineOf's both keep `length`). */
+const queued = (p: ChainableCommander): number => (p as unknown as { length: number }).length;
+
 /** Runs one pipeline; throws the first failed command's error; returns the replies. */
 async function run(p: ChainableCommander): Promise<unknown[]> {
   const res = (await p.exec()) ?? [];
@@ -268,7 +271,7 @@ export class IndexWriter {
     // Where each operation's step-1 reply sits in the pipeline.
     const follows: [Follow, number][] = [];
     for (const op of ops) {
-      const at = (p1 as unknown as { length: number }).length;
+      const at = queued(p1);
       follows.push([this.queue(p1, op, nowMs), at]);
     }
     const r1 = await run(p1);
@@ -342,7 +345,7 @@ export class IndexWriter {
       );
     }
     // Claims and releases compare versions, so their order in the pipeline does not matter.
-    if ((p2 as unknown as { length: number }).length) await run(p2);
+    if (queued(p2)) await run(p2);
     await this.afterStep(2);
 
     if (owed.length === 0 && releases.length === 0 && shown.length === 0) return this.afterBatch(ops);
@@ -351,7 +354,7 @@ export class IndexWriter {
     for (const b of owed) byPost.set(b.postId, [...(byPost.get(b.postId) ?? []), `q:${b.entry}`]);
     for (const [postId, fields] of byPost) p3.hdel(k.postOutbox(postId), ...fields);
     for (const [user, r] of releases) p3.srem(k.handleReleases(user), r);
-    const reread = (p3 as unknown as { length: number }).length;
+    const reread = queued(p3);
     for (const op of shown) p3.hmget(k.post(op.postId), "v", "n");
     const r3 = await run(p3);
     await this.afterStep(3);
@@ -364,7 +367,7 @@ export class IndexWriter {
       const c = n.split(",");
       p4.fiACopy(k.authorPosts(op.authorId), op.postId, Number(v), c.slice(0, 4).join(","), c.slice(4, 6).join(","));
     });
-    if ((p4 as unknown as { length: number }).length) await run(p4);
+    if (queued(p4)) await run(p4);
     return this.afterBatch(ops);
   }
 
